@@ -1,0 +1,84 @@
+# CloudSonar-C build.  `make` builds everything with warnings as errors,
+# `make test` runs unit tests (plain and under ASan+UBSan) and integration
+# tests, `make bench` prints the benchmark figures, `make deps` installs the
+# Debian packages the build and tests need.
+
+CC      ?= cc
+CSTD    := -std=c11
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -MMD -MP
+CFLAGS  ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) -fno-strict-aliasing
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
+	libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
+	libcmocka-dev iproute2 valgrind procps
+
+DETECTOR_SRC := $(wildcard detector/*.c)
+SONAR_SRC    := $(filter-out agent/main.c,$(wildcard agent/*.c))
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+
+LIBS_DETECTOR := -lgsl -lgslcblas -lm
+LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
+
+BIN := bin/sonar-agent bin/sonar-replay
+
+.PHONY: all clean deps check-deps test unit-tests bench
+all: check-deps $(BIN)
+
+# --- objects: build/ (plain) and build-san/ (sanitizers) -------------------
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+build-san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CSTD) $(WARN) $(SANFLAGS) -c $< -o $@
+
+build/libdetector.a: $(DETECTOR_SRC:%.c=build/%.o)
+	ar rcs $@ $^
+build/libsonar.a: $(SONAR_SRC:%.c=build/%.o)
+	ar rcs $@ $^
+build-san/libdetector.a: $(DETECTOR_SRC:%.c=build-san/%.o)
+	ar rcs $@ $^
+build-san/libsonar.a: $(SONAR_SRC:%.c=build-san/%.o)
+	ar rcs $@ $^
+
+bin/sonar-agent: build/agent/main.o build/libsonar.a build/libdetector.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT)
+
+bin/sonar-replay: build/tools/sonar_replay.o build/tools/csv_reader.o build/tools/host_index.o build/libsonar.a build/libdetector.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT)
+
+# --- unit tests ------------------------------------------------------------
+UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+UNIT_SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build-san/tests/%)
+TOOL_OBJ     := tools/csv_reader.o tools/host_index.o
+
+build/tests/%: build/tests/unit/%.o $(addprefix build/,$(TOOL_OBJ)) build/libsonar.a build/libdetector.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT)
+build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) build-san/libsonar.a build-san/libdetector.a
+	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT)
+
+unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
+
+test: check-deps all unit-tests
+	@tests/run-all.sh $(UNIT_BIN) $(UNIT_SAN_BIN)
+
+bench: check-deps all
+	@tests/bench/agent-bench.sh
+
+# --- dependencies ------------------------------------------------------------
+# check-deps installs what is missing when run as root, else says how.
+check-deps:
+	@tools/deps.sh check $(DEB_PACKAGES)
+deps:
+	@tools/deps.sh install $(DEB_PACKAGES)
+
+clean:
+	rm -rf build build-san bin
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+/*
+ * agent.h - the sonar agent's probe loop.
+ *
+ * One thread runs everything that decides: the spread schedule, sends,
+ * timeouts, the detectors and the logs (engines and the resolver only post
+ * results back to it), so outcomes are processed in one well-defined order,
+ * the order sonar.csv records and sonar-replay replays.
+ */
+#ifndef CLOUDSONAR_AGENT_H
+#define CLOUDSONAR_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+#include "engine.h"
+
+typedef struct {
+	detector_options det;
+	method_spec method;
+	char *const *hosts;
+	size_t nhosts;
+	const char *state_dir;   /* NULL: LOGDIR/state */
+	double duration_s;       /* 0: run until signalled */
+	bool stats;              /* print probe statistics at exit */
+	const char *prog;
+} agent_config;
+
+/* Runs until SIGINT/SIGTERM or the duration ends; returns the exit code. */
+int agent_run(const agent_config *cfg);
+
+#endif

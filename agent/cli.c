@@ -1,0 +1,128 @@
+/* cli.c - shared option parsing; see cli.h. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char DETECTOR_OPTIONS_HELP[] =
+	"  --interval SEC          probe period per host (default 1)\n"
+	"  --timeout SEC           a probe unanswered after this is lost (default: the interval)\n"
+	"  --log-dir DIR           where the CSV logs go\n"
+	"  --phi-threshold X       phi above X is bad (default 1)\n"
+	"  --anomaly-threshold X   HTM anomaly score above X, in [0,1], is unexpected (default 0.5)\n"
+	"  --phi-window N          successful response times phi remembers (default 1000)\n"
+	"  --phi-dist exp|normal   distribution of response times (default exp)\n"
+	"  --htm-aggregate N       feed HTM the max of every N probes (default 1)\n";
+
+void detector_options_defaults(detector_options *o, const char *log_dir)
+{
+	o->interval_s = 1.0;
+	o->timeout_s = 1.0;
+	o->timeout_set = false;
+	o->log_dir = log_dir;
+	o->phi_threshold = 1.0;
+	o->anomaly_threshold = 0.5;
+	o->phi_window = 1000;
+	o->dist = PHI_DIST_EXP;
+	o->htm_aggregate = 1;
+}
+
+int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int detector_option(detector_options *o, int opt, const char *arg, const char *prog)
+{
+	switch (opt) {
+	case OPT_INTERVAL:
+		if (parse_double(arg, INTERVAL_MIN_S, INTERVAL_MAX_S, &o->interval_s) == 0)
+			return 1;
+		fprintf(stderr, "%s: --interval: '%s' is not a number of seconds in [%g, %g]\n",
+		        prog, arg, INTERVAL_MIN_S, INTERVAL_MAX_S);
+		return -1;
+	case OPT_TIMEOUT:
+		if (parse_double(arg, 0.001, INTERVAL_MAX_S, &o->timeout_s) == 0) {
+			o->timeout_set = true;
+			return 1;
+		}
+		fprintf(stderr, "%s: --timeout: '%s' is not a number of seconds in [0.001, %g]\n",
+		        prog, arg, INTERVAL_MAX_S);
+		return -1;
+	case OPT_LOG_DIR:
+		if (arg[0] != '\0') {
+			o->log_dir = arg;
+			return 1;
+		}
+		fprintf(stderr, "%s: --log-dir: empty directory name\n", prog);
+		return -1;
+	case OPT_PHI_THRESHOLD:
+		if (parse_double(arg, 0.0, PHI_MAX, &o->phi_threshold) == 0)
+			return 1;
+		fprintf(stderr, "%s: --phi-threshold: '%s' is not a number in [0, %g]\n", prog, arg, PHI_MAX);
+		return -1;
+	case OPT_ANOMALY_THRESHOLD:
+		if (parse_double(arg, 0.0, 1.0, &o->anomaly_threshold) == 0)
+			return 1;
+		fprintf(stderr, "%s: --anomaly-threshold: '%s' is not a number in [0, 1]\n", prog, arg);
+		return -1;
+	case OPT_PHI_WINDOW:
+		if (parse_long(arg, PHI_MIN_SAMPLES, PHI_WINDOW_MAX, &o->phi_window) == 0)
+			return 1;
+		fprintf(stderr, "%s: --phi-window: '%s' is not an integer in [%d, %u]\n",
+		        prog, arg, PHI_MIN_SAMPLES, PHI_WINDOW_MAX);
+		return -1;
+	case OPT_PHI_DIST:
+		if (phi_dist_parse(arg, &o->dist) == 0)
+			return 1;
+		fprintf(stderr, "%s: --phi-dist: '%s' is not exp or normal\n", prog, arg);
+		return -1;
+	case OPT_HTM_AGGREGATE:
+		if (parse_long(arg, 1, 3600, &o->htm_aggregate) == 0)
+			return 1;
+		fprintf(stderr, "%s: --htm-aggregate: '%s' is not an integer in [1, 3600]\n", prog, arg);
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+int detector_options_finish(detector_options *o, const char *prog, bool live)
+{
+	if (!o->timeout_set)
+		o->timeout_s = o->interval_s;
+	if (live && o->timeout_s > o->interval_s) {
+		fprintf(stderr, "%s: --timeout: %g s is longer than the interval (%g s); "
+		        "a host has at most one probe in flight\n", prog, o->timeout_s, o->interval_s);
+		return -1;
+	}
+	return 0;
+}
+
+void detector_options_to_params(const detector_options *o, pipeline_params *p)
+{
+	p->phi_window = (size_t)o->phi_window;
+	p->phi_dist = o->dist;
+	p->phi_threshold = o->phi_threshold;
+	p->anomaly_threshold = o->anomaly_threshold;
+	p->timeout_ns = (int64_t)llround(o->timeout_s * 1e9);
+}

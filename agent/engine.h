@@ -1,0 +1,95 @@
+/*
+ * engine.h - probe engines: how a probe is sent and its answer recognised.
+ *
+ *   icmp:liboping  ICMP echo through liboping's raw sockets (CAP_NET_RAW).
+ *                  liboping's ping_send blocks until every host of a call has
+ *                  answered or timed out, so the engine runs it on a pool of
+ *                  worker threads, one call per send burst of the main loop.
+ *   icmp:dgram     ICMP echo on the kernel's unprivileged "ping" datagram
+ *                  sockets (net.ipv4.ping_group_range); the kernel matches
+ *                  replies to our socket, so one non-blocking socket per
+ *                  address family serves every host.
+ *   tcp:PORT       a TCP connect handshake; a refused connection is an
+ *                  answer too (the host's kernel replied), as Java's
+ *                  InetAddress.isReachable counts it.
+ *
+ * The agent's event loop owns the schedule, the timeouts and the hosts; an
+ * engine only sends and recognises answers, reporting each through the
+ * probe_done_fn with the generation number it was sent with, so a late
+ * answer to an earlier probe is never taken for the current one.  Engines
+ * measure response times on CLOCK_MONOTONIC (liboping: its own clock).
+ */
+#ifndef CLOUDSONAR_ENGINE_H
+#define CLOUDSONAR_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "pipeline.h"
+
+typedef void (*probe_done_fn)(void *ctx, uint32_t host, uint32_t gen,
+                              probe_status status, int64_t rtt_ns);
+
+/* An fd registered with the loop's epoll carries a watch in data.ptr. */
+typedef struct watch watch;
+struct watch {
+	void (*ready)(watch *w, uint32_t events);
+};
+
+typedef struct {
+	int epfd;             /* the loop's epoll instance */
+	size_t hosts;         /* hosts are numbered 0..hosts-1 */
+	int64_t timeout_ns;   /* the probe timeout */
+	probe_done_fn done;
+	void *ctx;
+} engine_env;
+
+typedef struct probe_engine probe_engine;
+typedef struct {
+	/* Sends one probe; PROBE_OK when it went out (the answer comes through
+	 * done, possibly before send returns), PROBE_ERROR when it could not
+	 * be sent (the caller records the error). */
+	probe_status (*send)(probe_engine *e, uint32_t host, uint32_t gen,
+	                     const struct sockaddr *addr, socklen_t len);
+	/* The loop gave up on host's probe (timeout): release what it holds. */
+	void (*cancel)(probe_engine *e, uint32_t host);
+	/* The end of one burst of sends (liboping hands the batch over here). */
+	void (*flush)(probe_engine *e);
+	void (*destroy)(probe_engine *e);
+} probe_engine_ops;
+
+struct probe_engine {
+	const probe_engine_ops *ops;
+	char name[64]; /* for the "method ..." line on stderr */
+};
+
+typedef enum { METHOD_AUTO, METHOD_ICMP, METHOD_ICMP_LIBOPING, METHOD_ICMP_DGRAM, METHOD_TCP } probe_method;
+
+typedef struct {
+	probe_method method;
+	int tcp_port;
+} method_spec;
+
+/* Parses auto | icmp | icmp:liboping | icmp:dgram | tcp | tcp:PORT. */
+int method_parse(const char *s, method_spec *out);
+
+/* The engine for a method.  auto and icmp pick what this process may use:
+ * ICMP datagram sockets, else liboping; auto then falls back to tcp:7. */
+probe_engine *engine_for_method(const method_spec *m, const engine_env *env,
+                                char *err, size_t errlen);
+
+probe_engine *engine_dgram_new(const engine_env *env, char *err, size_t errlen);
+probe_engine *engine_tcp_new(const engine_env *env, int port, char *err, size_t errlen);
+probe_engine *engine_liboping_new(const engine_env *env, char *err, size_t errlen);
+
+static inline probe_status engine_send(probe_engine *e, uint32_t host, uint32_t gen,
+                                       const struct sockaddr *a, socklen_t l)
+{
+	return e->ops->send(e, host, gen, a, l);
+}
+static inline void engine_cancel(probe_engine *e, uint32_t host) { e->ops->cancel(e, host); }
+static inline void engine_flush(probe_engine *e) { e->ops->flush(e); }
+static inline void engine_free(probe_engine *e) { if (e) e->ops->destroy(e); }
+
+#endif

@@ -1,0 +1,64 @@
+/* engine_select.c - --method parsing and the auto choice; see engine.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "engine.h"
+
+int method_parse(const char *s, method_spec *out)
+{
+	out->tcp_port = 7; /* echo, as InetAddress.isReachable */
+	if (strcmp(s, "auto") == 0)
+		out->method = METHOD_AUTO;
+	else if (strcmp(s, "icmp") == 0)
+		out->method = METHOD_ICMP;
+	else if (strcmp(s, "icmp:liboping") == 0)
+		out->method = METHOD_ICMP_LIBOPING;
+	else if (strcmp(s, "icmp:dgram") == 0)
+		out->method = METHOD_ICMP_DGRAM;
+	else if (strcmp(s, "tcp") == 0)
+		out->method = METHOD_TCP;
+	else if (strncmp(s, "tcp:", 4) == 0) {
+		long port;
+		if (parse_long(s + 4, 1, 65535, &port) != 0)
+			return -1;
+		out->method = METHOD_TCP;
+		out->tcp_port = (int)port;
+	} else
+		return -1;
+	return 0;
+}
+
+probe_engine *engine_for_method(const method_spec *m, const engine_env *env,
+                                char *err, size_t errlen)
+{
+	char why_raw[160] = "", why_dgram[160] = "";
+	probe_engine *e = NULL;
+	switch (m->method) {
+	case METHOD_ICMP_LIBOPING:
+		return engine_liboping_new(env, err, errlen);
+	case METHOD_ICMP_DGRAM:
+		return engine_dgram_new(env, err, errlen);
+	case METHOD_TCP:
+		return engine_tcp_new(env, m->tcp_port, err, errlen);
+	case METHOD_ICMP:
+	case METHOD_AUTO:
+		/* The kernel's ping sockets when net.ipv4.ping_group_range lets
+		 * us: one non-blocking socket serves every host.  Else liboping
+		 * on raw sockets, which needs CAP_NET_RAW and costs about four
+		 * times the CPU (a getaddrinfo per host per probe inside
+		 * ping_host_add, a raw socket and a worker hand-off per batch:
+		 * see the README's benchmark figures). */
+		e = engine_dgram_new(env, why_dgram, sizeof(why_dgram));
+		if (!e)
+			e = engine_liboping_new(env, why_raw, sizeof(why_raw));
+		if (e || m->method == METHOD_ICMP) {
+			if (!e)
+				snprintf(err, errlen, "no ICMP: %s; %s", why_raw, why_dgram);
+			return e;
+		}
+		return engine_tcp_new(env, m->tcp_port, err, errlen);
+	}
+	snprintf(err, errlen, "unknown method");
+	return NULL;
+}

@@ -1,0 +1,188 @@
+/* main.c - sonar-agent's command line (SPEC section 2). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "resolver.h"
+
+#define PROG "sonar-agent"
+#define HOSTS_MAX 100000
+
+enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
+       OPT_DURATION, OPT_LOCK, OPT_STATS };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: " PROG " [options] HOST...\n"
+	        "Probes each HOST (name, IPv4 or IPv6 address) every interval and logs\n"
+	        "response times, phi and health states as CSV (sonar.csv, fd.csv,\n"
+	        "htm.csv, attention.csv) in the log directory.\n\n"
+	        "  --method auto|icmp|tcp[:PORT]  probe method (default auto: ICMP when\n"
+	        "                          permitted, else TCP connect to port 7);\n"
+	        "                          icmp:liboping or icmp:dgram force one ICMP path\n"
+	        "  --state-dir DIR         detector state (default LOGDIR/state)\n"
+	        "  --server ENDPOINT       Panorama node (repeatable; env PANO_SERVER)\n"
+	        "  --observer NAME         observer name for Panorama (default: host name)\n"
+	        "  --duration SEC          exit 0 after this long\n"
+	        "  --lock FILE             exit 0 at once if another agent holds FILE\n"
+	        "  --stats                 print probe statistics on stderr at exit\n"
+	        "%s"
+	        "  -h, --help              this help\n\n"
+	        "Signals: INT/TERM finish the probes in flight, save state and exit 0;\n"
+	        "HUP reopens the log files.\n",
+	        DETECTOR_OPTIONS_HELP);
+}
+
+/* Holds an exclusive lock for the process's life; 1 if another holds it. */
+static int take_lock(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, PROG ": --lock %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int busy = errno == EWOULDBLOCK;
+		if (!busy)
+			fprintf(stderr, PROG ": --lock %s: %s\n", path, strerror(errno));
+		close(fd);
+		return busy ? 1 : -1;
+	}
+	return 0; /* fd stays open: the lock lasts until exit */
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* 0 when every host is distinct, else -1 and one repeated name in *dup:
+ * each host names one set of log rows and one saved state. */
+static int find_duplicate(char *const *hosts, size_t n, const char **dup)
+{
+	char **sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return 0; /* cannot check; the agent still works */
+	memcpy(sorted, hosts, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_str);
+	int rc = 0;
+	for (size_t i = 1; i < n && rc == 0; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+			*dup = sorted[i];
+			rc = -1;
+		}
+	free(sorted);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		DETECTOR_LONG_OPTIONS,
+		{ "method", required_argument, NULL, OPT_METHOD },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "server", required_argument, NULL, OPT_SERVER },
+		{ "observer", required_argument, NULL, OPT_OBSERVER },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "lock", required_argument, NULL, OPT_LOCK },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	agent_config cfg = { .prog = PROG };
+	detector_options_defaults(&cfg.det, "logs");
+	method_parse("auto", &cfg.method);
+	const char *lock = NULL, *server = getenv("PANO_SERVER"), *dup = NULL;
+	int opt;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		int r = detector_option(&cfg.det, opt, optarg, PROG);
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
+		switch (opt) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_METHOD:
+			if (method_parse(optarg, &cfg.method) != 0) {
+				fprintf(stderr, PROG ": --method: '%s' is not auto, icmp, icmp:liboping, "
+				        "icmp:dgram, tcp or tcp:PORT (1-65535)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_STATE_DIR:
+			if (!optarg[0]) {
+				fprintf(stderr, PROG ": --state-dir: empty directory name\n");
+				return 2;
+			}
+			cfg.state_dir = optarg;
+			break;
+		case OPT_SERVER:
+			server = optarg;
+			break;
+		case OPT_OBSERVER:
+			if (!host_name_valid(optarg)) {
+				fprintf(stderr, PROG ": --observer: '%s' is not a valid name\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_DURATION:
+			if (parse_double(optarg, 0.001, 1e9, &cfg.duration_s) != 0) {
+				fprintf(stderr, PROG ": --duration: '%s' is not a positive number of seconds\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_LOCK:
+			lock = optarg;
+			break;
+		case OPT_STATS:
+			cfg.stats = true;
+			break;
+		case ':':
+			fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (detector_options_finish(&cfg.det, PROG, true) != 0)
+		return 2;
+	cfg.hosts = argv + optind;
+	cfg.nhosts = (size_t)(argc - optind);
+	if (cfg.nhosts == 0) {
+		fprintf(stderr, PROG ": no HOST given (see --help)\n");
+		return 2;
+	}
+	if (cfg.nhosts > HOSTS_MAX) {
+		fprintf(stderr, PROG ": %zu hosts given; at most %d\n", cfg.nhosts, HOSTS_MAX);
+		return 2;
+	}
+	for (size_t i = 0; i < cfg.nhosts; i++) {
+		if (!host_name_valid(cfg.hosts[i])) {
+			fprintf(stderr, PROG ": host '%.64s' is not a host name or address\n", cfg.hosts[i]);
+			return 2;
+		}
+	}
+	if (find_duplicate(cfg.hosts, cfg.nhosts, &dup) != 0) {
+		fprintf(stderr, PROG ": host '%s' given twice\n", dup);
+		return 2;
+	}
+	if (lock) {
+		int r = take_lock(lock);
+		if (r != 0)
+			return r > 0 ? 0 : 1;
+	}
+	if (server && server[0])
+		fprintf(stderr, PROG ": note: publishing to Panorama (%s) is not built yet; "
+		        "probing and logging only\n", server);
+	return agent_run(&cfg);
+}

@@ -1,0 +1,276 @@
+/* pipeline.c - detectors and their log rows per probe; see pipeline.h. */
+#include "pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../detector/bytes.h"
+#include "statefile.h"
+#include "timefmt.h"
+
+typedef struct {
+	char *name;
+	phi_detector *phi;
+	attention_tracker attention;
+	double last_phi;
+} host_detectors;
+
+struct pipeline {
+	pipeline_params params;
+	attention_params attention;
+	csvlogs *logs;
+	host_detectors *hosts;
+	size_t count, cap;
+};
+
+const char *probe_status_name(probe_status s)
+{
+	switch (s) {
+	case PROBE_OK: return "OK";
+	case PROBE_TIMEOUT: return "TIMEOUT";
+	case PROBE_ERROR: return "ERROR";
+	}
+	return "ERROR";
+}
+
+pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs)
+{
+	pipeline *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->params = *params;
+	p->attention.phi_threshold = params->phi_threshold;
+	p->attention.anomaly_threshold = params->anomaly_threshold;
+	p->logs = logs;
+	return p;
+}
+
+void pipeline_free(pipeline *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->count; i++) {
+		free(p->hosts[i].name);
+		phi_free(p->hosts[i].phi);
+	}
+	free(p->hosts);
+	free(p);
+}
+
+long pipeline_add_host(pipeline *p, const char *name)
+{
+	if (p->count == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		host_detectors *h = realloc(p->hosts, cap * sizeof(*h));
+		if (!h)
+			return -1;
+		p->hosts = h;
+		p->cap = cap;
+	}
+	host_detectors *h = &p->hosts[p->count];
+	h->name = strdup(name);
+	h->phi = phi_new(p->params.phi_window, p->params.phi_dist);
+	if (!h->name || !h->phi) {
+		free(h->name);
+		phi_free(h->phi);
+		return -1;
+	}
+	h->attention = attention_tracker_init();
+	h->last_phi = 0.0;
+	return (long)p->count++;
+}
+
+size_t pipeline_host_count(const pipeline *p) { return p->count; }
+const char *pipeline_host_name(const pipeline *p, size_t host) { return p->hosts[host].name; }
+double pipeline_last_phi(const pipeline *p, size_t host) { return p->hosts[host].last_phi; }
+attention_state pipeline_state(const pipeline *p, size_t host) { return p->hosts[host].attention.state; }
+
+void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
+                      probe_status status, int64_t rtt_ns)
+{
+	host_detectors *h = &p->hosts[host];
+	bool lost = status != PROBE_OK;
+	double phi = phi_score(h->phi, lost ? p->params.timeout_ns : rtt_ns);
+	if (!lost)
+		phi_add(h->phi, rtt_ns);
+	h->last_phi = phi;
+
+	/* HTM joins here (issue 4); until then the anomaly score is unknown. */
+	double anomaly = NAN;
+	bool changed = attention_update(&h->attention, &p->attention, lost, phi, anomaly);
+
+	if (!p->logs)
+		return;
+	char ts[TIMEFMT_LEN];
+	timefmt_format(wall_ms, ts);
+	FILE *fd = csvlogs_file(p->logs, LOG_FD);
+	if (fd) {
+		if (lost)
+			fprintf(fd, "%s,%s,,%s,%.3f\n", ts, h->name, probe_status_name(status), phi);
+		else
+			fprintf(fd, "%s,%s,%lld,OK,%.3f\n", ts, h->name, (long long)rtt_ns, phi);
+	}
+	FILE *att = csvlogs_file(p->logs, LOG_ATTENTION);
+	if (att && changed) {
+		fprintf(att, "%s,%s,%s,%.3f,", ts, h->name,
+		        attention_state_name(h->attention.state), phi);
+		if (isnan(anomaly))
+			fputc('\n', att);
+		else
+			fprintf(att, "%.4f\n", anomaly);
+	}
+}
+
+/* A host's saved record: version, the attention tracker, then the phi
+ * window's own blob.  The tracker is kept so that a restarted agent logs an
+ * attention row only on a real change, exactly as one long run would. */
+#define HOST_RECORD_VERSION 1
+#define HOST_RECORD_HEADER 7
+
+static size_t host_record_size(const host_detectors *h)
+{
+	return HOST_RECORD_HEADER + phi_state_size(h->phi);
+}
+
+static void host_record_write(const host_detectors *h, uint8_t *buf, size_t cap, size_t *len)
+{
+	buf[0] = HOST_RECORD_VERSION;
+	buf[1] = (uint8_t)h->attention.state;
+	buf[2] = h->attention.started ? 1 : 0;
+	put_u32le(buf + 3, h->attention.lost_in_a_row);
+	size_t phi_len = 0;
+	phi_save(h->phi, buf + HOST_RECORD_HEADER, cap - HOST_RECORD_HEADER, &phi_len);
+	*len = HOST_RECORD_HEADER + phi_len;
+}
+
+static int host_record_read(const pipeline *p, const uint8_t *buf, size_t len,
+                            attention_tracker *t, phi_detector **phi,
+                            char *err, size_t errlen)
+{
+	if (len < HOST_RECORD_HEADER || buf[0] != HOST_RECORD_VERSION ||
+	    buf[1] > ATTENTION_DEAD || buf[2] > 1) {
+		snprintf(err, errlen, "malformed host record");
+		return -1;
+	}
+	t->state = (attention_state)buf[1];
+	t->started = buf[2] == 1;
+	t->lost_in_a_row = get_u32le(buf + 3);
+	*phi = phi_load(buf + HOST_RECORD_HEADER, len - HOST_RECORD_HEADER,
+	                p->params.phi_window, p->params.phi_dist, err, errlen);
+	return *phi ? 0 : -1;
+}
+
+int pipeline_save_state(const pipeline *p, const char *path, char *err, size_t errlen)
+{
+	statefile_writer *w = statefile_begin(path, err, errlen);
+	if (!w)
+		return -1;
+	uint8_t *buf = NULL;
+	size_t bufcap = 0;
+	int rc = 0;
+	for (size_t i = 0; i < p->count && rc == 0; i++) {
+		size_t need = host_record_size(&p->hosts[i]), len = 0;
+		if (need > bufcap) {
+			uint8_t *nb = realloc(buf, need);
+			if (!nb) {
+				snprintf(err, errlen, "out of memory");
+				rc = -1;
+				break;
+			}
+			buf = nb;
+			bufcap = need;
+		}
+		host_record_write(&p->hosts[i], buf, bufcap, &len);
+		rc = statefile_put(w, p->hosts[i].name, buf, len);
+	}
+	free(buf);
+	if (rc != 0) {
+		statefile_abort(w);
+		if (!err[0])
+			snprintf(err, errlen, "%s: write failed", path);
+		return -1;
+	}
+	return statefile_commit(w, err, errlen);
+}
+
+static int cmp_name_ptr(const void *a, const void *b)
+{
+	const host_detectors *x = *(host_detectors *const *)a;
+	const host_detectors *y = *(host_detectors *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+static int cmp_key_name(const void *key, const void *elem)
+{
+	const host_detectors *y = *(host_detectors *const *)elem;
+	return strcmp((const char *)key, y->name);
+}
+
+int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
+                        char *err, size_t errlen)
+{
+	*restored = 0;
+	statefile_reader *r = NULL;
+	int rc = statefile_open(path, &r, err, errlen);
+	if (rc <= 0)
+		return rc; /* 0: no file; -1: unreadable or corrupt */
+
+	host_detectors **index = malloc((p->count ? p->count : 1) * sizeof(*index));
+	if (!index) {
+		statefile_close(r);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < p->count; i++)
+		index[i] = &p->hosts[i];
+	qsort(index, p->count, sizeof(*index), cmp_name_ptr);
+
+	const char *name;
+	const uint8_t *blob;
+	size_t len;
+	phi_detector **loaded = calloc(p->count ? p->count : 1, sizeof(*loaded));
+	attention_tracker *trackers = calloc(p->count ? p->count : 1, sizeof(*trackers));
+	rc = loaded && trackers ? 0 : -1;
+	while (rc == 0 && (rc = statefile_next(r, &name, &blob, &len, err, errlen)) == 1) {
+		rc = 0;
+		host_detectors **hit = bsearch(name, index, p->count, sizeof(*index), cmp_key_name);
+		if (!hit)
+			continue;
+		size_t at = (size_t)(*hit - p->hosts);
+		char why[128];
+		phi_detector *d = NULL;
+		attention_tracker t;
+		if (host_record_read(p, blob, len, &t, &d, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "host %s: %s", name, why);
+			rc = -1;
+			break;
+		}
+		phi_free(loaded[at]);
+		loaded[at] = d;
+		trackers[at] = t;
+	}
+	statefile_close(r);
+	free(index);
+	if (!loaded || !trackers) {
+		free(loaded);
+		free(trackers);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* All or nothing: a file that fails half way restores no host. */
+	for (size_t i = 0; i < p->count; i++) {
+		if (rc == 0 && loaded[i]) {
+			phi_free(p->hosts[i].phi);
+			p->hosts[i].phi = loaded[i];
+			p->hosts[i].attention = trackers[i];
+			(*restored)++;
+		} else {
+			phi_free(loaded[i]);
+		}
+	}
+	free(loaded);
+	free(trackers);
+	return rc == 0 ? 1 : -1;
+}

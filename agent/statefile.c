@@ -1,0 +1,218 @@
+/* statefile.c - crash-safe named records; see statefile.h. */
+#include "statefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../detector/bytes.h"
+
+static const uint8_t MAGIC[8] = { 'C', 'S', 'S', 'T', 'A', 'T', 'E', 1 };
+
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+#define FNV_INIT UINT64_C(0xcbf29ce484222325)
+
+struct statefile_writer {
+	char path[PATH_MAX];
+	char tmp[PATH_MAX + 8];
+	FILE *f;
+	uint64_t sum;
+	int failed;
+};
+
+static void wr(statefile_writer *w, const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, w->f) != n)
+		w->failed = 1;
+	w->sum = fnv1a(w->sum, p, n);
+}
+
+statefile_writer *statefile_begin(const char *path, char *err, size_t errlen)
+{
+	statefile_writer *w = calloc(1, sizeof(*w));
+	if (!w || strlen(path) >= PATH_MAX) {
+		snprintf(err, errlen, "%s: %s", path, w ? "name too long" : "out of memory");
+		free(w);
+		return NULL;
+	}
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", path);
+	w->f = fopen(w->tmp, "wb");
+	if (!w->f) {
+		snprintf(err, errlen, "%s: %s", w->tmp, strerror(errno));
+		free(w);
+		return NULL;
+	}
+	w->sum = FNV_INIT;
+	wr(w, MAGIC, sizeof(MAGIC));
+	return w;
+}
+
+int statefile_put(statefile_writer *w, const char *name, const uint8_t *blob, size_t len)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > STATEFILE_NAME_MAX || len > UINT32_MAX)
+		return -1;
+	uint8_t hdr[4];
+	hdr[0] = (uint8_t)n;
+	hdr[1] = (uint8_t)(n >> 8);
+	wr(w, hdr, 2);
+	wr(w, name, n);
+	put_u32le(hdr, (uint32_t)len);
+	wr(w, hdr, 4);
+	wr(w, blob, len);
+	return w->failed ? -1 : 0;
+}
+
+void statefile_abort(statefile_writer *w)
+{
+	if (!w)
+		return;
+	fclose(w->f);
+	unlink(w->tmp);
+	free(w);
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int statefile_commit(statefile_writer *w, char *err, size_t errlen)
+{
+	uint8_t tail[8];
+	put_u64le(tail, w->sum);
+	wr(w, tail, sizeof(tail));
+	int rc = -1;
+	if (w->failed || fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)
+		snprintf(err, errlen, "%s: %s", w->tmp, strerror(errno ? errno : EIO));
+	else if (rename(w->tmp, w->path) != 0)
+		snprintf(err, errlen, "rename %s: %s", w->tmp, strerror(errno));
+	else
+		rc = 0;
+	fclose(w->f);
+	if (rc != 0)
+		unlink(w->tmp);
+	else
+		fsync_dir_of(w->path); /* the rename itself must survive a crash */
+	free(w);
+	return rc;
+}
+
+struct statefile_reader {
+	uint8_t *data;
+	size_t len; /* payload length, checksum excluded */
+	size_t pos;
+	char name[STATEFILE_NAME_MAX + 1];
+};
+
+int statefile_open(const char *path, statefile_reader **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > STATEFILE_SIZE_MAX) {
+		snprintf(err, errlen, "%s: not a regular state file of sane size", path);
+		fclose(f);
+		return -1;
+	}
+	size_t size = (size_t)st.st_size;
+	statefile_reader *r = calloc(1, sizeof(*r));
+	uint8_t *data = malloc(size ? size : 1);
+	if (!r || !data || fread(data, 1, size, f) != size) {
+		snprintf(err, errlen, "%s: cannot read", path);
+		free(r);
+		free(data);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	if (size < sizeof(MAGIC) + 8 || memcmp(data, MAGIC, sizeof(MAGIC)) != 0) {
+		snprintf(err, errlen, "%s: not a CloudSonar state file (bad magic)", path);
+		free(r);
+		free(data);
+		return -1;
+	}
+	if (fnv1a(FNV_INIT, data, size - 8) != get_u64le(data + size - 8)) {
+		snprintf(err, errlen, "%s: checksum mismatch (truncated or corrupt)", path);
+		free(r);
+		free(data);
+		return -1;
+	}
+	r->data = data;
+	r->len = size - 8;
+	r->pos = sizeof(MAGIC);
+	*out = r;
+	return 1;
+}
+
+int statefile_next(statefile_reader *r, const char **name, const uint8_t **blob,
+                   size_t *len, char *err, size_t errlen)
+{
+	if (r->pos == r->len)
+		return 0;
+	if (r->len - r->pos < 2)
+		goto bad;
+	size_t n = (size_t)r->data[r->pos] | (size_t)r->data[r->pos + 1] << 8;
+	if (n == 0 || n > STATEFILE_NAME_MAX || r->len - r->pos - 2 < n + 4)
+		goto bad;
+	memcpy(r->name, r->data + r->pos + 2, n);
+	r->name[n] = '\0';
+	if (strlen(r->name) != n)
+		goto bad; /* an embedded NUL */
+	size_t at = r->pos + 2 + n;
+	size_t bl = get_u32le(r->data + at);
+	at += 4;
+	if (r->len - at < bl)
+		goto bad;
+	*name = r->name;
+	*blob = r->data + at;
+	*len = bl;
+	r->pos = at + bl;
+	return 1;
+bad:
+	snprintf(err, errlen, "malformed record at byte %zu", r->pos);
+	return -1;
+}
+
+void statefile_close(statefile_reader *r)
+{
+	if (!r)
+		return;
+	free(r->data);
+	free(r);
+}
+
+int statefile_set_aside(const char *path, char *moved_to, size_t moved_len)
+{
+	snprintf(moved_to, moved_len, "%s.corrupt-%lld", path, (long long)time(NULL));
+	return rename(path, moved_to);
+}

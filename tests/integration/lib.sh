@@ -1,0 +1,26 @@
+# lib.sh - helpers for the integration tests, which print TAP lines.
+# Source it first; it makes $WORK (removed on exit) and sets $BIN.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$ROOT/bin
+WORK=$(mktemp -d /tmp/cloudsonar-test.XXXXXX)
+CLEANUPS=()
+cleanup() {
+	local c
+	for c in "${CLEANUPS[@]}"; do eval "$c" >/dev/null 2>&1; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+on_exit() { CLEANUPS+=("$1"); }
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; }
+skip() { echo "ok - $1 # SKIP $2"; }
+# check NAME COMMAND...: ok when the command succeeds.
+check() {
+	local name=$1; shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+is_root() { [ "$(id -u)" -eq 0 ]; }
+# Lines of FILE (header excluded) whose column 2 is HOST.
+rows_for() { awk -F, -v h="$2" 'NR > 1 && $2 == h' "$1"; }

@@ -1,0 +1,55 @@
+#!/bin/bash
+# run-all.sh UNIT_BINARY... - runs the cmocka unit tests given (plain and
+# sanitized builds) and every tests/integration/*.sh, all speaking TAP, and
+# ends with the line "N passed, N failed, N skipped".  Exit 1 on any failure.
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0 skip=0
+failed_names=()
+
+# Reads TAP from stdin, echoes it indented, and counts it under $1.
+count_tap() {
+	local suite=$1 line seen=0
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*"# SKIP"*|"ok "*"# skip"*) skip=$((skip + 1)); seen=1; echo "  $line" ;;
+		"ok "*) pass=$((pass + 1)); seen=1 ;;
+		"not ok "*) fail=$((fail + 1)); seen=1; failed_names+=("$suite: ${line#not ok }"); echo "  $line" ;;
+		"#"*) [ -n "${VERBOSE:-}" ] && echo "  $line" ;;
+		*) [ -n "${VERBOSE:-}" ] && echo "  $line" ;;
+		esac
+	done
+	return $((1 - seen))
+}
+
+run_suite() {
+	local suite=$1; shift
+	local out rc
+	out=$(mktemp)
+	"$@" >"$out" 2>&1
+	rc=$?
+	echo "$suite"
+	if ! count_tap "$suite" <"$out" || { [ $rc -ne 0 ] && ! grep -q "^not ok" "$out"; }; then
+		fail=$((fail + 1))
+		failed_names+=("$suite: exited $rc without a TAP failure")
+		sed 's/^/  | /' "$out" | tail -20
+	fi
+	rm -f "$out"
+}
+
+export CMOCKA_MESSAGE_OUTPUT=tap
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for bin in "$@"; do
+	run_suite "unit $bin" "$bin"
+done
+for t in tests/integration/*.sh; do
+	run_suite "integration $t" bash "$t"
+done
+
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo "failures:"
+	printf '  %s\n' "${failed_names[@]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
