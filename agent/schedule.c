@@ -19,16 +19,21 @@ int64_t schedule_due(const schedule *s, uint64_t probe)
 	       (int64_t)((slot * (uint64_t)s->interval_ns) / s->hosts);
 }
 
+/* Buckets: 10 us wide below 20 ms (2000 of them), 1 ms wide from 20 ms to
+ * 1 s (980), then one for everything later. */
+#define FINE_NS 10000
+#define FINE_BUCKETS 2000
+#define COARSE_NS 1000000
+
 void lateness_record(lateness_histogram *h, int64_t late_ns)
 {
 	if (late_ns < 0)
 		late_ns = 0;
-	int64_t us = late_ns / 1000;
 	size_t b;
-	if (us < 1000)
-		b = (size_t)us;
-	else if (us < 1000000)
-		b = 1000 + (size_t)(us / 1000) - 1;
+	if (late_ns < (int64_t)FINE_BUCKETS * FINE_NS)
+		b = (size_t)(late_ns / FINE_NS);
+	else if (late_ns < INT64_C(1000000000))
+		b = FINE_BUCKETS + (size_t)(late_ns / COARSE_NS) - 20;
 	else
 		b = LATENESS_BUCKETS;
 	h->bucket[b]++;
@@ -50,11 +55,11 @@ int64_t lateness_quantile(const lateness_histogram *h, double q)
 	for (size_t b = 0; b <= LATENESS_BUCKETS; b++) {
 		seen += h->bucket[b];
 		if (seen > rank) {
-			int64_t edge = h->max_ns;
-			if (b < 1000)
-				edge = (int64_t)(b + 1) * 1000;
+			int64_t edge = h->max_ns; /* upper edge of the bucket */
+			if (b < FINE_BUCKETS)
+				edge = (int64_t)(b + 1) * FINE_NS;
 			else if (b < LATENESS_BUCKETS)
-				edge = (int64_t)(b - 1000 + 2) * 1000000;
+				edge = (int64_t)(b - FINE_BUCKETS + 21) * COARSE_NS;
 			return edge < h->max_ns ? edge : h->max_ns;
 		}
 	}

@@ -9,7 +9,7 @@
  *
  * computed in integer nanoseconds, so the schedule never drifts however long
  * the agent runs.  The lateness histogram records how far behind that
- * schedule each probe was actually sent (1 us buckets below 1 ms, 1 ms
+ * schedule each probe was actually sent (10 us buckets below 20 ms, 1 ms
  * buckets up to 1 s), for the p50/p99 figures of the benchmark.
  */
 #ifndef CLOUDSONAR_SCHEDULE_H
@@ -30,7 +30,7 @@ int64_t schedule_due(const schedule *s, uint64_t probe);
 /* Host of probe number `probe`. */
 static inline uint64_t schedule_host(const schedule *s, uint64_t probe) { return probe % s->hosts; }
 
-#define LATENESS_BUCKETS 2000
+#define LATENESS_BUCKETS 2980
 typedef struct {
 	uint64_t bucket[LATENESS_BUCKETS + 1]; /* the last one: 1 s or more */
 	uint64_t count;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The agent on loopback as a user runs it: logs, columns, signals, locks,
 # state, bad input, and a leak check under valgrind.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 A=$BIN/sonar-agent
 cd "$WORK"
 

@@ -1,7 +1,7 @@
 # lib.sh - helpers for the integration tests, which print TAP lines.
 # Source it first; it makes $WORK (removed on exit) and sets $BIN.
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$ROOT/bin
 WORK=$(mktemp -d /tmp/cloudsonar-test.XXXXXX)
 CLEANUPS=()
@@ -11,6 +11,7 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 on_exit() { CLEANUPS+=("$1"); }
 
 ok() { echo "ok - $*"; }
