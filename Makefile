@@ -25,6 +25,9 @@ LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
 BIN := bin/sonar-agent bin/sonar-replay
 
 .PHONY: all clean deps check-deps test unit-tests bench
+# Keep the objects of pattern-rule chains (make would delete them as
+# intermediates, after the test summary line).
+.SECONDARY:
 all: check-deps $(BIN)
 
 # --- objects: build/ (plain) and build-san/ (sanitizers) -------------------
