@@ -12,17 +12,21 @@ CFLAGS  += $(CSTD) $(WARN) -fno-strict-aliasing
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
-	libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
-	libcmocka-dev iproute2 valgrind procps
+	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsqlite3-dev \
+	libjansson-dev libcmocka-dev iproute2 valgrind procps
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 SONAR_SRC    := $(filter-out agent/main.c,$(wildcard agent/*.c))
+PANO_MAINS   := pano/hview_server.c pano/hview_client.c pano/hview_mkrc.c
+PANO_SRC     := $(filter-out $(PANO_MAINS),$(wildcard pano/*.c))
+GEN_SRC      := build/gen/panorama.pb-c.c build/gen/google/protobuf/timestamp.pb-c.c
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 
 LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
+LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm
 
-BIN := bin/sonar-agent bin/sonar-replay
+BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc
 
 .PHONY: all clean deps check-deps test unit-tests bench
 # Keep the objects of pattern-rule chains (make would delete them as
@@ -30,14 +34,28 @@ BIN := bin/sonar-agent bin/sonar-replay
 .SECONDARY:
 all: check-deps $(BIN)
 
-# --- objects: build/ (plain) and build-san/ (sanitizers) -------------------
-build/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+# --- protobuf: proto/panorama.proto -> build/gen (protoc-c) -----------------
+build/gen/panorama.pb-c.c build/gen/panorama.pb-c.h build/gen/google/protobuf/timestamp.pb-c.c: proto/panorama.proto
+	@mkdir -p build/gen
+	protoc-c --proto_path=proto --proto_path=/usr/include --c_out=build/gen \
+		proto/panorama.proto google/protobuf/timestamp.proto
 
-build-san/%.o: %.c
+# Generated code is protoc-c's: compiled without our extra prototype warnings.
+GEN_CFLAGS := $(CSTD) -Wall -Werror -Ibuild/gen
+build/gen/%.o: build/gen/%.c
+	$(CC) $(CPPFLAGS) -O2 -g $(GEN_CFLAGS) -c $< -o $@
+build-san/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CSTD) $(WARN) $(SANFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) $(SANFLAGS) -c $< -o $@
+
+# --- objects: build/ (plain) and build-san/ (sanitizers) -------------------
+build/%.o: %.c | build/gen/panorama.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ibuild/gen $(CFLAGS) -c $< -o $@
+
+build-san/%.o: %.c | build/gen/panorama.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ibuild/gen $(CSTD) $(WARN) $(SANFLAGS) -c $< -o $@
 
 build/libdetector.a: $(DETECTOR_SRC:%.c=build/%.o)
 	ar rcs $@ $^
@@ -47,6 +65,15 @@ build-san/libdetector.a: $(DETECTOR_SRC:%.c=build-san/%.o)
 	ar rcs $@ $^
 build-san/libsonar.a: $(SONAR_SRC:%.c=build-san/%.o)
 	ar rcs $@ $^
+GEN_OBJ := build/gen/panorama.pb-c.o build/gen/google/protobuf/timestamp.pb-c.o
+build/libpano.a: $(PANO_SRC:%.c=build/%.o) $(GEN_OBJ)
+	ar rcs $@ $^
+build-san/libpano.a: $(PANO_SRC:%.c=build-san/%.o) $(GEN_OBJ:build/%=build-san/%)
+	ar rcs $@ $^
+
+bin/hview-%: build/pano/hview_%.o build/libpano.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
 bin/sonar-agent: build/agent/main.o build/libsonar.a build/libdetector.a
 	@mkdir -p bin
@@ -61,10 +88,10 @@ UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 UNIT_SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build-san/tests/%)
 TOOL_OBJ     := tools/csv_reader.o tools/host_index.o
 
-build/tests/%: build/tests/unit/%.o $(addprefix build/,$(TOOL_OBJ)) build/libsonar.a build/libdetector.a
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT)
-build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) build-san/libsonar.a build-san/libdetector.a
-	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT)
+build/tests/%: build/tests/unit/%.o $(addprefix build/,$(TOOL_OBJ)) build/libsonar.a build/libdetector.a build/libpano.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)
+build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) build-san/libsonar.a build-san/libdetector.a build-san/libpano.a
+	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)
 
 unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 

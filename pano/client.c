@@ -1,0 +1,185 @@
+/* client.c - request/reply over a DEALER socket; see client.h. */
+#include "client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "endpoint.h"
+
+struct pano_client {
+	void *ctx, *sock;
+	int timeout_ms;
+	uint64_t next_id;
+	char addr[256];
+};
+
+pano_client *pano_client_new(const char *addr, int timeout_ms, char *err, size_t errlen)
+{
+	char endpoint[512];
+	if (pano_endpoint(addr, endpoint, sizeof(endpoint)) != 0) {
+		snprintf(err, errlen, "server address '%.200s' is not host:port", addr);
+		return NULL;
+	}
+	pano_client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	c->timeout_ms = timeout_ms;
+	/* Ids start from the clock so a restarted client never matches a late
+	 * reply meant for its previous life. */
+	c->next_id = (uint64_t)time(NULL) << 20;
+	c->ctx = zmq_ctx_new();
+	c->sock = c->ctx ? zmq_socket(c->ctx, ZMQ_DEALER) : NULL;
+	if (!c->sock) {
+		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
+		pano_client_free(c);
+		return NULL;
+	}
+	int linger = 0;
+	int64_t maxmsg = INT64_C(256) << 20;
+	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	if (zmq_connect(c->sock, endpoint) != 0) {
+		snprintf(err, errlen, "%s: %s", addr, zmq_strerror(errno));
+		pano_client_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void pano_client_free(pano_client *c)
+{
+	if (!c)
+		return;
+	if (c->sock)
+		zmq_close(c->sock);
+	if (c->ctx)
+		zmq_ctx_term(c->ctx);
+	free(c);
+}
+
+const char *pano_client_addr(const pano_client *c) { return c->addr; }
+
+uint64_t pano_client_send(pano_client *c, Panorama__Request *req)
+{
+	req->id = ++c->next_id;
+	size_t len = panorama__request__get_packed_size(req);
+	zmq_msg_t m;
+	if (zmq_msg_init_size(&m, len) != 0)
+		return 0;
+	panorama__request__pack(req, zmq_msg_data(&m));
+	if (zmq_msg_send(&m, c->sock, 0) < 0) {
+		zmq_msg_close(&m);
+		return 0;
+	}
+	return req->id;
+}
+
+Panorama__Reply *pano_client_recv(pano_client *c, int timeout_ms)
+{
+	zmq_pollitem_t item = { c->sock, 0, ZMQ_POLLIN, 0 };
+	if (zmq_poll(&item, 1, timeout_ms) <= 0)
+		return NULL;
+	zmq_msg_t m;
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, c->sock, 0) < 0) {
+		zmq_msg_close(&m);
+		return NULL;
+	}
+	Panorama__Reply *r = panorama__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+	zmq_msg_close(&m);
+	return r;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+Panorama__Reply *pano_client_call(pano_client *c, Panorama__Request *req, char *err, size_t errlen)
+{
+	uint64_t id = pano_client_send(c, req);
+	if (!id) {
+		snprintf(err, errlen, "cannot send to %s", c->addr);
+		return NULL;
+	}
+	int64_t deadline = now_ms() + c->timeout_ms;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		Panorama__Reply *r = pano_client_recv(c, (int)left);
+		if (!r)
+			continue;
+		if (r->id == id)
+			return r;
+		panorama__reply__free_unpacked(r, NULL); /* a reply to an abandoned call */
+	}
+	snprintf(err, errlen, "no answer from %s within %d ms", c->addr, c->timeout_ms);
+	return NULL;
+}
+
+static int error_of(Panorama__Reply *r, char *err, size_t errlen)
+{
+	if (r->body_case == PANORAMA__REPLY__BODY_ERROR && r->error)
+		snprintf(err, errlen, "%s", r->error->message ? r->error->message : "error");
+	else
+		snprintf(err, errlen, "unexpected reply");
+	return -1;
+}
+
+int pano_client_register(pano_client *c, const char *observer, uint64_t *handle,
+                         char *err, size_t errlen)
+{
+	Panorama__RegisterRequest rr = PANORAMA__REGISTER_REQUEST__INIT;
+	rr.module = (char *)"cloudsonar";
+	rr.observer = (char *)observer;
+	Panorama__Request req = PANORAMA__REQUEST__INIT;
+	req.body_case = PANORAMA__REQUEST__BODY_REGISTER;
+	req.register_ = &rr;
+	Panorama__Reply *r = pano_client_call(c, &req, err, errlen);
+	if (!r)
+		return -1;
+	int rc = 0;
+	if (r->body_case == PANORAMA__REPLY__BODY_REGISTER && r->register_)
+		*handle = r->register_->handle;
+	else
+		rc = error_of(r, err, errlen);
+	panorama__reply__free_unpacked(r, NULL);
+	return rc;
+}
+
+int pano_client_submit(pano_client *c, uint64_t handle, const Panorama__Report *report,
+                       char *err, size_t errlen)
+{
+	Panorama__SubmitReportRequest sr = PANORAMA__SUBMIT_REPORT_REQUEST__INIT;
+	sr.handle = handle;
+	sr.report = (Panorama__Report *)report;
+	Panorama__Request req = PANORAMA__REQUEST__INIT;
+	req.body_case = PANORAMA__REQUEST__BODY_SUBMIT_REPORT;
+	req.submit_report = &sr;
+	Panorama__Reply *r = pano_client_call(c, &req, err, errlen);
+	if (!r)
+		return -1;
+	int rc;
+	if (r->body_case == PANORAMA__REPLY__BODY_SUBMIT_REPORT && r->submit_report) {
+		switch (r->submit_report->result) {
+		case PANORAMA__SUBMIT_REPORT_REPLY__STATUS__ACCEPTED: rc = 0; break;
+		case PANORAMA__SUBMIT_REPORT_REPLY__STATUS__IGNORED: rc = 1; break;
+		default: rc = -1; snprintf(err, errlen, "the node failed to store the report"); break;
+		}
+	} else {
+		rc = error_of(r, err, errlen);
+	}
+	panorama__reply__free_unpacked(r, NULL);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/*
+ * client.h - the client side of a Panorama node, shared by hview-client, the
+ * agent and hview-logtail.
+ *
+ * A DEALER socket to one node.  pano_client_call sends one request and
+ * waits, at most the client's timeout, for the reply carrying its id;
+ * replies to earlier, abandoned calls are discarded.  Requests can also be
+ * pipelined: pano_client_send / pano_client_recv.
+ */
+#ifndef PANO_CLIENT_H
+#define PANO_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "panorama.pb-c.h"
+
+typedef struct pano_client pano_client;
+
+/* addr: "host:port" or "tcp://host:port". */
+pano_client *pano_client_new(const char *addr, int timeout_ms, char *err, size_t errlen);
+void pano_client_free(pano_client *c);
+const char *pano_client_addr(const pano_client *c);
+
+/* Sets req->id, sends, waits.  The reply (free with
+ * panorama__reply__free_unpacked) or NULL with a reason in err. */
+Panorama__Reply *pano_client_call(pano_client *c, Panorama__Request *req, char *err, size_t errlen);
+
+/* Pipelining: send returns the request id (0 on failure); recv returns the
+ * next reply within timeout_ms, or NULL. */
+uint64_t pano_client_send(pano_client *c, Panorama__Request *req);
+Panorama__Reply *pano_client_recv(pano_client *c, int timeout_ms);
+
+/* Helpers over pano_client_call. */
+int pano_client_register(pano_client *c, const char *observer, uint64_t *handle,
+                         char *err, size_t errlen);
+/* 0 accepted, 1 ignored, -1 failed (reason in err). */
+int pano_client_submit(pano_client *c, uint64_t handle, const Panorama__Report *r,
+                       char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,23 @@
+/* endpoint.c - host:port -> tcp://host:port; see endpoint.h. */
+#include "endpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pano_endpoint(const char *addr, char *out, size_t outlen)
+{
+	const char *hostport = strncmp(addr, "tcp://", 6) == 0 ? addr + 6 : addr;
+	const char *colon = strrchr(hostport, ':');
+	if (!colon || colon == hostport || !colon[1])
+		return -1;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return -1;
+	for (const char *p = hostport; p < colon; p++)
+		if (*p <= ' ' || *p == '/' || *p == '\\')
+			return -1;
+	int n = snprintf(out, outlen, "tcp://%s", hostport);
+	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}

@@ -1,0 +1,72 @@
+/* hview_server.c - a Panorama node (SPEC section 5):
+ *   hview-server [-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-daemon] [ID]
+ * Flags override the config file; ID overrides both. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "goflags.h"
+#include "log.h"
+#include "server.h"
+
+#define PROG "hview-server"
+#define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-daemon] [ID]"
+
+int main(int argc, char **argv)
+{
+	const char *addr = NULL, *config = NULL, *dbfile = NULL;
+	int daemonize = 0;
+	const goflag flags[] = {
+		{ "addr", GF_STRING, &addr, "address to serve on (default 127.0.0.1:6688)" },
+		{ "config", GF_STRING, &config, "JSON config file (as hview-mkrc writes)" },
+		{ "dbfile", GF_STRING, &dbfile, "sqlite database file (default deephealth.db)" },
+		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background" },
+	};
+	int first;
+	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	if (argc - first > 1) {
+		fprintf(stderr, PROG ": at most one ID argument, got %d\n", argc - first);
+		return 2;
+	}
+	pano_config cfg;
+	pano_config_defaults(&cfg);
+	char err[512];
+	if (config && pano_config_load(&cfg, config, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		pano_config_clear(&cfg);
+		return 2;
+	}
+	if ((addr && pano_config_set(&cfg.addr, addr)) || (dbfile && pano_config_set(&cfg.db_file, dbfile)) ||
+	    (first < argc && pano_config_set(&cfg.id, argv[first]))) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	if (!cfg.id[0] || !cfg.addr[0] || !cfg.db_file[0]) {
+		fprintf(stderr, PROG ": ID, -addr and -dbfile must not be empty\n");
+		pano_config_clear(&cfg);
+		return 2;
+	}
+	pano_log_level(cfg.log_level);
+	pano_server *s = pano_server_new(&cfg, err, sizeof(err));
+	if (!s) {
+		fprintf(stderr, PROG ": %s\n", err);
+		pano_config_clear(&cfg);
+		return 1;
+	}
+	/* Detach only once the port is bound and the database loaded, so a
+	 * failure is still reported to the terminal that started us. */
+	if (daemonize && daemon(1, 1) != 0) {
+		perror(PROG ": daemon");
+		pano_server_free(s);
+		pano_config_clear(&cfg);
+		return 1;
+	}
+	rc = pano_server_run(s);
+	pano_server_free(s);
+	pano_config_clear(&cfg);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,46 @@
+/* model.c - observation helpers; see model.h. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void pano_obs_clear(pano_obs *o)
+{
+	free(o->metrics);
+	memset(o, 0, sizeof(*o));
+}
+
+int pano_obs_copy(pano_obs *dst, const pano_obs *src)
+{
+	pano_metric *m = NULL;
+	if (src->n) {
+		m = malloc(src->n * sizeof(*m));
+		if (!m)
+			return -1;
+		memcpy(m, src->metrics, src->n * sizeof(*m));
+	}
+	*dst = *src;
+	dst->metrics = m;
+	return 0;
+}
+
+bool pano_obs_equal(const pano_obs *a, const pano_obs *b)
+{
+	if (a->sec != b->sec || a->nsec != b->nsec || a->n != b->n)
+		return false;
+	for (uint16_t i = 0; i < a->n; i++)
+		if (a->metrics[i].name != b->metrics[i].name ||
+		    a->metrics[i].status != b->metrics[i].status ||
+		    a->metrics[i].score != b->metrics[i].score)
+			return false;
+	return true;
+}
+
+const char *pano_status_name(int status)
+{
+	static const char *const names[] = {
+		"INVALID", "NA", "HEALTHY", "PENDING", "MAYBE_UNHEALTHY",
+		"UNHEALTHY", "DYING", "DEAD",
+	};
+	return status >= 0 && status <= PANO_STATUS_MAX ? names[status] : "INVALID";
+}

@@ -1,0 +1,46 @@
+/*
+ * peers.h - report exchange between Panorama nodes (SPEC section 4).
+ *
+ * One DEALER socket per peer of the config (the node itself excluded).
+ * A locally accepted report goes to every peer as a LearnReport, best
+ * effort: a peer that is down or slow has its messages queued by ZeroMQ up
+ * to a bound, then dropped (the local node's copy is the durable one).  A
+ * peer that answers IGNORED for a subject is skipped for that subject until
+ * it subscribes (LearnReport SUBSCRIPTION); a node announces its own Observe
+ * and StopObserving to its peers the same way.
+ */
+#ifndef PANO_PEERS_H
+#define PANO_PEERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <zmq.h>
+
+#include "arena.h"
+#include "config.h"
+#include "panorama.pb-c.h"
+
+#define PEERS_MAX 64
+
+typedef struct peers peers;
+
+peers *peers_new(void *zctx, const pano_config *cfg, char *err, size_t errlen);
+void peers_free(peers *p);
+size_t peers_count(const peers *p);
+
+/* Fills one poll item per peer, and handles their replies after zmq_poll. */
+void peers_pollitems(peers *p, zmq_pollitem_t *items);
+void peers_read_replies(peers *p, const zmq_pollitem_t *items);
+
+void peers_propagate(peers *p, const Panorama__Report *r);
+void peers_announce(peers *p, const char *subject, bool subscribe);
+/* A peer (by id) subscribed to or unsubscribed from subject. */
+void peers_set_interest(peers *p, const char *peer_id, const char *subject, bool interested);
+
+/* Messages propagated and dropped since start (for logs and tests). */
+void peers_stats(const peers *p, unsigned long long *sent, unsigned long long *dropped);
+
+Panorama__GetPeerReply *peers_reply(const peers *p, arena *a);
+
+#endif

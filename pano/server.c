@@ -1,0 +1,806 @@
+/* server.c - a Panorama node's request loop; see server.h. */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "arena.h"
+#include "db.h"
+#include "endpoint.h"
+#include "log.h"
+#include "peers.h"
+#include "store.h"
+#include "wire.h"
+
+#define DEGRADED_NS (INT64_C(1000000000))
+#define MEM_DUMP_EVERY_S 60
+
+typedef struct {
+	zmq_msg_t identity;
+	bool delimiter;           /* REQ-style envelope: an empty frame before the body */
+	Panorama__Request *req;   /* NULL: undecodable */
+	Panorama__Reply reply;
+	bool local_accepted;      /* an accepted SubmitReport to propagate */
+	bool subscribe_change;    /* an Observe / StopObserving to announce */
+} pending;
+
+struct pano_server {
+	pano_config cfg;
+	void *zctx, *router;
+	int sigfd;
+	pano_store *store;
+	pano_db *db;
+	peers *peers;
+	arena *arena;
+	pending batch[PANO_BATCH_MAX];
+	size_t nbatch;
+	int64_t degraded_until;
+	bool stopping;
+	unsigned long long served, accepted;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+unsigned long long pano_handle_of(const char *observer)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (const char *p = observer; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= UINT64_C(0x100000001b3);
+	}
+	return (unsigned long long)(h | 1); /* never 0, the "no handle" value */
+}
+
+/* A fresh store holding exactly what the database holds. */
+static int load_store(pano_server *s, char *err, size_t errlen)
+{
+	pano_store *st = pano_store_new(NULL);
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pano_store_set_filter(st, s->cfg.filter);
+	for (size_t i = 0; i < s->cfg.nsubjects; i++)
+		pano_store_watch(st, s->cfg.subjects[i]);
+	size_t count = 0;
+	if (pano_db_load(s->db, st, &count, err, errlen) != 0) {
+		pano_store_free(st);
+		return -1;
+	}
+	pano_store_free(s->store);
+	s->store = st;
+	pano_log(LOG_INFO, "loaded %zu observations of %zu subjects from %s", count,
+	         pano_store_subject_count(st), s->cfg.db_file);
+	return 0;
+}
+
+pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
+{
+	pano_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg; /* borrowed strings: cfg outlives the server */
+	s->sigfd = -1;
+	s->arena = arena_new();
+	s->db = pano_db_open(cfg->db_file, err, errlen);
+	if (!s->arena || !s->db || load_store(s, err, errlen) != 0) {
+		pano_server_free(s);
+		return NULL;
+	}
+	char endpoint[512];
+	if (pano_endpoint(cfg->addr, endpoint, sizeof(endpoint)) != 0) {
+		snprintf(err, errlen, "address '%.200s' is not host:port", cfg->addr);
+		pano_server_free(s);
+		return NULL;
+	}
+	s->zctx = zmq_ctx_new();
+	s->router = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
+	if (!s->router) {
+		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
+		pano_server_free(s);
+		return NULL;
+	}
+	int64_t maxmsg = PANO_MSG_MAX;
+	int hwm = 10000, one = 1, linger = 1000;
+	zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	zmq_setsockopt(s->router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	/* A reply to a client that is gone fails at once instead of vanishing. */
+	zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(s->router, endpoint) != 0) {
+		snprintf(err, errlen, "cannot listen on %.200s: %s", cfg->addr, zmq_strerror(errno));
+		pano_server_free(s);
+		return NULL;
+	}
+	s->peers = peers_new(s->zctx, cfg, err, errlen);
+	if (!s->peers) {
+		pano_server_free(s);
+		return NULL;
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return s;
+}
+
+void pano_server_free(pano_server *s)
+{
+	if (!s)
+		return;
+	peers_free(s->peers);
+	if (s->router)
+		zmq_close(s->router);
+	if (s->zctx)
+		zmq_ctx_term(s->zctx);
+	pano_db_close(s->db);
+	pano_store_free(s->store);
+	arena_free(s->arena);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	free(s);
+}
+
+/* --- replies ---------------------------------------------------------- */
+
+static void *anew(pano_server *s, size_t size)
+{
+	return arena_alloc(s->arena, size);
+}
+
+static void reply_error(pano_server *s, pending *p, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void reply_error(pano_server *s, pending *p, int code, const char *fmt, ...)
+{
+	Panorama__ErrorReply *e = anew(s, sizeof(*e));
+	char *msg = anew(s, 256);
+	if (!e || !msg) {
+		p->reply.body_case = PANORAMA__REPLY__BODY__NOT_SET;
+		return;
+	}
+	panorama__error_reply__init(e);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, 256, fmt, ap);
+	va_end(ap);
+	e->code = (Panorama__ErrorReply__Code)code;
+	e->message = msg;
+	p->reply.body_case = PANORAMA__REPLY__BODY_ERROR;
+	p->reply.error = e;
+}
+
+static void reply_submit(pano_server *s, pending *p, Panorama__SubmitReportReply__Status st)
+{
+	Panorama__SubmitReportReply *r = anew(s, sizeof(*r));
+	if (!r)
+		return;
+	panorama__submit_report_reply__init(r);
+	r->result = st;
+	p->reply.body_case = PANORAMA__REPLY__BODY_SUBMIT_REPORT;
+	p->reply.submit_report = r;
+}
+
+static void reply_learn(pano_server *s, pending *p, Panorama__LearnReportReply__Status st)
+{
+	Panorama__LearnReportReply *r = anew(s, sizeof(*r));
+	if (!r)
+		return;
+	panorama__learn_report_reply__init(r);
+	r->result = st;
+	p->reply.body_case = PANORAMA__REPLY__BODY_LEARN_REPORT;
+	p->reply.learn_report = r;
+}
+
+static void reply_observe(pano_server *s, pending *p, bool ok)
+{
+	Panorama__ObserveReply *r = anew(s, sizeof(*r));
+	if (!r)
+		return;
+	panorama__observe_reply__init(r);
+	r->success = ok;
+	p->reply.body_case = PANORAMA__REPLY__BODY_OBSERVE;
+	p->reply.observe = r;
+}
+
+/* --- writes ----------------------------------------------------------- */
+
+static bool writes_refused(pano_server *s, pending *p)
+{
+	if (mono_ns() >= s->degraded_until)
+		return false;
+	reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE,
+	            "the node's database cannot take writes now; retry later");
+	return true;
+}
+
+/* Validates, stores and persists one report (inside the open transaction).
+ * Returns 1 accepted (or a duplicate of a stored one), 0 refused (reply set). */
+static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
+{
+	char err[256];
+	if (!r || !r->observer || !r->subject) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "report without observer or subject");
+		return 0;
+	}
+	if (!pano_name_valid(s->store, r->observer, err, sizeof(err)) ||
+	    !pano_name_valid(s->store, r->subject, err, sizeof(err))) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "observer or subject: %s", err);
+		return 0;
+	}
+	pano_obs obs;
+	if (pano_obs_from_pb(s->store, r->observation, (int64_t)time(NULL), &obs, err, sizeof(err)) != 0) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
+		return 0;
+	}
+	uint64_t seq = 0;
+	int rc = pano_store_add(s->store, r->observer, r->subject, &obs, &seq, err, sizeof(err));
+	if (rc < 0) {
+		pano_obs_clear(&obs);
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
+		return 0;
+	}
+	if (rc == 1) { /* duplicate: already durable */
+		pano_obs_clear(&obs);
+		return 1;
+	}
+	const pano_subject *sub = pano_store_subject(s->store, r->subject);
+	const pano_view *v = pano_subject_view(sub, r->observer);
+	if (pano_db_put(s->db, r->subject, r->observer, seq, pano_view_newest(v), err, sizeof(err)) != 0) {
+		/* The commit will fail too, or be skipped: see apply_writes. */
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
+		return -1;
+	}
+	return 1;
+}
+
+static int handle_submit(pano_server *s, pending *p)
+{
+	const Panorama__SubmitReportRequest *q = p->req->submit_report;
+	if (writes_refused(s, p))
+		return 0;
+	if (!q->report || !q->report->observer || q->handle != pano_handle_of(q->report->observer)) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST,
+		            "handle %llu is not the one Register gave observer %.64s",
+		            (unsigned long long)q->handle,
+		            q->report && q->report->observer ? q->report->observer : "(none)");
+		return 0;
+	}
+	int rc = store_report(s, p, q->report);
+	if (rc == 1) {
+		reply_submit(s, p, PANORAMA__SUBMIT_REPORT_REPLY__STATUS__ACCEPTED);
+		p->local_accepted = true;
+	}
+	return rc;
+}
+
+static int handle_learn(pano_server *s, pending *p)
+{
+	const Panorama__LearnReportRequest *q = p->req->learn_report;
+	const char *source = q->source && q->source->id ? q->source->id : "";
+	const char *subject = q->report && q->report->subject ? q->report->subject : NULL;
+	switch (q->kind) {
+	case PANORAMA__LEARN_REPORT_REQUEST__KIND__SUBSCRIPTION:
+	case PANORAMA__LEARN_REPORT_REQUEST__KIND__UNSUBSCRIPTION:
+		if (!subject) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "subscription without a subject");
+			return 0;
+		}
+		peers_set_interest(s->peers, source, subject,
+		                   q->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__SUBSCRIPTION);
+		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED);
+		return 0;
+	case PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL:
+		break;
+	default:
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "unknown learn kind %d", (int)q->kind);
+		return 0;
+	}
+	if (subject && !pano_store_watching(s->store, subject)) {
+		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__IGNORED);
+		return 0;
+	}
+	if (writes_refused(s, p))
+		return 0;
+	int rc = store_report(s, p, q->report);
+	if (rc == 1)
+		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED);
+	return rc;
+}
+
+static int handle_observe(pano_server *s, pending *p, bool watch)
+{
+	const Panorama__ObserveRequest *q = watch ? p->req->observe : p->req->stop_observing;
+	char err[256];
+	if (!q->subject || !pano_name_valid(s->store, q->subject, err, sizeof(err))) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "subject: %s",
+		            q->subject ? err : "missing");
+		return 0;
+	}
+	if (writes_refused(s, p))
+		return 0;
+	if (watch ? pano_store_watch(s->store, q->subject) != 0 : (pano_store_unwatch(s->store, q->subject), 0)) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "watch list full");
+		return 0;
+	}
+	if (pano_db_watch(s->db, q->subject, watch, err, sizeof(err)) != 0) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
+		return -1;
+	}
+	reply_observe(s, p, true);
+	p->subscribe_change = true;
+	return 1;
+}
+
+/* Phase one of a batch: every write, in one transaction. */
+static void apply_writes(pano_server *s)
+{
+	char err[256];
+	bool open = false, failed = false;
+	for (size_t i = 0; i < s->nbatch; i++) {
+		pending *p = &s->batch[i];
+		if (!p->req)
+			continue;
+		int c = p->req->body_case;
+		bool write = c == PANORAMA__REQUEST__BODY_SUBMIT_REPORT ||
+		             c == PANORAMA__REQUEST__BODY_LEARN_REPORT ||
+		             c == PANORAMA__REQUEST__BODY_OBSERVE ||
+		             c == PANORAMA__REQUEST__BODY_STOP_OBSERVING;
+		if (!write || (c == PANORAMA__REQUEST__BODY_SUBMIT_REPORT && !p->req->submit_report) ||
+		    (c == PANORAMA__REQUEST__BODY_LEARN_REPORT && !p->req->learn_report) ||
+		    (c == PANORAMA__REQUEST__BODY_OBSERVE && !p->req->observe) ||
+		    (c == PANORAMA__REQUEST__BODY_STOP_OBSERVING && !p->req->stop_observing))
+			continue;
+		if (!open && !failed && mono_ns() >= s->degraded_until) {
+			if (pano_db_begin(s->db, err, sizeof(err)) != 0) {
+				pano_log(LOG_ERROR, "database: %s", err);
+				failed = true;
+			} else {
+				open = true;
+			}
+		}
+		if (failed) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
+			continue;
+		}
+		int rc;
+		if (c == PANORAMA__REQUEST__BODY_SUBMIT_REPORT)
+			rc = handle_submit(s, p);
+		else if (c == PANORAMA__REQUEST__BODY_LEARN_REPORT)
+			rc = handle_learn(s, p);
+		else
+			rc = handle_observe(s, p, c == PANORAMA__REQUEST__BODY_OBSERVE);
+		if (rc < 0)
+			failed = true;
+	}
+	if (open && !failed && pano_db_commit(s->db, err, sizeof(err)) != 0) {
+		pano_log(LOG_ERROR, "database commit: %s", err);
+		failed = true;
+	}
+	if (!failed)
+		return;
+	/* Nothing of this batch is durable: refuse every write in it, and make
+	 * the store hold again exactly what was acknowledged before. */
+	pano_db_rollback(s->db);
+	for (size_t i = 0; i < s->nbatch; i++) {
+		pending *p = &s->batch[i];
+		if (p->local_accepted || p->subscribe_change ||
+		    (p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
+		     p->reply.learn_report->result == PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED &&
+		     p->req->learn_report->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL)) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE,
+			            "the node could not store this report (%s); retry later", err);
+			p->local_accepted = p->subscribe_change = false;
+		}
+	}
+	if (load_store(s, err, sizeof(err)) != 0)
+		pano_log(LOG_ERROR, "reloading after a failed commit: %s", err);
+	s->degraded_until = mono_ns() + DEGRADED_NS;
+}
+
+/* --- reads ------------------------------------------------------------ */
+
+static const pano_subject *find_subject(pano_server *s, pending *p, const char *name)
+{
+	const pano_subject *sub = name ? pano_store_subject(s->store, name) : NULL;
+	if (!sub)
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no such subject: %.200s",
+		            name ? name : "(none)");
+	return sub;
+}
+
+static void handle_read(pano_server *s, pending *p)
+{
+	Panorama__Request *q = p->req;
+	Panorama__Reply *r = &p->reply;
+	const pano_subject *sub;
+	switch (q->body_case) {
+	case PANORAMA__REQUEST__BODY_REGISTER: {
+		if (!q->register_ || !q->register_->observer) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "register without an observer");
+			return;
+		}
+		char err[128];
+		if (!pano_name_valid(s->store, q->register_->observer, err, sizeof(err))) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "observer: %s", err);
+			return;
+		}
+		Panorama__RegisterReply *rr = anew(s, sizeof(*rr));
+		if (!rr)
+			break;
+		panorama__register_reply__init(rr);
+		rr->handle = pano_handle_of(q->register_->observer);
+		r->body_case = PANORAMA__REPLY__BODY_REGISTER;
+		r->register_ = rr;
+		return;
+	}
+	case PANORAMA__REQUEST__BODY_GET_LATEST_REPORT:
+		if (!q->get_latest_report || !(sub = find_subject(s, p, q->get_latest_report->subject)))
+			break;
+		r->report = wire_latest_report(s->arena, sub);
+		r->body_case = PANORAMA__REPLY__BODY_REPORT;
+		if (!r->report)
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no report about %.200s",
+			            q->get_latest_report->subject);
+		return;
+	case PANORAMA__REQUEST__BODY_GET_PANORAMA:
+		if (!q->get_panorama || !(sub = find_subject(s, p, q->get_panorama->subject)))
+			break;
+		r->panorama = wire_panorama(s->arena, sub);
+		r->body_case = PANORAMA__REPLY__BODY_PANORAMA;
+		return;
+	case PANORAMA__REQUEST__BODY_GET_VIEW: {
+		if (!q->get_view || !(sub = find_subject(s, p, q->get_view->subject)))
+			break;
+		const pano_view *v = q->get_view->observer ? pano_subject_view(sub, q->get_view->observer) : NULL;
+		if (!v) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no view of %.100s by %.100s",
+			            q->get_view->subject, q->get_view->observer ? q->get_view->observer : "(none)");
+			return;
+		}
+		r->view = wire_view(s->arena, v);
+		r->body_case = PANORAMA__REPLY__BODY_VIEW;
+		return;
+	}
+	case PANORAMA__REQUEST__BODY_GET_INFERENCE:
+		if (!q->get_inference || !(sub = find_subject(s, p, q->get_inference->subject)))
+			break;
+		r->inference = wire_inference(s->arena, sub);
+		r->body_case = PANORAMA__REPLY__BODY_INFERENCE;
+		return;
+	case PANORAMA__REQUEST__BODY_GET_OBSERVED_SUBJECTS: {
+		size_t n = 0;
+		const pano_subject **subs = pano_store_subjects(s->store, &n);
+		Panorama__GetObservedSubjectsReply *sr = anew(s, sizeof(*sr));
+		Panorama__GetObservedSubjectsReply__SubjectsEntry **es = anew(s, (n ? n : 1) * sizeof(*es));
+		if (!subs || !sr || !es) {
+			free(subs);
+			break;
+		}
+		panorama__get_observed_subjects_reply__init(sr);
+		for (size_t i = 0; i < n; i++) {
+			es[i] = anew(s, sizeof(**es));
+			if (!es[i])
+				break;
+			panorama__get_observed_subjects_reply__subjects_entry__init(es[i]);
+			es[i]->key = (char *)pano_subject_name(subs[i]);
+			int64_t sec;
+			int32_t nsec;
+			pano_subject_last_seen(subs[i], &sec, &nsec);
+			es[i]->value = wire_ts(s->arena, sec, nsec);
+			sr->n_subjects++;
+		}
+		sr->subjects = es;
+		free(subs);
+		r->body_case = PANORAMA__REPLY__BODY_SUBJECTS;
+		r->subjects = sr;
+		return;
+	}
+	case PANORAMA__REQUEST__BODY_GET_OBSERVERS: {
+		size_t n = 0;
+		const char **names = pano_store_observers(s->store, &n);
+		Panorama__GetObserversReply *orp = anew(s, sizeof(*orp));
+		char **copy = anew(s, (n ? n : 1) * sizeof(char *));
+		if (!names || !orp || !copy) {
+			free(names);
+			break;
+		}
+		panorama__get_observers_reply__init(orp);
+		memcpy(copy, names, n * sizeof(char *));
+		orp->observers = copy;
+		orp->n_observers = n;
+		free(names);
+		r->body_case = PANORAMA__REPLY__BODY_OBSERVERS;
+		r->observers = orp;
+		return;
+	}
+	case PANORAMA__REQUEST__BODY_DUMP_PANORAMA:
+	case PANORAMA__REQUEST__BODY_DUMP_INFERENCE: {
+		bool pano = q->body_case == PANORAMA__REQUEST__BODY_DUMP_PANORAMA;
+		size_t n = 0;
+		const pano_subject **subs = pano_store_subjects(s->store, &n);
+		if (!subs)
+			break;
+		if (pano) {
+			Panorama__DumpPanoramaReply *d = anew(s, sizeof(*d));
+			Panorama__DumpPanoramaReply__PanoramasEntry **es = anew(s, (n ? n : 1) * sizeof(*es));
+			if (!d || !es) {
+				free(subs);
+				break;
+			}
+			panorama__dump_panorama_reply__init(d);
+			for (size_t i = 0; i < n; i++) {
+				if (!(es[i] = anew(s, sizeof(**es))))
+					break;
+				panorama__dump_panorama_reply__panoramas_entry__init(es[i]);
+				es[i]->key = (char *)pano_subject_name(subs[i]);
+				es[i]->value = wire_panorama(s->arena, subs[i]);
+				d->n_panoramas++;
+			}
+			d->panoramas = es;
+			r->body_case = PANORAMA__REPLY__BODY_DUMP_PANORAMA;
+			r->dump_panorama = d;
+		} else {
+			Panorama__DumpInferenceReply *d = anew(s, sizeof(*d));
+			Panorama__DumpInferenceReply__InferencesEntry **es = anew(s, (n ? n : 1) * sizeof(*es));
+			if (!d || !es) {
+				free(subs);
+				break;
+			}
+			panorama__dump_inference_reply__init(d);
+			for (size_t i = 0; i < n; i++) {
+				if (!(es[i] = anew(s, sizeof(**es))))
+					break;
+				panorama__dump_inference_reply__inferences_entry__init(es[i]);
+				es[i]->key = (char *)pano_subject_name(subs[i]);
+				es[i]->value = wire_inference(s->arena, subs[i]);
+				d->n_inferences++;
+			}
+			d->inferences = es;
+			r->body_case = PANORAMA__REPLY__BODY_DUMP_INFERENCE;
+			r->dump_inference = d;
+		}
+		free(subs);
+		return;
+	}
+	case PANORAMA__REQUEST__BODY_PING: {
+		Panorama__PingReply *pr = anew(s, sizeof(*pr));
+		if (!pr)
+			break;
+		panorama__ping_reply__init(pr);
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		pr->result = PANORAMA__PING_REPLY__STATUS__GOOD;
+		pr->time = wire_ts(s->arena, now.tv_sec, (int32_t)now.tv_nsec);
+		r->body_case = PANORAMA__REPLY__BODY_PING;
+		r->ping = pr;
+		return;
+	}
+	case PANORAMA__REQUEST__BODY_GET_PEERS:
+		r->peers = peers_reply(s->peers, s->arena);
+		r->body_case = r->peers ? PANORAMA__REPLY__BODY_PEERS : PANORAMA__REPLY__BODY__NOT_SET;
+		return;
+	case PANORAMA__REQUEST__BODY_GET_ID: {
+		Panorama__Peer *me = anew(s, sizeof(*me));
+		if (!me)
+			break;
+		panorama__peer__init(me);
+		me->id = s->cfg.id;
+		me->addr = s->cfg.addr;
+		r->body_case = PANORAMA__REPLY__BODY_NODE;
+		r->node = me;
+		return;
+	}
+	case PANORAMA__REQUEST__BODY__NOT_SET:
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "request without a body");
+		return;
+	default:
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "unknown request type %d",
+		            (int)q->body_case);
+		return;
+	}
+	if (r->body_case == PANORAMA__REPLY__BODY__NOT_SET)
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "request without its arguments");
+}
+
+/* --- the loop ----------------------------------------------------------- */
+
+/* Receives one client message; 1 when p holds it, 0 when none is waiting,
+ * -1 when a malformed envelope was read and dropped. */
+static int receive_one(pano_server *s, pending *p)
+{
+	zmq_msg_t frames[3];
+	int n = 0, more = 1;
+	while (more) {
+		zmq_msg_t f;
+		zmq_msg_init(&f);
+		if (zmq_msg_recv(&f, s->router, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+			zmq_msg_close(&f);
+			for (int i = 0; i < n && i < 3; i++)
+				zmq_msg_close(&frames[i]);
+			return n == 0 ? 0 : -1;
+		}
+		more = zmq_msg_more(&f);
+		if (n < 3)
+			frames[n] = f;
+		else
+			zmq_msg_close(&f);
+		n++;
+	}
+	if (n < 2 || n > 3 || (n == 3 && zmq_msg_size(&frames[1]) != 0)) {
+		for (int i = 0; i < n && i < 3; i++)
+			zmq_msg_close(&frames[i]);
+		return -1;
+	}
+	memset(p, 0, sizeof(*p));
+	p->identity = frames[0];
+	p->delimiter = n == 3;
+	zmq_msg_t *body = &frames[n - 1];
+	p->req = panorama__request__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+	if (n == 3)
+		zmq_msg_close(&frames[1]);
+	zmq_msg_close(body);
+	panorama__reply__init(&p->reply);
+	if (p->req)
+		p->reply.id = p->req->id;
+	return 1;
+}
+
+static void send_reply(pano_server *s, pending *p)
+{
+	if (p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET && !p->req)
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "message is not a Panorama request");
+	if (p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET)
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__INTERNAL, "out of memory");
+	size_t len = panorama__reply__get_packed_size(&p->reply);
+	zmq_msg_t out;
+	if (zmq_msg_init_size(&out, len) != 0)
+		return;
+	panorama__reply__pack(&p->reply, zmq_msg_data(&out));
+	/* Replies never block the loop: a client that stopped reading loses
+	 * its replies (EAGAIN), one that left is unreachable (EHOSTUNREACH). */
+	if (zmq_msg_send(&p->identity, s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&out);
+		return;
+	}
+	if (p->delimiter)
+		zmq_send(s->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	if (zmq_msg_send(&out, s->router, ZMQ_DONTWAIT) < 0)
+		zmq_msg_close(&out);
+	s->served++;
+}
+
+static void process_batch(pano_server *s)
+{
+	apply_writes(s);
+	for (size_t i = 0; i < s->nbatch; i++) {
+		pending *p = &s->batch[i];
+		if (p->req && p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET)
+			handle_read(s, p);
+		send_reply(s, p);
+	}
+	/* Durable and answered: now tell the peers. */
+	for (size_t i = 0; i < s->nbatch; i++) {
+		pending *p = &s->batch[i];
+		if (p->local_accepted) {
+			s->accepted++;
+			peers_propagate(s->peers, p->req->submit_report->report);
+		}
+		if (p->subscribe_change) {
+			bool watch = p->req->body_case == PANORAMA__REQUEST__BODY_OBSERVE;
+			peers_announce(s->peers, watch ? p->req->observe->subject : p->req->stop_observing->subject, watch);
+		}
+		zmq_msg_close(&p->identity);
+		if (p->req)
+			panorama__request__free_unpacked(p->req, NULL);
+	}
+	s->nbatch = 0;
+	arena_reset(s->arena);
+}
+
+typedef struct {
+	pano_server *s;
+	bool failed;
+	char err[256];
+} gc_ctx;
+
+static void gc_changed(void *ctx, const pano_view *v)
+{
+	gc_ctx *g = ctx;
+	if (!g->failed && pano_db_rewrite_view(g->s->db, v, g->err, sizeof(g->err)) != 0)
+		g->failed = true;
+}
+
+static void run_gc(pano_server *s)
+{
+	gc_ctx g = { s, false, "" };
+	if (pano_db_begin(s->db, g.err, sizeof(g.err)) != 0) {
+		pano_log(LOG_WARN, "gc: %s", g.err);
+		return;
+	}
+	size_t dropped = pano_store_gc(s->store, (int64_t)time(NULL), s->cfg.gc_threshold_s,
+	                               s->cfg.gc_relative, gc_changed, &g);
+	if (g.failed || pano_db_commit(s->db, g.err, sizeof(g.err)) != 0) {
+		pano_db_rollback(s->db);
+		pano_log(LOG_WARN, "gc: %s; reloading", g.err);
+		load_store(s, g.err, sizeof(g.err));
+		return;
+	}
+	if (dropped)
+		pano_log(LOG_INFO, "gc: dropped %zu observations older than %lld s", dropped,
+		         (long long)s->cfg.gc_threshold_s);
+}
+
+static void log_memory(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			pano_log(LOG_INFO, "memory: %s", line);
+		}
+	if (f)
+		fclose(f);
+}
+
+int pano_server_run(pano_server *s)
+{
+	pano_log(LOG_INFO, "node %s serving on %s (database %s, %zu peers, filter %s)", s->cfg.id,
+	         s->cfg.addr, s->cfg.db_file, peers_count(s->peers), s->cfg.filter ? "on" : "off");
+	time_t next_gc = time(NULL) + s->cfg.gc_frequency_s;
+	time_t next_mem = time(NULL) + MEM_DUMP_EVERY_S;
+	while (!s->stopping) {
+		size_t npeers = peers_count(s->peers);
+		zmq_pollitem_t items[2 + PEERS_MAX];
+		items[0] = (zmq_pollitem_t){ s->router, 0, ZMQ_POLLIN, 0 };
+		items[1] = (zmq_pollitem_t){ NULL, s->sigfd, ZMQ_POLLIN, 0 };
+		peers_pollitems(s->peers, items + 2);
+		if (zmq_poll(items, (int)(2 + npeers), 1000) < 0 && errno != EINTR)
+			break;
+		if (items[1].revents) {
+			struct signalfd_siginfo si;
+			while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				s->stopping = true;
+		}
+		peers_read_replies(s->peers, items + 2);
+		int rc;
+		while (s->nbatch < PANO_BATCH_MAX && (rc = receive_one(s, &s->batch[s->nbatch])) != 0)
+			if (rc > 0)
+				s->nbatch++;
+		if (s->nbatch)
+			process_batch(s);
+		time_t now = time(NULL);
+		if (s->cfg.gc_enable && now >= next_gc) {
+			run_gc(s);
+			next_gc = now + s->cfg.gc_frequency_s;
+		}
+		if (s->cfg.dump_mem && now >= next_mem) {
+			log_memory();
+			next_mem = now + MEM_DUMP_EVERY_S;
+		}
+	}
+	pano_log(LOG_INFO, "node %s stopping: %llu requests served, %llu reports accepted",
+	         s->cfg.id, s->served, s->accepted);
+	return 0;
+}

@@ -1,0 +1,427 @@
+/* store.c - the local observation store; see store.h. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natural.h"
+#include "strmap.h"
+
+struct pano_subject {
+	const char *name;  /* the key in subjects */
+	strmap *views;     /* observer -> pano_view */
+	int64_t last_sec;  /* newest observation in any view */
+	int32_t last_nsec;
+	pano_inference inference;
+};
+
+struct pano_store {
+	pano_limits limits;
+	strmap *subjects;  /* name -> pano_subject */
+	strmap *observers; /* name -> (uintptr_t) number of views */
+	strmap *names;     /* interned metric names (value unused) */
+	strmap *watched;   /* subjects watched (value unused) */
+	bool filter;
+};
+
+pano_limits pano_limits_default(void)
+{
+	pano_limits l = { 100000, 100000, 1000, 10000, 64, 255 };
+	return l;
+}
+
+pano_store *pano_store_new(const pano_limits *limits)
+{
+	pano_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->limits = limits ? *limits : pano_limits_default();
+	s->subjects = strmap_new();
+	s->observers = strmap_new();
+	s->names = strmap_new();
+	s->watched = strmap_new();
+	if (!s->subjects || !s->observers || !s->names || !s->watched) {
+		pano_store_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void view_free(pano_view *v)
+{
+	for (size_t i = 0; i < PANO_VIEW_DEPTH; i++)
+		pano_obs_clear(&v->ring[i]);
+	free(v);
+}
+
+static void subject_free(pano_subject *sub)
+{
+	size_t i = 0;
+	const char *key;
+	void *val;
+	while (strmap_next(sub->views, &i, &key, &val))
+		view_free(val);
+	strmap_free(sub->views);
+	pano_inference_clear(&sub->inference);
+	free(sub);
+}
+
+void pano_store_free(pano_store *s)
+{
+	if (!s)
+		return;
+	if (s->subjects) {
+		size_t i = 0;
+		const char *key;
+		void *val;
+		while (strmap_next(s->subjects, &i, &key, &val))
+			subject_free(val);
+	}
+	strmap_free(s->subjects);
+	strmap_free(s->observers);
+	strmap_free(s->names);
+	strmap_free(s->watched);
+	free(s);
+}
+
+const pano_limits *pano_store_limits(const pano_store *s) { return &s->limits; }
+
+bool pano_name_valid(const pano_store *s, const char *name, char *err, size_t errlen)
+{
+	size_t n = strlen(name);
+	if (n == 0) {
+		snprintf(err, errlen, "empty name");
+		return false;
+	}
+	if (n > s->limits.max_name_len) {
+		snprintf(err, errlen, "name of %zu bytes (at most %zu)", n, s->limits.max_name_len);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c <= ' ' || c == 0x7f) {
+			snprintf(err, errlen, "name with a space or control character");
+			return false;
+		}
+	}
+	return true;
+}
+
+const char *pano_store_intern(pano_store *s, const char *name, char *err, size_t errlen)
+{
+	const char *k = strmap_key(s->names, name);
+	if (k)
+		return k;
+	if (!pano_name_valid(s, name, err, errlen))
+		return NULL;
+	if (strmap_count(s->names) >= s->limits.max_metric_names) {
+		snprintf(err, errlen, "more than %zu distinct metric names", s->limits.max_metric_names);
+		return NULL;
+	}
+	if (strmap_put(s->names, name, NULL) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return strmap_key(s->names, name);
+}
+
+static int reinfer(pano_subject *sub)
+{
+	size_t n = 0;
+	const pano_view **views = pano_subject_views(sub, &n);
+	if (!views && strmap_count(sub->views))
+		return -1;
+	pano_inference inf;
+	int rc = pano_infer(views, n, &inf);
+	free(views);
+	if (rc != 0)
+		return -1;
+	pano_inference_clear(&sub->inference);
+	sub->inference = inf;
+	return 0;
+}
+
+/* The view of observer about subject, created (with its subject) if need
+ * be and the bounds allow. */
+static pano_view *view_for(pano_store *s, const char *observer, const char *subject,
+                           pano_subject **subp, char *err, size_t errlen)
+{
+	pano_subject *sub = strmap_get(s->subjects, subject);
+	if (!sub) {
+		if (!pano_name_valid(s, subject, err, errlen))
+			return NULL;
+		if (strmap_count(s->subjects) >= s->limits.max_subjects) {
+			snprintf(err, errlen, "more than %zu subjects", s->limits.max_subjects);
+			return NULL;
+		}
+		sub = calloc(1, sizeof(*sub));
+		if (!sub || !(sub->views = strmap_new()) || strmap_put(s->subjects, subject, sub) != 0) {
+			if (sub)
+				strmap_free(sub->views);
+			free(sub);
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		sub->name = strmap_key(s->subjects, subject);
+	}
+	*subp = sub;
+	pano_view *v = strmap_get(sub->views, observer);
+	if (v)
+		return v;
+	if (!pano_name_valid(s, observer, err, errlen))
+		return NULL;
+	uintptr_t views_of_observer = (uintptr_t)strmap_get(s->observers, observer);
+	if (views_of_observer == 0 && strmap_count(s->observers) >= s->limits.max_observers) {
+		snprintf(err, errlen, "more than %zu observers", s->limits.max_observers);
+		return NULL;
+	}
+	if (strmap_count(sub->views) >= s->limits.max_views_per_subject) {
+		snprintf(err, errlen, "more than %zu observers of subject %s",
+		         s->limits.max_views_per_subject, subject);
+		return NULL;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v || strmap_put(s->observers, observer, (void *)(views_of_observer + 1)) != 0 ||
+	    strmap_put(sub->views, observer, v) != 0) {
+		free(v);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	v->observer = strmap_key(s->observers, observer);
+	v->subject = sub->name;
+	return v;
+}
+
+static void append(pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs)
+{
+	size_t slot = (v->head + v->count) % PANO_VIEW_DEPTH;
+	if (v->count == PANO_VIEW_DEPTH) {
+		pano_obs_clear(&v->ring[v->head]);
+		slot = v->head;
+		v->head = (uint8_t)((v->head + 1) % PANO_VIEW_DEPTH);
+	} else {
+		v->count++;
+	}
+	v->ring[slot] = *obs;
+	memset(obs, 0, sizeof(*obs));
+	v->seq = seq + 1;
+	if (pano_ts_cmp(v->ring[slot].sec, v->ring[slot].nsec, sub->last_sec, sub->last_nsec) > 0) {
+		sub->last_sec = v->ring[slot].sec;
+		sub->last_nsec = v->ring[slot].nsec;
+	}
+}
+
+int pano_store_add(pano_store *s, const char *observer, const char *subject,
+                   pano_obs *obs, uint64_t *seq, char *err, size_t errlen)
+{
+	pano_subject *sub = NULL;
+	pano_view *v = view_for(s, observer, subject, &sub, err, errlen);
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < v->count; i++)
+		if (pano_obs_equal(pano_view_at(v, i), obs))
+			return 1; /* a retried or re-propagated report */
+	*seq = v->seq;
+	append(sub, v, v->seq, obs);
+	if (reinfer(sub) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int pano_store_restore(pano_store *s, const char *observer, const char *subject,
+                       uint64_t seq, pano_obs *obs, char *err, size_t errlen)
+{
+	pano_subject *sub = NULL;
+	pano_view *v = view_for(s, observer, subject, &sub, err, errlen);
+	if (!v)
+		return -1;
+	append(sub, v, seq, obs);
+	return 0;
+}
+
+int pano_store_reinfer_all(pano_store *s)
+{
+	size_t i = 0;
+	const char *key;
+	void *val;
+	while (strmap_next(s->subjects, &i, &key, &val))
+		if (reinfer(val) != 0)
+			return -1;
+	return 0;
+}
+
+void pano_store_set_filter(pano_store *s, bool filter) { s->filter = filter; }
+bool pano_store_filtering(const pano_store *s) { return s->filter; }
+
+int pano_store_watch(pano_store *s, const char *subject)
+{
+	char err[64];
+	if (!pano_name_valid(s, subject, err, sizeof(err)))
+		return -1;
+	if (strmap_get(s->watched, subject) || strmap_key(s->watched, subject))
+		return 0;
+	if (strmap_count(s->watched) >= s->limits.max_subjects)
+		return -1;
+	return strmap_put(s->watched, subject, NULL);
+}
+
+void pano_store_unwatch(pano_store *s, const char *subject)
+{
+	strmap_remove(s->watched, subject);
+}
+
+bool pano_store_watching(const pano_store *s, const char *subject)
+{
+	return !s->filter || strmap_key(s->watched, subject) != NULL;
+}
+
+pano_subject *pano_store_subject(const pano_store *s, const char *name)
+{
+	return strmap_get(s->subjects, name);
+}
+
+const char *pano_subject_name(const pano_subject *sub) { return sub->name; }
+
+void pano_subject_last_seen(const pano_subject *sub, int64_t *sec, int32_t *nsec)
+{
+	*sec = sub->last_sec;
+	*nsec = sub->last_nsec;
+}
+
+const pano_inference *pano_subject_inference(const pano_subject *sub) { return &sub->inference; }
+
+static int cmp_view_ptr(const void *a, const void *b)
+{
+	const pano_view *x = *(const pano_view *const *)a, *y = *(const pano_view *const *)b;
+	return natural_cmp_ptr(&x->observer, &y->observer);
+}
+
+const pano_view **pano_subject_views(const pano_subject *sub, size_t *n)
+{
+	*n = 0;
+	size_t count = strmap_count(sub->views);
+	if (count == 0)
+		return NULL;
+	const pano_view **out = malloc(count * sizeof(*out));
+	if (!out)
+		return NULL;
+	size_t i = 0;
+	const char *key;
+	void *val;
+	while (strmap_next(sub->views, &i, &key, &val))
+		out[(*n)++] = val;
+	qsort(out, *n, sizeof(*out), cmp_view_ptr);
+	return out;
+}
+
+const pano_view *pano_subject_view(const pano_subject *sub, const char *observer)
+{
+	return strmap_get(sub->views, observer);
+}
+
+static int cmp_subject_ptr(const void *a, const void *b)
+{
+	const pano_subject *x = *(const pano_subject *const *)a, *y = *(const pano_subject *const *)b;
+	return natural_cmp_ptr(&x->name, &y->name);
+}
+
+const pano_subject **pano_store_subjects(const pano_store *s, size_t *n)
+{
+	*n = 0;
+	size_t count = strmap_count(s->subjects);
+	const pano_subject **out = malloc((count ? count : 1) * sizeof(*out));
+	if (!out)
+		return NULL;
+	size_t i = 0;
+	const char *key;
+	void *val;
+	while (strmap_next(s->subjects, &i, &key, &val))
+		out[(*n)++] = val;
+	qsort(out, *n, sizeof(*out), cmp_subject_ptr);
+	return out;
+}
+
+const char **pano_store_observers(const pano_store *s, size_t *n)
+{
+	*n = 0;
+	size_t count = strmap_count(s->observers);
+	const char **out = malloc((count ? count : 1) * sizeof(*out));
+	if (!out)
+		return NULL;
+	size_t i = 0;
+	const char *key;
+	void *val;
+	while (strmap_next(s->observers, &i, &key, &val))
+		out[(*n)++] = key;
+	qsort(out, *n, sizeof(*out), natural_cmp_ptr);
+	return out;
+}
+
+size_t pano_store_subject_count(const pano_store *s) { return strmap_count(s->subjects); }
+
+/* Drops a view's observations older than the cutoff; true if any went. */
+static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool relative, size_t *dropped)
+{
+	if (v->count == 0)
+		return false;
+	int64_t base = relative ? pano_view_newest(v)->sec : now_sec;
+	int64_t cutoff = base - threshold;
+	bool any = false;
+	while (v->count && pano_view_at(v, 0)->sec < cutoff) {
+		pano_obs_clear(&v->ring[v->head]);
+		v->head = (uint8_t)((v->head + 1) % PANO_VIEW_DEPTH);
+		v->count--;
+		(*dropped)++;
+		any = true;
+	}
+	return any;
+}
+
+size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
+                     bool relative, pano_gc_fn changed, void *ctx)
+{
+	size_t dropped = 0;
+	size_t n = 0;
+	const pano_subject **subs = pano_store_subjects(s, &n);
+	if (!subs)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		pano_subject *sub = (pano_subject *)subs[i];
+		size_t nv = 0;
+		const pano_view **views = pano_subject_views(sub, &nv);
+		bool touched = false;
+		for (size_t k = 0; k < nv; k++) {
+			pano_view *v = (pano_view *)views[k];
+			if (!trim_view(v, now_sec, threshold_sec, relative, &dropped))
+				continue;
+			touched = true;
+			if (changed)
+				changed(ctx, v);
+			if (v->count == 0) {
+				uintptr_t c = (uintptr_t)strmap_get(s->observers, v->observer);
+				char observer[1024];
+				snprintf(observer, sizeof(observer), "%s", v->observer);
+				strmap_remove(sub->views, observer);
+				if (c <= 1)
+					strmap_remove(s->observers, observer);
+				else
+					strmap_put(s->observers, observer, (void *)(c - 1));
+				view_free(v);
+			}
+		}
+		free(views);
+		if (strmap_count(sub->views) == 0) {
+			char name[1024];
+			snprintf(name, sizeof(name), "%s", sub->name);
+			strmap_remove(s->subjects, name);
+			subject_free(sub);
+		} else if (touched) {
+			reinfer(sub);
+		}
+	}
+	free(subs);
+	return dropped;
+}

@@ -1,0 +1,102 @@
+/*
+ * store.h - the local observation store of a Panorama node (SPEC section 4).
+ *
+ * Subjects -> one view per observer -> the newest PANO_VIEW_DEPTH
+ * observations.  Each subject keeps its inference, recomputed whenever one
+ * of its views changes, and the time it was last seen.  The store also keeps
+ * the watch list (FilterSubmission: a peer's report about an unwatched
+ * subject is ignored; local submissions never are) and interns every
+ * observer and metric name.
+ *
+ * No I/O: the node persists what the store accepts (db.h) and restores it
+ * through pano_store_add at start.  Every size is bounded (pano_limits); an
+ * input beyond a bound is refused with a reason, never truncated.
+ */
+#ifndef PANO_STORE_H
+#define PANO_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inference.h"
+#include "model.h"
+
+typedef struct {
+	size_t max_subjects;          /* default 100000 */
+	size_t max_observers;         /* distinct observers, default 100000 */
+	size_t max_views_per_subject; /* default 1000 */
+	size_t max_metric_names;      /* distinct metric names, default 10000 */
+	size_t max_metrics;           /* per observation, default 64 */
+	size_t max_name_len;          /* subjects, observers, metrics: default 255 */
+} pano_limits;
+
+pano_limits pano_limits_default(void);
+
+typedef struct pano_store pano_store;
+
+pano_store *pano_store_new(const pano_limits *limits);
+void pano_store_free(pano_store *s);
+const pano_limits *pano_store_limits(const pano_store *s);
+
+/* A name is 1..max_name_len bytes of printable, non-space ASCII or UTF-8. */
+bool pano_name_valid(const pano_store *s, const char *name, char *err, size_t errlen);
+
+/* The interned copy of a metric name, adding it if new and allowed;
+ * NULL with a reason when the table is full. */
+const char *pano_store_intern(pano_store *s, const char *name, char *err, size_t errlen);
+
+/*
+ * Appends obs (metrics interned, sorted by name; moved into the store on
+ * success) to observer's view of subject, evicting the oldest beyond the
+ * depth, and recomputes the subject's inference.  *seq is the observation's
+ * sequence number in its view.  A report identical to one the view already
+ * holds (same timestamp and metrics) is a duplicate: returns 1, nothing
+ * changes.  0 when added, -1 with a reason when a bound is hit.
+ */
+int pano_store_add(pano_store *s, const char *observer, const char *subject,
+                   pano_obs *obs, uint64_t *seq, char *err, size_t errlen);
+
+/* As pano_store_add, at a given sequence number (restoring from the DB,
+ * oldest first); inference is recomputed by pano_store_reinfer_all. */
+int pano_store_restore(pano_store *s, const char *observer, const char *subject,
+                       uint64_t seq, pano_obs *obs, char *err, size_t errlen);
+int pano_store_reinfer_all(pano_store *s);
+
+/* Watch list. */
+void pano_store_set_filter(pano_store *s, bool filter);
+bool pano_store_filtering(const pano_store *s);
+int pano_store_watch(pano_store *s, const char *subject);
+void pano_store_unwatch(pano_store *s, const char *subject);
+/* True when reports about subject from peers are accepted. */
+bool pano_store_watching(const pano_store *s, const char *subject);
+
+/* Queries. */
+typedef struct pano_subject pano_subject;
+pano_subject *pano_store_subject(const pano_store *s, const char *name);
+const char *pano_subject_name(const pano_subject *sub);
+void pano_subject_last_seen(const pano_subject *sub, int64_t *sec, int32_t *nsec);
+const pano_inference *pano_subject_inference(const pano_subject *sub);
+/* Views of a subject, in natural order of observers (array owned by the
+ * caller, free()); NULL and *n = 0 when out of memory or none. */
+const pano_view **pano_subject_views(const pano_subject *sub, size_t *n);
+const pano_view *pano_subject_view(const pano_subject *sub, const char *observer);
+
+/* All subjects / observers in natural order (arrays owned by the caller). */
+const pano_subject **pano_store_subjects(const pano_store *s, size_t *n);
+const char **pano_store_observers(const pano_store *s, size_t *n);
+size_t pano_store_subject_count(const pano_store *s);
+
+/*
+ * Garbage collection as Panorama's GCConfig: drops observations older than
+ * threshold_sec, measured from now (relative = false) or from the newest
+ * observation of their view (relative = true); empty views and subjects
+ * go.  Calls dropped(ctx, subject, observer) for each view it empties or
+ * trims, so the caller can update its database.  Returns observations
+ * dropped.
+ */
+typedef void (*pano_gc_fn)(void *ctx, const pano_view *view);
+size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
+                     bool relative, pano_gc_fn changed, void *ctx);
+
+#endif
