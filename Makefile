@@ -95,7 +95,12 @@ build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) 
 
 unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 
-test: check-deps all unit-tests
+# Helpers the integration tests run.
+HELPERS := build/tests/pano-poke
+build/tests/pano-poke: build/tests/helpers/pano_poke.o build/libpano.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
+
+test: check-deps all unit-tests $(HELPERS)
 	@tests/run-all.sh $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 bench: check-deps all

@@ -317,6 +317,7 @@ static int handle_learn(pano_server *s, pending *p)
 		return 0;
 	}
 	if (subject && !pano_store_watching(s->store, subject)) {
+		pano_log(LOG_DEBUG, "learn from %s about %s: ignored (not watched)", source, subject);
 		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__IGNORED);
 		return 0;
 	}

@@ -25,3 +25,25 @@ check() {
 is_root() { [ "$(id -u)" -eq 0 ]; }
 # Lines of FILE (header excluded) whose column 2 is HOST.
 rows_for() { awk -F, -v h="$2" 'NR > 1 && $2 == h' "$1"; }
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 30000))
+		if ! ss -Hltn 2>/dev/null | awk '{ print $4 }' | grep -q ":$p\$"; then
+			echo $p
+			return 0
+		fi
+	done
+	return 1
+}
+# Waits until a Panorama node answers a ping at $1 (at most 5 s).
+wait_node() {
+	local i
+	for i in $(seq 50); do
+		"$BIN/hview-client" -server "$1" -timeout 200 ping >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -1,0 +1,242 @@
+/* pano_poke.c - throws hostile messages at a Panorama node and checks that
+ * each gets an error reply (or is dropped) while the node keeps serving.
+ *   pano-poke HOST:PORT
+ * Prints TAP lines.  Only ever talks to the address it is given (the tests
+ * give it a loopback one). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "../../pano/client.h"
+#include "../../pano/endpoint.h"
+#include "panorama.pb-c.h"
+
+static int failures;
+
+static void check(int ok, const char *what)
+{
+	printf("%s - %s\n", ok ? "ok" : "not ok", what);
+	if (!ok)
+		failures++;
+}
+
+/* Sends raw bytes on a fresh DEALER; returns the decoded reply or NULL. */
+static Panorama__Reply *raw(void *ctx, const char *endpoint, const void *data, size_t len, int wait_ms)
+{
+	void *s = zmq_socket(ctx, ZMQ_DEALER);
+	int linger = 0;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_connect(s, endpoint);
+	zmq_send(s, data, len, 0);
+	zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+	Panorama__Reply *r = NULL;
+	if (zmq_poll(&it, 1, wait_ms) > 0) {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, 0) >= 0)
+			r = panorama__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+		zmq_msg_close(&m);
+	}
+	zmq_close(s);
+	return r;
+}
+
+static int is_error(Panorama__Reply *r, int code)
+{
+	int ok = r && r->body_case == PANORAMA__REPLY__BODY_ERROR && r->error &&
+	         (code < 0 || (int)r->error->code == code);
+	if (r)
+		panorama__reply__free_unpacked(r, NULL);
+	return ok;
+}
+
+static int still_serving(pano_client *c)
+{
+	Panorama__PingRequest pq = PANORAMA__PING_REQUEST__INIT;
+	Panorama__Request req = PANORAMA__REQUEST__INIT;
+	req.body_case = PANORAMA__REQUEST__BODY_PING;
+	req.ping = &pq;
+	char err[256];
+	Panorama__Reply *r = pano_client_call(c, &req, err, sizeof(err));
+	int ok = r && r->body_case == PANORAMA__REPLY__BODY_PING;
+	if (r)
+		panorama__reply__free_unpacked(r, NULL);
+	return ok;
+}
+
+/* A SubmitReport of one metric, packed; the caller frees the buffer. */
+static uint8_t *submit(const char *observer, const char *subject, const char *metric, int status,
+                       float score, int64_t sec, size_t nmetrics, size_t *len)
+{
+	Panorama__Value v = PANORAMA__VALUE__INIT;
+	v.status = (Panorama__Status)status;
+	v.score = score;
+	Panorama__Metric m = PANORAMA__METRIC__INIT;
+	m.name = (char *)metric;
+	m.value = &v;
+	Panorama__Observation__MetricsEntry *entries = calloc(nmetrics, sizeof(*entries));
+	Panorama__Observation__MetricsEntry **ptrs = calloc(nmetrics, sizeof(*ptrs));
+	char (*names)[16] = calloc(nmetrics, 16);
+	for (size_t i = 0; i < nmetrics; i++) {
+		panorama__observation__metrics_entry__init(&entries[i]);
+		snprintf(names[i], 16, "m%u", (unsigned)(i % 1000000));
+		entries[i].key = nmetrics > 1 ? names[i] : (char *)metric;
+		entries[i].value = &m;
+		ptrs[i] = &entries[i];
+	}
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	ts.seconds = sec;
+	Panorama__Observation o = PANORAMA__OBSERVATION__INIT;
+	o.ts = &ts;
+	o.n_metrics = nmetrics;
+	o.metrics = ptrs;
+	Panorama__Report rep = PANORAMA__REPORT__INIT;
+	rep.observer = (char *)observer;
+	rep.subject = (char *)subject;
+	rep.observation = &o;
+	Panorama__SubmitReportRequest sr = PANORAMA__SUBMIT_REPORT_REQUEST__INIT;
+	sr.handle = 0;
+	sr.report = &rep;
+	Panorama__Request req = PANORAMA__REQUEST__INIT;
+	req.id = 77;
+	req.body_case = PANORAMA__REQUEST__BODY_SUBMIT_REPORT;
+	req.submit_report = &sr;
+	*len = panorama__request__get_packed_size(&req);
+	uint8_t *buf = malloc(*len);
+	panorama__request__pack(&req, buf);
+	free(entries);
+	free(ptrs);
+	free(names);
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: pano-poke HOST:PORT\n");
+		return 2;
+	}
+	char endpoint[512], err[256];
+	if (pano_endpoint(argv[1], endpoint, sizeof(endpoint)) != 0)
+		return 2;
+	void *ctx = zmq_ctx_new();
+	pano_client *c = pano_client_new(argv[1], 2000, err, sizeof(err));
+	check(c && still_serving(c), "the node answers a ping");
+	srand(42);
+
+	uint8_t junk[4096];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)rand();
+	int errors = 0;
+	for (int i = 0; i < 50; i++)
+		errors += is_error(raw(ctx, endpoint, junk + i * 13, 1 + (size_t)(rand() % 2000), 1000),
+		                   PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST);
+	check(errors >= 45, "random bytes get BAD_REQUEST error replies");
+	check(still_serving(c), "still serving after random bytes");
+
+	size_t len;
+	uint8_t *good = submit("obs", "subj", "m", 2, 1.0f, time(NULL), 1, &len);
+	errors = 0;
+	for (size_t cut = 1; cut < len; cut += 3)
+		errors += is_error(raw(ctx, endpoint, good, cut, 1000), -1);
+	check(errors > 0, "truncated requests get error replies");
+	free(good);
+	check(still_serving(c), "still serving after truncated requests");
+
+	size_t big = 2u << 20;
+	uint8_t *huge = calloc(1, big);
+	Panorama__Reply *r = raw(ctx, endpoint, huge, big, 500);
+	check(r == NULL, "an oversized (2 MiB) message is dropped, not answered");
+	if (r)
+		panorama__reply__free_unpacked(r, NULL);
+	free(huge);
+	check(still_serving(c), "still serving after an oversized message");
+
+	/* A valid envelope, absurd contents: the handle is wrong as well, so
+	 * these are refused whatever the check that catches them first. */
+	uint64_t handle = 0;
+	check(c && pano_client_register(c, "obs", &handle, err, sizeof(err)) == 0 && handle != 0,
+	      "register gives a handle");
+	struct { const char *what, *observer, *subject, *metric; int status; float score; int64_t sec; size_t n; } cases[] = {
+		{ "empty subject", "obs", "", "m", 2, 1, 0, 1 },
+		{ "empty observer", "", "s", "m", 2, 1, 0, 1 },
+		{ "NaN score", "obs", "s", "m", 2, NAN, 0, 1 },
+		{ "infinite score", "obs", "s", "m", 2, INFINITY, 0, 1 },
+		{ "status out of range", "obs", "s", "m", 99, 1, 0, 1 },
+		{ "status INVALID", "obs", "s", "m", 0, 1, 0, 1 },
+		{ "timestamp a century ahead", "obs", "s", "m", 2, 1, 100LL * 365 * 86400, 1 },
+		{ "negative timestamp", "obs", "s", "m", 2, 1, -1000000000LL, 1 },
+		{ "100,000 metrics", "obs", "s", "m", 2, 1, 0, 100000 },
+		{ "subject with a space", "obs", "a b", "m", 2, 1, 0, 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t sec = cases[i].sec == 0 ? time(NULL) : cases[i].sec < 0 ? cases[i].sec : time(NULL) + cases[i].sec;
+		uint8_t *msg = submit(cases[i].observer, cases[i].subject, cases[i].metric, cases[i].status,
+		                      cases[i].score, sec, cases[i].n, &len);
+		/* put the right handle in: decode, patch, re-pack */
+		Panorama__Request *q = panorama__request__unpack(NULL, len, msg);
+		if (q) {
+			q->submit_report->handle = handle;
+			size_t l2 = panorama__request__get_packed_size(q);
+			uint8_t *m2 = malloc(l2);
+			panorama__request__pack(q, m2);
+			panorama__request__free_unpacked(q, NULL);
+			free(msg);
+			msg = m2;
+			len = l2;
+		}
+		r = raw(ctx, endpoint, msg, len, 2000);
+		char what[128];
+		snprintf(what, sizeof(what), "%s (%zu bytes): refused%s", cases[i].what, len,
+		         len > (1u << 20) ? " or dropped" : " with BAD_REQUEST");
+		check(len > (1u << 20) ? (r == NULL || is_error(r, -1)) : is_error(r, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST), what);
+		free(msg);
+	}
+	char *longname = malloc(10u << 20);
+	memset(longname, 'x', (10u << 20) - 1);
+	longname[(10u << 20) - 1] = '\0';
+	uint8_t *msg = submit("obs", longname, "m", 2, 1, time(NULL), 1, &len);
+	r = raw(ctx, endpoint, msg, len, 500);
+	check(r == NULL || is_error(r, -1), "a 10 MB subject name is dropped or refused");
+	free(msg);
+	msg = submit("obs", "s", "m", 2, 1, time(NULL), 1, &len); /* handle 0 */
+	check(is_error(raw(ctx, endpoint, msg, len, 2000), PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST),
+	      "a report with a handle Register did not give is refused");
+	free(msg);
+	free(longname);
+	check(still_serving(c), "still serving after absurd contents");
+
+	/* An unknown request type: field 99 of the envelope. */
+	uint8_t unknown[] = { 0x08, 0x05, 0x9a, 0x06, 0x00 }; /* id=5, field 99 (len 0) */
+	r = raw(ctx, endpoint, unknown, sizeof(unknown), 2000);
+	int ok = r && r->id == 5 && r->body_case == PANORAMA__REPLY__BODY_ERROR;
+	if (r)
+		panorama__reply__free_unpacked(r, NULL);
+	check(ok, "an unknown request type gets an error reply with its id");
+
+	/* Clients that vanish mid-request: send and close at once, many times. */
+	for (int i = 0; i < 200; i++) {
+		void *s = zmq_socket(ctx, ZMQ_DEALER);
+		int linger = 0;
+		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+		zmq_connect(s, endpoint);
+		Panorama__Empty e = PANORAMA__EMPTY__INIT;
+		Panorama__Request q = PANORAMA__REQUEST__INIT;
+		q.body_case = PANORAMA__REQUEST__BODY_DUMP_PANORAMA;
+		q.dump_panorama = &e;
+		uint8_t b[64];
+		size_t l = panorama__request__pack(&q, b);
+		zmq_send(s, b, l, 0);
+		zmq_close(s);
+	}
+	check(still_serving(c), "still serving after 200 clients vanished mid-request");
+
+	pano_client_free(c);
+	zmq_ctx_term(ctx);
+	printf("# %d failures\n", failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,166 @@
+#!/bin/bash
+# Panorama nodes on loopback: the seed README's session, a 3-node cluster
+# from hview-mkrc, filtering, kill -9 and restart, hostile input, CLI errors.
+. "$(dirname "$0")/../lib.sh"
+S=$BIN/hview-server C=$BIN/hview-client M=$BIN/hview-mkrc
+cd "$WORK"
+
+# --- the seed README's client session ---------------------------------------
+P=$(free_port)
+$S -addr 127.0.0.1:$P -dbfile one.db pano0 2>one.log &
+node=$!
+on_exit "kill -9 $node"
+check "a node starts and answers ping" wait_node 127.0.0.1:$P
+printf 'me peer@2\nreport peer@1 snapshot:u:30\nget report peer@1\nexit\n' | $C -server 127.0.0.1:$P >session.out 2>&1
+check "interactive: prompt, Accepted" grep -q '^> > Accepted$' session.out
+check "get report prints Go's protobuf text, as the seed README shows" \
+	grep -Eq '^> observer:"peer@2" subject:"peer@1" observation:<ts:<seconds:[0-9]+ nanos:[0-9]+ > metrics:<key:"snapshot" value:<name:"snapshot" value:<status:UNHEALTHY score:30 > > > >$' session.out
+$C -server 127.0.0.1:$P help >help.out
+check "help lists the commands" grep -q '^         get \[report|view|inference|panorama\] \[observer\] subject $' help.out
+for i in 9 10 2; do
+	printf 'me peer@9\nreport peer@%s SyncThread:u:20\n' $i | $C -server 127.0.0.1:$P >/dev/null
+done
+$C -server 127.0.0.1:$P get panorama peer@9 >pano.out
+check "get panorama: header and one line per observation" \
+	bash -c "sed -n 2p pano.out | grep -qx '\[\[... peer@9->peer@9 (1 observations) ...\]\]' &&
+	         sed -n 3p pano.out | grep -Eqx '  \|peer@9\| [0-9T:.-]+Z \{ SyncThread: UNHEALTHY, 20.0; \}'"
+$C -server 127.0.0.1:$P list subject >list.out
+check "list subject: natural order, TAB, Go time" \
+	bash -c "cut -f1 list.out | tr '\n' ' ' | grep -qx 'peer@1 peer@2 peer@9 peer@10 ' &&
+	         grep -Pq '^peer@1\t20[0-9-]+ [0-9:.]+ \+0000 UTC$' list.out"
+$C -server 127.0.0.1:$P list observer >obs.out
+check "list observer" test "$(tr '\n' ' ' <obs.out)" = "peer@2 peer@9 "
+$C -server 127.0.0.1:$P get view peer@9 peer@10 >view.out
+check "get view works (broken in the original)" grep -q '^\[\[... peer@9->peer@10 (1 observations) ...\]\]$' view.out
+$C -server 127.0.0.1:$P dump inference >dump.out
+check "dump inference grouped under ====subject====" \
+	bash -c "grep -qx '=============peer@10=============' dump.out &&
+	         grep -Eq '^\[peer@9\] ==> peer@10: [0-9T:.-]+Z \{ SyncThread: UNHEALTHY, 20.0; \}$' dump.out"
+$C -server 127.0.0.1:$P get inference nosuch >nf.out 2>nf.err
+check "unknown subject: one clear line, exit 1" test $? -eq 1 -a "$(cat nf.err)" = "no such subject: nosuch"
+$C -server 127.0.0.1:$P frobnicate 2>/dev/null
+check "unknown command: exit 2" test $? -eq 2
+$C -server 127.0.0.1:$P report x bad 2>/dev/null
+check "malformed metric: exit 2" test $? -eq 2
+$C -server 127.0.0.1:$P report x m:z:1 2>/dev/null
+check "unknown status letter: exit 2" test $? -eq 2
+
+# --- hostile input: error replies, the node keeps serving, memory bounded ----
+rss() { awk '/VmRSS/ { print $2 }' /proc/$1/status; }
+before=$(rss $node)
+$ROOT/build/tests/pano-poke 127.0.0.1:$P | sed 's/^/# poke: /'
+check "pano-poke: every hostile message refused, node still serving" test ${PIPESTATUS[0]} -eq 0
+after=$(rss $node)
+check "memory bounded after hostile input (${before} -> ${after} kB)" test "$after" -lt $((before + 65536))
+
+# --- kill -9 after N acknowledged reports: all of them served on restart --------
+N=300
+for i in $(seq $N); do echo "report host$((i % 7)) rtt:h:$i"; done | sed '1i me agent@1' |
+	$C -server 127.0.0.1:$P >acks.out
+check "$N reports acknowledged" test "$(grep -c Accepted acks.out)" -eq $N
+for s in host0 host3 peer@9; do $C -server 127.0.0.1:$P get panorama $s; done >before.pano
+$C -server 127.0.0.1:$P dump inference >before.inf
+$C -server 127.0.0.1:$P list subject >before.list
+kill -9 $node; wait $node 2>/dev/null
+$S -addr 127.0.0.1:$P -dbfile one.db pano0 2>>one.log &
+node=$!
+on_exit "kill -9 $node"
+wait_node 127.0.0.1:$P
+for s in host0 host3 peer@9; do $C -server 127.0.0.1:$P get panorama $s; done >after.pano
+$C -server 127.0.0.1:$P dump inference >after.inf
+$C -server 127.0.0.1:$P list subject >after.list
+check "after kill -9: get panorama identical" cmp -s before.pano after.pano
+check "after kill -9: dump inference identical" cmp -s before.inf after.inf
+check "after kill -9: list subject identical" cmp -s before.list after.list
+check "restart log says what it loaded (74 observations, 11 subjects)" grep -q "loaded 74 observations of 11 subjects" one.log
+
+# --- SIGTERM: a clean exit -----------------------------------------------------
+kill -TERM $node; wait $node
+check "SIGTERM: exit 0" test $? -eq 0
+
+# --- a 3-node cluster from hview-mkrc learns a report submitted to one ----------
+CP=$(free_port)
+for i in 0 1 2; do
+	$M -fix_port $CP -nserver 3 -addressp "127.0.3.%d" -namep "pano%d" -id pano$i -dbfile n$i.db -output n$i.cfg >/dev/null
+done
+check "hview-mkrc output is the seed's shape" \
+	bash -c "$M -fix_port 6688 -nserver 10 -addressp razor%d -namep pano%d -id pano0 -filter -subjects nn1,dn1,dn2,dn3 |
+	         grep -q '\"Addr\": \"razor0:6688\"'"
+pids=()
+for i in 0 1 2; do
+	$S -config n$i.cfg 2>n$i.log &
+	pids+=($!)
+	on_exit "kill -9 $!"
+done
+for i in 1 2 3; do wait_node 127.0.3.$((i - 1)):$CP; done
+printf 'me obs@0\nreport svc@1 load:u:70\n' | $C -server 127.0.3.0:$CP >/dev/null
+learned=0
+for t in $(seq 30); do
+	a=$($C -server 127.0.3.1:$CP get inference svc@1 2>/dev/null)
+	b=$($C -server 127.0.3.2:$CP get inference svc@1 2>/dev/null)
+	if [[ "$a" == *"load: UNHEALTHY, 70.0"* && "$b" == *"load: UNHEALTHY, 70.0"* ]]; then learned=1; break; fi
+	sleep 0.1
+done
+check "the other two nodes learned the report" test $learned -eq 1
+check "learned reports are not forwarded again (one copy per node)" \
+	test "$($C -server 127.0.3.1:$CP get panorama svc@1 | grep -c '|obs@0|')" -eq 1
+kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
+
+# --- a filtered node ignores unwatched subjects and is then skipped -------------
+FP=$(free_port)
+$M -fix_port $FP -nserver 2 -addressp "127.0.4.%d" -namep "f%d" -id f0 -dbfile f0.db -output f0.cfg >/dev/null
+$M -fix_port $FP -nserver 2 -addressp "127.0.4.%d" -namep "f%d" -id f1 -dbfile f1.db -filter -subjects keep -output f1.cfg >/dev/null
+sed -i 's/"LogLevel": ""/"LogLevel": "debug"/' f0.cfg f1.cfg
+$S -config f0.cfg 2>f0.log & f0=$!; on_exit "kill -9 $f0"
+$S -config f1.cfg 2>f1.log & f1=$!; on_exit "kill -9 $f1"
+wait_node 127.0.4.0:$FP; wait_node 127.0.4.1:$FP
+printf 'me o\nreport drop m:h:0\n' | $C -server 127.0.4.0:$FP >/dev/null
+sleep 0.3 # the IGNORED answer comes back to f0
+for i in 1 2 3 4 5; do echo "report drop m:h:$i"; echo "report keep m:h:$i"; done | sed '1i me o' |
+	$C -server 127.0.4.0:$FP >/dev/null
+sleep 0.5
+check "filtered node holds the watched subject" bash -c "$C -server 127.0.4.1:$FP get report keep >/dev/null 2>&1"
+check "filtered node ignored the unwatched one" bash -c "! $C -server 127.0.4.1:$FP get report drop >/dev/null 2>&1"
+check "the filtered node was asked about 'drop' once, then skipped" test "$(grep -c 'about drop: ignored' f1.log)" -eq 1
+check "the sender noted it" grep -q "peer f1 ignores drop" f0.log
+check "local submissions are never filtered" \
+	bash -c "printf 'me o\nreport drop m:h:1\n' | $C -server 127.0.4.1:$FP | grep -q Accepted"
+kill $f0 $f1; wait $f0 $f1 2>/dev/null
+
+# --- bad configuration, corrupt database, server down -----------------------------
+echo '{"Addr": "127.0.0.1:1", "Peerz": {}}' >bad.cfg
+$S -config bad.cfg 2>bad.err
+check "unknown config field: exit 2, one line naming it" \
+	test $? -eq 2 -a "$(wc -l <bad.err)" -eq 1 -a -n "$(grep 'field Peerz: unknown field' bad.err)"
+head -c 8192 /dev/urandom >corrupt.db
+sum=$(md5sum <corrupt.db)
+$S -addr 127.0.0.1:$(free_port) -dbfile corrupt.db 2>corrupt.err
+check "corrupt database: exit 1 with a clear error" test $? -eq 1 -a -n "$(grep -i 'not a database\|not a usable' corrupt.err)"
+check "corrupt database left untouched" test "$(md5sum <corrupt.db)" = "$sum"
+start=$(date +%s%N)
+$C -server 127.0.0.1:$(free_port) -timeout 500 list subject 2>down.err
+rc=$?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "server down: exit 1 after a bounded wait (${took} ms), one line" \
+	test $rc -eq 1 -a "$took" -lt 3000 -a "$(wc -l <down.err)" -eq 1
+$M -fix_port 1 -nserver 2 -addressp 'h%s' -namep 'p%d' -id p0 2>mk.err
+check "hview-mkrc: a pattern without %d is refused, exit 2" test $? -eq 2 -a "$(wc -l <mk.err)" -eq 1
+$S -bogus 2>/dev/null
+check "hview-server: unknown flag exit 2" test $? -eq 2
+
+# --- no leaks under valgrind ------------------------------------------------------
+if command -v valgrind >/dev/null; then
+	VP=$(free_port)
+	valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+		$S -addr 127.0.0.1:$VP -dbfile vg.db vg 2>vg.err &
+	vg=$!
+	wait_node 127.0.0.1:$VP
+	printf 'me a\nreport b m:u:1\nget panorama b\ndump inference\nlist subject\n' | $C -server 127.0.0.1:$VP >/dev/null
+	$ROOT/build/tests/pano-poke 127.0.0.1:$VP >/dev/null
+	kill -TERM $vg; wait $vg
+	rc=$?
+	check "valgrind: hview-server exits clean, no definite leaks (exit $rc)" test $rc -eq 0
+	[ $rc -eq 0 ] || sed 's/^/# /' vg.err | grep -v INFO | head -30
+else
+	skip "valgrind leak check of hview-server" "valgrind not installed"
+fi

@@ -1,0 +1,349 @@
+/* Unit tests of the Panorama library: natural order, the store, the
+ * majority inference, output formats and the config reader. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../pano/config.h"
+#include "../../pano/format.h"
+#include "../../pano/inference.h"
+#include "../../pano/natural.h"
+#include "../../pano/store.h"
+#include "../../pano/strmap.h"
+
+static void natural_order(void **state)
+{
+	(void)state;
+	assert_true(natural_cmp("peer@2", "peer@10") < 0);
+	assert_true(natural_cmp("peer@10", "peer@9") > 0);
+	assert_true(natural_cmp("a", "b") < 0);
+	assert_true(natural_cmp("x1y2", "x1y10") < 0);
+	assert_true(natural_cmp("abc", "abc") == 0);
+	assert_true(natural_cmp("ab", "abc") < 0);
+	const char *p1 = "peer@02", *p2 = "peer@2";
+	assert_true(natural_cmp_ptr(&p1, &p2) != 0); /* total order */
+}
+
+static void strmap_put_get_remove(void **state)
+{
+	(void)state;
+	strmap *m = strmap_new();
+	char key[32];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(strmap_put(m, key, (void *)(intptr_t)(i + 1)), 0);
+	}
+	for (int i = 0; i < 5000; i += 2) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_true(strmap_remove(m, key) == (void *)(intptr_t)(i + 1));
+	}
+	assert_int_equal(strmap_count(m), 2500);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		void *v = strmap_get(m, key);
+		assert_true(i % 2 ? v == (void *)(intptr_t)(i + 1) : v == NULL);
+	}
+	strmap_free(m);
+}
+
+/* An observation of one metric, interned in s. */
+static pano_obs obs1(pano_store *s, int64_t sec, const char *name, int status, float score)
+{
+	char err[128];
+	pano_obs o = { sec, 0, 1, malloc(sizeof(pano_metric)) };
+	o.metrics[0] = (pano_metric){ pano_store_intern(s, name, err, sizeof(err)), (uint8_t)status, score };
+	return o;
+}
+
+static void add(pano_store *s, const char *observer, const char *subject, pano_obs o)
+{
+	uint64_t seq;
+	char err[128];
+	int rc = pano_store_add(s, observer, subject, &o, &seq, err, sizeof(err));
+	if (rc != 0)
+		pano_obs_clear(&o);
+	assert_int_equal(rc, 0);
+}
+
+static const pano_metric *inferred(pano_store *s, const char *subject)
+{
+	const pano_inference *inf = pano_subject_inference(pano_store_subject(s, subject));
+	assert_true(inf->has_obs);
+	return &inf->obs.metrics[0];
+}
+
+static void view_keeps_newest_ten_and_drops_duplicates(void **state)
+{
+	(void)state;
+	pano_store *s = pano_store_new(NULL);
+	for (int i = 0; i < 25; i++)
+		add(s, "o", "x", obs1(s, 100 + i, "m", PANO_HEALTHY, (float)i));
+	const pano_view *v = pano_subject_view(pano_store_subject(s, "x"), "o");
+	assert_int_equal(v->count, PANO_VIEW_DEPTH);
+	assert_true(pano_view_at(v, 0)->sec == 115);
+	assert_true(pano_view_newest(v)->sec == 124);
+	assert_true(v->seq == 25);
+	pano_obs dup = obs1(s, 124, "m", PANO_HEALTHY, 24.0f);
+	uint64_t seq;
+	char err[128];
+	assert_int_equal(pano_store_add(s, "o", "x", &dup, &seq, err, sizeof(err)), 1);
+	pano_obs_clear(&dup);
+	assert_true(v->seq == 25);
+	pano_store_free(s);
+}
+
+static void view_inference_averages_two_of_a_status(void **state)
+{
+	(void)state;
+	pano_store *s = pano_store_new(NULL);
+	add(s, "o", "x", obs1(s, 1, "m", PANO_UNHEALTHY, 10));
+	add(s, "o", "x", obs1(s, 2, "m", PANO_UNHEALTHY, 20));
+	add(s, "o", "x", obs1(s, 3, "m", PANO_UNHEALTHY, 30));
+	/* newest two UNHEALTHY: (30 + 20) / 2; the third is beyond the look-back */
+	assert_int_equal(inferred(s, "x")->status, PANO_UNHEALTHY);
+	assert_float_equal(inferred(s, "x")->score, 25.0, 1e-6);
+	add(s, "o", "x", obs1(s, 4, "m", PANO_HEALTHY, 90));
+	/* a different status ends the look-back: the newest alone */
+	assert_int_equal(inferred(s, "x")->status, PANO_HEALTHY);
+	assert_float_equal(inferred(s, "x")->score, 90.0, 1e-6);
+	pano_store_free(s);
+}
+
+static void older_pending_behind_healthy_is_skipped(void **state)
+{
+	(void)state;
+	pano_store *s = pano_store_new(NULL);
+	add(s, "o", "x", obs1(s, 1, "m", PANO_HEALTHY, 80));
+	add(s, "o", "x", obs1(s, 2, "m", PANO_PENDING, 50));
+	add(s, "o", "x", obs1(s, 3, "m", PANO_HEALTHY, 100));
+	/* newest HEALTHY 100, the PENDING is passed over, HEALTHY 80 averages in */
+	assert_int_equal(inferred(s, "x")->status, PANO_HEALTHY);
+	assert_float_equal(inferred(s, "x")->score, 90.0, 1e-6);
+	pano_store_free(s);
+}
+
+static void majority_across_views_ties_go_worse(void **state)
+{
+	(void)state;
+	pano_store *s = pano_store_new(NULL);
+	add(s, "a", "x", obs1(s, 1, "m", PANO_HEALTHY, 90));
+	add(s, "b", "x", obs1(s, 2, "m", PANO_UNHEALTHY, 10));
+	/* one each: the tie goes to the worse status; scores averaged */
+	assert_int_equal(inferred(s, "x")->status, PANO_UNHEALTHY);
+	assert_float_equal(inferred(s, "x")->score, 50.0, 1e-6);
+	add(s, "c", "x", obs1(s, 3, "m", PANO_HEALTHY, 60));
+	assert_int_equal(inferred(s, "x")->status, PANO_HEALTHY);
+	assert_float_equal(inferred(s, "x")->score, (90.0 + 10.0 + 60.0) / 3.0, 1e-5);
+	const pano_inference *inf = pano_subject_inference(pano_store_subject(s, "x"));
+	assert_int_equal(inf->nobservers, 3);
+	assert_string_equal(inf->observers[0], "a");
+	assert_true(inf->obs.sec == 3); /* the newest timestamp */
+	pano_store_free(s);
+}
+
+static void inference_leaves_observations_alone(void **state)
+{
+	(void)state;
+	pano_store *s = pano_store_new(NULL);
+	add(s, "o", "x", obs1(s, 1, "m", PANO_UNHEALTHY, 10));
+	add(s, "o", "x", obs1(s, 2, "m", PANO_UNHEALTHY, 30));
+	const pano_view *v = pano_subject_view(pano_store_subject(s, "x"), "o");
+	assert_float_equal(pano_view_at(v, 0)->metrics[0].score, 10.0, 0);
+	assert_float_equal(pano_view_at(v, 1)->metrics[0].score, 30.0, 0);
+	pano_store_free(s);
+}
+
+static void bounds_are_enforced(void **state)
+{
+	(void)state;
+	pano_limits lim = pano_limits_default();
+	lim.max_subjects = 2;
+	lim.max_metric_names = 1;
+	pano_store *s = pano_store_new(&lim);
+	char err[128];
+	add(s, "o", "x", obs1(s, 1, "m", PANO_HEALTHY, 1));
+	add(s, "o", "y", obs1(s, 1, "m", PANO_HEALTHY, 1));
+	pano_obs o = obs1(s, 1, "m", PANO_HEALTHY, 1);
+	uint64_t seq;
+	assert_int_equal(pano_store_add(s, "o", "z", &o, &seq, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "subjects"));
+	pano_obs_clear(&o);
+	assert_null(pano_store_intern(s, "other", err, sizeof(err)));
+	assert_false(pano_name_valid(s, "", err, sizeof(err)));
+	assert_false(pano_name_valid(s, "has space", err, sizeof(err)));
+	char longname[300];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_false(pano_name_valid(s, longname, err, sizeof(err)));
+	pano_store_free(s);
+}
+
+static void watch_list_filters_only_when_asked(void **state)
+{
+	(void)state;
+	pano_store *s = pano_store_new(NULL);
+	assert_true(pano_store_watching(s, "x"));
+	pano_store_set_filter(s, true);
+	assert_false(pano_store_watching(s, "x"));
+	pano_store_watch(s, "x");
+	assert_true(pano_store_watching(s, "x"));
+	pano_store_unwatch(s, "x");
+	assert_false(pano_store_watching(s, "x"));
+	pano_store_free(s);
+}
+
+static void gc_drops_old_observations(void **state)
+{
+	(void)state;
+	pano_store *s = pano_store_new(NULL);
+	for (int i = 0; i < 5; i++)
+		add(s, "o", "x", obs1(s, 1000 + i * 100, "m", PANO_HEALTHY, 1));
+	add(s, "o", "old", obs1(s, 10, "m", PANO_HEALTHY, 1));
+	/* relative: older than 150 s before each view's newest */
+	size_t dropped = pano_store_gc(s, 5000, 150, true, NULL, NULL);
+	assert_int_equal(dropped, 3);
+	assert_int_equal(pano_subject_view(pano_store_subject(s, "x"), "o")->count, 2);
+	/* absolute: everything older than 1000 s before now=2000 */
+	dropped = pano_store_gc(s, 2000, 1000, false, NULL, NULL);
+	assert_int_equal(dropped, 1);
+	assert_null(pano_store_subject(s, "old"));
+	assert_int_equal(pano_store_subject_count(s), 1);
+	pano_store_free(s);
+}
+
+static void formats_like_go(void **state)
+{
+	(void)state;
+	char b[96];
+	fmt_rfc3339(b, sizeof(b), 1495181595, 385767379);
+	assert_string_equal(b, "2017-05-19T08:13:15.385767379Z");
+	fmt_rfc3339(b, sizeof(b), 1495214185, 0);
+	assert_string_equal(b, "2017-05-19T17:16:25Z");
+	fmt_rfc3339(b, sizeof(b), 1495214185, 500000000);
+	assert_string_equal(b, "2017-05-19T17:16:25.5Z");
+	fmt_go_time(b, sizeof(b), 1495353639, 367133633);
+	assert_string_equal(b, "2017-05-21 08:00:39.367133633 +0000 UTC");
+	fmt_go_float(b, sizeof(b), 30.0f);
+	assert_string_equal(b, "30");
+	fmt_go_float(b, sizeof(b), 20.5f);
+	assert_string_equal(b, "20.5");
+	fmt_go_float(b, sizeof(b), 0.1f);
+	assert_string_equal(b, "0.1");
+	fmt_go_float(b, sizeof(b), 1e6f);
+	assert_string_equal(b, "1e+06");
+	fmt_go_float(b, sizeof(b), 123456.0f);
+	assert_string_equal(b, "123456");
+	fmt_go_float(b, sizeof(b), 0.0001f);
+	assert_string_equal(b, "0.0001");
+	fmt_go_float(b, sizeof(b), 0.00001f);
+	assert_string_equal(b, "1e-05");
+}
+
+static void report_text_matches_the_seed_readme(void **state)
+{
+	(void)state;
+	Panorama__Value v = PANORAMA__VALUE__INIT;
+	v.status = PANORAMA__STATUS__UNHEALTHY;
+	v.score = 30;
+	Panorama__Metric m = PANORAMA__METRIC__INIT;
+	m.name = (char *)"snapshot";
+	m.value = &v;
+	Panorama__Observation__MetricsEntry e = PANORAMA__OBSERVATION__METRICS_ENTRY__INIT;
+	e.key = (char *)"snapshot";
+	e.value = &m;
+	Panorama__Observation__MetricsEntry *ep = &e;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	ts.seconds = 1495181595;
+	ts.nanos = 385767379;
+	Panorama__Observation o = PANORAMA__OBSERVATION__INIT;
+	o.ts = &ts;
+	o.n_metrics = 1;
+	o.metrics = &ep;
+	Panorama__Report r = PANORAMA__REPORT__INIT;
+	r.observer = (char *)"peer@2";
+	r.subject = (char *)"peer@1";
+	r.observation = &o;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	fmt_report_text(f, &r);
+	fmt_observation(f, &o);
+	fclose(f);
+	assert_string_equal(buf,
+		"observer:\"peer@2\" subject:\"peer@1\" observation:<ts:<seconds:1495181595 nanos:385767379 > "
+		"metrics:<key:\"snapshot\" value:<name:\"snapshot\" value:<status:UNHEALTHY score:30 > > > >\n"
+		"2017-05-19T08:13:15.385767379Z { snapshot: UNHEALTHY, 30.0; }");
+	free(buf);
+}
+
+static void config_is_strict(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/cs-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct { const char *json; const char *expect; } cases[] = {
+		{ "{\"Addr\": \"h:1\", \"Id\": \"p\", \"Peers\": {\"p\": \"h:1\", \"q\": \"g:2\"}, \"FilterSubmission\": true,"
+		  " \"Subjects\": [\"a\"], \"GCConfig\": {\"Enable\": true, \"Frequency\": 5, \"Threshold\": 60, \"Relative\": true},"
+		  " \"BufConfig\": {\"HoldTime\": 0, \"HoldListLen\": 0}, \"LogLevel\": \"debug\", \"DumpMemUsage\": false, \"DBFile\": \"x.db\"}", NULL },
+		{ "{\"Adr\": \"h:1\"}", "field Adr: unknown field" },
+		{ "{\"Peers\": {\"p\": 5}}", "field Peers.p: must be a string" },
+		{ "{\"FilterSubmission\": \"yes\"}", "field FilterSubmission: must be true or false" },
+		{ "{\"GCConfig\": {\"Frequency\": -1}}", "field GCConfig.Frequency: must be a positive integer" },
+		{ "{\"Subjects\": \"a,b\"}", "field Subjects: must be an array of strings" },
+		{ "{\"LogLevel\": \"loud\"}", "field LogLevel" },
+		{ "[1, 2]", "not a JSON object" },
+		{ "{\"Addr\": ", "line 1" },
+		{ "{\"Id\": \"a\", \"Id\": \"b\"}", "duplicate" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+		fputs(cases[i].json, f);
+		fclose(f);
+		pano_config c;
+		pano_config_defaults(&c);
+		char err[256] = "";
+		int rc = pano_config_load(&c, path, err, sizeof(err));
+		if (!cases[i].expect) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(c.addr, "h:1");
+			assert_int_equal(c.npeers, 2);
+			assert_true(c.filter && c.gc_enable && c.gc_relative);
+			assert_true(c.gc_threshold_s == 60);
+		} else {
+			assert_int_equal(rc, -1);
+			if (!strstr(err, cases[i].expect))
+				fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].expect);
+		}
+		pano_config_clear(&c);
+	}
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(natural_order),
+		cmocka_unit_test(strmap_put_get_remove),
+		cmocka_unit_test(view_keeps_newest_ten_and_drops_duplicates),
+		cmocka_unit_test(view_inference_averages_two_of_a_status),
+		cmocka_unit_test(older_pending_behind_healthy_is_skipped),
+		cmocka_unit_test(majority_across_views_ties_go_worse),
+		cmocka_unit_test(inference_leaves_observations_alone),
+		cmocka_unit_test(bounds_are_enforced),
+		cmocka_unit_test(watch_list_filters_only_when_asked),
+		cmocka_unit_test(gc_drops_old_observations),
+		cmocka_unit_test(formats_like_go),
+		cmocka_unit_test(report_text_matches_the_seed_readme),
+		cmocka_unit_test(config_is_strict),
+	};
+	return cmocka_run_group_tests_name("pano", tests, NULL, NULL);
+}
