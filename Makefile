@@ -103,8 +103,12 @@ build/tests/pano-poke: build/tests/helpers/pano_poke.o build/libpano.a
 test: check-deps all unit-tests $(HELPERS)
 	@tests/run-all.sh $(UNIT_BIN) $(UNIT_SAN_BIN)
 
-bench: check-deps all
+build/tests/pano-bench: build/tests/bench/pano_bench.o build/libpano.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO) -lpthread
+
+bench: check-deps all build/tests/pano-bench
 	@tests/bench/agent-bench.sh
+	@tests/bench/pano-bench.sh
 
 # --- dependencies ------------------------------------------------------------
 # check-deps installs what is missing when run as root, else says how.

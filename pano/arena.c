@@ -15,6 +15,7 @@ typedef struct chunk {
 
 struct arena {
 	chunk *head;
+	size_t used;
 };
 
 static chunk *chunk_new(size_t size)
@@ -54,6 +55,7 @@ void *arena_alloc(arena *a, size_t size)
 	}
 	void *p = (char *)c->data + c->used;
 	c->used += size;
+	a->used += size;
 	memset(p, 0, size);
 	return p;
 }
@@ -68,7 +70,10 @@ void arena_reset(arena *a)
 	}
 	c->used = 0;
 	a->head = c;
+	a->used = 0;
 }
+
+size_t arena_used(const arena *a) { return a->used; }
 
 void arena_free(arena *a)
 {

@@ -19,5 +19,7 @@ void arena_free(arena *a);
 void *arena_alloc(arena *a, size_t size);
 /* Releases everything allocated, keeping the first chunk for reuse. */
 void arena_reset(arena *a);
+/* Bytes handed out since the last reset. */
+size_t arena_used(const arena *a);
 
 #endif

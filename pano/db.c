@@ -1,21 +1,36 @@
 /* db.c - sqlite persistence of the store; see db.h. */
 #include "db.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "arena.h"
 #include "wire.h"
 
+#define CHECKPOINT_EVERY_MS 500
+#define WAL_RESTART_FRAMES 4096
+
 struct pano_db {
 	sqlite3 *h;
-	sqlite3_stmt *put, *del_view, *watch, *unwatch, *begin, *commit, *rollback;
+	sqlite3_stmt *put, *new_view, *del_row, *watch, *unwatch, *begin, *commit, *rollback;
 	arena *arena;
 	uint8_t *buf;
 	size_t bufcap;
+	char wal_path[4200];
+	int wal_fd; /* the syncer's own descriptor of the WAL */
+	/* The checkpointer: its own connection, on its own thread. */
+	sqlite3 *ckpt;
+	pthread_t ckpt_thread;
+	bool ckpt_running, ckpt_stop;
+	pthread_mutex_t ckpt_mu;
+	pthread_cond_t ckpt_cv;
 };
 
 static int fail(pano_db *db, const char *what, char *err, size_t errlen)
@@ -35,28 +50,70 @@ static int exec(pano_db *db, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-static int user_version(pano_db *db, int *v, char *err, size_t errlen)
+/* One integer from a one-row query; the first query doubles as the check
+ * that the file is a database at all, before anything writes to it. */
+static int query_int(pano_db *db, const char *sql, int *v, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return fail(db, "reading schema version", err, errlen);
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(db, "not a usable database", err, errlen);
 	int rc = sqlite3_step(st);
 	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : fail(db, "reading schema version", err, errlen);
+	return rc == SQLITE_ROW ? 0 : fail(db, "not a usable database", err, errlen);
 }
 
-static int count_tables(pano_db *db, int *n, char *err, size_t errlen)
+/* Copies the WAL back into the database twice a second, in PASSIVE mode,
+ * never waiting for nor blocking the writer; under steady load a passive
+ * checkpoint never quite catches up, and the WAL only starts over once one
+ * has, so past WAL_RESTART_FRAMES it finishes the job in RESTART mode,
+ * holding the writer off for the few frames left. */
+static void *checkpointer(void *arg)
 {
-	sqlite3_stmt *st;
-	/* The first read of the file: a non-database fails here, before any
-	 * write could touch it. */
-	if (sqlite3_prepare_v2(db->h, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
-		return fail(db, "not a usable database", err, errlen);
-	int rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : fail(db, "not a usable database", err, errlen);
+	pano_db *db = arg;
+	pthread_mutex_lock(&db->ckpt_mu);
+	while (!db->ckpt_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += CHECKPOINT_EVERY_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&db->ckpt_cv, &db->ckpt_mu, &until);
+		if (db->ckpt_stop)
+			break;
+		pthread_mutex_unlock(&db->ckpt_mu);
+		int frames = 0, copied = 0;
+		sqlite3_wal_checkpoint_v2(db->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+		if (frames > WAL_RESTART_FRAMES)
+			sqlite3_wal_checkpoint_v2(db->ckpt, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		pthread_mutex_lock(&db->ckpt_mu);
+	}
+	pthread_mutex_unlock(&db->ckpt_mu);
+	return NULL;
+}
+
+static int start_checkpointer(pano_db *db, const char *path, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, &db->ckpt, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->ckpt));
+		return -1;
+	}
+	sqlite3_busy_timeout(db->ckpt, 100);
+	/* A connection learns that the file is in WAL mode by reading it. */
+	if (sqlite3_exec(db->ckpt, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->ckpt));
+		return -1;
+	}
+	pthread_mutex_init(&db->ckpt_mu, NULL);
+	pthread_cond_init(&db->ckpt_cv, NULL);
+	if (pthread_create(&db->ckpt_thread, NULL, checkpointer, db) != 0) {
+		pthread_mutex_destroy(&db->ckpt_mu);
+		pthread_cond_destroy(&db->ckpt_cv);
+		snprintf(err, errlen, "%s: cannot start the checkpoint thread", path);
+		return -1;
+	}
+	db->ckpt_running = true;
+	return 0;
 }
 
 pano_db *pano_db_open(const char *path, char *err, size_t errlen)
@@ -67,16 +124,20 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	db->wal_fd = -1;
+	snprintf(db->wal_path, sizeof(db->wal_path), "%s-wal", path);
 	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		fail(db, path, err, errlen);
 		pano_db_close(db);
 		return NULL;
 	}
 	sqlite3_extended_result_codes(db->h, 1);
+	/* Wait out the checkpointer's brief RESTART instead of failing. */
+	sqlite3_busy_timeout(db->h, 5000);
 	int tables = 0, version = 0;
 	char why[256];
-	if (count_tables(db, &tables, why, sizeof(why)) != 0 ||
-	    user_version(db, &version, why, sizeof(why)) != 0) {
+	if (query_int(db, "SELECT count(*) FROM sqlite_master", &tables, why, sizeof(why)) != 0 ||
+	    query_int(db, "PRAGMA user_version", &version, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		pano_db_close(db);
 		return NULL;
@@ -88,23 +149,29 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	if (exec(db, "PRAGMA journal_mode=WAL", why, sizeof(why)) != 0 ||
-	    exec(db, "PRAGMA synchronous=FULL", why, sizeof(why)) != 0 ||
+	    /* NORMAL: a commit writes the WAL but does not fsync it;
+	     * pano_db_sync does, on the node's syncer thread, before replies. */
+	    exec(db, "PRAGMA synchronous=NORMAL", why, sizeof(why)) != 0 ||
+	    exec(db, "PRAGMA wal_autocheckpoint=0", why, sizeof(why)) != 0 ||
+	    exec(db, "PRAGMA journal_size_limit=67108864", why, sizeof(why)) != 0 ||
 	    (tables == 0 &&
 	     exec(db,
 	          "BEGIN;"
-	          "CREATE TABLE observations(subject TEXT NOT NULL, observer TEXT NOT NULL,"
-	          " slot INTEGER NOT NULL, seq INTEGER NOT NULL, obs BLOB NOT NULL,"
-	          " PRIMARY KEY(subject, observer, slot)) WITHOUT ROWID;"
+	          "CREATE TABLE views(id INTEGER PRIMARY KEY, subject TEXT NOT NULL,"
+	          " observer TEXT NOT NULL, UNIQUE(subject, observer));"
+	          "CREATE TABLE log(id INTEGER PRIMARY KEY, view INTEGER NOT NULL,"
+	          " seq INTEGER NOT NULL, obs BLOB NOT NULL);"
 	          "CREATE TABLE watched(subject TEXT PRIMARY KEY) WITHOUT ROWID;"
-	          "PRAGMA user_version=1;"
+	          "PRAGMA user_version=2;"
 	          "COMMIT;", why, sizeof(why)) != 0)) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		pano_db_close(db);
 		return NULL;
 	}
 	struct { sqlite3_stmt **st; const char *sql; } stmts[] = {
-		{ &db->put, "INSERT OR REPLACE INTO observations VALUES(?1, ?2, ?3, ?4, ?5)" },
-		{ &db->del_view, "DELETE FROM observations WHERE subject = ?1 AND observer = ?2" },
+		{ &db->put, "INSERT INTO log(view, seq, obs) VALUES(?1, ?2, ?3)" },
+		{ &db->new_view, "INSERT INTO views(subject, observer) VALUES(?1, ?2)" },
+		{ &db->del_row, "DELETE FROM log WHERE id = ?1" },
 		{ &db->watch, "INSERT OR IGNORE INTO watched VALUES(?1)" },
 		{ &db->unwatch, "DELETE FROM watched WHERE subject = ?1" },
 		{ &db->begin, "BEGIN" },
@@ -119,6 +186,10 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 			return NULL;
 		}
 	}
+	if (start_checkpointer(db, path, err, errlen) != 0) {
+		pano_db_close(db);
+		return NULL;
+	}
 	return db;
 }
 
@@ -126,14 +197,34 @@ void pano_db_close(pano_db *db)
 {
 	if (!db)
 		return;
-	sqlite3_stmt *all[] = { db->put, db->del_view, db->watch, db->unwatch,
+	if (db->ckpt_running) {
+		pthread_mutex_lock(&db->ckpt_mu);
+		db->ckpt_stop = true;
+		pthread_cond_signal(&db->ckpt_cv);
+		pthread_mutex_unlock(&db->ckpt_mu);
+		pthread_join(db->ckpt_thread, NULL);
+		pthread_mutex_destroy(&db->ckpt_mu);
+		pthread_cond_destroy(&db->ckpt_cv);
+	}
+	if (db->ckpt)
+		sqlite3_close(db->ckpt);
+	sqlite3_stmt *all[] = { db->put, db->new_view, db->del_row, db->watch, db->unwatch,
 	                        db->begin, db->commit, db->rollback };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(db->h);
+	if (db->wal_fd >= 0)
+		close(db->wal_fd);
 	arena_free(db->arena);
 	free(db->buf);
 	free(db);
+}
+
+int pano_db_sync(pano_db *db)
+{
+	if (db->wal_fd < 0)
+		db->wal_fd = open(db->wal_path, O_RDONLY | O_CLOEXEC);
+	return db->wal_fd >= 0 && fdatasync(db->wal_fd) == 0 ? 0 : -1;
 }
 
 static int step(pano_db *db, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
@@ -164,11 +255,21 @@ void pano_db_rollback(pano_db *db)
 	}
 }
 
-int pano_db_put(pano_db *db, const char *subject, const char *observer, uint64_t seq,
-                const pano_obs *obs, char *err, size_t errlen)
+int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errlen)
 {
+	if (v->db_id == 0) {
+		sqlite3_bind_text(db->new_view, 1, v->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(db->new_view, 2, v->observer, -1, SQLITE_STATIC);
+		if (step(db, db->new_view, "storing a view", err, errlen) != 0)
+			return -1;
+		v->db_id = sqlite3_last_insert_rowid(db->h);
+	}
+	size_t slot = (v->head + v->count - 1u) % PANO_VIEW_DEPTH;
+	if (v->db_row[slot] && pano_db_forget(db, v->db_row[slot], err, errlen) != 0)
+		return -1;
+	v->db_row[slot] = 0;
 	arena_reset(db->arena);
-	Panorama__Observation *pb = wire_obs(db->arena, obs);
+	Panorama__Observation *pb = wire_obs(db->arena, &v->ring[slot]);
 	if (!pb) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -184,25 +285,19 @@ int pano_db_put(pano_db *db, const char *subject, const char *observer, uint64_t
 		db->bufcap = len;
 	}
 	panorama__observation__pack(pb, db->buf);
-	sqlite3_bind_text(db->put, 1, subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(db->put, 2, observer, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(db->put, 3, (sqlite3_int64)(seq % PANO_VIEW_DEPTH));
-	sqlite3_bind_int64(db->put, 4, (sqlite3_int64)seq);
-	sqlite3_bind_blob(db->put, 5, db->buf, (int)len, SQLITE_STATIC);
-	return step(db, db->put, "storing an observation", err, errlen);
+	sqlite3_bind_int64(db->put, 1, v->db_id);
+	sqlite3_bind_int64(db->put, 2, (sqlite3_int64)seq);
+	sqlite3_bind_blob(db->put, 3, db->buf, (int)len, SQLITE_STATIC);
+	if (step(db, db->put, "storing an observation", err, errlen) != 0)
+		return -1;
+	v->db_row[slot] = sqlite3_last_insert_rowid(db->h);
+	return 0;
 }
 
-int pano_db_rewrite_view(pano_db *db, const pano_view *v, char *err, size_t errlen)
+int pano_db_forget(pano_db *db, int64_t row, char *err, size_t errlen)
 {
-	sqlite3_bind_text(db->del_view, 1, v->subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(db->del_view, 2, v->observer, -1, SQLITE_STATIC);
-	if (step(db, db->del_view, "trimming a view", err, errlen) != 0)
-		return -1;
-	uint64_t first = v->seq - v->count;
-	for (size_t i = 0; i < v->count; i++)
-		if (pano_db_put(db, v->subject, v->observer, first + i, pano_view_at(v, i), err, errlen) != 0)
-			return -1;
-	return 0;
+	sqlite3_bind_int64(db->del_row, 1, row);
+	return step(db, db->del_row, "deleting an observation", err, errlen);
 }
 
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen)
@@ -222,8 +317,10 @@ int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t er
 		pano_store_watch(s, (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 
-	if (sqlite3_prepare_v2(db->h, "SELECT subject, observer, seq, obs FROM observations"
-	                       " ORDER BY subject, observer, seq", -1, &st, NULL) != SQLITE_OK)
+	/* Log order is insertion order, so each view's rows come oldest first. */
+	if (sqlite3_prepare_v2(db->h, "SELECT v.subject, v.observer, l.seq, l.obs, v.id, l.id"
+	                       " FROM log l JOIN views v ON l.view = v.id ORDER BY l.id",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return fail(db, "loading observations", err, errlen);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -245,13 +342,18 @@ int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t er
 			return -1;
 		}
 		panorama__observation__free_unpacked(pb, NULL);
-		if (pano_store_restore(s, observer, subject, seq, &obs, why, sizeof(why)) != 0) {
+		int64_t evicted = 0;
+		if (pano_store_restore(s, observer, subject, seq, sqlite3_column_int64(st, 4),
+		                       sqlite3_column_int64(st, 5), &obs, &evicted, why, sizeof(why)) != 0) {
 			pano_obs_clear(&obs);
 			snprintf(err, errlen, "restoring %.64s->%.64s: %s", observer, subject, why);
 			sqlite3_finalize(st);
 			return -1;
 		}
-		(*count)++;
+		/* The writer deletes what it evicts in the same transaction, so a
+		 * view never has more rows than it holds; count what is held. */
+		if (!evicted)
+			(*count)++;
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

@@ -1,16 +1,19 @@
 /*
  * db.h - a node's durable store in sqlite (SPEC section 4, Durability).
  *
- * One row per stored observation: (subject, observer, slot) -> the
- * observation, packed as protobuf, where slot = seq mod PANO_VIEW_DEPTH; a
- * view's eleventh observation overwrites its first, so the file holds what
- * the in-memory store holds and never grows past it.  Plus the subjects
- * watched through Observe.
+ * A row per view (id, subject, observer), and an append-only log of the
+ * stored observations (view, seq, the observation packed as protobuf): a
+ * view's eleventh observation is appended and its first deleted by row id in
+ * the same transaction, so the file holds what the in-memory store holds and
+ * never grows past it, and a commit touches a few pages at the log's end
+ * rather than one page per view.  Plus the subjects watched through Observe.
+ * Checkpoints run on a thread of their own, never stalling the writer.
  *
- * The database runs in WAL mode with synchronous=FULL: a committed
- * transaction is in the write-ahead log and fsynced, so it survives kill -9
- * and power loss.  The node batches the reports of one loop iteration into
- * one transaction and acknowledges them only after the commit.
+ * The database runs in WAL mode.  A commit writes the transaction to the
+ * write-ahead log (it then survives kill -9); pano_db_sync fdatasyncs the
+ * log (it then survives power loss too).  The node batches the reports of
+ * one loop iteration into one transaction and acknowledges them only after
+ * both; the sync runs on another thread while the next batch is applied.
  *
  * Opening never overwrites a file that is not a sqlite database of our
  * schema: it fails with a clear reason instead.
@@ -24,22 +27,27 @@
 
 #include "store.h"
 
-#define PANO_DB_SCHEMA_VERSION 1
+#define PANO_DB_SCHEMA_VERSION 2
 
 typedef struct pano_db pano_db;
 
 pano_db *pano_db_open(const char *path, char *err, size_t errlen);
 void pano_db_close(pano_db *db);
 
+/* fdatasync of the write-ahead log; safe to call from one other thread
+ * while this connection is in use.  0 or -1. */
+int pano_db_sync(pano_db *db);
+
 int pano_db_begin(pano_db *db, char *err, size_t errlen);
 int pano_db_commit(pano_db *db, char *err, size_t errlen);
 void pano_db_rollback(pano_db *db);
 
-/* Upserts observation number seq of a view. */
-int pano_db_put(pano_db *db, const char *subject, const char *observer, uint64_t seq,
-                const pano_obs *obs, char *err, size_t errlen);
-/* Rewrites a view's rows from memory (after garbage collection). */
-int pano_db_rewrite_view(pano_db *db, const pano_view *v, char *err, size_t errlen);
+/* Stores the newest observation of a view, number seq, replacing the row
+ * of the observation it pushed out of the view (giving the view its row
+ * first if it has none).  Updates v->db_id and v->db_row. */
+int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errlen);
+/* Deletes one observation's row (garbage collection). */
+int pano_db_forget(pano_db *db, int64_t row, char *err, size_t errlen);
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen);
 
 /* Loads everything into an empty store (views oldest first) and the watch

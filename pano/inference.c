@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "natural.h"
 
 typedef struct {
 	const char *name;
@@ -37,7 +36,8 @@ bool pano_infer_view(const pano_view *v, pano_obs *out)
 	size_t cap = 0;
 	for (size_t i = 0; i < v->count; i++)
 		cap += pano_view_at(v, i)->n;
-	view_metric *agg = calloc(cap ? cap : 1, sizeof(*agg));
+	view_metric local[32];
+	view_metric *agg = cap <= 32 ? local : calloc(cap, sizeof(*agg));
 	if (!agg)
 		return false;
 	size_t n = 0;
@@ -67,7 +67,8 @@ bool pano_infer_view(const pano_view *v, pano_obs *out)
 	out->n = (uint16_t)n;
 	out->metrics = malloc((n ? n : 1) * sizeof(pano_metric));
 	if (!out->metrics) {
-		free(agg);
+		if (agg != local)
+			free(agg);
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -75,7 +76,8 @@ bool pano_infer_view(const pano_view *v, pano_obs *out)
 		out->metrics[i] = (pano_metric){ agg[i].name, agg[i].status, score };
 	}
 	qsort(out->metrics, n, sizeof(pano_metric), cmp_metric_name);
-	free(agg);
+	if (agg != local)
+		free(agg);
 	return true;
 }
 
@@ -93,53 +95,37 @@ void pano_inference_clear(pano_inference *inf)
 	memset(inf, 0, sizeof(*inf));
 }
 
-static int cmp_view_observer(const void *a, const void *b)
-{
-	const pano_view *x = *(const pano_view *const *)a, *y = *(const pano_view *const *)b;
-	return natural_cmp_ptr(&x->observer, &y->observer);
-}
-
 int pano_infer(const pano_view *const *views, size_t n, pano_inference *out)
 {
 	memset(out, 0, sizeof(*out));
-	const pano_view **sorted = malloc((n ? n : 1) * sizeof(*sorted));
 	out->observers = malloc((n ? n : 1) * sizeof(*out->observers));
-	if (!sorted || !out->observers) {
-		free(sorted);
-		free(out->observers);
-		out->observers = NULL;
+	if (!out->observers)
 		return -1;
-	}
-	memcpy(sorted, views, n * sizeof(*sorted));
-	/* Natural order of observers also fixes the float summation order. */
-	qsort(sorted, n, sizeof(*sorted), cmp_view_observer);
 	out->nobservers = n;
 	size_t cap = 0;
 	for (size_t i = 0; i < n; i++) {
-		out->observers[i] = sorted[i]->observer;
-		const pano_obs *o = pano_view_newest(sorted[i]);
-		cap += o ? o->n : 0;
-		for (size_t k = 0; k + 1 < sorted[i]->count; k++)
-			cap += pano_view_at(sorted[i], k)->n;
+		out->observers[i] = views[i]->observer;
+		cap += views[i]->has_summary ? views[i]->summary.n : 0;
 	}
 	pano_stat *stats = calloc(cap ? cap : 1, sizeof(*stats));
 	if (!stats) {
-		free(sorted);
 		pano_inference_clear(out);
 		return -1;
 	}
 	size_t nstats = 0;
+	/* Views in natural order of observers: that also fixes the order of
+	 * the float sums, so the result never depends on hash order. */
 	for (size_t i = 0; i < n; i++) {
-		pano_obs summary;
-		if (!pano_infer_view(sorted[i], &summary))
+		if (!views[i]->has_summary)
 			continue;
-		if (!out->has_obs || pano_ts_cmp(summary.sec, summary.nsec, out->obs.sec, out->obs.nsec) > 0) {
-			out->obs.sec = summary.sec;
-			out->obs.nsec = summary.nsec;
+		const pano_obs *summary = &views[i]->summary;
+		if (!out->has_obs || pano_ts_cmp(summary->sec, summary->nsec, out->obs.sec, out->obs.nsec) > 0) {
+			out->obs.sec = summary->sec;
+			out->obs.nsec = summary->nsec;
 		}
 		out->has_obs = true;
-		for (uint16_t j = 0; j < summary.n; j++) {
-			const pano_metric *m = &summary.metrics[j];
+		for (uint16_t j = 0; j < summary->n; j++) {
+			const pano_metric *m = &summary->metrics[j];
 			pano_stat *st = NULL;
 			for (size_t k = 0; k < nstats; k++)
 				if (stats[k].name == m->name) {
@@ -154,9 +140,7 @@ int pano_infer(const pano_view *const *views, size_t n, pano_inference *out)
 			st->cnt++;
 			st->hist[m->status]++;
 		}
-		pano_obs_clear(&summary);
 	}
-	free(sorted);
 	out->obs.n = (uint16_t)nstats;
 	out->obs.metrics = malloc((nstats ? nstats : 1) * sizeof(pano_metric));
 	if (!out->obs.metrics) {
@@ -167,10 +151,10 @@ int pano_infer(const pano_view *const *views, size_t n, pano_inference *out)
 	for (size_t k = 0; k < nstats; k++) {
 		unsigned best = 0;
 		uint8_t status = PANO_HEALTHY;
-		for (int s = 0; s <= PANO_STATUS_MAX; s++) {
-			if (stats[k].hist[s] > best || (stats[k].hist[s] == best && best > 0 && s > status)) {
-				best = stats[k].hist[s];
-				status = (uint8_t)s;
+		for (int st = 0; st <= PANO_STATUS_MAX; st++) {
+			if (stats[k].hist[st] > best || (stats[k].hist[st] == best && best > 0 && st > status)) {
+				best = stats[k].hist[st];
+				status = (uint8_t)st;
 			}
 		}
 		out->obs.metrics[k] = (pano_metric){ stats[k].name, status, stats[k].sum / (float)stats[k].cnt };

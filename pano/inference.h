@@ -29,7 +29,8 @@ typedef struct {
 	pano_obs obs;
 } pano_inference;
 
-/* Infers over n views (any order).  0, or -1 when out of memory. */
+/* Infers over n views in natural order of their observers, each with its
+ * summary current (pano_infer_view).  0, or -1 when out of memory. */
 int pano_infer(const pano_view *const *views, size_t n, pano_inference *out);
 void pano_inference_clear(pano_inference *inf);
 

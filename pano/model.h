@@ -42,6 +42,10 @@ typedef struct {
 	uint8_t head;         /* index of the oldest */
 	uint8_t count;
 	uint64_t seq;         /* observations ever added: the DB slot is seq % depth */
+	pano_obs summary;     /* the view's inference (inference.h), kept current */
+	bool has_summary;
+	int64_t db_id;        /* its row in the database's views table; 0: none yet */
+	int64_t db_row[PANO_VIEW_DEPTH]; /* per ring slot, the observation's row; 0: none */
 } pano_view;
 
 /* The i-th observation of a view, 0 = oldest. */

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +26,9 @@
 #include "wire.h"
 
 #define DEGRADED_NS (INT64_C(1000000000))
+/* A batch stops taking requests once its decoded requests and replies hold
+ * this much memory, so hostile 1 MiB messages cannot make a batch huge. */
+#define BATCH_ARENA_MAX ((size_t)64 << 20)
 #define MEM_DUMP_EVERY_S 60
 
 typedef struct {
@@ -34,6 +40,29 @@ typedef struct {
 	bool subscribe_change;    /* an Observe / StopObserving to announce */
 } pending;
 
+/* A batch: its requests, their decoded forms and replies (all in its
+ * arena), and whether it committed writes that must reach the disk before
+ * it is answered. */
+typedef struct {
+	pending items[PANO_BATCH_MAX];
+	size_t n;
+	arena *arena;
+	ProtobufCAllocator alloc; /* decoded requests live in the arena */
+	bool wrote;
+	uint64_t seq;             /* commit order */
+} batch;
+
+#define NBATCHES 8
+
+/*
+ * Group commit, pipelined.  The loop decodes a batch, applies its writes,
+ * commits them to the WAL, builds every reply, and queues the batch; it
+ * does not wait.  The syncer thread fsyncs the WAL back to back, each fsync
+ * covering every batch committed before it began, and reports how far it
+ * got; the loop then answers those batches, in order.  So the loop never
+ * sits in fsync, one fsync serves many batches under load, and no reply
+ * (not even a read's) leaves before what it shows is on disk.
+ */
 struct pano_server {
 	pano_config cfg;
 	void *zctx, *router;
@@ -41,9 +70,19 @@ struct pano_server {
 	pano_store *store;
 	pano_db *db;
 	peers *peers;
-	arena *arena;
-	pending batch[PANO_BATCH_MAX];
-	size_t nbatch;
+	batch batches[NBATCHES];  /* a ring: queued ones, then cur */
+	size_t qhead, qlen;       /* queued batches awaiting their fsync */
+	batch *cur;               /* being received and applied */
+	uint64_t next_seq;
+	pthread_t syncer;
+	bool syncer_running, syncer_stop;
+	pthread_mutex_t sync_mu;  /* guards the three counters below */
+	pthread_cond_t sync_cv;
+	uint64_t committed;       /* batches queued so far (their seq) */
+	uint64_t last_write;      /* seq of the newest queued batch that wrote */
+	uint64_t synced;          /* batches up to this seq are durable */
+	uint64_t failed_upto;     /* an fsync failed for batches up to this seq */
+	int sync_efd;             /* the syncer's "progress" signal */
 	int64_t degraded_until;
 	bool stopping;
 	unsigned long long served, accepted;
@@ -89,6 +128,45 @@ static int load_store(pano_server *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The syncer: one fsync after another, each covering every batch queued
+ * before it began; batches that wrote nothing need none. */
+static void *syncer_main(void *arg)
+{
+	pano_server *s = arg;
+	pthread_mutex_lock(&s->sync_mu);
+	for (;;) {
+		while (s->synced == s->committed && !s->syncer_stop)
+			pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+		if (s->synced == s->committed)
+			break;
+		uint64_t target = s->committed;
+		bool need = s->last_write > s->synced;
+		pthread_mutex_unlock(&s->sync_mu);
+		bool failed = need && pano_db_sync(s->db) != 0;
+		pthread_mutex_lock(&s->sync_mu);
+		if (failed)
+			s->failed_upto = target;
+		s->synced = target;
+		uint64_t one = 1;
+		if (write(s->sync_efd, &one, sizeof(one)) < 0) {
+			/* an eventfd counter does not overflow at our rates */
+		}
+	}
+	pthread_mutex_unlock(&s->sync_mu);
+	return NULL;
+}
+
+static void *arena_pb_alloc(void *data, size_t size)
+{
+	return arena_alloc(data, size);
+}
+
+static void arena_pb_free(void *data, void *ptr)
+{
+	(void)data; /* freed with the arena, at the end of the batch */
+	(void)ptr;
+}
+
 pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 {
 	pano_server *s = calloc(1, sizeof(*s));
@@ -97,10 +175,16 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	s->cfg = *cfg; /* borrowed strings: cfg outlives the server */
-	s->sigfd = -1;
-	s->arena = arena_new();
+	s->sigfd = s->sync_efd = -1;
+	bool arenas = true;
+	for (int i = 0; i < NBATCHES; i++) {
+		s->batches[i].arena = arena_new();
+		s->batches[i].alloc = (ProtobufCAllocator){ arena_pb_alloc, arena_pb_free, s->batches[i].arena };
+		arenas = arenas && s->batches[i].arena;
+	}
+	s->cur = &s->batches[0];
 	s->db = pano_db_open(cfg->db_file, err, errlen);
-	if (!s->arena || !s->db || load_store(s, err, errlen) != 0) {
+	if (!arenas || !s->db || load_store(s, err, errlen) != 0) {
 		pano_server_free(s);
 		return NULL;
 	}
@@ -141,6 +225,15 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	s->sync_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&s->sync_mu, NULL);
+	pthread_cond_init(&s->sync_cv, NULL);
+	if (s->sigfd < 0 || s->sync_efd < 0 || pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
+		snprintf(err, errlen, "cannot start the syncer thread");
+		pano_server_free(s);
+		return NULL;
+	}
+	s->syncer_running = true;
 	return s;
 }
 
@@ -148,6 +241,17 @@ void pano_server_free(pano_server *s)
 {
 	if (!s)
 		return;
+	if (s->syncer_running) {
+		pthread_mutex_lock(&s->sync_mu);
+		s->syncer_stop = true;
+		pthread_cond_signal(&s->sync_cv);
+		pthread_mutex_unlock(&s->sync_mu);
+		pthread_join(s->syncer, NULL);
+		pthread_mutex_destroy(&s->sync_mu);
+		pthread_cond_destroy(&s->sync_cv);
+	}
+	if (s->sync_efd >= 0)
+		close(s->sync_efd);
 	peers_free(s->peers);
 	if (s->router)
 		zmq_close(s->router);
@@ -155,7 +259,8 @@ void pano_server_free(pano_server *s)
 		zmq_ctx_term(s->zctx);
 	pano_db_close(s->db);
 	pano_store_free(s->store);
-	arena_free(s->arena);
+	for (int i = 0; i < NBATCHES; i++)
+		arena_free(s->batches[i].arena);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	free(s);
@@ -165,7 +270,7 @@ void pano_server_free(pano_server *s)
 
 static void *anew(pano_server *s, size_t size)
 {
-	return arena_alloc(s->arena, size);
+	return arena_alloc(s->cur->arena, size);
 }
 
 static void reply_error(pano_server *s, pending *p, int code, const char *fmt, ...)
@@ -264,9 +369,8 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
 		pano_obs_clear(&obs);
 		return 1;
 	}
-	const pano_subject *sub = pano_store_subject(s->store, r->subject);
-	const pano_view *v = pano_subject_view(sub, r->observer);
-	if (pano_db_put(s->db, r->subject, r->observer, seq, pano_view_newest(v), err, sizeof(err)) != 0) {
+	pano_view *v = pano_store_view(s->store, r->subject, r->observer);
+	if (pano_db_put(s->db, v, seq, err, sizeof(err)) != 0) {
 		/* The commit will fail too, or be skipped: see apply_writes. */
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
 		return -1;
@@ -358,8 +462,8 @@ static void apply_writes(pano_server *s)
 {
 	char err[256];
 	bool open = false, failed = false;
-	for (size_t i = 0; i < s->nbatch; i++) {
-		pending *p = &s->batch[i];
+	for (size_t i = 0; i < s->cur->n; i++) {
+		pending *p = &s->cur->items[i];
 		if (!p->req)
 			continue;
 		int c = p->req->body_case;
@@ -398,13 +502,15 @@ static void apply_writes(pano_server *s)
 		pano_log(LOG_ERROR, "database commit: %s", err);
 		failed = true;
 	}
-	if (!failed)
+	if (!failed) {
+		s->cur->wrote = open;
 		return;
+	}
 	/* Nothing of this batch is durable: refuse every write in it, and make
 	 * the store hold again exactly what was acknowledged before. */
 	pano_db_rollback(s->db);
-	for (size_t i = 0; i < s->nbatch; i++) {
-		pending *p = &s->batch[i];
+	for (size_t i = 0; i < s->cur->n; i++) {
+		pending *p = &s->cur->items[i];
 		if (p->local_accepted || p->subscribe_change ||
 		    (p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
 		     p->reply.learn_report->result == PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED &&
@@ -458,7 +564,7 @@ static void handle_read(pano_server *s, pending *p)
 	case PANORAMA__REQUEST__BODY_GET_LATEST_REPORT:
 		if (!q->get_latest_report || !(sub = find_subject(s, p, q->get_latest_report->subject)))
 			break;
-		r->report = wire_latest_report(s->arena, sub);
+		r->report = wire_latest_report(s->cur->arena, sub);
 		r->body_case = PANORAMA__REPLY__BODY_REPORT;
 		if (!r->report)
 			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no report about %.200s",
@@ -467,7 +573,7 @@ static void handle_read(pano_server *s, pending *p)
 	case PANORAMA__REQUEST__BODY_GET_PANORAMA:
 		if (!q->get_panorama || !(sub = find_subject(s, p, q->get_panorama->subject)))
 			break;
-		r->panorama = wire_panorama(s->arena, sub);
+		r->panorama = wire_panorama(s->cur->arena, sub);
 		r->body_case = PANORAMA__REPLY__BODY_PANORAMA;
 		return;
 	case PANORAMA__REQUEST__BODY_GET_VIEW: {
@@ -479,14 +585,14 @@ static void handle_read(pano_server *s, pending *p)
 			            q->get_view->subject, q->get_view->observer ? q->get_view->observer : "(none)");
 			return;
 		}
-		r->view = wire_view(s->arena, v);
+		r->view = wire_view(s->cur->arena, v);
 		r->body_case = PANORAMA__REPLY__BODY_VIEW;
 		return;
 	}
 	case PANORAMA__REQUEST__BODY_GET_INFERENCE:
 		if (!q->get_inference || !(sub = find_subject(s, p, q->get_inference->subject)))
 			break;
-		r->inference = wire_inference(s->arena, sub);
+		r->inference = wire_inference(s->cur->arena, sub);
 		r->body_case = PANORAMA__REPLY__BODY_INFERENCE;
 		return;
 	case PANORAMA__REQUEST__BODY_GET_OBSERVED_SUBJECTS: {
@@ -508,7 +614,7 @@ static void handle_read(pano_server *s, pending *p)
 			int64_t sec;
 			int32_t nsec;
 			pano_subject_last_seen(subs[i], &sec, &nsec);
-			es[i]->value = wire_ts(s->arena, sec, nsec);
+			es[i]->value = wire_ts(s->cur->arena, sec, nsec);
 			sr->n_subjects++;
 		}
 		sr->subjects = es;
@@ -555,7 +661,7 @@ static void handle_read(pano_server *s, pending *p)
 					break;
 				panorama__dump_panorama_reply__panoramas_entry__init(es[i]);
 				es[i]->key = (char *)pano_subject_name(subs[i]);
-				es[i]->value = wire_panorama(s->arena, subs[i]);
+				es[i]->value = wire_panorama(s->cur->arena, subs[i]);
 				d->n_panoramas++;
 			}
 			d->panoramas = es;
@@ -574,7 +680,7 @@ static void handle_read(pano_server *s, pending *p)
 					break;
 				panorama__dump_inference_reply__inferences_entry__init(es[i]);
 				es[i]->key = (char *)pano_subject_name(subs[i]);
-				es[i]->value = wire_inference(s->arena, subs[i]);
+				es[i]->value = wire_inference(s->cur->arena, subs[i]);
 				d->n_inferences++;
 			}
 			d->inferences = es;
@@ -592,13 +698,13 @@ static void handle_read(pano_server *s, pending *p)
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
 		pr->result = PANORAMA__PING_REPLY__STATUS__GOOD;
-		pr->time = wire_ts(s->arena, now.tv_sec, (int32_t)now.tv_nsec);
+		pr->time = wire_ts(s->cur->arena, now.tv_sec, (int32_t)now.tv_nsec);
 		r->body_case = PANORAMA__REPLY__BODY_PING;
 		r->ping = pr;
 		return;
 	}
 	case PANORAMA__REQUEST__BODY_GET_PEERS:
-		r->peers = peers_reply(s->peers, s->arena);
+		r->peers = peers_reply(s->peers, s->cur->arena);
 		r->body_case = r->peers ? PANORAMA__REPLY__BODY_PEERS : PANORAMA__REPLY__BODY__NOT_SET;
 		return;
 	case PANORAMA__REQUEST__BODY_GET_ID: {
@@ -657,7 +763,7 @@ static int receive_one(pano_server *s, pending *p)
 	p->identity = frames[0];
 	p->delimiter = n == 3;
 	zmq_msg_t *body = &frames[n - 1];
-	p->req = panorama__request__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+	p->req = panorama__request__unpack(&s->cur->alloc, zmq_msg_size(body), zmq_msg_data(body));
 	if (n == 3)
 		zmq_msg_close(&frames[1]);
 	zmq_msg_close(body);
@@ -691,18 +797,27 @@ static void send_reply(pano_server *s, pending *p)
 	s->served++;
 }
 
-static void process_batch(pano_server *s)
+/* Answers a batch whose writes are on disk, then tells the peers. */
+static void finish_batch(pano_server *s, batch *b, bool sync_failed)
 {
-	apply_writes(s);
-	for (size_t i = 0; i < s->nbatch; i++) {
-		pending *p = &s->batch[i];
-		if (p->req && p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET)
-			handle_read(s, p);
+	if (sync_failed && b->wrote) {
+		pano_log(LOG_ERROR, "fsync of the database's WAL failed; refusing writes for a second");
+		s->degraded_until = mono_ns() + DEGRADED_NS;
+	}
+	batch *saved = s->cur;
+	s->cur = b; /* reply builders allocate from the batch being answered */
+	for (size_t i = 0; i < b->n; i++) {
+		pending *p = &b->items[i];
+		if (sync_failed && b->wrote && (p->local_accepted || p->subscribe_change ||
+		                       p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT)) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE,
+			            "the node could not make this report durable; retry later");
+			p->local_accepted = p->subscribe_change = false;
+		}
 		send_reply(s, p);
 	}
-	/* Durable and answered: now tell the peers. */
-	for (size_t i = 0; i < s->nbatch; i++) {
-		pending *p = &s->batch[i];
+	for (size_t i = 0; i < b->n; i++) {
+		pending *p = &b->items[i];
 		if (p->local_accepted) {
 			s->accepted++;
 			peers_propagate(s->peers, p->req->submit_report->report);
@@ -712,11 +827,61 @@ static void process_batch(pano_server *s)
 			peers_announce(s->peers, watch ? p->req->observe->subject : p->req->stop_observing->subject, watch);
 		}
 		zmq_msg_close(&p->identity);
-		if (p->req)
-			panorama__request__free_unpacked(p->req, NULL);
 	}
-	s->nbatch = 0;
-	arena_reset(s->arena);
+	s->cur = saved;
+	b->n = 0;
+	b->wrote = false;
+	arena_reset(b->arena);
+}
+
+/* Answers the queued batches the syncer has made durable; with block,
+ * first waits until it has made progress (when the queue is full, or at
+ * shutdown). */
+static void collect_synced(pano_server *s, bool block)
+{
+	if (s->qlen == 0)
+		return;
+	if (block) {
+		struct pollfd pfd = { s->sync_efd, POLLIN, 0 };
+		while (poll(&pfd, 1, -1) < 0)
+			;
+	}
+	uint64_t count;
+	if (read(s->sync_efd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: read the counters anyway */
+	}
+	pthread_mutex_lock(&s->sync_mu);
+	uint64_t synced = s->synced, failed_upto = s->failed_upto;
+	pthread_mutex_unlock(&s->sync_mu);
+	while (s->qlen && s->batches[s->qhead].seq <= synced) {
+		batch *b = &s->batches[s->qhead];
+		finish_batch(s, b, b->seq <= failed_upto);
+		s->qhead = (s->qhead + 1) % NBATCHES;
+		s->qlen--;
+	}
+}
+
+static void process_batch(pano_server *s)
+{
+	apply_writes(s);
+	for (size_t i = 0; i < s->cur->n; i++) {
+		pending *p = &s->cur->items[i];
+		if (p->req && p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET)
+			handle_read(s, p);
+	}
+	/* Queue it behind the others and let the syncer know. */
+	s->cur->seq = ++s->next_seq;
+	s->qlen++;
+	pthread_mutex_lock(&s->sync_mu);
+	s->committed = s->cur->seq;
+	if (s->cur->wrote)
+		s->last_write = s->cur->seq;
+	pthread_cond_signal(&s->sync_cv);
+	pthread_mutex_unlock(&s->sync_mu);
+	/* The next free batch of the ring; a full ring waits for the disk. */
+	while (s->qlen == NBATCHES - 1)
+		collect_synced(s, true);
+	s->cur = &s->batches[(s->qhead + s->qlen) % NBATCHES];
 }
 
 typedef struct {
@@ -725,10 +890,10 @@ typedef struct {
 	char err[256];
 } gc_ctx;
 
-static void gc_changed(void *ctx, const pano_view *v)
+static void gc_dropped(void *ctx, int64_t row)
 {
 	gc_ctx *g = ctx;
-	if (!g->failed && pano_db_rewrite_view(g->s->db, v, g->err, sizeof(g->err)) != 0)
+	if (!g->failed && pano_db_forget(g->s->db, row, g->err, sizeof(g->err)) != 0)
 		g->failed = true;
 }
 
@@ -740,7 +905,7 @@ static void run_gc(pano_server *s)
 		return;
 	}
 	size_t dropped = pano_store_gc(s->store, (int64_t)time(NULL), s->cfg.gc_threshold_s,
-	                               s->cfg.gc_relative, gc_changed, &g);
+	                               s->cfg.gc_relative, gc_dropped, &g);
 	if (g.failed || pano_db_commit(s->db, g.err, sizeof(g.err)) != 0) {
 		pano_db_rollback(s->db);
 		pano_log(LOG_WARN, "gc: %s; reloading", g.err);
@@ -773,23 +938,27 @@ int pano_server_run(pano_server *s)
 	time_t next_mem = time(NULL) + MEM_DUMP_EVERY_S;
 	while (!s->stopping) {
 		size_t npeers = peers_count(s->peers);
-		zmq_pollitem_t items[2 + PEERS_MAX];
+		zmq_pollitem_t items[3 + PEERS_MAX];
 		items[0] = (zmq_pollitem_t){ s->router, 0, ZMQ_POLLIN, 0 };
 		items[1] = (zmq_pollitem_t){ NULL, s->sigfd, ZMQ_POLLIN, 0 };
-		peers_pollitems(s->peers, items + 2);
-		if (zmq_poll(items, (int)(2 + npeers), 1000) < 0 && errno != EINTR)
+		items[2] = (zmq_pollitem_t){ NULL, s->sync_efd, ZMQ_POLLIN, 0 };
+		peers_pollitems(s->peers, items + 3);
+		if (zmq_poll(items, (int)(3 + npeers), 1000) < 0 && errno != EINTR)
 			break;
+		if (items[2].revents)
+			collect_synced(s, false);
 		if (items[1].revents) {
 			struct signalfd_siginfo si;
 			while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				s->stopping = true;
 		}
-		peers_read_replies(s->peers, items + 2);
+		peers_read_replies(s->peers, items + 3);
 		int rc;
-		while (s->nbatch < PANO_BATCH_MAX && (rc = receive_one(s, &s->batch[s->nbatch])) != 0)
+		while (s->cur->n < PANO_BATCH_MAX && arena_used(s->cur->arena) < BATCH_ARENA_MAX &&
+		       (rc = receive_one(s, &s->cur->items[s->cur->n])) != 0)
 			if (rc > 0)
-				s->nbatch++;
-		if (s->nbatch)
+				s->cur->n++;
+		if (s->cur->n)
 			process_batch(s);
 		time_t now = time(NULL);
 		if (s->cfg.gc_enable && now >= next_gc) {
@@ -801,6 +970,8 @@ int pano_server_run(pano_server *s)
 			next_mem = now + MEM_DUMP_EVERY_S;
 		}
 	}
+	while (s->qlen) /* answer what is in flight before leaving */
+		collect_synced(s, true);
 	pano_log(LOG_INFO, "node %s stopping: %llu requests served, %llu reports accepted",
 	         s->cfg.id, s->served, s->accepted);
 	return 0;

@@ -11,8 +11,14 @@
 struct pano_subject {
 	const char *name;  /* the key in subjects */
 	strmap *views;     /* observer -> pano_view */
+	const pano_view **sorted; /* the views in natural order of observers */
+	size_t nsorted;
 	int64_t last_sec;  /* newest observation in any view */
 	int32_t last_nsec;
+	/* Inference is recomputed lazily, at the first read after a change:
+	 * being a pure function of the views, it is the same as recomputing
+	 * it at every report, for a fraction of the work under load. */
+	bool dirty;
 	pano_inference inference;
 };
 
@@ -52,7 +58,39 @@ static void view_free(pano_view *v)
 {
 	for (size_t i = 0; i < PANO_VIEW_DEPTH; i++)
 		pano_obs_clear(&v->ring[i]);
+	pano_obs_clear(&v->summary);
 	free(v);
+}
+
+/* Recomputes a view's summary after it changed. */
+static void summarise(pano_view *v)
+{
+	pano_obs_clear(&v->summary);
+	v->has_summary = pano_infer_view(v, &v->summary);
+}
+
+static int cmp_view_ptr(const void *a, const void *b)
+{
+	const pano_view *x = *(const pano_view *const *)a, *y = *(const pano_view *const *)b;
+	return natural_cmp_ptr(&x->observer, &y->observer);
+}
+
+/* Rebuilds a subject's sorted view list (a view was added or removed). */
+static int resort(pano_subject *sub)
+{
+	size_t count = strmap_count(sub->views);
+	const pano_view **sorted = realloc(sub->sorted, (count ? count : 1) * sizeof(*sorted));
+	if (!sorted)
+		return -1;
+	size_t i = 0, n = 0;
+	const char *key;
+	void *val;
+	while (strmap_next(sub->views, &i, &key, &val))
+		sorted[n++] = val;
+	qsort(sorted, n, sizeof(*sorted), cmp_view_ptr);
+	sub->sorted = sorted;
+	sub->nsorted = n;
+	return 0;
 }
 
 static void subject_free(pano_subject *sub)
@@ -63,6 +101,7 @@ static void subject_free(pano_subject *sub)
 	while (strmap_next(sub->views, &i, &key, &val))
 		view_free(val);
 	strmap_free(sub->views);
+	free(sub->sorted);
 	pano_inference_clear(&sub->inference);
 	free(sub);
 }
@@ -128,17 +167,12 @@ const char *pano_store_intern(pano_store *s, const char *name, char *err, size_t
 
 static int reinfer(pano_subject *sub)
 {
-	size_t n = 0;
-	const pano_view **views = pano_subject_views(sub, &n);
-	if (!views && strmap_count(sub->views))
-		return -1;
 	pano_inference inf;
-	int rc = pano_infer(views, n, &inf);
-	free(views);
-	if (rc != 0)
+	if (pano_infer(sub->sorted, sub->nsorted, &inf) != 0)
 		return -1;
 	pano_inference_clear(&sub->inference);
 	sub->inference = inf;
+	sub->dirty = false;
 	return 0;
 }
 
@@ -190,6 +224,10 @@ static pano_view *view_for(pano_store *s, const char *observer, const char *subj
 	}
 	v->observer = strmap_key(s->observers, observer);
 	v->subject = sub->name;
+	if (resort(sub) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	return v;
 }
 
@@ -206,6 +244,8 @@ static void append(pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs)
 	v->ring[slot] = *obs;
 	memset(obs, 0, sizeof(*obs));
 	v->seq = seq + 1;
+	summarise(v);
+	sub->dirty = true;
 	if (pano_ts_cmp(v->ring[slot].sec, v->ring[slot].nsec, sub->last_sec, sub->last_nsec) > 0) {
 		sub->last_sec = v->ring[slot].sec;
 		sub->last_nsec = v->ring[slot].nsec;
@@ -224,22 +264,29 @@ int pano_store_add(pano_store *s, const char *observer, const char *subject,
 			return 1; /* a retried or re-propagated report */
 	*seq = v->seq;
 	append(sub, v, v->seq, obs);
-	if (reinfer(sub) != 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	return 0;
 }
 
 int pano_store_restore(pano_store *s, const char *observer, const char *subject,
-                       uint64_t seq, pano_obs *obs, char *err, size_t errlen)
+                       uint64_t seq, int64_t db_id, int64_t row, pano_obs *obs,
+                       int64_t *evicted, char *err, size_t errlen)
 {
 	pano_subject *sub = NULL;
 	pano_view *v = view_for(s, observer, subject, &sub, err, errlen);
 	if (!v)
 		return -1;
+	v->db_id = db_id;
 	append(sub, v, seq, obs);
+	size_t slot = (v->head + v->count - 1u) % PANO_VIEW_DEPTH;
+	*evicted = v->db_row[slot];
+	v->db_row[slot] = row;
 	return 0;
+}
+
+pano_view *pano_store_view(pano_store *s, const char *subject, const char *observer)
+{
+	pano_subject *sub = strmap_get(s->subjects, subject);
+	return sub ? strmap_get(sub->views, observer) : NULL;
 }
 
 int pano_store_reinfer_all(pano_store *s)
@@ -291,30 +338,17 @@ void pano_subject_last_seen(const pano_subject *sub, int64_t *sec, int32_t *nsec
 	*nsec = sub->last_nsec;
 }
 
-const pano_inference *pano_subject_inference(const pano_subject *sub) { return &sub->inference; }
-
-static int cmp_view_ptr(const void *a, const void *b)
+const pano_inference *pano_subject_inference(const pano_subject *sub)
 {
-	const pano_view *x = *(const pano_view *const *)a, *y = *(const pano_view *const *)b;
-	return natural_cmp_ptr(&x->observer, &y->observer);
+	if (sub->dirty)
+		reinfer((pano_subject *)sub); /* the lazy cache; on failure the last one stays */
+	return &sub->inference;
 }
 
-const pano_view **pano_subject_views(const pano_subject *sub, size_t *n)
+const pano_view *const *pano_subject_views(const pano_subject *sub, size_t *n)
 {
-	*n = 0;
-	size_t count = strmap_count(sub->views);
-	if (count == 0)
-		return NULL;
-	const pano_view **out = malloc(count * sizeof(*out));
-	if (!out)
-		return NULL;
-	size_t i = 0;
-	const char *key;
-	void *val;
-	while (strmap_next(sub->views, &i, &key, &val))
-		out[(*n)++] = val;
-	qsort(out, *n, sizeof(*out), cmp_view_ptr);
-	return out;
+	*n = sub->nsorted;
+	return sub->sorted;
 }
 
 const pano_view *pano_subject_view(const pano_subject *sub, const char *observer)
@@ -363,7 +397,8 @@ const char **pano_store_observers(const pano_store *s, size_t *n)
 size_t pano_store_subject_count(const pano_store *s) { return strmap_count(s->subjects); }
 
 /* Drops a view's observations older than the cutoff; true if any went. */
-static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool relative, size_t *dropped)
+static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool relative, size_t *dropped,
+                      pano_gc_fn changed, void *ctx)
 {
 	if (v->count == 0)
 		return false;
@@ -372,6 +407,9 @@ static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool rel
 	bool any = false;
 	while (v->count && pano_view_at(v, 0)->sec < cutoff) {
 		pano_obs_clear(&v->ring[v->head]);
+		if (changed && v->db_row[v->head])
+			changed(ctx, v->db_row[v->head]);
+		v->db_row[v->head] = 0;
 		v->head = (uint8_t)((v->head + 1) % PANO_VIEW_DEPTH);
 		v->count--;
 		(*dropped)++;
@@ -390,16 +428,18 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		pano_subject *sub = (pano_subject *)subs[i];
-		size_t nv = 0;
-		const pano_view **views = pano_subject_views(sub, &nv);
-		bool touched = false;
+		size_t nv = sub->nsorted;
+		const pano_view **views = malloc((nv ? nv : 1) * sizeof(*views));
+		if (!views)
+			break;
+		memcpy(views, sub->sorted, nv * sizeof(*views));
+		bool touched = false, removed = false;
 		for (size_t k = 0; k < nv; k++) {
 			pano_view *v = (pano_view *)views[k];
-			if (!trim_view(v, now_sec, threshold_sec, relative, &dropped))
+			if (!trim_view(v, now_sec, threshold_sec, relative, &dropped, changed, ctx))
 				continue;
 			touched = true;
-			if (changed)
-				changed(ctx, v);
+			summarise(v);
 			if (v->count == 0) {
 				uintptr_t c = (uintptr_t)strmap_get(s->observers, v->observer);
 				char observer[1024];
@@ -410,16 +450,19 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 				else
 					strmap_put(s->observers, observer, (void *)(c - 1));
 				view_free(v);
+				removed = true;
 			}
 		}
 		free(views);
+		if (removed)
+			resort(sub);
 		if (strmap_count(sub->views) == 0) {
 			char name[1024];
 			snprintf(name, sizeof(name), "%s", sub->name);
 			strmap_remove(s->subjects, name);
 			subject_free(sub);
 		} else if (touched) {
-			reinfer(sub);
+			sub->dirty = true;
 		}
 	}
 	free(subs);

@@ -2,8 +2,9 @@
  * store.h - the local observation store of a Panorama node (SPEC section 4).
  *
  * Subjects -> one view per observer -> the newest PANO_VIEW_DEPTH
- * observations.  Each subject keeps its inference, recomputed whenever one
- * of its views changes, and the time it was last seen.  The store also keeps
+ * observations.  Each view keeps its summary (inference.h) current; each
+ * subject its inference, recomputed from those at the first read after a
+ * change, and the time it was last seen.  The store also keeps
  * the watch list (FilterSubmission: a peer's report about an unwatched
  * subject is ignored; local submissions never are) and interns every
  * observer and metric name.
@@ -59,8 +60,14 @@ int pano_store_add(pano_store *s, const char *observer, const char *subject,
 
 /* As pano_store_add, at a given sequence number (restoring from the DB,
  * oldest first); inference is recomputed by pano_store_reinfer_all. */
+/* db_id and row: the view's and the observation's database rows; *evicted
+ * is the row of an observation this one pushed out (0 if none), which the
+ * database should no longer hold. */
 int pano_store_restore(pano_store *s, const char *observer, const char *subject,
-                       uint64_t seq, pano_obs *obs, char *err, size_t errlen);
+                       uint64_t seq, int64_t db_id, int64_t row, pano_obs *obs,
+                       int64_t *evicted, char *err, size_t errlen);
+/* The view an add just went to (for persisting it). */
+pano_view *pano_store_view(pano_store *s, const char *subject, const char *observer);
 int pano_store_reinfer_all(pano_store *s);
 
 /* Watch list. */
@@ -77,9 +84,9 @@ pano_subject *pano_store_subject(const pano_store *s, const char *name);
 const char *pano_subject_name(const pano_subject *sub);
 void pano_subject_last_seen(const pano_subject *sub, int64_t *sec, int32_t *nsec);
 const pano_inference *pano_subject_inference(const pano_subject *sub);
-/* Views of a subject, in natural order of observers (array owned by the
- * caller, free()); NULL and *n = 0 when out of memory or none. */
-const pano_view **pano_subject_views(const pano_subject *sub, size_t *n);
+/* Views of a subject, in natural order of observers (the store's array,
+ * valid until the store changes). */
+const pano_view *const *pano_subject_views(const pano_subject *sub, size_t *n);
 const pano_view *pano_subject_view(const pano_subject *sub, const char *observer);
 
 /* All subjects / observers in natural order (arrays owned by the caller). */
@@ -91,11 +98,10 @@ size_t pano_store_subject_count(const pano_store *s);
  * Garbage collection as Panorama's GCConfig: drops observations older than
  * threshold_sec, measured from now (relative = false) or from the newest
  * observation of their view (relative = true); empty views and subjects
- * go.  Calls dropped(ctx, subject, observer) for each view it empties or
- * trims, so the caller can update its database.  Returns observations
- * dropped.
+ * go.  Calls dropped(ctx, row) with the database row of each observation it
+ * drops, so the caller can delete it.  Returns observations dropped.
  */
-typedef void (*pano_gc_fn)(void *ctx, const pano_view *view);
+typedef void (*pano_gc_fn)(void *ctx, int64_t row);
 size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
                      bool relative, pano_gc_fn changed, void *ctx);
 

@@ -152,24 +152,19 @@ Panorama__Panorama *wire_panorama(arena *a, const pano_subject *sub)
 		return NULL;
 	p->subject = (char *)pano_subject_name(sub);
 	size_t n = 0;
-	const pano_view **views = pano_subject_views(sub, &n);
+	const pano_view *const *views = pano_subject_views(sub, &n);
 	p->views = arena_alloc(a, (n ? n : 1) * sizeof(*p->views));
-	if (!p->views) {
-		free(views);
+	if (!p->views)
 		return NULL;
-	}
 	for (size_t i = 0; i < n; i++) {
 		Panorama__Panorama__ViewsEntry *e = NEW(a, Panorama__Panorama__ViewsEntry,
 		                                        PANORAMA__PANORAMA__VIEWS_ENTRY__INIT);
-		if (!e || !(e->value = wire_view(a, views[i]))) {
-			free(views);
+		if (!e || !(e->value = wire_view(a, views[i])))
 			return NULL;
-		}
 		e->key = (char *)views[i]->observer;
 		p->views[i] = e;
 	}
 	p->n_views = n;
-	free(views);
 	return p;
 }
 
@@ -194,7 +189,7 @@ Panorama__Inference *wire_inference(arena *a, const pano_subject *sub)
 Panorama__Report *wire_latest_report(arena *a, const pano_subject *sub)
 {
 	size_t n = 0;
-	const pano_view **views = pano_subject_views(sub, &n);
+	const pano_view *const *views = pano_subject_views(sub, &n);
 	const pano_view *best = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const pano_obs *o = pano_view_newest(views[i]);
@@ -202,7 +197,6 @@ Panorama__Report *wire_latest_report(arena *a, const pano_subject *sub)
 		if (o && (!b || pano_ts_cmp(o->sec, o->nsec, b->sec, b->nsec) > 0))
 			best = views[i];
 	}
-	free(views);
 	if (!best)
 		return NULL;
 	Panorama__Report *r = NEW(a, Panorama__Report, PANORAMA__REPORT__INIT);
