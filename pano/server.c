@@ -175,6 +175,14 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	s->cfg = *cfg; /* borrowed strings: cfg outlives the server */
+	/* Signals are read from a signalfd by the loop; block them before any
+	 * thread (sqlite's checkpointer, zmq's I/O thread, the syncer) starts,
+	 * so that none of those inherits them and dies of them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	s->sigfd = s->sync_efd = -1;
 	bool arenas = true;
 	for (int i = 0; i < NBATCHES; i++) {
@@ -219,11 +227,6 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		pano_server_free(s);
 		return NULL;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->sync_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&s->sync_mu, NULL);
