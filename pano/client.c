@@ -84,14 +84,15 @@ uint64_t pano_client_send(pano_client *c, Panorama__Request *req)
 
 Panorama__Reply *pano_client_recv(pano_client *c, int timeout_ms)
 {
-	zmq_pollitem_t item = { c->sock, 0, ZMQ_POLLIN, 0 };
-	if (zmq_poll(&item, 1, timeout_ms) <= 0)
-		return NULL;
 	zmq_msg_t m;
 	zmq_msg_init(&m);
-	if (zmq_msg_recv(&m, c->sock, 0) < 0) {
-		zmq_msg_close(&m);
-		return NULL;
+	/* A reply already queued is taken without a poll system call. */
+	if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
+		zmq_pollitem_t item = { c->sock, 0, ZMQ_POLLIN, 0 };
+		if (zmq_poll(&item, 1, timeout_ms) <= 0 || zmq_msg_recv(&m, c->sock, 0) < 0) {
+			zmq_msg_close(&m);
+			return NULL;
+		}
 	}
 	Panorama__Reply *r = panorama__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
 	zmq_msg_close(&m);

@@ -44,6 +44,7 @@ typedef struct {
 	int64_t gc_frequency_s, gc_threshold_s;
 	bool gc_relative;
 	int64_t buf_hold_time, buf_hold_len;
+	bool fsync;    /* hview-server -fsync: reply only once the WAL is fsynced */
 } pano_config;
 
 void pano_config_defaults(pano_config *c);

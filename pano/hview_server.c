@@ -12,17 +12,18 @@
 #include "server.h"
 
 #define PROG "hview-server"
-#define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-daemon] [ID]"
+#define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-daemon] [ID]"
 
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *config = NULL, *dbfile = NULL;
-	int daemonize = 0;
+	int daemonize = 0, fsync_replies = 0;
 	const goflag flags[] = {
 		{ "addr", GF_STRING, &addr, "address to serve on (default 127.0.0.1:6688)" },
 		{ "config", GF_STRING, &config, "JSON config file (as hview-mkrc writes)" },
 		{ "dbfile", GF_STRING, &dbfile, "sqlite database file (default deephealth.db)" },
 		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background" },
+		{ "fsync", GF_BOOL, &fsync_replies, "acknowledge reports only once fsynced (survive power loss)" },
 	};
 	int first;
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
 		pano_config_clear(&cfg);
 		return 2;
 	}
+	cfg.fsync = fsync_replies;
 	pano_log_level(cfg.log_level);
 	pano_server *s = pano_server_new(&cfg, err, sizeof(err));
 	if (!s) {

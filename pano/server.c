@@ -55,7 +55,8 @@ typedef struct {
 #define NBATCHES 8
 
 /*
- * Group commit, pipelined.  The loop decodes a batch, applies its writes,
+ * With -fsync (cfg.fsync), group commit, pipelined.  The loop decodes a
+ * batch, applies its writes,
  * commits them to the WAL, builds every reply, and queues the batch; it
  * does not wait.  The syncer thread fsyncs the WAL back to back, each fsync
  * covering every batch committed before it began, and reports how far it
@@ -872,6 +873,12 @@ static void process_batch(pano_server *s)
 		if (p->req && p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET)
 			handle_read(s, p);
 	}
+	if (!s->cfg.fsync) {
+		/* Committed means written to the WAL: safe from kill -9, which
+		 * is the durability asked for; answer at once. */
+		finish_batch(s, s->cur, false);
+		return;
+	}
 	/* Queue it behind the others and let the syncer know. */
 	s->cur->seq = ++s->next_seq;
 	s->qlen++;
@@ -935,8 +942,9 @@ static void log_memory(void)
 
 int pano_server_run(pano_server *s)
 {
-	pano_log(LOG_INFO, "node %s serving on %s (database %s, %zu peers, filter %s)", s->cfg.id,
-	         s->cfg.addr, s->cfg.db_file, peers_count(s->peers), s->cfg.filter ? "on" : "off");
+	pano_log(LOG_INFO, "node %s serving on %s (database %s%s, %zu peers, filter %s)", s->cfg.id,
+	         s->cfg.addr, s->cfg.db_file, s->cfg.fsync ? ", fsync before replies" : "",
+	         peers_count(s->peers), s->cfg.filter ? "on" : "off");
 	time_t next_gc = time(NULL) + s->cfg.gc_frequency_s;
 	time_t next_mem = time(NULL) + MEM_DUMP_EVERY_S;
 	while (!s->stopping) {

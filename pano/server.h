@@ -4,7 +4,11 @@
  * One thread, one loop.  Each iteration takes up to PANO_BATCH_MAX waiting
  * requests, applies their writes (reports, watch-list changes) to the store
  * and to sqlite in one transaction, commits, and only then answers every
- * request of the batch: an ACCEPTED report is already in the fsynced WAL.
+ * request of the batch: an ACCEPTED report is already in sqlite's WAL, so it
+ * survives kill -9 of the node.  With cfg->fsync the replies wait, in
+ * addition, until a syncer thread has fsynced the WAL (power loss too); the
+ * loop goes on with the next batches meanwhile, and one fsync covers all
+ * the batches committed before it began.
  * Accepted local reports are then sent to the peers (LearnReport), except to
  * a peer that answered IGNORED for that subject and has not subscribed
  * since.  Learned reports are not forwarded again.

@@ -74,6 +74,25 @@ check "after kill -9: dump inference identical" cmp -s before.inf after.inf
 check "after kill -9: list subject identical" cmp -s before.list after.list
 check "restart log says what it loaded (74 observations, 11 subjects)" grep -q "loaded 74 observations of 11 subjects" one.log
 
+# --- the same with -fsync: replies wait for the WAL's fsync -----------------------
+FP2=$(free_port)
+$S -fsync -addr 127.0.0.1:$FP2 -dbfile fs.db fs 2>fs.log &
+fs=$!
+on_exit "kill -9 $fs"
+wait_node 127.0.0.1:$FP2
+for i in $(seq 100); do echo "report s$((i % 5)) m:u:$i"; done | sed '1i me o' | $C -server 127.0.0.1:$FP2 >fs.acks
+$C -server 127.0.0.1:$FP2 dump panorama >fs.before
+kill -9 $fs; wait $fs 2>/dev/null
+$S -fsync -addr 127.0.0.1:$FP2 -dbfile fs.db fs 2>>fs.log &
+fs=$!
+on_exit "kill -9 $fs"
+wait_node 127.0.0.1:$FP2
+$C -server 127.0.0.1:$FP2 dump panorama >fs.after
+check "-fsync: 100 acknowledged, all served after kill -9" \
+	test "$(grep -c Accepted fs.acks)" -eq 100 -a -s fs.before
+check "-fsync: dump panorama identical after kill -9" cmp -s fs.before fs.after
+kill -TERM $fs; wait $fs
+
 # --- SIGTERM: a clean exit -----------------------------------------------------
 kill -TERM $node; wait $node
 check "SIGTERM: exit 0" test $? -eq 0

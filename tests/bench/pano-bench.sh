@@ -1,0 +1,78 @@
+#!/bin/bash
+# pano-bench.sh - Panorama under load over loopback (issue 3):
+#  1. one node, concurrent clients pipelining SubmitReports over 100 subjects
+#     x 10 observers, one metric each: acknowledged (fsynced) reports/s and
+#     p50/p99 latency, node RSS;
+#  2. the same against node 0 of a 3-node cluster that propagates every
+#     report to the other two, and how many of them the peers learned;
+#  3. node RSS holding 10,000 subjects x 10 observers x 10 observations.
+# Targets: >= 100,000 reports/s on one node, p99 < 2 ms, RSS < 256 MB.
+# BENCH_SECONDS sets each load phase (default 10).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
+trap cleanup EXIT
+SECS=${BENCH_SECONDS:-10}
+LOAD=$ROOT/build/tests/pano-bench
+cd "$WORK"
+
+rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' /proc/$1/status; }
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
+
+row() { # row LABEL OUTPUT
+	printf "%-34s %8s reports/s  p50 %5.2f ms  p99 %5.2f ms\n" "$1" "$(echo "$2" | field rate)" \
+		"$(echo "$2" | field p50_us | awk '{ print $1 / 1000 }')" \
+		"$(echo "$2" | field p99_us | awk '{ print $1 / 1000 }')"
+}
+
+echo "Panorama benchmark: $SECS s per phase; 'C x W' = C client threads, W reports in flight each"
+for mode in "" -fsync; do
+	P=$(free_port)
+	$BIN/hview-server -addr 127.0.0.1:$P -dbfile one$mode.db $mode bench 2>one.log &
+	node=$!
+	on_exit "kill -9 $node"
+	wait_node 127.0.0.1:$P
+	label="one node${mode:+ (-fsync)}"
+	row "$label, 2 x 32" "$($LOAD 127.0.0.1:$P 2 32 "$SECS" 100 10)"
+	row "$label, 1 x 128" "$($LOAD 127.0.0.1:$P 1 128 "$SECS" 100 10)"
+	echo "  node RSS $(rss_mb $node) MB"
+	kill -TERM $node; wait $node
+done
+
+CP=$(free_port)
+pids=()
+for i in 0 1 2; do
+	$BIN/hview-mkrc -fix_port $CP -nserver 3 -addressp "127.0.5.%d" -namep "c%d" -id c$i -dbfile c$i.db -output c$i.cfg >/dev/null
+	$BIN/hview-server -config c$i.cfg 2>c$i.log &
+	pids+=($!)
+	on_exit "kill -9 $!"
+done
+for i in 0 1 2; do wait_node 127.0.5.$i:$CP; done
+out=$($LOAD 127.0.5.0:$CP 2 32 "$SECS" 100 10)
+sleep 2
+n0=$($BIN/hview-client -server 127.0.5.0:$CP dump panorama | grep -c '^  |')
+n1=$($BIN/hview-client -server 127.0.5.1:$CP dump panorama | grep -c '^  |')
+row "3-node cluster (to node 0), 2 x 32" "$out"
+echo "  node 0 RSS $(rss_mb ${pids[0]}) MB"
+printf "  propagation: node 1 holds %s of node 0's %s stored observations (newest 10 per view)\n" "$n1" "$n0"
+kill -TERM "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
+
+P=$(free_port)
+$BIN/hview-server -addr 127.0.0.1:$P -dbfile big.db big 2>big.log &
+node=$!
+on_exit "kill -9 $node"
+wait_node 127.0.0.1:$P
+out=$($LOAD 127.0.0.1:$P 2 32 0 10000 10 10)
+printf "10,000 subjects x 10 observers x 10 observations: %s reports in %s s, node RSS %s MB\n" \
+	"$(echo "$out" | field reports)" "$(echo "$out" | field seconds)" "$(rss_mb $node)"
+kill -TERM $node; wait $node
+start=$(date +%s%N)
+$BIN/hview-server -addr 127.0.0.1:$P -dbfile big.db big 2>big2.log &
+node=$!
+wait_node 127.0.0.1:$P
+printf "  restart: %s, ready in %d ms\n" "$(grep -o 'loaded [0-9]* observations of [0-9]* subjects' big2.log)" \
+	$(( ($(date +%s%N) - start) / 1000000 ))
+kill -TERM $node; wait $node
+echo "targets: >= 100,000 reports/s on one node, p99 < 2 ms, RSS < 256 MB at 10,000 x 10"
+echo "(without -fsync a report is acknowledged once in sqlite's WAL: it survives kill -9;"
+echo " with -fsync once the WAL is fsynced: it survives power loss too)"
