@@ -26,7 +26,7 @@ LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
 LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm
 
-BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc
+BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/nab-score
 
 .PHONY: all clean deps check-deps test unit-tests bench
 # Keep the objects of pattern-rule chains (make would delete them as
@@ -71,6 +71,10 @@ build/libpano.a: $(PANO_SRC:%.c=build/%.o) $(GEN_OBJ)
 build-san/libpano.a: $(PANO_SRC:%.c=build-san/%.o) $(GEN_OBJ:build/%=build-san/%)
 	ar rcs $@ $^
 
+bin/nab-score: build/tools/nab_score.o
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ -ljansson -lm
+
 bin/hview-%: build/pano/hview_%.o build/libpano.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
@@ -79,14 +83,14 @@ bin/sonar-agent: build/agent/main.o build/libsonar.a build/libdetector.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT)
 
-bin/sonar-replay: build/tools/sonar_replay.o build/tools/csv_reader.o build/tools/host_index.o build/libsonar.a build/libdetector.a
+bin/sonar-replay: build/tools/sonar_replay.o build/tools/csv_reader.o build/libsonar.a build/libdetector.a build/libpano.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT)
 
 # --- unit tests ------------------------------------------------------------
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 UNIT_SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build-san/tests/%)
-TOOL_OBJ     := tools/csv_reader.o tools/host_index.o
+TOOL_OBJ     := tools/csv_reader.o
 
 build/tests/%: build/tests/unit/%.o $(addprefix build/,$(TOOL_OBJ)) build/libsonar.a build/libdetector.a build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)

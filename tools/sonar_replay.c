@@ -6,6 +6,7 @@
  * lost one in sonar.csv and replays as TIMEOUT, with the same phi). */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@
 #include "../agent/csvlog.h"
 #include "../agent/pipeline.h"
 #include "csv_reader.h"
-#include "host_index.h"
+#include "../pano/strmap.h"
 
 #define PROG "sonar-replay"
 #define REPLAY_HOSTS_MAX 1000000
@@ -63,7 +64,8 @@ static int replay(FILE *in, const char *name, const detector_options *det)
 	pipeline_params pp;
 	detector_options_to_params(det, &pp);
 	pipeline *pipe = pipeline_new(&pp, logs);
-	host_index *index = host_index_new();
+	/* host name -> pipeline index + 1 (so that absent reads as NULL) */
+	strmap *index = strmap_new();
 	csv_reader *reader = csv_reader_new(in);
 	int rc = 0;
 	if (!pipe || !index || !reader) {
@@ -80,7 +82,7 @@ static int replay(FILE *in, const char *name, const detector_options *det)
 				fprintf(stderr, PROG ": %s: %s (skipped)\n", name, err);
 			continue;
 		}
-		long host = host_index_find(index, row.host);
+		long host = (long)(intptr_t)strmap_get(index, row.host) - 1;
 		if (host < 0) {
 			if (pipeline_host_count(pipe) >= REPLAY_HOSTS_MAX) {
 				fprintf(stderr, PROG ": %s: more than %d hosts\n", name, REPLAY_HOSTS_MAX);
@@ -88,7 +90,7 @@ static int replay(FILE *in, const char *name, const detector_options *det)
 				break;
 			}
 			host = pipeline_add_host(pipe, row.host);
-			if (host < 0 || host_index_put(index, row.host, host) != 0) {
+			if (host < 0 || strmap_put(index, row.host, (void *)(intptr_t)(host + 1)) != 0) {
 				fprintf(stderr, PROG ": out of memory\n");
 				rc = 1;
 				break;
@@ -111,7 +113,7 @@ static int replay(FILE *in, const char *name, const detector_options *det)
 		rc = 1;
 out:
 	csv_reader_free(reader);
-	host_index_free(index);
+	strmap_free(index);
 	pipeline_free(pipe);
 	csvlogs_close(logs);
 	return rc;
