@@ -16,6 +16,7 @@ DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libjansson-dev libcmocka-dev iproute2 valgrind procps
 
 DETECTOR_SRC := $(wildcard detector/*.c)
+HTM_SRC      := $(wildcard htm/*.c)
 SONAR_SRC    := $(filter-out agent/main.c,$(wildcard agent/*.c))
 PANO_MAINS   := pano/hview_server.c pano/hview_client.c pano/hview_mkrc.c
 PANO_SRC     := $(filter-out $(PANO_MAINS),$(wildcard pano/*.c))
@@ -26,7 +27,7 @@ LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
 LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm
 
-BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/nab-score
+BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/nab-score bin/htm-detect
 
 .PHONY: all clean deps check-deps test unit-tests bench
 # Keep the objects of pattern-rule chains (make would delete them as
@@ -57,11 +58,11 @@ build-san/%.o: %.c | build/gen/panorama.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibuild/gen $(CSTD) $(WARN) $(SANFLAGS) -c $< -o $@
 
-build/libdetector.a: $(DETECTOR_SRC:%.c=build/%.o)
+build/libdetector.a: $(DETECTOR_SRC:%.c=build/%.o) $(HTM_SRC:%.c=build/%.o)
 	ar rcs $@ $^
 build/libsonar.a: $(SONAR_SRC:%.c=build/%.o)
 	ar rcs $@ $^
-build-san/libdetector.a: $(DETECTOR_SRC:%.c=build-san/%.o)
+build-san/libdetector.a: $(DETECTOR_SRC:%.c=build-san/%.o) $(HTM_SRC:%.c=build-san/%.o)
 	ar rcs $@ $^
 build-san/libsonar.a: $(SONAR_SRC:%.c=build-san/%.o)
 	ar rcs $@ $^
@@ -70,6 +71,10 @@ build/libpano.a: $(PANO_SRC:%.c=build/%.o) $(GEN_OBJ)
 	ar rcs $@ $^
 build-san/libpano.a: $(PANO_SRC:%.c=build-san/%.o) $(GEN_OBJ:build/%=build-san/%)
 	ar rcs $@ $^
+
+bin/htm-detect: build/tools/htm_detect.o build/libdetector.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_DETECTOR)
 
 bin/nab-score: build/tools/nab_score.o
 	@mkdir -p bin

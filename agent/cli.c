@@ -125,4 +125,7 @@ void detector_options_to_params(const detector_options *o, pipeline_params *p)
 	p->phi_threshold = o->phi_threshold;
 	p->anomaly_threshold = o->anomaly_threshold;
 	p->timeout_ns = (int64_t)llround(o->timeout_s * 1e9);
+	p->htm = true;
+	p->htm_aggregate = (unsigned)o->htm_aggregate;
+	p->htm_resolution = PIPELINE_HTM_RESOLUTION;
 }

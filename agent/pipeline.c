@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../detector/bytes.h"
+#include "../htm/htm.h"
 #include "statefile.h"
 #include "timefmt.h"
 
@@ -15,6 +16,10 @@ typedef struct {
 	phi_detector *phi;
 	attention_tracker attention;
 	double last_phi;
+	htm_model *htm;      /* NULL until the host's first HTM step */
+	uint32_t agg_count;  /* outcomes gathered towards the next HTM step */
+	int64_t agg_max_ns;
+	double anomaly;      /* the latest HTM anomaly score, NAN before one */
 } host_detectors;
 
 struct pipeline {
@@ -54,6 +59,7 @@ void pipeline_free(pipeline *p)
 	for (size_t i = 0; i < p->count; i++) {
 		free(p->hosts[i].name);
 		phi_free(p->hosts[i].phi);
+		htm_free(p->hosts[i].htm);
 	}
 	free(p->hosts);
 	free(p);
@@ -79,12 +85,58 @@ long pipeline_add_host(pipeline *p, const char *name)
 	}
 	h->attention = attention_tracker_init();
 	h->last_phi = 0.0;
+	h->htm = NULL;
+	h->agg_count = 0;
+	h->agg_max_ns = 0;
+	h->anomaly = NAN;
 	return (long)p->count++;
 }
 
 size_t pipeline_host_count(const pipeline *p) { return p->count; }
 const char *pipeline_host_name(const pipeline *p, size_t host) { return p->hosts[host].name; }
 double pipeline_last_phi(const pipeline *p, size_t host) { return p->hosts[host].last_phi; }
+double pipeline_last_anomaly(const pipeline *p, size_t host) { return p->hosts[host].anomaly; }
+
+static htm_params rtt_htm_params(const pipeline *p)
+{
+	htm_params hp = htm_params_default();
+	hp.resolution = p->params.htm_resolution;
+	return hp;
+}
+
+/* Gathers one outcome; every htm_aggregate of them, one HTM step (and its
+ * htm.csv row).  Returns true when a step was taken. */
+static bool feed_htm(pipeline *p, host_detectors *h, int64_t wall_ms, int64_t t_ns)
+{
+	if (!p->params.htm)
+		return false;
+	if (h->agg_count == 0 || t_ns > h->agg_max_ns)
+		h->agg_max_ns = t_ns;
+	if (++h->agg_count < p->params.htm_aggregate)
+		return false;
+	h->agg_count = 0;
+	if (!h->htm) {
+		htm_params hp = rtt_htm_params(p);
+		h->htm = htm_new(&hp);
+		if (!h->htm)
+			return false; /* out of memory: phi goes on alone */
+	}
+	double us = (double)h->agg_max_ns / 1000.0;
+	double value = log10(us < 1.0 ? 1.0 : us);
+	htm_result r;
+	htm_step(h->htm, value, wall_ms / 1000, true, &r);
+	h->anomaly = r.log_likelihood;
+	FILE *f = p->logs ? csvlogs_file(p->logs, LOG_HTM) : NULL;
+	if (f) {
+		char ts[TIMEFMT_LEN];
+		timefmt_format(wall_ms, ts);
+		if (r.has_prediction)
+			fprintf(f, "%s,%s,%.4f,%.4f,%.4f\n", ts, h->name, value, r.prediction, h->anomaly);
+		else
+			fprintf(f, "%s,%s,%.4f,,%.4f\n", ts, h->name, value, h->anomaly);
+	}
+	return true;
+}
 attention_state pipeline_state(const pipeline *p, size_t host) { return p->hosts[host].attention.state; }
 
 void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
@@ -97,22 +149,19 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 		phi_add(h->phi, rtt_ns);
 	h->last_phi = phi;
 
-	/* HTM joins here (issue 4); until then the anomaly score is unknown. */
-	double anomaly = NAN;
-	bool changed = attention_update(&h->attention, &p->attention, lost, phi, anomaly);
-
-	if (!p->logs)
-		return;
 	char ts[TIMEFMT_LEN];
 	timefmt_format(wall_ms, ts);
-	FILE *fd = csvlogs_file(p->logs, LOG_FD);
+	FILE *fd = p->logs ? csvlogs_file(p->logs, LOG_FD) : NULL;
 	if (fd) {
 		if (lost)
 			fprintf(fd, "%s,%s,,%s,%.3f\n", ts, h->name, probe_status_name(status), phi);
 		else
 			fprintf(fd, "%s,%s,%lld,OK,%.3f\n", ts, h->name, (long long)rtt_ns, phi);
 	}
-	FILE *att = csvlogs_file(p->logs, LOG_ATTENTION);
+	feed_htm(p, h, wall_ms, lost ? p->params.timeout_ns : rtt_ns);
+	double anomaly = h->anomaly;
+	bool changed = attention_update(&h->attention, &p->attention, lost, phi, anomaly);
+	FILE *att = p->logs ? csvlogs_file(p->logs, LOG_ATTENTION) : NULL;
 	if (att && changed) {
 		fprintf(att, "%s,%s,%s,%.3f,", ts, h->name,
 		        attention_state_name(h->attention.state), phi);
@@ -126,12 +175,15 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 /* A host's saved record: version, the attention tracker, then the phi
  * window's own blob.  The tracker is kept so that a restarted agent logs an
  * attention row only on a real change, exactly as one long run would. */
-#define HOST_RECORD_VERSION 1
-#define HOST_RECORD_HEADER 7
+#define HOST_RECORD_VERSION 2
+/* version, state, started, lost run (4), aggregation count (4), its max
+ * (8), the latest anomaly (8), phi blob length (4); then the phi blob and
+ * the HTM blob (if any: the rest of the record). */
+#define HOST_RECORD_HEADER 31
 
 static size_t host_record_size(const host_detectors *h)
 {
-	return HOST_RECORD_HEADER + phi_state_size(h->phi);
+	return HOST_RECORD_HEADER + phi_state_size(h->phi) + (h->htm ? htm_state_size(h->htm) : 0);
 }
 
 static void host_record_write(const host_detectors *h, uint8_t *buf, size_t cap, size_t *len)
@@ -140,26 +192,55 @@ static void host_record_write(const host_detectors *h, uint8_t *buf, size_t cap,
 	buf[1] = (uint8_t)h->attention.state;
 	buf[2] = h->attention.started ? 1 : 0;
 	put_u32le(buf + 3, h->attention.lost_in_a_row);
-	size_t phi_len = 0;
+	put_u32le(buf + 7, h->agg_count);
+	put_u64le(buf + 11, (uint64_t)h->agg_max_ns);
+	uint64_t a;
+	memcpy(&a, &h->anomaly, 8);
+	put_u64le(buf + 19, a);
+	size_t phi_len = 0, htm_len = 0;
 	phi_save(h->phi, buf + HOST_RECORD_HEADER, cap - HOST_RECORD_HEADER, &phi_len);
-	*len = HOST_RECORD_HEADER + phi_len;
+	put_u32le(buf + 27, (uint32_t)phi_len);
+	if (h->htm)
+		htm_save(h->htm, buf + HOST_RECORD_HEADER + phi_len, cap - HOST_RECORD_HEADER - phi_len, &htm_len);
+	*len = HOST_RECORD_HEADER + phi_len + htm_len;
 }
 
 static int host_record_read(const pipeline *p, const uint8_t *buf, size_t len,
-                            attention_tracker *t, phi_detector **phi,
-                            char *err, size_t errlen)
+                            host_detectors *out, char *err, size_t errlen)
 {
 	if (len < HOST_RECORD_HEADER || buf[0] != HOST_RECORD_VERSION ||
 	    buf[1] > ATTENTION_DEAD || buf[2] > 1) {
 		snprintf(err, errlen, "malformed host record");
 		return -1;
 	}
-	t->state = (attention_state)buf[1];
-	t->started = buf[2] == 1;
-	t->lost_in_a_row = get_u32le(buf + 3);
-	*phi = phi_load(buf + HOST_RECORD_HEADER, len - HOST_RECORD_HEADER,
-	                p->params.phi_window, p->params.phi_dist, err, errlen);
-	return *phi ? 0 : -1;
+	out->attention.state = (attention_state)buf[1];
+	out->attention.started = buf[2] == 1;
+	out->attention.lost_in_a_row = get_u32le(buf + 3);
+	out->agg_count = get_u32le(buf + 7);
+	out->agg_max_ns = (int64_t)get_u64le(buf + 11);
+	uint64_t a = get_u64le(buf + 19);
+	memcpy(&out->anomaly, &a, 8);
+	size_t phi_len = get_u32le(buf + 27);
+	if (out->agg_count >= p->params.htm_aggregate)
+		out->agg_count = 0; /* saved under another --htm-aggregate */
+	if (phi_len > len - HOST_RECORD_HEADER || out->agg_max_ns < 0 || !(isnan(out->anomaly) || (out->anomaly >= 0 && out->anomaly <= 1))) {
+		snprintf(err, errlen, "malformed host record");
+		return -1;
+	}
+	out->phi = phi_load(buf + HOST_RECORD_HEADER, phi_len, p->params.phi_window,
+	                    p->params.phi_dist, err, errlen);
+	if (!out->phi)
+		return -1;
+	out->htm = NULL;
+	size_t htm_len = len - HOST_RECORD_HEADER - phi_len;
+	if (htm_len) {
+		out->htm = htm_load(buf + HOST_RECORD_HEADER + phi_len, htm_len, err, errlen);
+		if (!out->htm) {
+			phi_free(out->phi);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int pipeline_save_state(const pipeline *p, const char *path, char *err, size_t errlen)
@@ -230,9 +311,8 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 	const char *name;
 	const uint8_t *blob;
 	size_t len;
-	phi_detector **loaded = calloc(p->count ? p->count : 1, sizeof(*loaded));
-	attention_tracker *trackers = calloc(p->count ? p->count : 1, sizeof(*trackers));
-	rc = loaded && trackers ? 0 : -1;
+	host_detectors *loaded = calloc(p->count ? p->count : 1, sizeof(*loaded));
+	rc = loaded ? 0 : -1;
 	while (rc == 0 && (rc = statefile_next(r, &name, &blob, &len, err, errlen)) == 1) {
 		rc = 0;
 		host_detectors **hit = bsearch(name, index, p->count, sizeof(*index), cmp_key_name);
@@ -240,37 +320,40 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 			continue;
 		size_t at = (size_t)(*hit - p->hosts);
 		char why[128];
-		phi_detector *d = NULL;
-		attention_tracker t;
-		if (host_record_read(p, blob, len, &t, &d, why, sizeof(why)) != 0) {
+		host_detectors d;
+		if (host_record_read(p, blob, len, &d, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "host %s: %s", name, why);
 			rc = -1;
 			break;
 		}
-		phi_free(loaded[at]);
+		phi_free(loaded[at].phi);
+		htm_free(loaded[at].htm);
 		loaded[at] = d;
-		trackers[at] = t;
 	}
 	statefile_close(r);
 	free(index);
-	if (!loaded || !trackers) {
-		free(loaded);
-		free(trackers);
+	if (!loaded) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	/* All or nothing: a file that fails half way restores no host. */
 	for (size_t i = 0; i < p->count; i++) {
-		if (rc == 0 && loaded[i]) {
-			phi_free(p->hosts[i].phi);
-			p->hosts[i].phi = loaded[i];
-			p->hosts[i].attention = trackers[i];
+		host_detectors *h = &p->hosts[i];
+		if (rc == 0 && loaded[i].phi) {
+			phi_free(h->phi);
+			htm_free(h->htm);
+			h->phi = loaded[i].phi;
+			h->htm = loaded[i].htm;
+			h->attention = loaded[i].attention;
+			h->agg_count = loaded[i].agg_count;
+			h->agg_max_ns = loaded[i].agg_max_ns;
+			h->anomaly = loaded[i].anomaly;
 			(*restored)++;
 		} else {
-			phi_free(loaded[i]);
+			phi_free(loaded[i].phi);
+			htm_free(loaded[i].htm);
 		}
 	}
 	free(loaded);
-	free(trackers);
 	return rc == 0 ? 1 : -1;
 }

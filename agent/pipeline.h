@@ -5,10 +5,18 @@
  * attention.csv byte for byte.
  *
  * For each outcome, in order: phi is scored (a lost probe as the timeout),
- * a successful response time joins the phi window, an fd.csv row is written,
- * and the host's attention state is updated, with an attention.csv row when
- * it changes.  sonar.csv is the caller's: replay reads it, the agent
- * writes it before calling pipeline_observe.
+ * a successful response time joins the phi window, an fd.csv row is written;
+ * every htm_aggregate outcomes the largest response time among them (a lost
+ * probe counting as the timeout) goes to the host's HTM model as
+ * log10(microseconds), with an htm.csv row; then the host's attention state
+ * is updated from phi and the latest HTM anomaly score, with an
+ * attention.csv row when it changes.  sonar.csv is the caller's: replay
+ * reads it, the agent writes it before calling pipeline_observe.
+ *
+ * The anomaly score is the HTM model's log-scaled anomaly likelihood (as
+ * the Numenta Anomaly Benchmark's HTM detector reports it): the raw score
+ * flags every value the model has not seen yet, the likelihood only what is
+ * unusual for this host's recent history.
  */
 #ifndef CLOUDSONAR_PIPELINE_H
 #define CLOUDSONAR_PIPELINE_H
@@ -30,7 +38,14 @@ typedef struct {
 	double phi_threshold;
 	double anomaly_threshold;
 	int64_t timeout_ns; /* a lost probe's response time for phi */
+	bool htm;           /* run an HTM model per host */
+	unsigned htm_aggregate;
+	double htm_resolution; /* in log10(us) */
 } pipeline_params;
+
+/* The HTM encoder resolution for log10(RTT in us): 2.3x (phi = 1) is 0.36,
+ * fourteen buckets. */
+#define PIPELINE_HTM_RESOLUTION 0.025
 
 typedef struct pipeline pipeline;
 
@@ -48,8 +63,10 @@ const char *pipeline_host_name(const pipeline *p, size_t host);
 void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
                       probe_status status, int64_t rtt_ns);
 
-/* The host's latest phi and attention state. */
+/* The host's latest phi, anomaly score (NAN before HTM has one) and
+ * attention state. */
 double pipeline_last_phi(const pipeline *p, size_t host);
+double pipeline_last_anomaly(const pipeline *p, size_t host);
 attention_state pipeline_state(const pipeline *p, size_t host);
 
 /*

@@ -88,7 +88,7 @@ static void corrupt_truncated_and_foreign_files_are_rejected(void **state)
 	assert_int_equal(access(moved, F_OK), 0);
 }
 
-static const pipeline_params PARAMS = { 1000, PHI_DIST_EXP, 1.0, 0.5, 1000000000 };
+static const pipeline_params PARAMS = { 1000, PHI_DIST_EXP, 1.0, 0.5, 1000000000, false, 1, 0.025 };
 
 static void pipeline_state_restores_the_same_phi(void **state)
 {
