@@ -118,6 +118,7 @@ build/tests/pano-bench: build/tests/bench/pano_bench.o build/libpano.a
 bench: check-deps all build/tests/pano-bench
 	@tests/bench/agent-bench.sh
 	@tests/bench/pano-bench.sh
+	@tests/bench/htm-bench.sh
 
 # --- dependencies ------------------------------------------------------------
 # check-deps installs what is missing when run as root, else says how.

@@ -19,7 +19,8 @@
 #include "statefile.h"
 #include "timefmt.h"
 
-#define STATE_SAVE_EVERY_NS (60 * INT64_C(1000000000))
+/* HTM models are ~125 KB each: saved every 5 minutes, and at exit. */
+#define STATE_SAVE_EVERY_NS (300 * INT64_C(1000000000))
 #define LOG_FLUSH_EVERY_NS (INT64_C(1000000000))
 #define DRAIN_GRACE_NS (100 * INT64_C(1000000))
 /* Probes due within this much of each other go out in one wake-up: at

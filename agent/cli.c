@@ -12,6 +12,7 @@ const char DETECTOR_OPTIONS_HELP[] =
 	"  --log-dir DIR           where the CSV logs go\n"
 	"  --phi-threshold X       phi above X is bad (default 1)\n"
 	"  --anomaly-threshold X   HTM anomaly score above X, in [0,1], is unexpected (default 0.5)\n"
+	"  --no-htm                phi alone: no HTM model, htm.csv stays empty\n"
 	"  --phi-window N          successful response times phi remembers (default 1000)\n"
 	"  --phi-dist exp|normal   distribution of response times (default exp)\n"
 	"  --htm-aggregate N       feed HTM the max of every N probes (default 1)\n";
@@ -27,6 +28,7 @@ void detector_options_defaults(detector_options *o, const char *log_dir)
 	o->phi_window = 1000;
 	o->dist = PHI_DIST_EXP;
 	o->htm_aggregate = 1;
+	o->htm = true;
 }
 
 int parse_double(const char *s, double min, double max, double *out)
@@ -101,6 +103,9 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 			return 1;
 		fprintf(stderr, "%s: --htm-aggregate: '%s' is not an integer in [1, 3600]\n", prog, arg);
 		return -1;
+	case OPT_NO_HTM:
+		o->htm = false;
+		return 1;
 	default:
 		return 0;
 	}
@@ -125,7 +130,7 @@ void detector_options_to_params(const detector_options *o, pipeline_params *p)
 	p->phi_threshold = o->phi_threshold;
 	p->anomaly_threshold = o->anomaly_threshold;
 	p->timeout_ns = (int64_t)llround(o->timeout_s * 1e9);
-	p->htm = true;
+	p->htm = o->htm;
 	p->htm_aggregate = (unsigned)o->htm_aggregate;
 	p->htm_resolution = PIPELINE_HTM_RESOLUTION;
 }

@@ -25,7 +25,8 @@ typedef struct {
 	double anomaly_threshold;   /* --anomaly-threshold, default 0.5 */
 	long phi_window;            /* --phi-window, default 1000 */
 	phi_dist dist;              /* --phi-dist, default exp */
-	long htm_aggregate;         /* --htm-aggregate (used once HTM lands) */
+	long htm_aggregate;         /* --htm-aggregate, default 1 */
+	bool htm;                   /* false with --no-htm: phi alone */
 } detector_options;
 
 #define INTERVAL_MIN_S 0.01
@@ -34,7 +35,7 @@ typedef struct {
 /* getopt_long ids of the shared options, above any short option char. */
 enum {
 	OPT_INTERVAL = 256, OPT_TIMEOUT, OPT_LOG_DIR, OPT_PHI_THRESHOLD,
-	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE,
+	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE, OPT_NO_HTM,
 	OPT_SHARED_END
 };
 
@@ -46,7 +47,8 @@ enum {
 	{ "anomaly-threshold", required_argument, NULL, OPT_ANOMALY_THRESHOLD }, \
 	{ "phi-window", required_argument, NULL, OPT_PHI_WINDOW }, \
 	{ "phi-dist", required_argument, NULL, OPT_PHI_DIST }, \
-	{ "htm-aggregate", required_argument, NULL, OPT_HTM_AGGREGATE }
+	{ "htm-aggregate", required_argument, NULL, OPT_HTM_AGGREGATE }, \
+	{ "no-htm", no_argument, NULL, OPT_NO_HTM }
 
 /* The usage lines of the shared options. */
 extern const char DETECTOR_OPTIONS_HELP[];

@@ -60,6 +60,13 @@ int tm_init(tm_state *tm, const htm_params *p, uint64_t seed)
 	tm->match_segs = malloc(S * sizeof(uint16_t));
 	tm->predicted_col = calloc(tm->columns, 1);
 	tm->cell_head = malloc(tm->cells * sizeof(uint16_t));
+	tm->act_start = calloc((size_t)tm->columns + 1, sizeof(uint32_t));
+	tm->match_start = calloc((size_t)tm->columns + 1, sizeof(uint32_t));
+	tm->mark = calloc((tm->cells + 63) / 64, sizeof(uint64_t));
+	tm->col_pos = calloc((size_t)tm->columns + 1, sizeof(uint32_t));
+	tm->seg_tmp = calloc(S, sizeof(uint16_t));
+	if (!tm->act_start || !tm->match_start || !tm->mark || !tm->col_pos || !tm->seg_tmp)
+		return -1;
 	tm->syn_next = malloc(S * M * sizeof(uint16_t));
 	tm->touched = malloc(S * sizeof(uint16_t));
 	if (!tm->cell_head || !tm->syn_next || !tm->touched)
@@ -78,6 +85,11 @@ int tm_init(tm_state *tm, const htm_params *p, uint64_t seed)
 
 void tm_free(tm_state *tm)
 {
+	free(tm->act_start);
+	free(tm->match_start);
+	free(tm->mark);
+	free(tm->col_pos);
+	free(tm->seg_tmp);
 	free(tm->cell_head);
 	free(tm->syn_next);
 	free(tm->touched);
@@ -103,7 +115,8 @@ void tm_free(tm_state *tm)
 size_t tm_memory(const tm_state *tm)
 {
 	size_t S = tm->max_segs, M = tm->max_syn;
-	return S * (2 + 1 + 4 + 1 + 1 + 2 + 2 + 2) + S * M * 5 + tm->cells * 3 + (tm->cells + 63) / 64 * 8 +
+	return S * (2 + 1 + 4 + 1 + 1 + 2 + 2 + 2) + S * M * 5 + tm->cells * 3 + (tm->cells + 63) / 64 * 24 +
+	       ((size_t)tm->columns + 1) * 12 + S * 2 +
 	       tm->columns + 4 * 2 * 20 * (size_t)tm->cpc;
 }
 
@@ -111,6 +124,8 @@ static bool was_active(const tm_state *tm, uint16_t cell)
 {
 	return tm->prev_active_bits[cell >> 6] >> (cell & 63) & 1;
 }
+
+static void group_by_column(tm_state *tm, uint16_t *segs, uint32_t n, uint32_t *start);
 
 static void link_syn(tm_state *tm, uint16_t id)
 {
@@ -130,6 +145,8 @@ static void unlink_syn(tm_state *tm, uint16_t id)
 
 void tm_relink(tm_state *tm)
 {
+	group_by_column(tm, tm->act_segs, tm->nact_segs, tm->act_start);
+	group_by_column(tm, tm->match_segs, tm->nmatch_segs, tm->match_start);
 	memset(tm->active_bits, 0, (tm->cells + 63) / 64 * sizeof(uint64_t));
 	for (uint32_t i = 0; i < tm->nactive; i++)
 		tm->active_bits[tm->active[i] >> 6] |= UINT64_C(1) << (tm->active[i] & 63);
@@ -196,13 +213,16 @@ static void grow(tm_state *tm, uint16_t seg, int n)
 	size_t base = ((size_t)seg << tm->syn_shift);
 	uint16_t cand[256];
 	uint32_t nc = 0;
+	/* mark the segment's presynaptic cells, take the unmarked winners */
+	for (uint8_t i = 0; i < tm->seg_nsyn[seg]; i++)
+		tm->mark[tm->syn_pre[base + i] >> 6] |= UINT64_C(1) << (tm->syn_pre[base + i] & 63);
 	for (uint32_t w = 0; w < tm->nprev_winners && nc < 256; w++) {
-		bool have = false;
-		for (uint8_t i = 0; i < tm->seg_nsyn[seg]; i++)
-			have |= tm->syn_pre[base + i] == tm->prev_winners[w];
-		if (!have)
-			cand[nc++] = tm->prev_winners[w];
+		uint16_t c = tm->prev_winners[w];
+		if (!(tm->mark[c >> 6] >> (c & 63) & 1))
+			cand[nc++] = c;
 	}
+	for (uint8_t i = 0; i < tm->seg_nsyn[seg]; i++)
+		tm->mark[tm->syn_pre[base + i] >> 6] = 0;
 	if ((uint32_t)n > nc)
 		n = (int)nc;
 	while (tm->seg_nsyn[seg] + n > tm->max_syn && tm->seg_nsyn[seg] > 0) {
@@ -256,35 +276,40 @@ static void add_unique(uint16_t *list, uint32_t *n, uint16_t cell)
 
 /* Segments (from the last step's lists) on cells of column col. */
 #define COLUMN_SEGS_MAX 512
-/* The lists are sorted by cell: binary search for the column's range. */
-static uint32_t segs_in_column(const tm_state *tm, const uint16_t *segs, uint32_t n,
-                               uint16_t col, uint16_t *out)
+/* A column's segments in a list grouped by column (see group_by_column). */
+static uint32_t segs_in_column(const uint16_t *segs, const uint32_t *start, uint16_t col, uint16_t *out)
 {
-	uint32_t first = (uint32_t)col * tm->cpc, lo = 0, hi = n;
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (tm->seg_cell[segs[mid]] < first)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	uint32_t k = 0;
-	for (uint32_t i = lo; i < n && k < COLUMN_SEGS_MAX && tm->seg_cell[segs[i]] / tm->cpc == col; i++)
-		out[k++] = segs[i];
-	return k;
+	uint32_t n = start[col + 1] - start[col];
+	if (n > COLUMN_SEGS_MAX)
+		n = COLUMN_SEGS_MAX;
+	memcpy(out, segs + start[col], n * sizeof(*out));
+	return n;
 }
 
-/* Insertion sort by (cell, segment): the lists are short. */
-static void sort_by_cell(const tm_state *tm, uint16_t *segs, uint32_t n)
+/* Groups a segment list by column (a counting sort), each column's
+ * segments in (cell, segment) order; start[c] .. start[c+1] is column c's
+ * range.  The work is the list plus the columns, whatever the list's order. */
+static void group_by_column(tm_state *tm, uint16_t *segs, uint32_t n, uint32_t *start)
 {
-	for (uint32_t i = 1; i < n; i++) {
-		uint16_t v = segs[i];
-		uint32_t key = (uint32_t)tm->seg_cell[v] << 16 | v, j = i;
-		while (j > 0 && ((uint32_t)tm->seg_cell[segs[j - 1]] << 16 | segs[j - 1]) > key) {
-			segs[j] = segs[j - 1];
-			j--;
+	memset(start, 0, ((size_t)tm->columns + 1) * sizeof(*start));
+	for (uint32_t i = 0; i < n; i++)
+		start[tm->seg_cell[segs[i]] / tm->cpc + 1]++;
+	for (uint16_t c = 0; c < tm->columns; c++)
+		start[c + 1] += start[c];
+	memcpy(tm->seg_tmp, segs, n * sizeof(*segs));
+	memcpy(tm->col_pos, start, ((size_t)tm->columns + 1) * sizeof(*start));
+	for (uint32_t i = 0; i < n; i++)
+		segs[tm->col_pos[tm->seg_cell[tm->seg_tmp[i]] / tm->cpc]++] = tm->seg_tmp[i];
+	for (uint16_t c = 0; c < tm->columns; c++) {
+		for (uint32_t i = start[c] + 1; i < start[c + 1]; i++) {
+			uint16_t v = segs[i];
+			uint32_t key = (uint32_t)tm->seg_cell[v] << 16 | v, j = i;
+			while (j > start[c] && ((uint32_t)tm->seg_cell[segs[j - 1]] << 16 | segs[j - 1]) > key) {
+				segs[j] = segs[j - 1];
+				j--;
+			}
+			segs[j] = v;
 		}
-		segs[j] = v;
 	}
 }
 
@@ -309,7 +334,7 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 	uint16_t segs[COLUMN_SEGS_MAX];
 	for (size_t i = 0; i < ncols; i++) {
 		uint16_t col = cols[i];
-		uint32_t na = segs_in_column(tm, tm->act_segs, tm->nact_segs, col, segs);
+		uint32_t na = segs_in_column(tm->act_segs, tm->act_start, col, segs);
 		if (na > 0 && tm->predicted_col[col]) {
 			predicted++;
 			for (uint32_t j = 0; j < na; j++) {
@@ -327,7 +352,7 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 		/* burst */
 		for (uint8_t c = 0; c < tm->cpc; c++)
 			tm->active[tm->nactive++] = (uint16_t)(col * tm->cpc + c);
-		uint32_t nm = segs_in_column(tm, tm->match_segs, tm->nmatch_segs, col, segs);
+		uint32_t nm = segs_in_column(tm->match_segs, tm->match_start, col, segs);
 		uint16_t best = TM_FREE;
 		for (uint32_t j = 0; j < nm; j++)
 			if (best == TM_FREE || tm->seg_pot[segs[j]] > tm->seg_pot[best])
@@ -393,8 +418,8 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 			tm->match_segs[tm->nmatch_segs++] = seg;
 	}
 	/* Segments in cell order, so a column's cells activate in order. */
-	sort_by_cell(tm, tm->act_segs, tm->nact_segs);
-	sort_by_cell(tm, tm->match_segs, tm->nmatch_segs);
+	group_by_column(tm, tm->act_segs, tm->nact_segs, tm->act_start);
+	group_by_column(tm, tm->match_segs, tm->nmatch_segs, tm->match_start);
 	return ncols ? 1.0 - (double)predicted / (double)ncols : 0.0;
 }
 

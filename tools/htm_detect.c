@@ -7,15 +7,15 @@
  * reads timestamp,value rows (Numenta Anomaly Benchmark format) and writes
  * timestamp,value,anomaly_score.  As NAB's "numenta" detector does, it
  * knows the file's value range (it reads the whole file first): the
- * encoder's resolution is 1.4 x range / 130; the score is the log-scaled
+ * encoder's resolution is 1.4 x range / 200; the score is the log-scaled
  * anomaly likelihood, with a probation of 15% of the file (at most 750
  * rows); a value more than 5% outside every value seen so far scores 1
  * (a spatial anomaly the temporal model cannot know about).
  *
  * --corpus runs every DATA_DIR/CATEGORY/NAME.csv into
  * RESULTS_DIR/CATEGORY/htm_NAME.csv and prints the time per step.
- * Options: --raw (the raw anomaly score instead), --no-time-of-day,
- * --seed N, --buckets N (default 130), --param NAME=VALUE (any field of
+ * Options: --raw (the raw anomaly score instead), --time-of-day,
+ * --seed N, --buckets N (default 200), --param NAME=VALUE (any field of
  * htm_params, for tuning). */
 #include <dirent.h>
 #include <errno.h>
@@ -279,22 +279,40 @@ static int run_corpus(const char *data, const char *results, const options *o)
 
 int main(int argc, char **argv)
 {
-	options o = { false, true, 42, 130.0, htm_params_default(), false };
+	/* Tuned on NAB (see the README): no time of day, 200 buckets. */
+	options o = { false, false, 42, 200.0, htm_params_default(), false };
 	const char *args[2] = { NULL, NULL };
 	int nargs = 0;
 	bool corpus = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: " PROG " [--raw] [--no-time-of-day] [--seed N] [INPUT_CSV [OUTPUT_CSV]]\n"
+			printf("usage: " PROG " [--raw] [--time-of-day] [--buckets N] [--seed N] [--param NAME=VALUE]\n"
+			       "                  [INPUT_CSV [OUTPUT_CSV]]\n"
 			       "       " PROG " [options] --corpus DATA_DIR RESULTS_DIR\n"
 			       "Scores a timestamp,value series with the HTM model; writes\n"
-			       "timestamp,value,anomaly_score.  '-' or nothing: stdin / stdout.\n");
+			       "timestamp,value,anomaly_score.  '-' or nothing: stdin / stdout.\n"
+			       "  --raw             the raw anomaly score, not the log likelihood\n"
+			       "  --time-of-day     also encode the time of day (off: better on NAB)\n"
+			       "  --buckets N       the value range in N encoder buckets (default 200)\n"
+			       "  --param N=V       override a model parameter (htm/htm.h)\n"
+			       "  --model-size      print a default model's size and exit\n");
 			return 0;
 		} else if (!strcmp(a, "--raw"))
 			o.raw = true;
 		else if (!strcmp(a, "--no-time-of-day"))
 			o.tod = false;
+		else if (!strcmp(a, "--time-of-day"))
+			o.tod = true;
+		else if (!strcmp(a, "--model-size")) {
+			htm_params p = htm_params_default();
+			htm_model *m = htm_new(&p);
+			if (!m)
+				return 1;
+			printf("model: %zu bytes in memory, %zu bytes saved\n", htm_memory(m), htm_state_size(m));
+			htm_free(m);
+			return 0;
+		}
 		else if (!strcmp(a, "--corpus"))
 			corpus = true;
 		else if (!strcmp(a, "--param")) {

@@ -35,7 +35,7 @@ run() { # run HOSTS METHOD
 		prefix=(ip netns exec $NS)
 	fi
 	hosts "$n" >"$OUT/hosts"
-	"${prefix[@]}" "$AGENT" --method "$method" --interval 1 --duration "$SECS" --stats \
+	"${prefix[@]}" "$AGENT" --no-htm --method "$method" --interval 1 --duration "$SECS" --stats \
 		--log-dir "$OUT/logs-$n-$method" $(cat "$OUT/hosts") 2>"$OUT/err" &
 	pid=$!
 	sleep 5 # start-up (argument parsing, first touch of memory) is not steady state
