@@ -76,12 +76,13 @@ typedef struct {
 	uint64_t *active_bits;          /* bitmap of the active cells */
 	uint64_t *prev_active_bits;     /* and of the previous step's */
 	uint8_t syn_shift;              /* log2(max_syn): synapse id = seg << shift | slot */
-	uint16_t *act_segs, *match_segs; /* segments, by column, then cell */
+	uint16_t *act_segs, *match_segs; /* active / matching segments */
 	uint32_t nact_segs, nmatch_segs;
-	uint32_t *act_start, *match_start; /* columns + 1: each column's range */
-	uint64_t *mark;                 /* cells bitmap, scratch for grow */
-	uint32_t *col_pos;              /* scratch for group_by_column */
-	uint16_t *seg_tmp;
+	/* Per column, its active and matching segments as linked lists
+	 * (heads per column, links per segment), rebuilt every step. */
+	uint16_t *act_head, *match_head, *act_next, *match_next;
+	uint64_t *mark;                 /* cells bitmap: active cells being added */
+	uint64_t *gmark;                /* cells bitmap: scratch for grow */
 	uint8_t *predicted_col;         /* columns predicted for the next step */
 	uint64_t rng;
 } tm_state;

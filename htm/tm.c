@@ -60,13 +60,16 @@ int tm_init(tm_state *tm, const htm_params *p, uint64_t seed)
 	tm->match_segs = malloc(S * sizeof(uint16_t));
 	tm->predicted_col = calloc(tm->columns, 1);
 	tm->cell_head = malloc(tm->cells * sizeof(uint16_t));
-	tm->act_start = calloc((size_t)tm->columns + 1, sizeof(uint32_t));
-	tm->match_start = calloc((size_t)tm->columns + 1, sizeof(uint32_t));
+	tm->act_head = malloc(tm->columns * sizeof(uint16_t));
+	tm->match_head = malloc(tm->columns * sizeof(uint16_t));
+	tm->act_next = malloc(S * sizeof(uint16_t));
+	tm->match_next = malloc(S * sizeof(uint16_t));
 	tm->mark = calloc((tm->cells + 63) / 64, sizeof(uint64_t));
-	tm->col_pos = calloc((size_t)tm->columns + 1, sizeof(uint32_t));
-	tm->seg_tmp = calloc(S, sizeof(uint16_t));
-	if (!tm->act_start || !tm->match_start || !tm->mark || !tm->col_pos || !tm->seg_tmp)
+	tm->gmark = calloc((tm->cells + 63) / 64, sizeof(uint64_t));
+	if (!tm->act_head || !tm->match_head || !tm->act_next || !tm->match_next || !tm->mark || !tm->gmark)
 		return -1;
+	for (uint16_t c = 0; c < tm->columns; c++)
+		tm->act_head[c] = tm->match_head[c] = TM_FREE;
 	tm->syn_next = malloc(S * M * sizeof(uint16_t));
 	tm->touched = malloc(S * sizeof(uint16_t));
 	if (!tm->cell_head || !tm->syn_next || !tm->touched)
@@ -85,11 +88,12 @@ int tm_init(tm_state *tm, const htm_params *p, uint64_t seed)
 
 void tm_free(tm_state *tm)
 {
-	free(tm->act_start);
-	free(tm->match_start);
+	free(tm->act_head);
+	free(tm->match_head);
+	free(tm->act_next);
+	free(tm->match_next);
 	free(tm->mark);
-	free(tm->col_pos);
-	free(tm->seg_tmp);
+	free(tm->gmark);
 	free(tm->cell_head);
 	free(tm->syn_next);
 	free(tm->touched);
@@ -115,8 +119,8 @@ void tm_free(tm_state *tm)
 size_t tm_memory(const tm_state *tm)
 {
 	size_t S = tm->max_segs, M = tm->max_syn;
-	return S * (2 + 1 + 4 + 1 + 1 + 2 + 2 + 2) + S * M * 5 + tm->cells * 3 + (tm->cells + 63) / 64 * 24 +
-	       ((size_t)tm->columns + 1) * 12 + S * 2 +
+	return S * (2 + 1 + 4 + 1 + 1 + 2 + 2 + 2) + S * M * 5 + tm->cells * 3 + (tm->cells + 63) / 64 * 32 +
+	       (size_t)tm->columns * 4 + S * 4 +
 	       tm->columns + 4 * 2 * 20 * (size_t)tm->cpc;
 }
 
@@ -125,7 +129,7 @@ static bool was_active(const tm_state *tm, uint16_t cell)
 	return tm->prev_active_bits[cell >> 6] >> (cell & 63) & 1;
 }
 
-static void group_by_column(tm_state *tm, uint16_t *segs, uint32_t n, uint32_t *start);
+static void link_columns(tm_state *tm);
 
 static void link_syn(tm_state *tm, uint16_t id)
 {
@@ -145,8 +149,9 @@ static void unlink_syn(tm_state *tm, uint16_t id)
 
 void tm_relink(tm_state *tm)
 {
-	group_by_column(tm, tm->act_segs, tm->nact_segs, tm->act_start);
-	group_by_column(tm, tm->match_segs, tm->nmatch_segs, tm->match_start);
+	for (uint16_t c = 0; c < tm->columns; c++)
+		tm->act_head[c] = tm->match_head[c] = TM_FREE;
+	link_columns(tm);
 	memset(tm->active_bits, 0, (tm->cells + 63) / 64 * sizeof(uint64_t));
 	for (uint32_t i = 0; i < tm->nactive; i++)
 		tm->active_bits[tm->active[i] >> 6] |= UINT64_C(1) << (tm->active[i] & 63);
@@ -215,14 +220,14 @@ static void grow(tm_state *tm, uint16_t seg, int n)
 	uint32_t nc = 0;
 	/* mark the segment's presynaptic cells, take the unmarked winners */
 	for (uint8_t i = 0; i < tm->seg_nsyn[seg]; i++)
-		tm->mark[tm->syn_pre[base + i] >> 6] |= UINT64_C(1) << (tm->syn_pre[base + i] & 63);
+		tm->gmark[tm->syn_pre[base + i] >> 6] |= UINT64_C(1) << (tm->syn_pre[base + i] & 63);
 	for (uint32_t w = 0; w < tm->nprev_winners && nc < 256; w++) {
 		uint16_t c = tm->prev_winners[w];
-		if (!(tm->mark[c >> 6] >> (c & 63) & 1))
+		if (!(tm->gmark[c >> 6] >> (c & 63) & 1))
 			cand[nc++] = c;
 	}
 	for (uint8_t i = 0; i < tm->seg_nsyn[seg]; i++)
-		tm->mark[tm->syn_pre[base + i] >> 6] = 0;
+		tm->gmark[tm->syn_pre[base + i] >> 6] = 0;
 	if ((uint32_t)n > nc)
 		n = (int)nc;
 	while (tm->seg_nsyn[seg] + n > tm->max_syn && tm->seg_nsyn[seg] > 0) {
@@ -268,49 +273,49 @@ static uint16_t new_segment(tm_state *tm, uint16_t cell)
 	return seg;
 }
 
-static void add_unique(uint16_t *list, uint32_t *n, uint16_t cell)
-{
-	if (*n == 0 || list[*n - 1] != cell)
-		list[(*n)++] = cell;
-}
-
-/* Segments (from the last step's lists) on cells of column col. */
 #define COLUMN_SEGS_MAX 512
-/* A column's segments in a list grouped by column (see group_by_column). */
-static uint32_t segs_in_column(const uint16_t *segs, const uint32_t *start, uint16_t col, uint16_t *out)
+
+/* A column's segments from its linked list (at most COLUMN_SEGS_MAX). */
+static uint32_t segs_in_column(const uint16_t *head, const uint16_t *next, uint16_t col, uint16_t *out)
 {
-	uint32_t n = start[col + 1] - start[col];
-	if (n > COLUMN_SEGS_MAX)
-		n = COLUMN_SEGS_MAX;
-	memcpy(out, segs + start[col], n * sizeof(*out));
+	uint32_t n = 0;
+	for (uint16_t s = head[col]; s != TM_FREE && n < COLUMN_SEGS_MAX; s = next[s])
+		out[n++] = s;
 	return n;
 }
 
-/* Groups a segment list by column (a counting sort), each column's
- * segments in (cell, segment) order; start[c] .. start[c+1] is column c's
- * range.  The work is the list plus the columns, whatever the list's order. */
-static void group_by_column(tm_state *tm, uint16_t *segs, uint32_t n, uint32_t *start)
+/* Rebuilds the per-column lists from the segment lists, in list order. */
+static void link_columns(tm_state *tm)
 {
-	memset(start, 0, ((size_t)tm->columns + 1) * sizeof(*start));
-	for (uint32_t i = 0; i < n; i++)
-		start[tm->seg_cell[segs[i]] / tm->cpc + 1]++;
-	for (uint16_t c = 0; c < tm->columns; c++)
-		start[c + 1] += start[c];
-	memcpy(tm->seg_tmp, segs, n * sizeof(*segs));
-	memcpy(tm->col_pos, start, ((size_t)tm->columns + 1) * sizeof(*start));
-	for (uint32_t i = 0; i < n; i++)
-		segs[tm->col_pos[tm->seg_cell[tm->seg_tmp[i]] / tm->cpc]++] = tm->seg_tmp[i];
-	for (uint16_t c = 0; c < tm->columns; c++) {
-		for (uint32_t i = start[c] + 1; i < start[c + 1]; i++) {
-			uint16_t v = segs[i];
-			uint32_t key = (uint32_t)tm->seg_cell[v] << 16 | v, j = i;
-			while (j > start[c] && ((uint32_t)tm->seg_cell[segs[j - 1]] << 16 | segs[j - 1]) > key) {
-				segs[j] = segs[j - 1];
-				j--;
-			}
-			segs[j] = v;
-		}
+	for (uint32_t i = tm->nact_segs; i-- > 0;) {
+		uint16_t s = tm->act_segs[i], col = (uint16_t)(tm->seg_cell[s] / tm->cpc);
+		tm->act_next[s] = tm->act_head[col];
+		tm->act_head[col] = s;
 	}
+	for (uint32_t i = tm->nmatch_segs; i-- > 0;) {
+		uint16_t s = tm->match_segs[i], col = (uint16_t)(tm->seg_cell[s] / tm->cpc);
+		tm->match_next[s] = tm->match_head[col];
+		tm->match_head[col] = s;
+	}
+}
+
+static void unlink_columns(tm_state *tm)
+{
+	for (uint32_t i = 0; i < tm->nact_segs; i++)
+		tm->act_head[tm->seg_cell[tm->act_segs[i]] / tm->cpc] = TM_FREE;
+	for (uint32_t i = 0; i < tm->nmatch_segs; i++)
+		tm->match_head[tm->seg_cell[tm->match_segs[i]] / tm->cpc] = TM_FREE;
+}
+
+/* Adds cell to a list unless the mark bitmap has it (and marks it). */
+static bool add_once(tm_state *tm, uint16_t *list, uint32_t *n, uint16_t cell)
+{
+	uint64_t bit = UINT64_C(1) << (cell & 63);
+	if (tm->mark[cell >> 6] & bit)
+		return false;
+	tm->mark[cell >> 6] |= bit;
+	list[(*n)++] = cell;
+	return true;
 }
 
 double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
@@ -334,13 +339,13 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 	uint16_t segs[COLUMN_SEGS_MAX];
 	for (size_t i = 0; i < ncols; i++) {
 		uint16_t col = cols[i];
-		uint32_t na = segs_in_column(tm->act_segs, tm->act_start, col, segs);
+		uint32_t na = segs_in_column(tm->act_head, tm->act_next, col, segs);
 		if (na > 0 && tm->predicted_col[col]) {
 			predicted++;
 			for (uint32_t j = 0; j < na; j++) {
 				uint16_t cell = tm->seg_cell[segs[j]];
-				add_unique(tm->active, &tm->nactive, cell);
-				add_unique(tm->winners, &tm->nwinners, cell);
+				if (add_once(tm, tm->active, &tm->nactive, cell))
+					tm->winners[tm->nwinners++] = cell;
 				if (learn) {
 					int grown = tm->new_syn - tm->seg_pot[segs[j]];
 					adapt(tm, segs[j]);
@@ -351,8 +356,8 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 		}
 		/* burst */
 		for (uint8_t c = 0; c < tm->cpc; c++)
-			tm->active[tm->nactive++] = (uint16_t)(col * tm->cpc + c);
-		uint32_t nm = segs_in_column(tm->match_segs, tm->match_start, col, segs);
+			add_once(tm, tm->active, &tm->nactive, (uint16_t)(col * tm->cpc + c));
+		uint32_t nm = segs_in_column(tm->match_head, tm->match_next, col, segs);
 		uint16_t best = TM_FREE;
 		for (uint32_t j = 0; j < nm; j++)
 			if (best == TM_FREE || tm->seg_pot[segs[j]] > tm->seg_pot[best])
@@ -384,8 +389,10 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 				grow(tm, seg, tm->new_syn);
 			}
 		}
-		add_unique(tm->winners, &tm->nwinners, winner);
+		tm->winners[tm->nwinners++] = winner;
 	}
+	for (uint32_t i = 0; i < tm->nactive; i++)
+		tm->mark[tm->active[i] >> 6] = 0;
 
 	/* Dendrites for the next step, from the cells active now: only the
 	 * synapses on active cells are visited.  Counts of the segments the
@@ -407,6 +414,7 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 			tm->seg_conn[seg] += tm->syn_perm[id] >= tm->connected;
 		}
 	}
+	unlink_columns(tm);
 	tm->nact_segs = tm->nmatch_segs = 0;
 	for (uint32_t i = 0; i < tm->ntouched; i++) {
 		uint16_t seg = tm->touched[i];
@@ -418,8 +426,7 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 			tm->match_segs[tm->nmatch_segs++] = seg;
 	}
 	/* Segments in cell order, so a column's cells activate in order. */
-	group_by_column(tm, tm->act_segs, tm->nact_segs, tm->act_start);
-	group_by_column(tm, tm->match_segs, tm->nmatch_segs, tm->match_start);
+	link_columns(tm);
 	return ncols ? 1.0 - (double)predicted / (double)ncols : 0.0;
 }
 
