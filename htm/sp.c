@@ -89,12 +89,18 @@ size_t sp_memory(const sp_state *sp)
 size_t sp_compute(sp_state *sp, const uint16_t *bits, size_t nbits, bool learn, uint16_t *cols)
 {
 	memset(sp->overlap, 0, sp->columns * sizeof(*sp->overlap));
-	for (size_t i = 0; i < nbits; i++) {
-		uint16_t b = bits[i];
-		for (uint32_t e = sp->index_start[b]; e < sp->index_start[b + 1]; e++) {
-			uint32_t syn = sp->index[e];
-			if (sp->perm[syn] >= sp->connected)
-				sp->overlap[syn / sp->potential]++;
+	{
+		uint16_t *restrict overlap = sp->overlap;
+		const uint16_t *restrict perm = sp->perm, *restrict index = sp->index;
+		const uint32_t *restrict start = sp->index_start;
+		const uint16_t connected = sp->connected, potential = sp->potential;
+		for (size_t i = 0; i < nbits; i++) {
+			uint16_t b = bits[i];
+			for (uint32_t e = start[b]; e < start[b + 1]; e++) {
+				uint16_t syn = index[e];
+				if (perm[syn] >= connected)
+					overlap[syn / potential]++;
+			}
 		}
 	}
 	/* Top k by overlap, ties to the lower column: find the overlap T of

@@ -405,14 +405,24 @@ double tm_compute(tm_state *tm, const uint16_t *cols, size_t ncols, bool learn)
 		tm->seg_conn[tm->touched[i]] = tm->seg_pot[tm->touched[i]] = 0;
 	tm->ntouched = 0;
 	memset(tm->predicted_col, 0, tm->columns);
-	for (uint32_t a = 0; a < tm->nactive; a++) {
-		for (uint16_t id = tm->cell_head[tm->active[a]]; id != TM_FREE; id = tm->syn_next[id]) {
-			uint16_t seg = (uint16_t)(id >> tm->syn_shift);
-			if (tm->seg_pot[seg] == 0)
-				tm->touched[tm->ntouched++] = seg;
-			tm->seg_pot[seg]++;
-			tm->seg_conn[seg] += tm->syn_perm[id] >= tm->connected;
+	{
+		/* locals: the stores below cannot alias the state's fields */
+		uint8_t *restrict pot = tm->seg_pot, *restrict conn = tm->seg_conn;
+		const uint8_t *restrict perm = tm->syn_perm;
+		const uint16_t *restrict next = tm->syn_next, *restrict head = tm->cell_head;
+		uint16_t *restrict touched = tm->touched;
+		const uint8_t connected = tm->connected, shift = tm->syn_shift;
+		uint32_t nt = 0;
+		for (uint32_t a = 0; a < tm->nactive; a++) {
+			for (uint16_t id = head[tm->active[a]]; id != TM_FREE; id = next[id]) {
+				uint16_t seg = (uint16_t)(id >> shift);
+				if (pot[seg] == 0)
+					touched[nt++] = seg;
+				pot[seg]++;
+				conn[seg] += perm[id] >= connected;
+			}
 		}
+		tm->ntouched = nt;
 	}
 	unlink_columns(tm);
 	tm->nact_segs = tm->nmatch_segs = 0;
