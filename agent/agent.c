@@ -64,6 +64,7 @@ typedef struct {
 	watch signal_watch, resolver_watch;
 	int sigfd;
 	bool stopping, reopen;
+	bool no_pwait2; /* epoll_pwait2 is not available here */
 	char state_path[PATH_MAX];
 	probe_counts counts;
 	lateness_histogram lateness;
@@ -341,6 +342,22 @@ static void print_stats(const agent *a, int64_t elapsed_ns)
 	        (double)a->lateness.max_ns / 1e3);
 }
 
+/* epoll_pwait2 waits to the nanosecond; kernels before 5.11 (and
+ * valgrind) lack it, and then epoll_wait, rounded up to the millisecond,
+ * does. */
+static int wait_events(agent *a, struct epoll_event *evs, int max, int64_t wait_ns)
+{
+	if (!a->no_pwait2) {
+		struct timespec ts = { wait_ns / 1000000000, wait_ns % 1000000000 };
+		int n = epoll_pwait2(a->epfd, evs, max, &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		a->no_pwait2 = true;
+	}
+	int64_t ms = (wait_ns + 999999) / 1000000;
+	return epoll_wait(a->epfd, evs, max, ms > INT32_MAX ? INT32_MAX : (int)ms);
+}
+
 int agent_run(const agent_config *cfg)
 {
 	agent a;
@@ -404,9 +421,8 @@ int agent_run(const agent_config *cfg)
 		int64_t wait = wake - now;
 		if (wait < 0)
 			wait = 0;
-		struct timespec ts = { wait / 1000000000, wait % 1000000000 };
 		struct epoll_event evs[64];
-		int n = epoll_pwait2(a.epfd, evs, 64, &ts, NULL);
+		int n = wait_events(&a, evs, 64, wait);
 		for (int i = 0; i < n; i++) {
 			watch *w = evs[i].data.ptr;
 			w->ready(w, evs[i].events);

@@ -28,11 +28,11 @@ htm_params htm_params_default(void)
 	htm_params p = {
 		.seed = 42,
 		.resolution = 0.05, .value_bits = 400, .value_active = 21,
-		.time_of_day = true, .tod_bits = 240, .tod_active = 21,
-		.columns = 1024, .active_columns = 20, .potential = 20,
+		.time_of_day = true, .tod_bits = 120, .tod_active = 11,
+		.columns = 512, .active_columns = 10, .potential = 24,
 		.sp_connected = 0.2, .sp_inc = 0.003, .sp_dec = 0.0005,
-		.cells_per_column = 8, .max_segments = 1024, .max_synapses = 16,
-		.new_synapses = 12, .activation_threshold = 8, .min_threshold = 6,
+		.cells_per_column = 12, .max_segments = 1536, .max_synapses = 16,
+		.new_synapses = 8, .activation_threshold = 5, .min_threshold = 4,
 		.tm_connected = 0.5, .tm_initial = 0.21, .tm_inc = 0.1, .tm_dec = 0.1,
 		.learning_period = 288, .estimation_samples = 100, .historic_window = 8640,
 		.reestimation_period = 100,
@@ -266,6 +266,10 @@ static void w_model(writer *w, const htm_model *m)
 	w_u32s(w, tm->seg_used, S);
 	w_u16s(w, tm->syn_pre, S * M);
 	w_bytes(w, tm->syn_perm, S * M);
+	/* the presynaptic lists, in their order: it decides the order in
+	 * which segments learn, so a reloaded model continues identically */
+	w_u16s(w, tm->cell_head, tm->cells);
+	w_u16s(w, tm->syn_next, S * M);
 	w_bytes(w, tm->seg_conn, S);
 	w_bytes(w, tm->seg_pot, S);
 	w_u16s(w, tm->active, tm->nactive);
@@ -446,6 +450,8 @@ htm_model *htm_load(const uint8_t *buf, size_t len, char *err, size_t errlen)
 		r_u32s(&r, tm->seg_used, S);
 		r_u16s(&r, tm->syn_pre, S * M);
 		r_bytes(&r, tm->syn_perm, S * M);
+		r_u16s(&r, tm->cell_head, tm->cells);
+		r_u16s(&r, tm->syn_next, S * M);
 		r_bytes(&r, tm->seg_conn, S);
 		r_bytes(&r, tm->seg_pot, S);
 		r_u16s(&r, tm->active, tm->nactive);
@@ -472,6 +478,8 @@ htm_model *htm_load(const uint8_t *buf, size_t len, char *err, size_t errlen)
 	for (int l = 0; !r.bad && l < 4; l++)
 		for (uint32_t i = 0; !r.bad && i < nlists[l]; i++)
 			r.bad = lists[l][i] >= tm->cells;
+	if (!r.bad && tm_check_lists(tm) != 0)
+		r.bad = true;
 	if (!r.bad)
 		tm_relink(tm);
 	memset(tm->cell_segs, 0, tm->cells);

@@ -34,21 +34,21 @@ typedef struct {
 	uint16_t value_active;      /* 21 bits per value; neighbours share 20 */
 	/* Time-of-day encoder: a ring of buckets over 24 h. */
 	bool time_of_day;           /* true */
-	uint16_t tod_bits;          /* 240 */
-	uint16_t tod_active;        /* 21 (a window of ~2 h) */
+	uint16_t tod_bits;          /* 120 */
+	uint16_t tod_active;        /* 11 (a window of ~2 h) */
 	/* Spatial pooler. */
-	uint16_t columns;           /* 1024 */
-	uint16_t active_columns;    /* 20 (2%) */
+	uint16_t columns;           /* 512 */
+	uint16_t active_columns;    /* 10 (2%) */
 	uint16_t potential;         /* 24 input bits a column may connect to */
 	double sp_connected;        /* 0.2 */
 	double sp_inc, sp_dec;      /* 0.003, 0.0005 */
 	/* Temporal memory. */
-	uint8_t cells_per_column;   /* 8 */
-	uint16_t max_segments;      /* 1024 over the whole model (LRU beyond) */
+	uint8_t cells_per_column;   /* 12 */
+	uint16_t max_segments;      /* 1536 over the whole model (LRU beyond) */
 	uint8_t max_synapses;       /* 16 per segment */
-	uint8_t new_synapses;       /* 12 grown per learning segment */
-	uint8_t activation_threshold; /* 8 connected active synapses */
-	uint8_t min_threshold;      /* 6 potential active synapses to match */
+	uint8_t new_synapses;       /* 8 grown per learning segment */
+	uint8_t activation_threshold; /* 5 connected active synapses */
+	uint8_t min_threshold;      /* 4 potential active synapses to match */
 	double tm_connected;        /* 0.5 */
 	double tm_initial;          /* 0.21 */
 	double tm_inc, tm_dec;      /* 0.1, 0.1 */

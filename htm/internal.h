@@ -88,7 +88,9 @@ typedef struct {
 } tm_state;
 
 int tm_init(tm_state *tm, const htm_params *p, uint64_t seed);
-/* Rebuilds the presynaptic lists from the synapse arrays (after loading). */
+/* After loading: checks that the presynaptic lists hold every synapse
+ * exactly once (0), then rebuilds the derived state. */
+int tm_check_lists(const tm_state *tm);
 void tm_relink(tm_state *tm);
 void tm_free(tm_state *tm);
 /* One step over the active columns (sorted); returns the raw anomaly. */

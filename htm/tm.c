@@ -70,7 +70,7 @@ int tm_init(tm_state *tm, const htm_params *p, uint64_t seed)
 		return -1;
 	for (uint16_t c = 0; c < tm->columns; c++)
 		tm->act_head[c] = tm->match_head[c] = TM_FREE;
-	tm->syn_next = malloc(S * M * sizeof(uint16_t));
+	tm->syn_next = calloc(S * M, sizeof(uint16_t)); /* saved whole: no garbage */
 	tm->touched = malloc(S * sizeof(uint16_t));
 	if (!tm->cell_head || !tm->syn_next || !tm->touched)
 		return -1;
@@ -147,6 +147,23 @@ static void unlink_syn(tm_state *tm, uint16_t id)
 		*at = tm->syn_next[id];
 }
 
+int tm_check_lists(const tm_state *tm)
+{
+	size_t total = 0, seen = 0, limit = (size_t)tm->max_segs << tm->syn_shift;
+	for (uint16_t s = 0; s < tm->max_segs; s++)
+		if (tm->seg_cell[s] != TM_FREE)
+			total += tm->seg_nsyn[s];
+	for (uint32_t c = 0; c < tm->cells; c++) {
+		for (uint16_t id = tm->cell_head[c]; id != TM_FREE; id = tm->syn_next[id]) {
+			uint16_t seg = (uint16_t)(id >> tm->syn_shift);
+			if (id >= limit || ++seen > total || tm->seg_cell[seg] == TM_FREE ||
+			    (id & ((1u << tm->syn_shift) - 1)) >= tm->seg_nsyn[seg] || tm->syn_pre[id] != c)
+				return -1;
+		}
+	}
+	return seen == total ? 0 : -1;
+}
+
 void tm_relink(tm_state *tm)
 {
 	for (uint16_t c = 0; c < tm->columns; c++)
@@ -159,12 +176,6 @@ void tm_relink(tm_state *tm)
 	for (uint16_t s = 0; s < tm->max_segs; s++)
 		if (tm->seg_pot[s] || tm->seg_conn[s])
 			tm->touched[tm->ntouched++] = s;
-	for (uint32_t c = 0; c < tm->cells; c++)
-		tm->cell_head[c] = TM_FREE;
-	for (uint16_t s = 0; s < tm->max_segs; s++)
-		if (tm->seg_cell[s] != TM_FREE)
-			for (uint8_t i = 0; i < tm->seg_nsyn[s]; i++)
-				link_syn(tm, (uint16_t)(((size_t)s << tm->syn_shift) + i));
 }
 
 static void remove_synapse(tm_state *tm, uint16_t seg, uint8_t i)
