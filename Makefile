@@ -84,13 +84,13 @@ bin/hview-%: build/pano/hview_%.o build/libpano.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
-bin/sonar-agent: build/agent/main.o build/libsonar.a build/libdetector.a
+bin/sonar-agent: build/agent/main.o build/libsonar.a build/libdetector.a build/libpano.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_PANO)
 
 bin/sonar-replay: build/tools/sonar_replay.o build/tools/csv_reader.o build/libsonar.a build/libdetector.a build/libpano.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_PANO)
 
 # --- unit tests ------------------------------------------------------------
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=build/tests/%)

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "csvlog.h"
+#include "../pano/model.h"
 #include "pipeline.h"
+#include "publisher.h"
 #include "resolver.h"
 #include "schedule.h"
 #include "statefile.h"
@@ -27,6 +29,7 @@
  * 10,000 hosts a second that is 10 probes a wake instead of one, a tenth of
  * the context switches, for at most this much lateness. */
 #define SEND_COALESCE_NS (INT64_C(1000000))
+#define PUBLISH_POLL_NS (INT64_C(20000000))
 
 typedef struct {
 	struct sockaddr_storage addr;
@@ -60,6 +63,7 @@ typedef struct {
 	pipeline *pipe;
 	csvlogs *logs;
 	resolver *res;
+	publisher *pub;
 	int epfd;
 	watch signal_watch, resolver_watch;
 	int sigfd;
@@ -184,6 +188,18 @@ static void send_due(agent *a, int64_t now)
 	engine_flush(a->engine);
 }
 
+/* Attention states to Panorama statuses, and a score: 100 is healthy. */
+static void report_to_panorama(void *ctx, const char *host, attention_state st, double phi,
+                               double anomaly, int64_t wall_ms)
+{
+	agent *a = ctx;
+	(void)anomaly;
+	int status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
+	             : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
+	double score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + phi);
+	publisher_report(a->pub, host, status, score, wall_ms);
+}
+
 static void save_state(agent *a)
 {
 	char err[512] = "";
@@ -299,6 +315,16 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	fprintf(stderr, "%s: probing %zu host%s every %g s by %s\n", cfg->prog, a->n,
 	        a->n == 1 ? "" : "s", cfg->det.interval_s, a->engine->name);
 
+	if (cfg->nservers) {
+		char queue[PATH_MAX + 32];
+		snprintf(queue, sizeof(queue), "%.4000s/publish.queue", state_dir);
+		a->pub = publisher_new(cfg->servers, cfg->nservers, cfg->observer, queue, cfg->prog, err, errlen);
+		if (!a->pub)
+			return -1;
+		pipeline_set_reporter(a->pipe, report_to_panorama, a);
+		fprintf(stderr, "%s: reporting to Panorama %s as observer %s\n", cfg->prog, cfg->servers[0],
+		        cfg->observer);
+	}
 	a->res = resolver_new(cfg->hosts, a->n, a->interval_ns, cfg->prog, err, errlen);
 	if (!a->res)
 		return -1;
@@ -311,6 +337,15 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 
 static void teardown(agent *a)
 {
+	if (a->pub) {
+		/* a last second to deliver what is queued; the rest stays on disk */
+		int64_t until = timefmt_mono_ns() + INT64_C(1000000000);
+		while (publisher_pending(a->pub) && timefmt_mono_ns() < until) {
+			publisher_poll(a->pub, timefmt_mono_ns());
+			usleep(10000);
+		}
+		publisher_free(a->pub);
+	}
 	resolver_free(a->res);
 	engine_free(a->engine);
 	if (a->pipe && a->logs)
@@ -418,6 +453,12 @@ int agent_run(const agent_config *cfg)
 		}
 		if (a.fifo_len && a.fifo[a.fifo_head].deadline_ns < wake)
 			wake = a.fifo[a.fifo_head].deadline_ns;
+		if (a.pub) {
+			publisher_poll(a.pub, now);
+			/* replies come on zmq's own sockets: look again soon */
+			if (publisher_pending(a.pub) && now + PUBLISH_POLL_NS < wake)
+				wake = now + PUBLISH_POLL_NS;
+		}
 		int64_t wait = wake - now;
 		if (wait < 0)
 			wait = 0;

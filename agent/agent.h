@@ -21,6 +21,9 @@ typedef struct {
 	char *const *hosts;
 	size_t nhosts;
 	const char *state_dir;   /* NULL: LOGDIR/state */
+	char *const *servers;    /* Panorama nodes (none: no publishing) */
+	size_t nservers;
+	const char *observer;    /* the agent's name in Panorama */
 	double duration_s;       /* 0: run until signalled */
 	bool stats;              /* print probe statistics at exit */
 	const char *prog;

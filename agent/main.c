@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "../pano/endpoint.h"
 #include "agent.h"
 #include "resolver.h"
 
@@ -98,7 +99,13 @@ int main(int argc, char **argv)
 	agent_config cfg = { .prog = PROG };
 	detector_options_defaults(&cfg.det, "logs");
 	method_parse("auto", &cfg.method);
-	const char *lock = NULL, *server = getenv("PANO_SERVER"), *dup = NULL;
+	const char *lock = NULL, *dup = NULL;
+	char *servers[16];
+	size_t nservers = 0;
+	char host[256] = "";
+	if (gethostname(host, sizeof(host) - 1) != 0 || !host_name_valid(host))
+		snprintf(host, sizeof(host), "sonar-agent");
+	cfg.observer = host;
 	int opt;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -126,13 +133,18 @@ int main(int argc, char **argv)
 			cfg.state_dir = optarg;
 			break;
 		case OPT_SERVER:
-			server = optarg;
+			if (nservers == 16) {
+				fprintf(stderr, PROG ": --server: at most 16\n");
+				return 2;
+			}
+			servers[nservers++] = optarg;
 			break;
 		case OPT_OBSERVER:
 			if (!host_name_valid(optarg)) {
 				fprintf(stderr, PROG ": --observer: '%s' is not a valid name\n", optarg);
 				return 2;
 			}
+			cfg.observer = optarg;
 			break;
 		case OPT_DURATION:
 			if (parse_double(optarg, 0.001, 1e9, &cfg.duration_s) != 0) {
@@ -181,8 +193,25 @@ int main(int argc, char **argv)
 		if (r != 0)
 			return r > 0 ? 0 : 1;
 	}
-	if (server && server[0])
-		fprintf(stderr, PROG ": note: publishing to Panorama (%s) is not built yet; "
-		        "probing and logging only\n", server);
-	return agent_run(&cfg);
+	/* PANO_SERVER: one node or several, comma-separated, when no --server */
+	char *env = getenv("PANO_SERVER"), *envcopy = NULL;
+	if (nservers == 0 && env && env[0]) {
+		envcopy = strdup(env);
+		for (char *save = NULL, *t = envcopy ? strtok_r(envcopy, ",", &save) : NULL; t && nservers < 16;
+		     t = strtok_r(NULL, ",", &save))
+			servers[nservers++] = t;
+	}
+	for (size_t i = 0; i < nservers; i++) {
+		char endpoint[512];
+		if (pano_endpoint(servers[i], endpoint, sizeof(endpoint)) != 0) {
+			fprintf(stderr, PROG ": --server: '%.64s' is not host:port\n", servers[i]);
+			free(envcopy);
+			return 2;
+		}
+	}
+	cfg.servers = servers;
+	cfg.nservers = nservers;
+	int rc = agent_run(&cfg);
+	free(envcopy);
+	return rc;
 }

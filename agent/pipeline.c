@@ -20,9 +20,12 @@ typedef struct {
 	uint32_t agg_count;  /* outcomes gathered towards the next HTM step */
 	int64_t agg_max_ns;
 	double anomaly;      /* the latest HTM anomaly score, NAN before one */
+	int64_t last_report_ms;
 } host_detectors;
 
 struct pipeline {
+	pipeline_report_fn report;
+	void *report_ctx;
 	pipeline_params params;
 	attention_params attention;
 	csvlogs *logs;
@@ -89,12 +92,19 @@ long pipeline_add_host(pipeline *p, const char *name)
 	h->agg_count = 0;
 	h->agg_max_ns = 0;
 	h->anomaly = NAN;
+	h->last_report_ms = INT64_MIN;
 	return (long)p->count++;
 }
 
 size_t pipeline_host_count(const pipeline *p) { return p->count; }
 const char *pipeline_host_name(const pipeline *p, size_t host) { return p->hosts[host].name; }
 double pipeline_last_phi(const pipeline *p, size_t host) { return p->hosts[host].last_phi; }
+
+void pipeline_set_reporter(pipeline *p, pipeline_report_fn fn, void *ctx)
+{
+	p->report = fn;
+	p->report_ctx = ctx;
+}
 double pipeline_last_anomaly(const pipeline *p, size_t host) { return p->hosts[host].anomaly; }
 
 static htm_params rtt_htm_params(const pipeline *p)
@@ -161,6 +171,11 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 	feed_htm(p, h, wall_ms, lost ? p->params.timeout_ns : rtt_ns);
 	double anomaly = h->anomaly;
 	bool changed = attention_update(&h->attention, &p->attention, lost, phi, anomaly);
+	if (p->report && (changed || h->last_report_ms == INT64_MIN ||
+	                  wall_ms - h->last_report_ms >= PIPELINE_REPORT_EVERY_MS || wall_ms < h->last_report_ms)) {
+		h->last_report_ms = wall_ms;
+		p->report(p->report_ctx, h->name, h->attention.state, phi, anomaly, wall_ms);
+	}
 	FILE *att = p->logs ? csvlogs_file(p->logs, LOG_ATTENTION) : NULL;
 	if (att && changed) {
 		fprintf(att, "%s,%s,%s,%.3f,", ts, h->name,

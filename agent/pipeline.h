@@ -63,6 +63,13 @@ const char *pipeline_host_name(const pipeline *p, size_t host);
 void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
                       probe_status status, int64_t rtt_ns);
 
+/* Called with a host's state at every change and at least every
+ * PIPELINE_REPORT_EVERY_MS of probe time otherwise (for Panorama). */
+#define PIPELINE_REPORT_EVERY_MS 10000
+typedef void (*pipeline_report_fn)(void *ctx, const char *host, attention_state state,
+                                   double phi, double anomaly, int64_t wall_ms);
+void pipeline_set_reporter(pipeline *p, pipeline_report_fn fn, void *ctx);
+
 /* The host's latest phi, anomaly score (NAN before HTM has one) and
  * attention state. */
 double pipeline_last_phi(const pipeline *p, size_t host);

@@ -46,6 +46,7 @@ pano_client *pano_client_new(const char *addr, int timeout_ms, char *err, size_t
 	int64_t maxmsg = INT64_C(256) << 20;
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+
 	if (zmq_connect(c->sock, endpoint) != 0) {
 		snprintf(err, errlen, "%s: %s", addr, zmq_strerror(errno));
 		pano_client_free(c);
@@ -67,7 +68,7 @@ void pano_client_free(pano_client *c)
 
 const char *pano_client_addr(const pano_client *c) { return c->addr; }
 
-uint64_t pano_client_send(pano_client *c, Panorama__Request *req)
+static uint64_t send_flags(pano_client *c, Panorama__Request *req, int flags)
 {
 	req->id = ++c->next_id;
 	size_t len = panorama__request__get_packed_size(req);
@@ -75,11 +76,27 @@ uint64_t pano_client_send(pano_client *c, Panorama__Request *req)
 	if (zmq_msg_init_size(&m, len) != 0)
 		return 0;
 	panorama__request__pack(req, zmq_msg_data(&m));
-	if (zmq_msg_send(&m, c->sock, 0) < 0) {
+	if (zmq_msg_send(&m, c->sock, flags) < 0) {
 		zmq_msg_close(&m);
 		return 0;
 	}
 	return req->id;
+}
+
+uint64_t pano_client_send(pano_client *c, Panorama__Request *req)
+{
+	return send_flags(c, req, 0);
+}
+
+uint64_t pano_client_send_now(pano_client *c, Panorama__Request *req)
+{
+	return send_flags(c, req, ZMQ_DONTWAIT);
+}
+
+void pano_client_queue_only_when_connected(pano_client *c)
+{
+	int immediate = 1;
+	zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
 }
 
 Panorama__Reply *pano_client_recv(pano_client *c, int timeout_ms)

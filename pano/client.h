@@ -29,6 +29,13 @@ Panorama__Reply *pano_client_call(pano_client *c, Panorama__Request *req, char *
 /* Pipelining: send returns the request id (0 on failure); recv returns the
  * next reply within timeout_ms, or NULL. */
 uint64_t pano_client_send(pano_client *c, Panorama__Request *req);
+/* As pano_client_send, but never blocks: 0 when the node is not connected
+ * or its queue is full. */
+uint64_t pano_client_send_now(pano_client *c, Panorama__Request *req);
+/* Sends then fail (EAGAIN) while the node is not connected, instead of
+ * queueing: for a publisher that keeps its own queue.  Never use with the
+ * blocking pano_client_send, which would then wait for a connection. */
+void pano_client_queue_only_when_connected(pano_client *c);
 Panorama__Reply *pano_client_recv(pano_client *c, int timeout_ms);
 
 /* Helpers over pano_client_call. */

@@ -1,0 +1,48 @@
+/*
+ * publisher.h - the agent's reports to Panorama (SPEC section 6).
+ *
+ * Each probed host is a subject with one metric, "rtt": its attention state
+ * as a status (HEALTHY, PENDING, UNHEALTHY for NEEDS_ATTENTION, DEAD) and a
+ * score in [0,100] where 100 is healthy: 100 / (1 + phi), 0 when DEAD.
+ *
+ * Delivery is acknowledged, in order and exactly once as the node sees it:
+ * every report is appended to an on-disk queue first (it survives the
+ * agent's kill -9 and restarts), sent to a node with up to PUBLISH_WINDOW in
+ * flight, and dropped from the queue only when the node has answered
+ * ACCEPTED (or IGNORED).  Unanswered reports are sent again, in order, after
+ * PUBLISH_TIMEOUT_MS, to the next --server when several are given; a node
+ * stores a resent report it already has only once (same observer, subject
+ * and time).  A report a node refuses as malformed is dropped with a line on
+ * stderr.  The queue holds at most PUBLISH_QUEUE_MAX reports; beyond that,
+ * during a long outage, the oldest go first (reported once).
+ *
+ * Non-blocking throughout: the agent's loop calls publisher_poll often.
+ */
+#ifndef CLOUDSONAR_PUBLISHER_H
+#define CLOUDSONAR_PUBLISHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PUBLISH_WINDOW 64
+#define PUBLISH_TIMEOUT_MS 2000
+#define PUBLISH_QUEUE_MAX 100000
+
+typedef struct publisher publisher;
+
+/* servers: "host:port" each; queue_path: the on-disk queue (its reports
+ * from an earlier run are sent first). */
+publisher *publisher_new(char *const *servers, size_t nservers, const char *observer,
+                         const char *queue_path, const char *prog, char *err, size_t errlen);
+void publisher_free(publisher *p);
+
+/* Queues one report: status is Panorama's (panorama.proto). */
+void publisher_report(publisher *p, const char *subject, int status, double score, int64_t wall_ms);
+
+/* Sends what it may, takes replies, resends what timed out. */
+void publisher_poll(publisher *p, int64_t mono_ns);
+
+/* Reports queued and not yet acknowledged. */
+size_t publisher_pending(const publisher *p);
+
+#endif

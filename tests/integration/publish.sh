@@ -1,0 +1,65 @@
+#!/bin/bash
+# The agent reporting to Panorama (SPEC section 6): every probed host becomes
+# a subject with metric rtt; reports survive a node's kill -9 and the agent's
+# restart, arrive in order, once.
+. "$(dirname "$0")/../lib.sh"
+A=$BIN/sonar-agent C=$BIN/hview-client S=$BIN/hview-server
+cd "$WORK"
+P=$(free_port)
+$S -addr 127.0.0.1:$P -dbfile n.db n0 2>n.log &
+node=$!
+on_exit "kill -9 \$node"
+wait_node 127.0.0.1:$P
+
+$A --server 127.0.0.1:$P --observer obsA --interval 0.2 --duration 1.5 --log-dir l1 127.0.0.1 ::1 2>a1.err
+check "agent with --server exits 0" test $? -eq 0
+check "it says where it reports" grep -q "reporting to Panorama 127.0.0.1:$P as observer obsA" a1.err
+check "both hosts are subjects" test "$($C -server 127.0.0.1:$P list subject | cut -f1 | sort | tr '\n' ' ')" = "127.0.0.1 ::1 "
+check "observer obsA is known" test "$($C -server 127.0.0.1:$P list observer)" = "obsA"
+check "reports carry metric rtt with a status and a score" \
+	bash -c "$C -server 127.0.0.1:$P get report ::1 | grep -Eq 'key:\"rtt\" value:<name:\"rtt\" value:<status:(HEALTHY|PENDING) score:[0-9.]+ >'"
+check "the on-disk queue is empty once all is acknowledged" test ! -s l1/state/publish.queue
+
+# --- the node dies (kill -9) while the agent reports; it comes back -------------
+$A --server 127.0.0.1:$P --observer obsB --interval 0.1 --duration 6 --log-dir l2 127.0.0.1 2>a2.err &
+agent=$!
+sleep 1
+down_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3N)
+kill -9 $node; wait $node 2>/dev/null
+sleep 2.5 # the agent keeps probing; its state changes queue up
+up_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3N)
+$S -addr 127.0.0.1:$P -dbfile n.db n0 2>>n.log &
+node=$!
+wait $agent
+check "agent exits 0 across the node's death" test $? -eq 0
+queued=$(awk -F, -v a="$down_at" -v b="$up_at" 'NR > 1 && $1 >= a && $1 < b' l2/attention.csv | wc -l)
+if [ "$queued" -gt 0 ]; then
+	check "agent said the node was gone ($queued reports made meanwhile) and came back" \
+		bash -c "grep -q 'does not answer' a2.err && grep -q 'answers again' a2.err"
+fi
+check "nothing left in the queue" test ! -s l2/state/publish.queue
+# what the agent should have reported: its attention changes (and the
+# first state), each a report; the node holds the newest 10 of the view
+want=$(awk -F, 'NR > 1 { print $1 }' l2/attention.csv | tail -10 | sed 's/\.\([0-9]*\)Z$/.\1/; s/\.000$//; s/0*$//; s/\.$//' | tr '\n' ' ')
+got=$($C -server 127.0.0.1:$P get view obsB 127.0.0.1 | sed -n 's/^  |obsB| \([^ ]*\)Z .*/\1/p' | tr '\n' ' ')
+echo "# attention changes: $want"
+echo "# the node's view:   $got"
+check "every state change reached the node, in order" bash -c "[[ '$got' == *'$want'* || -z '$want' ]]"
+check "the view is in time order" bash -c "[ \"\$(echo '$got' | tr ' ' '\n' | sed '/^$/d' | sort -c 2>&1)\" = '' ]"
+
+# --- no node at all: reports wait on disk for the next run ----------------------
+P2=$(free_port)
+$A --server 127.0.0.1:$P2 --observer obsC --interval 0.2 --duration 1 --log-dir l3 127.0.0.1 2>a3.err
+check "agent without a node still exits 0" test $? -eq 0
+check "its reports wait in the on-disk queue" test -s l3/state/publish.queue
+$S -addr 127.0.0.1:$P2 -dbfile n2.db n2 2>n2.log &
+node2=$!
+on_exit "kill -9 \$node2"
+wait_node 127.0.0.1:$P2
+$A --server 127.0.0.1:$P2 --observer obsC --interval 0.2 --duration 1 --log-dir l3 127.0.0.1 2>a4.err
+check "a restarted agent sends the earlier run's reports first" grep -q "queued by an earlier run will be sent first" a4.err
+first=$(awk -F, 'NR == 2 { print $1 }' l3/attention.csv | sed 's/Z$//; s/\.000$//; s/0*$//; s/\.$//')
+check "the earlier run's first report is on the node ($first)" \
+	bash -c "$C -server 127.0.0.1:$P2 get view obsC 127.0.0.1 | grep -q '|obsC| $first'"
+check "and the queue is empty now" test ! -s l3/state/publish.queue
+kill -TERM $node2; wait $node2
