@@ -29,7 +29,7 @@ LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm
 
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/nab-score bin/htm-detect
 
-.PHONY: all clean deps check-deps test unit-tests bench
+.PHONY: all clean deps check-deps test unit-tests bench scenario
 # Keep the objects of pattern-rule chains (make would delete them as
 # intermediates, after the test summary line).
 .SECONDARY:
@@ -114,6 +114,10 @@ test: check-deps all unit-tests $(HELPERS)
 
 build/tests/pano-bench: build/tests/bench/pano_bench.o build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO) -lpthread
+
+# The multi-host gray-failure scenario (root; about a minute).
+scenario: check-deps all
+	@bash tests/scenario/gray_failure.sh
 
 bench: check-deps all build/tests/pano-bench
 	@tests/bench/agent-bench.sh

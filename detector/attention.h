@@ -5,7 +5,10 @@
  * response time unexpected (anomaly score over its threshold) AND the phi
  * detector finds it bad (phi over its threshold).  One of the two alone is
  * PENDING; neither is HEALTHY; ATTENTION_DEAD_AFTER lost probes in a row is
- * DEAD, whatever the scores say.
+ * DEAD, whatever the scores say.  The anomaly score marks the moment the
+ * pattern broke (the likelihood falls back within a few steps even while
+ * the host stays slow), so a host that needs attention keeps needing it as
+ * long as phi still finds it bad.
  *
  * Until a host has an HTM score (anomaly given as NAN), only phi decides
  * and the state is at most PENDING.

@@ -28,6 +28,9 @@ static void both_detectors_make_needs_attention(void **state)
 	assert_int_equal(t.state, ATTENTION_PENDING);      /* phi alone */
 	assert_true(attention_update(&t, &P, false, 2.0, 0.9));
 	assert_int_equal(t.state, ATTENTION_NEEDS_ATTENTION);
+	/* the anomaly passed, the host is still slow: still needs attention */
+	assert_false(attention_update(&t, &P, false, 2.0, 0.1));
+	assert_int_equal(t.state, ATTENTION_NEEDS_ATTENTION);
 	assert_true(attention_update(&t, &P, false, 0.5, 0.9));
 	assert_int_equal(t.state, ATTENTION_PENDING);      /* anomaly alone */
 	assert_true(attention_update(&t, &P, false, 0.5, 0.2));
