@@ -191,32 +191,14 @@ size_t publisher_pending(const publisher *p) { return p->count; }
 
 void publisher_report(publisher *p, const char *subject, int status, double score, int64_t wall_ms)
 {
-	Panorama__Value v = PANORAMA__VALUE__INIT;
-	v.status = (Panorama__Status)status;
-	v.score = (float)score;
-	Panorama__Metric m = PANORAMA__METRIC__INIT;
-	m.name = (char *)"rtt";
-	m.value = &v;
-	Panorama__Observation__MetricsEntry e = PANORAMA__OBSERVATION__METRICS_ENTRY__INIT;
-	e.key = (char *)"rtt";
-	e.value = &m;
-	Panorama__Observation__MetricsEntry *ep = &e;
-	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	ts.seconds = wall_ms / 1000;
-	ts.nanos = (int32_t)(wall_ms % 1000) * 1000000;
-	Panorama__Observation o = PANORAMA__OBSERVATION__INIT;
-	o.ts = &ts;
-	o.n_metrics = 1;
-	o.metrics = &ep;
-	Panorama__Report r = PANORAMA__REPORT__INIT;
-	r.observer = p->observer;
-	r.subject = (char *)subject;
-	r.observation = &o;
-	size_t len = panorama__report__get_packed_size(&r);
+	pano_one_metric_report x;
+	pano_one_metric_report_init(&x, p->observer, subject, "rtt", status, (float)score, wall_ms / 1000,
+	                            (int32_t)(wall_ms % 1000) * 1000000);
+	size_t len = panorama__report__get_packed_size(&x.report);
 	uint8_t *b = malloc(len);
 	if (!b)
 		return;
-	panorama__report__pack(&r, b);
+	panorama__report__pack(&x.report, b);
 	if (push(p, b, len) != 0) {
 		free(b);
 		return;

@@ -146,6 +146,32 @@ Panorama__Reply *pano_client_call(pano_client *c, Panorama__Request *req, char *
 	return NULL;
 }
 
+void pano_one_metric_report_init(pano_one_metric_report *x, const char *observer, const char *subject,
+                                 const char *metric, int status, float score, int64_t sec, int32_t nsec)
+{
+	panorama__value__init(&x->value);
+	x->value.status = (Panorama__Status)status;
+	x->value.score = score;
+	panorama__metric__init(&x->metric);
+	x->metric.name = (char *)metric;
+	x->metric.value = &x->value;
+	panorama__observation__metrics_entry__init(&x->entry);
+	x->entry.key = (char *)metric;
+	x->entry.value = &x->metric;
+	x->entries[0] = &x->entry;
+	google__protobuf__timestamp__init(&x->ts);
+	x->ts.seconds = sec;
+	x->ts.nanos = nsec;
+	panorama__observation__init(&x->observation);
+	x->observation.ts = &x->ts;
+	x->observation.n_metrics = 1;
+	x->observation.metrics = x->entries;
+	panorama__report__init(&x->report);
+	x->report.observer = (char *)observer;
+	x->report.subject = (char *)subject;
+	x->report.observation = &x->observation;
+}
+
 static int error_of(Panorama__Reply *r, char *err, size_t errlen)
 {
 	if (r->body_case == PANORAMA__REPLY__BODY_ERROR && r->error)

@@ -38,6 +38,21 @@ uint64_t pano_client_send_now(pano_client *c, Panorama__Request *req);
 void pano_client_queue_only_when_connected(pano_client *c);
 Panorama__Reply *pano_client_recv(pano_client *c, int timeout_ms);
 
+/* A report of one metric, built in place (no allocation): the pieces
+ * point at each other and at the strings given, which must outlive it. */
+typedef struct {
+	Panorama__Value value;
+	Panorama__Metric metric;
+	Panorama__Observation__MetricsEntry entry;
+	Panorama__Observation__MetricsEntry *entries[1];
+	Google__Protobuf__Timestamp ts;
+	Panorama__Observation observation;
+	Panorama__Report report;
+} pano_one_metric_report;
+
+void pano_one_metric_report_init(pano_one_metric_report *x, const char *observer, const char *subject,
+                                 const char *metric, int status, float score, int64_t sec, int32_t nsec);
+
 /* Helpers over pano_client_call. */
 int pano_client_register(pano_client *c, const char *observer, uint64_t *handle,
                          char *err, size_t errlen);

@@ -65,31 +65,15 @@ static void *run(void *arg)
 			int o = (int)(view % (size_t)w->observers);
 			snprintf(observer, sizeof(observer), "obs@%d", o);
 			snprintf(subject, sizeof(subject), "host@%zu", view / (size_t)w->observers);
-			Panorama__Value v = PANORAMA__VALUE__INIT;
-			v.status = PANORAMA__STATUS__HEALTHY;
-			v.score = (float)(n % 100);
-			Panorama__Metric m = PANORAMA__METRIC__INIT;
-			m.name = (char *)"rtt";
-			m.value = &v;
-			Panorama__Observation__MetricsEntry e = PANORAMA__OBSERVATION__METRICS_ENTRY__INIT;
-			e.key = (char *)"rtt";
-			e.value = &m;
-			Panorama__Observation__MetricsEntry *ep = &e;
-			Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 			/* distinct times, so no report is a duplicate of another */
-			ts.seconds = wall.tv_sec;
-			ts.nanos = (int32_t)((n * (unsigned long long)w->nclients + (unsigned long long)w->id) % 1000000000ULL);
-			Panorama__Observation ob = PANORAMA__OBSERVATION__INIT;
-			ob.ts = &ts;
-			ob.n_metrics = 1;
-			ob.metrics = &ep;
-			Panorama__Report rep = PANORAMA__REPORT__INIT;
-			rep.observer = observer;
-			rep.subject = subject;
-			rep.observation = &ob;
+			pano_one_metric_report x;
+			pano_one_metric_report_init(&x, observer, subject, "rtt", PANORAMA__STATUS__HEALTHY,
+			                            (float)(n % 100), wall.tv_sec,
+			                            (int32_t)((n * (unsigned long long)w->nclients +
+			                                       (unsigned long long)w->id) % 1000000000ULL));
 			Panorama__SubmitReportRequest sr = PANORAMA__SUBMIT_REPORT_REQUEST__INIT;
 			sr.handle = handles[o];
-			sr.report = &rep;
+			sr.report = &x.report;
 			Panorama__Request req = PANORAMA__REQUEST__INIT;
 			req.body_case = PANORAMA__REQUEST__BODY_SUBMIT_REPORT;
 			req.submit_report = &sr;
