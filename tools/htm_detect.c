@@ -156,6 +156,10 @@ static double detect(const series *s, const options *o, double *scores)
 		lo = fmin(lo, s->value[i]);
 		hi = fmax(hi, s->value[i]);
 	}
+	if (!isfinite(hi - lo)) {
+		fprintf(stderr, PROG ": values span more than a double holds; cannot encode them\n");
+		return -2;
+	}
 	htm_params p = o->overrides;
 	p.seed = o->seed;
 	p.time_of_day = o->tod;
@@ -166,7 +170,7 @@ static double detect(const series *s, const options *o, double *scores)
 	htm_model *m = htm_new(&p);
 	if (!m) {
 		fprintf(stderr, PROG ": model parameters out of range\n");
-		return -1;
+		return -2;
 	}
 	double seen_lo = NAN, seen_hi = NAN;
 	struct timespec a, b;
@@ -217,7 +221,8 @@ static int run_file(const char *in_path, const char *out_path, const options *o,
 	double *scores = malloc((s.n ? s.n : 1) * sizeof(*scores));
 	double t = scores ? detect(&s, o, scores) : -1;
 	if (t < 0) {
-		fprintf(stderr, PROG ": out of memory\n");
+		if (t > -2) /* detect says what went wrong itself */
+			fprintf(stderr, PROG ": out of memory\n");
 		free(scores);
 		series_free(&s);
 		return 1;
