@@ -358,9 +358,5 @@ int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t er
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return fail(db, "loading observations", err, errlen);
-	if (pano_store_reinfer_all(s) != 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
+	return 0; /* inferences follow lazily, at their first read */
 }

@@ -51,7 +51,7 @@ int pano_db_forget(pano_db *db, int64_t row, char *err, size_t errlen);
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen);
 
 /* Loads everything into an empty store (views oldest first) and the watch
- * list; recomputes inference.  *count: observations loaded. */
+ * list.  *count: observations loaded. */
 int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t errlen);
 
 #endif

@@ -26,14 +26,20 @@ struct peers {
 	unsigned long long next_id, sent, dropped;
 };
 
-static void clear_pending(peer *pr)
+/* The pending map and the subjects it holds. */
+static void free_pending(strmap *pending)
 {
 	size_t i = 0;
 	const char *key;
 	void *val;
-	while (strmap_next(pr->pending, &i, &key, &val))
+	while (pending && strmap_next(pending, &i, &key, &val))
 		free(val);
-	strmap_free(pr->pending);
+	strmap_free(pending);
+}
+
+static void clear_pending(peer *pr)
+{
+	free_pending(pr->pending);
 	pr->pending = strmap_new();
 }
 
@@ -96,14 +102,7 @@ void peers_free(peers *p)
 		if (pr->sock)
 			zmq_close(pr->sock);
 		strmap_free(pr->ignored);
-		if (pr->pending) {
-			size_t k = 0;
-			const char *key;
-			void *val;
-			while (strmap_next(pr->pending, &k, &key, &val))
-				free(val);
-			strmap_free(pr->pending);
-		}
+		free_pending(pr->pending);
 	}
 	free(p);
 }

@@ -289,17 +289,6 @@ pano_view *pano_store_view(pano_store *s, const char *subject, const char *obser
 	return sub ? strmap_get(sub->views, observer) : NULL;
 }
 
-int pano_store_reinfer_all(pano_store *s)
-{
-	size_t i = 0;
-	const char *key;
-	void *val;
-	while (strmap_next(s->subjects, &i, &key, &val))
-		if (reinfer(val) != 0)
-			return -1;
-	return 0;
-}
-
 void pano_store_set_filter(pano_store *s, bool filter) { s->filter = filter; }
 bool pano_store_filtering(const pano_store *s) { return s->filter; }
 

@@ -59,7 +59,7 @@ int pano_store_add(pano_store *s, const char *observer, const char *subject,
                    pano_obs *obs, uint64_t *seq, char *err, size_t errlen);
 
 /* As pano_store_add, at a given sequence number (restoring from the DB,
- * oldest first); inference is recomputed by pano_store_reinfer_all. */
+ * oldest first); inference follows at its first read, as after any add. */
 /* db_id and row: the view's and the observation's database rows; *evicted
  * is the row of an observation this one pushed out (0 if none), which the
  * database should no longer hold. */
@@ -68,7 +68,6 @@ int pano_store_restore(pano_store *s, const char *observer, const char *subject,
                        int64_t *evicted, char *err, size_t errlen);
 /* The view an add just went to (for persisting it). */
 pano_view *pano_store_view(pano_store *s, const char *subject, const char *observer);
-int pano_store_reinfer_all(pano_store *s);
 
 /* Watch list. */
 void pano_store_set_filter(pano_store *s, bool filter);
