@@ -14,13 +14,32 @@ trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
 on_exit() { CLEANUPS+=("$1"); }
 
+FAILED=0
 ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; }
+not_ok() { echo "not ok - $*"; FAILED=1; }
 skip() { echo "ok - $1 # SKIP $2"; }
 # check NAME COMMAND...: ok when the command succeeds.
 check() {
 	local name=$1; shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+# show FILE...: the files' tails as TAP comments, for a failed test's report
+# (run-all.sh prints a failed suite's comments).
+show() {
+	local f
+	for f in "$@"; do
+		echo "# --- $f"
+		if [ -e "$f" ]; then tail -n 25 "$f" | sed 's/^/#   /'; else echo "#   (missing)"; fi
+	done
+}
+# eventually SECONDS COMMAND...: succeeds once COMMAND does, trying every
+# 0.1 s for at most SECONDS (for state that other processes settle).
+eventually() {
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
 }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 # Lines of FILE (header excluded) whose column 2 is HOST.

@@ -9,12 +9,13 @@ P=$(free_port)
 $S -addr 127.0.0.1:$P -dbfile n.db n0 2>n.log &
 node=$!
 on_exit "kill -9 \$node"
-wait_node 127.0.0.1:$P
+check "the node answers on port $P" wait_node 127.0.0.1:$P
 
-$A --server 127.0.0.1:$P --observer obsA --interval 0.2 --duration 1.5 --log-dir l1 127.0.0.1 ::1 2>a1.err
+$A --server 127.0.0.1:$P --observer obsA --interval 0.2 --duration 2 --log-dir l1 127.0.0.1 ::1 2>a1.err
 check "agent with --server exits 0" test $? -eq 0
 check "it says where it reports" grep -q "reporting to Panorama 127.0.0.1:$P as observer obsA" a1.err
-check "both hosts are subjects" test "$($C -server 127.0.0.1:$P list subject | cut -f1 | sort | tr '\n' ' ')" = "127.0.0.1 ::1 "
+subjects() { test "$($C -server 127.0.0.1:$P list subject | cut -f1 | sort | tr '\n' ' ')" = "127.0.0.1 ::1 "; }
+check "both hosts are subjects" eventually 5 subjects
 check "observer obsA is known" test "$($C -server 127.0.0.1:$P list observer)" = "obsA"
 check "reports carry metric rtt with a status and a score" \
 	bash -c "$C -server 127.0.0.1:$P get report ::1 | grep -Eq 'key:\"rtt\" value:<name:\"rtt\" value:<status:(HEALTHY|PENDING) score:[0-9.]+ >'"
@@ -58,3 +59,8 @@ check "the earlier run's first report is on the node ($first)" \
 	bash -c "$C -server 127.0.0.1:$P2 get view obsC 127.0.0.1 | grep -q '|obsC| $first'"
 check "and the queue is empty now" test ! -s l3/state/publish.queue
 kill -TERM $node2; wait $node2
+if [ "$FAILED" = 1 ] || [ -n "${SHOW:-}" ]; then
+	ss -Hltnp 2>&1 | sed 's/^/# listening: /'
+	ls -l l1/state l2/state l3/state 2>&1 | sed 's/^/# /'
+	show n.log a1.err a2.err n2.log a3.err a4.err l1/attention.csv l2/attention.csv
+fi
