@@ -31,8 +31,9 @@ BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hv
 
 .PHONY: all clean deps check-deps test unit-tests bench scenario
 # Keep the objects of pattern-rule chains (make would delete them as
-# intermediates, after the test summary line).
-.SECONDARY:
+# intermediates, after the test summary line).  Not .SECONDARY: with no
+# prerequisites, which would stop make rebuilding a missing archive.
+.PRECIOUS: build/%.o build-san/%.o
 all: check-deps $(BIN)
 
 # --- protobuf: proto/panorama.proto -> build/gen (protoc-c) -----------------
@@ -59,18 +60,18 @@ build-san/%.o: %.c | build/gen/panorama.pb-c.h
 	$(CC) $(CPPFLAGS) -Ibuild/gen $(CSTD) $(WARN) $(SANFLAGS) -c $< -o $@
 
 build/libdetector.a: $(DETECTOR_SRC:%.c=build/%.o) $(HTM_SRC:%.c=build/%.o)
-	ar rcs $@ $^
+	rm -f $@; ar rcs $@ $^
 build/libsonar.a: $(SONAR_SRC:%.c=build/%.o)
-	ar rcs $@ $^
+	rm -f $@; ar rcs $@ $^
 build-san/libdetector.a: $(DETECTOR_SRC:%.c=build-san/%.o) $(HTM_SRC:%.c=build-san/%.o)
-	ar rcs $@ $^
+	rm -f $@; ar rcs $@ $^
 build-san/libsonar.a: $(SONAR_SRC:%.c=build-san/%.o)
-	ar rcs $@ $^
+	rm -f $@; ar rcs $@ $^
 GEN_OBJ := build/gen/panorama.pb-c.o build/gen/google/protobuf/timestamp.pb-c.o
 build/libpano.a: $(PANO_SRC:%.c=build/%.o) $(GEN_OBJ)
-	ar rcs $@ $^
+	rm -f $@; ar rcs $@ $^
 build-san/libpano.a: $(PANO_SRC:%.c=build-san/%.o) $(GEN_OBJ:build/%=build-san/%)
-	ar rcs $@ $^
+	rm -f $@; ar rcs $@ $^
 
 bin/htm-detect: build/tools/htm_detect.o build/libdetector.a
 	@mkdir -p bin

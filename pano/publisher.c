@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "../detector/bytes.h"
-#include "../pano/client.h"
-#include "../pano/server.h"
+#include "client.h"
+#include "server.h"
 
 typedef struct {
 	uint8_t *bytes; /* a packed Report */
@@ -189,10 +189,11 @@ void publisher_free(publisher *p)
 
 size_t publisher_pending(const publisher *p) { return p->count; }
 
-void publisher_report(publisher *p, const char *subject, int status, double score, int64_t wall_ms)
+void publisher_report(publisher *p, const char *subject, const char *metric, int status, double score,
+                      int64_t wall_ms)
 {
 	pano_one_metric_report x;
-	pano_one_metric_report_init(&x, p->observer, subject, "rtt", status, (float)score, wall_ms / 1000,
+	pano_one_metric_report_init(&x, p->observer, subject, metric, status, (float)score, wall_ms / 1000,
 	                            (int32_t)(wall_ms % 1000) * 1000000);
 	size_t len = panorama__report__get_packed_size(&x.report);
 	uint8_t *b = malloc(len);

@@ -1,9 +1,7 @@
 /*
- * publisher.h - the agent's reports to Panorama (SPEC section 6).
- *
- * Each probed host is a subject with one metric, "rtt": its attention state
- * as a status (HEALTHY, PENDING, UNHEALTHY for NEEDS_ATTENTION, DEAD) and a
- * score in [0,100] where 100 is healthy: 100 / (1 + phi), 0 when DEAD.
+ * publisher.h - reports to Panorama that must arrive (SPEC section 6), for
+ * the observers that watch something over time: sonar-agent (each probed
+ * host a subject with metric "rtt") and hview-logtail (what log lines say).
  *
  * Delivery is acknowledged, in order and exactly once as the node sees it:
  * every report is appended to an on-disk queue first (it survives the
@@ -16,10 +14,10 @@
  * stderr.  The queue holds at most PUBLISH_QUEUE_MAX reports; beyond that,
  * during a long outage, the oldest go first (reported once).
  *
- * Non-blocking throughout: the agent's loop calls publisher_poll often.
+ * Non-blocking throughout: the caller's loop calls publisher_poll often.
  */
-#ifndef CLOUDSONAR_PUBLISHER_H
-#define CLOUDSONAR_PUBLISHER_H
+#ifndef PANO_PUBLISHER_H
+#define PANO_PUBLISHER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,8 +34,10 @@ publisher *publisher_new(char *const *servers, size_t nservers, const char *obse
                          const char *queue_path, const char *prog, char *err, size_t errlen);
 void publisher_free(publisher *p);
 
-/* Queues one report: status is Panorama's (panorama.proto). */
-void publisher_report(publisher *p, const char *subject, int status, double score, int64_t wall_ms);
+/* Queues one report of one metric: status is Panorama's (panorama.proto),
+ * wall_ms the observation's time (ms since the epoch). */
+void publisher_report(publisher *p, const char *subject, const char *metric, int status, double score,
+                      int64_t wall_ms);
 
 /* Sends what it may, takes replies, resends what timed out. */
 void publisher_poll(publisher *p, int64_t mono_ns);
