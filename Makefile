@@ -27,7 +27,8 @@ LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
 LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm
 
-BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/nab-score bin/htm-detect
+BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
+	bin/nab-score bin/htm-detect
 
 .PHONY: all clean deps check-deps test unit-tests bench scenario
 # Keep the objects of pattern-rule chains (make would delete them as
@@ -82,6 +83,11 @@ bin/nab-score: build/tools/nab_score.o
 	$(CC) $(CFLAGS) -o $@ $^ -ljansson -lm
 
 bin/hview-%: build/pano/hview_%.o build/libpano.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
+
+LOGTAIL_OBJ := $(addprefix build/tools/,hview_logtail.o logfollow.o logrules.o logtail_zookeeper.o)
+bin/hview-logtail: $(LOGTAIL_OBJ) build/libpano.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 

@@ -197,7 +197,7 @@ static void report_to_panorama(void *ctx, const char *host, attention_state st, 
 	int status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
 	             : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
 	double score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + phi);
-	publisher_report(a->pub, host, "rtt", status, score, wall_ms);
+	publisher_report(a->pub, host, "rtt", status, score, wall_ms * 1000000);
 }
 
 static void save_state(agent *a)

@@ -12,6 +12,7 @@
 
 #include "client.h"
 #include "format.h"
+#include "model.h"
 #include "goflags.h"
 #include "natural.h"
 
@@ -63,19 +64,6 @@ static Panorama__Reply *call(session *s, Panorama__Request *req, int expect)
 	return NULL;
 }
 
-static int parse_status(const char *s)
-{
-	static const struct { const char *letter, *name; int status; } table[] = {
-		{ "n", "NA", 1 }, { "h", "HEALTHY", 2 }, { "p", "PENDING", 3 },
-		{ "m", "MAYBE_UNHEALTHY", 4 }, { "u", "UNHEALTHY", 5 }, { "d", "DYING", 6 },
-		{ "dd", "DEAD", 7 },
-	};
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (strcmp(s, table[i].letter) == 0 || strcasecmp(s, table[i].name) == 0)
-			return table[i].status;
-	return -1;
-}
-
 static int ensure_registered(session *s)
 {
 	if (s->handle)
@@ -119,7 +107,7 @@ static int cmd_report(session *s, int argc, char **argv)
 		names[i] = strndup(spec, (size_t)(c1 - spec));
 		char status_text[32];
 		snprintf(status_text, sizeof(status_text), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
-		int status = parse_status(status_text);
+		int status = pano_status_parse(status_text);
 		if (status < 0 || !names[i]) {
 			fprintf(stderr, "report: status '%s' is not one of n h p m u d dd\n", status_text);
 			rc = 2;

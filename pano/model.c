@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void pano_obs_clear(pano_obs *o)
 {
@@ -43,4 +44,20 @@ const char *pano_status_name(int status)
 		"UNHEALTHY", "DYING", "DEAD",
 	};
 	return status >= 0 && status <= PANO_STATUS_MAX ? names[status] : "INVALID";
+}
+
+int pano_status_parse(const char *s)
+{
+	/* hview-client's letters (Panorama's), or the names, any case */
+	static const struct { const char *letter; int status; } letters[] = {
+		{ "n", PANO_NA }, { "h", PANO_HEALTHY }, { "p", PANO_PENDING }, { "m", PANO_MAYBE_UNHEALTHY },
+		{ "u", PANO_UNHEALTHY }, { "d", PANO_DYING }, { "dd", PANO_DEAD },
+	};
+	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
+		if (strcmp(s, letters[i].letter) == 0)
+			return letters[i].status;
+	for (int st = PANO_NA; st <= PANO_STATUS_MAX; st++)
+		if (strcasecmp(s, pano_status_name(st)) == 0)
+			return st;
+	return -1;
 }

@@ -75,5 +75,8 @@ int pano_obs_copy(pano_obs *dst, const pano_obs *src);
 bool pano_obs_equal(const pano_obs *a, const pano_obs *b);
 
 const char *pano_status_name(int status);
+/* The status named by s: a letter of hview-client's (n h p m u d dd) or a
+ * name (HEALTHY, unhealthy, ...); -1 for anything else. */
+int pano_status_parse(const char *s);
 
 #endif

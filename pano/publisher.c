@@ -190,11 +190,11 @@ void publisher_free(publisher *p)
 size_t publisher_pending(const publisher *p) { return p->count; }
 
 void publisher_report(publisher *p, const char *subject, const char *metric, int status, double score,
-                      int64_t wall_ms)
+                      int64_t time_ns)
 {
 	pano_one_metric_report x;
-	pano_one_metric_report_init(&x, p->observer, subject, metric, status, (float)score, wall_ms / 1000,
-	                            (int32_t)(wall_ms % 1000) * 1000000);
+	pano_one_metric_report_init(&x, p->observer, subject, metric, status, (float)score, time_ns / 1000000000,
+	                            (int32_t)(time_ns % 1000000000));
 	size_t len = panorama__report__get_packed_size(&x.report);
 	uint8_t *b = malloc(len);
 	if (!b)

@@ -35,9 +35,9 @@ publisher *publisher_new(char *const *servers, size_t nservers, const char *obse
 void publisher_free(publisher *p);
 
 /* Queues one report of one metric: status is Panorama's (panorama.proto),
- * wall_ms the observation's time (ms since the epoch). */
+ * time_ns the observation's time (ns since the epoch). */
 void publisher_report(publisher *p, const char *subject, const char *metric, int status, double score,
-                      int64_t wall_ms);
+                      int64_t time_ns);
 
 /* Sends what it may, takes replies, resends what timed out. */
 void publisher_poll(publisher *p, int64_t mono_ns);
