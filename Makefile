@@ -102,7 +102,7 @@ bin/sonar-replay: build/tools/sonar_replay.o build/tools/csv_reader.o build/libs
 # --- unit tests ------------------------------------------------------------
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 UNIT_SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build-san/tests/%)
-TOOL_OBJ     := tools/csv_reader.o
+TOOL_OBJ     := tools/csv_reader.o tools/logrules.o tools/logfollow.o
 
 build/tests/%: build/tests/unit/%.o $(addprefix build/,$(TOOL_OBJ)) build/libsonar.a build/libdetector.a build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)

@@ -72,6 +72,10 @@ const char *logfollow_next(logfollow *f, uint64_t *lineno)
 				f->skipping = false; /* the end of a long line */
 				continue;
 			}
+			if (nl - line > LOGFOLLOW_MAX_LINE) {
+				f->long_lines++; /* came whole in one read: as long */
+				continue;
+			}
 			if (nl > line && nl[-1] == '\r')
 				nl[-1] = '\0'; /* CRLF logs */
 			*lineno = f->lineno;
