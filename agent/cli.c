@@ -15,7 +15,9 @@ const char DETECTOR_OPTIONS_HELP[] =
 	"  --no-htm                phi alone: no HTM model, htm.csv stays empty\n"
 	"  --phi-window N          successful response times phi remembers (default 1000)\n"
 	"  --phi-dist exp|normal   distribution of response times (default exp)\n"
-	"  --htm-aggregate N       feed HTM the max of every N probes (default 1)\n";
+	"  --htm-aggregate N       feed HTM the max of every N probes (default 1)\n"
+	"  --confirm N             needs-attention once phi stays bad for N probes\n"
+	"                          from the unexpected one (default 3)\n";
 
 void detector_options_defaults(detector_options *o, const char *log_dir)
 {
@@ -28,6 +30,7 @@ void detector_options_defaults(detector_options *o, const char *log_dir)
 	o->phi_window = 1000;
 	o->dist = PHI_DIST_EXP;
 	o->htm_aggregate = 1;
+	o->confirm = 3;
 	o->htm = true;
 }
 
@@ -106,6 +109,11 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 	case OPT_NO_HTM:
 		o->htm = false;
 		return 1;
+	case OPT_CONFIRM:
+		if (parse_long(arg, 1, 1000, &o->confirm) == 0)
+			return 1;
+		fprintf(stderr, "%s: --confirm: '%s' is not an integer in [1, 1000]\n", prog, arg);
+		return -1;
 	default:
 		return 0;
 	}
@@ -132,5 +140,6 @@ void detector_options_to_params(const detector_options *o, pipeline_params *p)
 	p->timeout_ns = (int64_t)llround(o->timeout_s * 1e9);
 	p->htm = o->htm;
 	p->htm_aggregate = (unsigned)o->htm_aggregate;
+	p->confirm = (unsigned)o->confirm;
 	p->htm_resolution = PIPELINE_HTM_RESOLUTION;
 }

@@ -26,6 +26,7 @@ typedef struct {
 	long phi_window;            /* --phi-window, default 1000 */
 	phi_dist dist;              /* --phi-dist, default exp */
 	long htm_aggregate;         /* --htm-aggregate, default 1 */
+	long confirm;               /* --confirm, default 3 */
 	bool htm;                   /* false with --no-htm: phi alone */
 } detector_options;
 
@@ -35,7 +36,7 @@ typedef struct {
 /* getopt_long ids of the shared options, above any short option char. */
 enum {
 	OPT_INTERVAL = 256, OPT_TIMEOUT, OPT_LOG_DIR, OPT_PHI_THRESHOLD,
-	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE, OPT_NO_HTM,
+	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE, OPT_NO_HTM, OPT_CONFIRM,
 	OPT_SHARED_END
 };
 
@@ -48,7 +49,8 @@ enum {
 	{ "phi-window", required_argument, NULL, OPT_PHI_WINDOW }, \
 	{ "phi-dist", required_argument, NULL, OPT_PHI_DIST }, \
 	{ "htm-aggregate", required_argument, NULL, OPT_HTM_AGGREGATE }, \
-	{ "no-htm", no_argument, NULL, OPT_NO_HTM }
+	{ "no-htm", no_argument, NULL, OPT_NO_HTM }, \
+	{ "confirm", required_argument, NULL, OPT_CONFIRM }
 
 /* The usage lines of the shared options. */
 extern const char DETECTOR_OPTIONS_HELP[];

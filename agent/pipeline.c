@@ -51,6 +51,7 @@ pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs)
 	p->params = *params;
 	p->attention.phi_threshold = params->phi_threshold;
 	p->attention.anomaly_threshold = params->anomaly_threshold;
+	p->attention.confirm = params->confirm;
 	p->logs = logs;
 	return p;
 }

@@ -37,6 +37,7 @@ typedef struct {
 	phi_dist phi_dist;
 	double phi_threshold;
 	double anomaly_threshold;
+	unsigned confirm;       /* attention_params.confirm */
 	int64_t timeout_ns; /* a lost probe's response time for phi */
 	bool htm;           /* run an HTM model per host */
 	unsigned htm_aggregate;

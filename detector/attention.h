@@ -3,12 +3,15 @@
  *
  * CloudSonar calls a host NEEDS_ATTENTION when the HTM model finds its
  * response time unexpected (anomaly score over its threshold) AND the phi
- * detector finds it bad (phi over its threshold).  One of the two alone is
- * PENDING; neither is HEALTHY; ATTENTION_DEAD_AFTER lost probes in a row is
- * DEAD, whatever the scores say.  The anomaly score marks the moment the
- * pattern broke (the likelihood falls back within a few steps even while
- * the host stays slow), so a host that needs attention keeps needing it as
- * long as phi still finds it bad.
+ * detector finds it bad (phi over its threshold), and phi goes on finding
+ * it bad for `confirm` probes in a row counting that one: a gray failure
+ * lasts, while a lone slow answer (which both detectors see at once, being
+ * fed the same number) does not.  One of the two alone is PENDING; neither
+ * is HEALTHY; ATTENTION_DEAD_AFTER lost probes in a row is DEAD, whatever
+ * the scores say.  The anomaly score marks the moment the pattern broke
+ * (the likelihood falls back within a few steps even while the host stays
+ * slow), so a host that needs attention keeps needing it as long as phi
+ * still finds it bad.
  *
  * Until a host has an HTM score (anomaly given as NAN), only phi decides
  * and the state is at most PENDING.
@@ -32,11 +35,14 @@ typedef enum {
 typedef struct {
 	double phi_threshold;     /* phi strictly above this is "bad" */
 	double anomaly_threshold; /* anomaly strictly above this is "unexpected" */
+	unsigned confirm;         /* bad probes in a row from the unexpected one
+	                             (0 or 1: that one alone suffices) */
 } attention_params;
 
 typedef struct {
 	attention_state state;
 	unsigned lost_in_a_row;
+	unsigned confirming;      /* bad probes in a row since an unexpected one */
 	bool started; /* false until the first probe: its state is always logged */
 } attention_tracker;
 
