@@ -122,14 +122,15 @@ test: check-deps all unit-tests $(HELPERS)
 build/tests/pano-bench: build/tests/bench/pano_bench.o build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO) -lpthread
 
-# The multi-host gray-failure scenario (root; about a minute).
+# The gray-failure scenario alone (root; about a minute; part of make test).
 scenario: check-deps all
-	@bash tests/scenario/gray_failure.sh
+	@bash tests/integration/gray_failure.sh
 
 bench: check-deps all build/tests/pano-bench
 	@tests/bench/agent-bench.sh
 	@tests/bench/pano-bench.sh
 	@tests/bench/htm-bench.sh
+	@tests/bench/gray-bench.sh
 
 # --- dependencies ------------------------------------------------------------
 # check-deps installs what is missing when run as root, else says how.
