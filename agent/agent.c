@@ -15,6 +15,7 @@
 #include "csvlog.h"
 #include "../pano/model.h"
 #include "pipeline.h"
+#include "promfile.h"
 #include "../pano/publisher.h"
 #include "resolver.h"
 #include "schedule.h"
@@ -335,6 +336,19 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Rewrites the metrics file; a failure is said once, until it works again. */
+static void write_prom(agent *a, bool *failed)
+{
+	char err[600];
+	if (promfile_write(a->cfg->prom_file, a->pipe, a->cfg->det.interval_s, err, sizeof(err)) != 0) {
+		if (!*failed)
+			fprintf(stderr, "%s: --prom-file: %s\n", a->cfg->prog, err);
+		*failed = true;
+	} else {
+		*failed = false;
+	}
+}
+
 static void teardown(agent *a)
 {
 	if (a->pub) {
@@ -407,6 +421,10 @@ int agent_run(const agent_config *cfg)
 	schedule_init(&a.sched, start, a.interval_ns, a.n);
 	int64_t end = cfg->duration_s > 0 ? start + (int64_t)(cfg->duration_s * 1e9) : INT64_MAX;
 	int64_t next_flush = start + LOG_FLUSH_EVERY_NS;
+	/* the metrics file: every interval, but not more than once a second */
+	int64_t prom_every = a.interval_ns > LOG_FLUSH_EVERY_NS ? a.interval_ns : LOG_FLUSH_EVERY_NS;
+	int64_t next_prom = cfg->prom_file ? start + prom_every : INT64_MAX;
+	bool prom_failed = false;
 	int64_t next_save = start + STATE_SAVE_EVERY_NS;
 	int64_t drain_until = INT64_MAX;
 
@@ -439,7 +457,11 @@ int agent_run(const agent_config *cfg)
 			next_save = now + STATE_SAVE_EVERY_NS;
 		}
 
-		int64_t wake = next_flush;
+		if (now >= next_prom) {
+			write_prom(&a, &prom_failed);
+			next_prom = now + prom_every;
+		}
+		int64_t wake = next_flush < next_prom ? next_flush : next_prom;
 		if (!a.stopping) {
 			int64_t due = schedule_due(&a.sched, a.sched.next);
 			if (due > now && due < now + SEND_COALESCE_NS)
@@ -469,6 +491,8 @@ int agent_run(const agent_config *cfg)
 			w->ready(w, evs[i].events);
 		}
 	}
+	if (cfg->prom_file)
+		write_prom(&a, &prom_failed); /* the final figures */
 	if (cfg->stats)
 		print_stats(&a, timefmt_mono_ns() - start);
 	teardown(&a);

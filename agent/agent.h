@@ -26,6 +26,7 @@ typedef struct {
 	const char *observer;    /* the agent's name in Panorama */
 	double duration_s;       /* 0: run until signalled */
 	bool stats;              /* print probe statistics at exit */
+	const char *prom_file;   /* node-exporter textfile, rewritten every interval */
 	const char *prog;
 } agent_config;
 

@@ -15,7 +15,7 @@
 #define HOSTS_MAX 100000
 
 enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
-       OPT_DURATION, OPT_LOCK, OPT_STATS };
+       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE };
 
 static void usage(FILE *out)
 {
@@ -33,6 +33,8 @@ static void usage(FILE *out)
 	        "  --duration SEC          exit 0 after this long\n"
 	        "  --lock FILE             exit 0 at once if another agent holds FILE\n"
 	        "  --stats                 print probe statistics on stderr at exit\n"
+	        "  --prom-file FILE        Prometheus metrics (node-exporter textfile),\n"
+	        "                          rewritten every interval (min 1 s)\n"
 	        "%s"
 	        "  -h, --help              this help\n\n"
 	        "Signals: INT/TERM finish the probes in flight, save state and exit 0;\n"
@@ -93,6 +95,7 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "lock", required_argument, NULL, OPT_LOCK },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "prom-file", required_argument, NULL, OPT_PROM_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -157,6 +160,13 @@ int main(int argc, char **argv)
 			break;
 		case OPT_STATS:
 			cfg.stats = true;
+			break;
+		case OPT_PROM_FILE:
+			if (!optarg[0]) {
+				fprintf(stderr, PROG ": --prom-file: the file name is empty\n");
+				return 2;
+			}
+			cfg.prom_file = optarg;
 			break;
 		case ':':
 			fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);

@@ -21,6 +21,8 @@ typedef struct {
 	int64_t agg_max_ns;
 	double anomaly;      /* the latest HTM anomaly score, NAN before one */
 	int64_t last_report_ms;
+	uint64_t probes, lost; /* outcomes since start (lost: timeouts, errors) */
+	int64_t last_rtt_ns;   /* -1: the latest probe was lost (or none yet) */
 } host_detectors;
 
 struct pipeline {
@@ -94,6 +96,7 @@ long pipeline_add_host(pipeline *p, const char *name)
 	h->agg_max_ns = 0;
 	h->anomaly = NAN;
 	h->last_report_ms = INT64_MIN;
+	h->last_rtt_ns = -1;
 	return (long)p->count++;
 }
 
@@ -150,11 +153,25 @@ static bool feed_htm(pipeline *p, host_detectors *h, int64_t wall_ms, int64_t t_
 }
 attention_state pipeline_state(const pipeline *p, size_t host) { return p->hosts[host].attention.state; }
 
+void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats *out)
+{
+	const host_detectors *h = &p->hosts[host];
+	out->probes = h->probes;
+	out->lost = h->lost;
+	out->last_rtt_ns = h->probes ? h->last_rtt_ns : -1;
+	out->phi = h->last_phi;
+	out->anomaly = h->anomaly;
+	out->state = h->attention.state;
+}
+
 void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
                       probe_status status, int64_t rtt_ns)
 {
 	host_detectors *h = &p->hosts[host];
 	bool lost = status != PROBE_OK;
+	h->probes++;
+	h->lost += lost;
+	h->last_rtt_ns = lost ? -1 : rtt_ns;
 	double phi = phi_score(h->phi, lost ? p->params.timeout_ns : rtt_ns);
 	if (!lost)
 		phi_add(h->phi, rtt_ns);

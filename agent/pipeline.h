@@ -77,6 +77,16 @@ double pipeline_last_phi(const pipeline *p, size_t host);
 double pipeline_last_anomaly(const pipeline *p, size_t host);
 attention_state pipeline_state(const pipeline *p, size_t host);
 
+/* What a metrics exporter shows of a host (the counts are since this
+ * process started; phi is 0 before the first outcome). */
+typedef struct {
+	uint64_t probes, lost;  /* lost: timeouts and errors */
+	int64_t last_rtt_ns;    /* -1 when the latest probe was lost, or none yet */
+	double phi, anomaly;    /* anomaly NAN before HTM has one */
+	attention_state state;
+} pipeline_host_stats;
+void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats *out);
+
 /*
  * Detector state on disk (path written atomically: temporary file, fsync,
  * rename).  pipeline_load_state restores the hosts it knows by name and

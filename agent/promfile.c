@@ -1,0 +1,122 @@
+/* promfile.c - the node-exporter textfile; see promfile.h. */
+#include "promfile.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A label value as the exposition format wants it: \ " and newline escaped. */
+static void put_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+}
+
+static void header(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(FILE *f, const char *name, const char *host, const char *state, const char *value)
+{
+	fprintf(f, "%s{host=\"", name);
+	put_label(f, host);
+	if (state)
+		fprintf(f, "\",state=\"%s", state);
+	fprintf(f, "\"} %s\n", value);
+}
+
+enum { M_RTT, M_SUCCESS, M_TOTAL, M_LOST, M_PHI, M_ANOMALY, M_STATE, M_COUNT };
+
+static const struct { const char *name, *type, *help; } METRICS[M_COUNT] = {
+	{ "sonar_rtt_seconds", "gauge", "Response time of the latest answered probe." },
+	{ "sonar_probe_success", "gauge", "Whether the latest probe was answered (1) or lost (0)." },
+	{ "sonar_probes_total", "counter", "Probes sent since the agent started." },
+	{ "sonar_probes_lost_total", "counter", "Probes lost (timeouts and errors) since the agent started." },
+	{ "sonar_phi", "gauge", "Phi accrual suspicion of the latest probe." },
+	{ "sonar_anomaly_score", "gauge", "HTM anomaly score (log likelihood) of the latest step." },
+	{ "sonar_state", "gauge", "Attention state of the host (1 for the current one)." },
+};
+
+static void write_metric(FILE *f, int m, const pipeline *p)
+{
+	header(f, METRICS[m].name, METRICS[m].type, METRICS[m].help);
+	for (size_t i = 0; i < pipeline_host_count(p); i++) {
+		pipeline_host_stats st;
+		pipeline_host_stats_get(p, i, &st);
+		const char *host = pipeline_host_name(p, i);
+		if (st.probes == 0 && m != M_TOTAL && m != M_LOST)
+			continue; /* not probed yet (unresolved): no state to show */
+		char v[64];
+		switch (m) {
+		case M_RTT:
+			if (st.last_rtt_ns < 0)
+				continue;
+			snprintf(v, sizeof(v), "%.9f", st.last_rtt_ns / 1e9);
+			break;
+		case M_SUCCESS:
+			if (st.probes == 0)
+				continue;
+			snprintf(v, sizeof(v), "%d", st.last_rtt_ns >= 0);
+			break;
+		case M_TOTAL:
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)st.probes);
+			break;
+		case M_LOST:
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)st.lost);
+			break;
+		case M_PHI:
+			snprintf(v, sizeof(v), "%.6g", isfinite(st.phi) ? st.phi : 0.0);
+			break;
+		case M_ANOMALY:
+			if (isnan(st.anomaly))
+				continue;
+			snprintf(v, sizeof(v), "%.4f", st.anomaly);
+			break;
+		case M_STATE:
+			for (int s = ATTENTION_HEALTHY; s <= ATTENTION_DEAD; s++)
+				sample(f, METRICS[m].name, host, attention_state_name((attention_state)s),
+				       (int)st.state == s ? "1" : "0");
+			continue;
+		}
+		sample(f, METRICS[m].name, host, NULL, v);
+	}
+}
+
+int promfile_write(const char *path, const pipeline *p, double interval_s, char *err, size_t errlen)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	header(f, "sonar_interval_seconds", "gauge", "Probe interval per host.");
+	fprintf(f, "sonar_interval_seconds %.6g\n", interval_s);
+	for (int m = 0; m < M_COUNT; m++)
+		write_metric(f, m, p);
+	bool ok = fflush(f) == 0 && !ferror(f);
+	int saved = errno;
+	if (fclose(f) != 0 && ok) {
+		ok = false;
+		saved = errno;
+	}
+	if (!ok || rename(tmp, path) != 0) {
+		if (ok)
+			saved = errno;
+		unlink(tmp);
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		return -1;
+	}
+	return 0;
+}
