@@ -33,6 +33,7 @@ void pano_config_clear(pano_config *c)
 	free(c->addr);
 	free(c->id);
 	free(c->db_file);
+	free(c->watch_addr);
 	for (size_t i = 0; i < c->nsubjects; i++)
 		free(c->subjects[i]);
 	free(c->subjects);

@@ -45,6 +45,7 @@ typedef struct {
 	bool gc_relative;
 	int64_t buf_hold_time, buf_hold_len;
 	bool fsync;    /* hview-server -fsync: reply only once the WAL is fsynced */
+	char *watch_addr; /* hview-server -watch: NULL for addr's port + 1, "off" for none */
 } pano_config;
 
 void pano_config_defaults(pano_config *c);

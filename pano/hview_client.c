@@ -10,11 +10,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "client.h"
 #include "format.h"
 #include "model.h"
 #include "goflags.h"
 #include "natural.h"
+#include "watch.h"
+#include "endpoint.h"
 
 #define PROG "hview-client"
 #define SYNOPSIS "[-server HOST:PORT] [-timeout MS] [command args...]"
@@ -28,6 +32,7 @@ static const char HELP[] =
 	"         list [subject|observer]\n"
 	"         dump [inference|panorama]\n"
 	"         ping\n"
+	"         watch [subject]\n"
 	"         help\n"
 	"         exit\n";
 
@@ -36,6 +41,7 @@ typedef struct {
 	char observer[256];
 	uint64_t handle;
 	int interactive;
+	const char *watch_addr; /* the node's inference-change stream */
 } session;
 
 /* Command outcomes: 0 done, 1 failed at run time, 2 bad usage. */
@@ -319,6 +325,64 @@ static int cmd_dump(session *s, int argc, char **argv)
 	return 0;
 }
 
+/* Prints every inference change the node publishes (of one subject, or
+ * all), one line each as `get inference` prints it, until interrupted. */
+static int cmd_watch(session *s, int argc, char **argv)
+{
+	if (argc > 2) {
+		fprintf(stderr, "usage: watch [subject]\n");
+		return 2;
+	}
+	const char *subject = argc == 2 ? argv[1] : NULL;
+	char endpoint[512];
+	if (pano_endpoint(s->watch_addr, endpoint, sizeof(endpoint)) != 0)
+		return fail("watch: '%.200s' is not host:port%s (see -watch)", s->watch_addr, "");
+	void *ctx = zmq_ctx_new();
+	void *sub = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
+	int64_t maxmsg = INT64_C(64) << 20;
+	int rc = 0;
+	if (!sub || zmq_setsockopt(sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
+	    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, subject ? subject : "", subject ? strlen(subject) : 0) != 0 ||
+	    zmq_connect(sub, endpoint) != 0) {
+		rc = fail("watch %s: %s", s->watch_addr, zmq_strerror(errno));
+	} else {
+		fprintf(stderr, "watching %s on %s (interrupt to stop)\n", subject ? subject : "every subject",
+		        s->watch_addr);
+	}
+	while (rc == 0) {
+		zmq_msg_t name, body;
+		zmq_msg_init(&name);
+		zmq_msg_init(&body);
+		int more = 0;
+		size_t more_len = sizeof(more);
+		if (zmq_msg_recv(&name, sub, 0) < 0) {
+			rc = errno == EINTR ? 0 : fail("watch: %s%s", zmq_strerror(errno), "");
+			zmq_msg_close(&name);
+			zmq_msg_close(&body);
+			break;
+		}
+		zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &more_len);
+		/* a subscription is a prefix: "db-1" also brings "db-10" */
+		bool wanted = more && zmq_msg_recv(&body, sub, 0) >= 0 &&
+		              (!subject || (zmq_msg_size(&name) == strlen(subject) &&
+		                            memcmp(zmq_msg_data(&name), subject, strlen(subject)) == 0));
+		Panorama__Inference *inf =
+			wanted ? panorama__inference__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body)) : NULL;
+		if (inf) {
+			fmt_inference(stdout, inf);
+			fflush(stdout);
+			panorama__inference__free_unpacked(inf, NULL);
+		}
+		zmq_msg_close(&name);
+		zmq_msg_close(&body);
+	}
+	if (sub)
+		zmq_close(sub);
+	if (ctx)
+		zmq_ctx_term(ctx);
+	return rc;
+}
+
 static int cmd_ping(session *s)
 {
 	Panorama__PingRequest pq = PANORAMA__PING_REQUEST__INIT;
@@ -368,6 +432,8 @@ static int run(session *s, int argc, char **argv)
 		return cmd_dump(s, argc, argv);
 	if (strcmp(cmd, "ping") == 0)
 		return cmd_ping(s);
+	if (strcmp(cmd, "watch") == 0)
+		return cmd_watch(s, argc, argv);
 	fprintf(stderr, "unknown command '%.64s' (try help)\n", cmd);
 	return 2;
 }
@@ -383,10 +449,11 @@ static int split(char *line, char **argv)
 
 int main(int argc, char **argv)
 {
-	const char *server = "127.0.0.1:6688";
+	const char *server = "127.0.0.1:6688", *watch = NULL;
 	long timeout = 3000;
 	const goflag flags[] = {
 		{ "server", GF_STRING, &server, "Panorama node (default 127.0.0.1:6688)" },
+		{ "watch", GF_STRING, &watch, "the node's change stream, for watch (default: its port + 1)" },
 		{ "timeout", GF_INT, &timeout, "milliseconds to wait for an answer (default 3000)" },
 	};
 	int first;
@@ -399,6 +466,10 @@ int main(int argc, char **argv)
 	}
 	char err[512];
 	session s = { 0 };
+	char watch_buf[512];
+	if (!watch && pano_watch_default_addr(server, watch_buf, sizeof(watch_buf)) == 0)
+		watch = watch_buf;
+	s.watch_addr = watch ? watch : "";
 	s.c = pano_client_new(server, (int)timeout, err, sizeof(err));
 	if (!s.c) {
 		fprintf(stderr, PROG ": %s\n", err);

@@ -12,11 +12,11 @@
 #include "server.h"
 
 #define PROG "hview-server"
-#define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-daemon] [ID]"
+#define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] [-daemon] [ID]"
 
 int main(int argc, char **argv)
 {
-	const char *addr = NULL, *config = NULL, *dbfile = NULL;
+	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL;
 	int daemonize = 0, fsync_replies = 0;
 	const goflag flags[] = {
 		{ "addr", GF_STRING, &addr, "address to serve on (default 127.0.0.1:6688)" },
@@ -24,6 +24,7 @@ int main(int argc, char **argv)
 		{ "dbfile", GF_STRING, &dbfile, "sqlite database file (default deephealth.db)" },
 		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background" },
 		{ "fsync", GF_BOOL, &fsync_replies, "acknowledge reports only once fsynced (survive power loss)" },
+		{ "watch", GF_STRING, &watch, "address of the inference-change stream (default: port + 1; off: none)" },
 	};
 	int first;
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
@@ -42,6 +43,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if ((addr && pano_config_set(&cfg.addr, addr)) || (dbfile && pano_config_set(&cfg.db_file, dbfile)) ||
+	    (watch && pano_config_set(&cfg.watch_addr, watch)) ||
 	    (first < argc && pano_config_set(&cfg.id, argv[first]))) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "peers.h"
 #include "store.h"
+#include "watch.h"
 #include "wire.h"
 
 #define DEGRADED_NS (INT64_C(1000000000))
@@ -71,6 +72,7 @@ struct pano_server {
 	pano_store *store;
 	pano_db *db;
 	peers *peers;
+	pano_watch *watch;        /* NULL: no watch stream (-watch off) */
 	batch batches[NBATCHES];  /* a ring: queued ones, then cur */
 	size_t qhead, qlen;       /* queued batches awaiting their fsync */
 	batch *cur;               /* being received and applied */
@@ -228,6 +230,20 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		pano_server_free(s);
 		return NULL;
 	}
+	if (!cfg->watch_addr || strcmp(cfg->watch_addr, "off") != 0) {
+		char waddr[512];
+		if (cfg->watch_addr)
+			snprintf(waddr, sizeof(waddr), "%s", cfg->watch_addr);
+		else if (pano_watch_default_addr(cfg->addr, waddr, sizeof(waddr)) != 0) {
+			snprintf(err, errlen, "no default watch address for '%.200s' (give -watch)", cfg->addr);
+			pano_server_free(s);
+			return NULL;
+		}
+		if (!(s->watch = pano_watch_new(s->zctx, waddr, err, errlen))) {
+			pano_server_free(s);
+			return NULL;
+		}
+	}
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->sync_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&s->sync_mu, NULL);
@@ -257,6 +273,7 @@ void pano_server_free(pano_server *s)
 	if (s->sync_efd >= 0)
 		close(s->sync_efd);
 	peers_free(s->peers);
+	pano_watch_free(s->watch);
 	if (s->router)
 		zmq_close(s->router);
 	if (s->zctx)
@@ -825,6 +842,12 @@ static void finish_batch(pano_server *s, batch *b, bool sync_failed)
 		if (p->local_accepted) {
 			s->accepted++;
 			peers_propagate(s->peers, p->req->submit_report->report);
+			pano_watch_subject(s->watch, pano_store_subject(s->store, p->req->submit_report->report->subject));
+		} else if (s->watch && p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
+		           p->reply.learn_report->result == PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED &&
+		           p->req->learn_report->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL &&
+		           p->req->learn_report->report && p->req->learn_report->report->subject) {
+			pano_watch_subject(s->watch, pano_store_subject(s->store, p->req->learn_report->report->subject));
 		}
 		if (p->subscribe_change) {
 			bool watch = p->req->body_case == PANORAMA__REQUEST__BODY_OBSERVE;
@@ -949,13 +972,17 @@ int pano_server_run(pano_server *s)
 	time_t next_mem = time(NULL) + MEM_DUMP_EVERY_S;
 	while (!s->stopping) {
 		size_t npeers = peers_count(s->peers);
-		zmq_pollitem_t items[3 + PEERS_MAX];
+		zmq_pollitem_t items[4 + PEERS_MAX];
 		items[0] = (zmq_pollitem_t){ s->router, 0, ZMQ_POLLIN, 0 };
 		items[1] = (zmq_pollitem_t){ NULL, s->sigfd, ZMQ_POLLIN, 0 };
 		items[2] = (zmq_pollitem_t){ NULL, s->sync_efd, ZMQ_POLLIN, 0 };
 		peers_pollitems(s->peers, items + 3);
-		if (zmq_poll(items, (int)(3 + npeers), 1000) < 0 && errno != EINTR)
+		/* the watch socket last: absent, it is simply not polled */
+		items[3 + npeers] = (zmq_pollitem_t){ s->watch ? pano_watch_socket(s->watch) : NULL, -1, ZMQ_POLLIN, 0 };
+		if (zmq_poll(items, (int)(3 + npeers + (s->watch != NULL)), 1000) < 0 && errno != EINTR)
 			break;
+		if (s->watch && items[3 + npeers].revents)
+			pano_watch_read(s->watch);
 		if (items[2].revents)
 			collect_synced(s, false);
 		if (items[1].revents) {

@@ -1,0 +1,43 @@
+/*
+ * watch.h - a node's live stream of inference changes (hview-client watch).
+ *
+ * Beside its request socket a node binds a ZeroMQ XPUB socket (by default
+ * on the next port: 127.0.0.1:6688 serves changes on 127.0.0.1:6689).  When
+ * a stored report changes a subject's inference (a metric's status or
+ * score, or the set of metrics), the node publishes two frames: the
+ * subject's name, then its Inference (panorama.proto), so a subscriber
+ * filters by subject with ZMQ_SUBSCRIBE (a prefix: compare the name) and
+ * prints the Inference as `get inference` does.
+ *
+ * Nothing is computed while no one subscribes (XPUB tells the node of
+ * subscriptions).  Slow subscribers lose messages (PUB's high-water mark)
+ * rather than slow the node; a watch is a view, not a log.
+ */
+#ifndef PANO_WATCH_H
+#define PANO_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "store.h"
+
+typedef struct pano_watch pano_watch;
+
+/* The default watch address of a node at addr: its port + 1.  0, or -1 when
+ * addr is not host:port (or its port is 65535). */
+int pano_watch_default_addr(const char *addr, char *out, size_t outlen);
+
+/* Binds at addr (host:port) on the node's zmq context; NULL with err. */
+pano_watch *pano_watch_new(void *zctx, const char *addr, char *err, size_t errlen);
+void pano_watch_free(pano_watch *w);
+
+/* The socket, for the node's poll (POLLIN: subscription messages). */
+void *pano_watch_socket(pano_watch *w);
+/* Takes the subscription messages waiting. */
+void pano_watch_read(pano_watch *w);
+
+/* After a stored report about sub: publishes its inference if it changed
+ * since the last one published, and someone listens. */
+void pano_watch_subject(pano_watch *w, const pano_subject *sub);
+
+#endif
