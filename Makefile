@@ -13,7 +13,7 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-o
 
 DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsqlite3-dev \
-	libjansson-dev libcmocka-dev iproute2 valgrind procps
+	libjansson-dev libcmocka-dev iproute2 valgrind procps gnuplot-nox
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
@@ -28,7 +28,7 @@ LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
 LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm
 
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
-	bin/nab-score bin/htm-detect
+	bin/sonar-plot bin/nab-score bin/htm-detect
 
 .PHONY: all clean deps check-deps test unit-tests bench scenario
 # Keep the objects of pattern-rule chains (make would delete them as
@@ -85,6 +85,10 @@ bin/nab-score: build/tools/nab_score.o
 bin/hview-%: build/pano/hview_%.o build/libpano.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
+
+bin/sonar-plot: build/tools/sonar_plot.o build/libsonar.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^
 
 LOGTAIL_OBJ := $(addprefix build/tools/,hview_logtail.o logfollow.o logrules.o logtail_zookeeper.o)
 bin/hview-logtail: $(LOGTAIL_OBJ) build/libpano.a
