@@ -46,11 +46,11 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 rows_for() { awk -F, -v h="$2" 'NR > 1 && $2 == h' "$1"; }
 
 # A TCP port on 127.0.0.1 that nothing listens on now.
-free_port() {
+free_port() { # (and the next port, where a node serves its watch stream)
 	local p
 	for _ in $(seq 50); do
 		p=$((20000 + RANDOM % 30000))
-		if ! ss -Hltn 2>/dev/null | awk '{ print $4 }' | grep -q ":$p\$"; then
+		if ! ss -Hltn 2>/dev/null | awk '{ print $4 }' | grep -Eq ":($p|$((p + 1)))\$"; then
 			echo $p
 			return 0
 		fi

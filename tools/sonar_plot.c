@@ -34,7 +34,7 @@ typedef struct {
 	double tmin, tmax;           /* the host's time span, seconds */
 	double *shade;               /* needs-attention periods: start, end pairs (s) */
 	size_t nshade, shade_cap;
-	size_t nrtt, nanomaly;
+	size_t nrtt, nanomaly, nlost;
 	bool in_attention;
 	int64_t attention_since;
 	double rtt_min, rtt_max;
@@ -184,8 +184,10 @@ static void take_row(plot *pl, log_kind kind, char **f, const char *file, unsign
 			bad(pl, file, lineno, "bad phi");
 			return;
 		}
-		if (!ok_status)
+		if (!ok_status) {
 			fprintf(h->lost, "%.3f\n", t);
+			h->nlost++;
+		}
 		if (t < h->tmin)
 			h->tmin = t;
 		if (t > h->tmax)
@@ -305,8 +307,10 @@ static void script_host(FILE *g, const plot *pl, size_t i)
 	fprintf(g, "set ylabel 'response time (ms)'\nset logscale y\nset format x ''\nset xlabel ''\n"
 	           "set key top left\nset y2range [0:1]\nunset y2tics\nset ytics nomirror\nset yrange [*:*]\n");
 	fprintf(g, "plot '%s/%zu.rtt' using 1:2 with points pt 7 ps 0.3 lc rgb '#1f5fa8' title 'RTT'", pl->work, i);
-	fprintf(g, ", '%s/%zu.lost' using 1:(0.97) axes x1y2 with points pt 2 ps 0.8 lc rgb '#c00000' title 'lost'\n",
-	        pl->work, i);
+	if (h->nlost)
+		fprintf(g, ", '%s/%zu.lost' using 1:(0.97) axes x1y2 with points pt 2 ps 0.8 lc rgb '#c00000' title 'lost'",
+		        pl->work, i);
+	fputc('\n', g);
 	/* phi is capped at 10 on the chart: a lost probe scores the timeout,
 	 * thousands of times the usual response, and would flatten the rest */
 	fprintf(g, "unset logscale y\nset yrange [0:10]\nset ylabel 'phi (capped at 10)'\nset y2label 'anomaly score'\n"
