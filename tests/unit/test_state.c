@@ -88,7 +88,10 @@ static void corrupt_truncated_and_foreign_files_are_rejected(void **state)
 	assert_int_equal(access(moved, F_OK), 0);
 }
 
-static const pipeline_params PARAMS = { 1000, PHI_DIST_EXP, 1.0, 0.5, 1000000000, false, 1, 0.025 };
+static const pipeline_params PARAMS = {
+	.phi_window = 1000, .phi_dist = PHI_DIST_EXP, .phi_threshold = 1.0, .anomaly_threshold = 0.5,
+	.confirm = 1, .timeout_ns = 1000000000, .htm = false, .htm_aggregate = 1, .htm_resolution = 0.025,
+};
 
 static void pipeline_state_restores_the_same_phi(void **state)
 {
