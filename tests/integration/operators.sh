@@ -79,12 +79,17 @@ node=$!
 on_exit "kill -9 $node"
 wait_node 127.0.0.1:$P
 stamp() { while IFS= read -r line; do echo "$(date +%s%N) $line"; done; }
-$BIN/hview-client -server 127.0.0.1:$P watch db-1 2>watch.err | stamp >watch.out &
+# each watcher writes into a FIFO that a stamper reads: $! is then the
+# watcher's own pid, and killing it ends the stamper too
+mkfifo one.fifo all.fifo
+stamp <one.fifo >watch.out &
+stamp <all.fifo >watch_all.out &
+$BIN/hview-client -server 127.0.0.1:$P watch db-1 >one.fifo 2>watch.err &
 watcher=$!
-on_exit "pkill -P $watcher; kill $watcher"
-$BIN/hview-client -server 127.0.0.1:$P watch 2>/dev/null | stamp >watch_all.out &
+on_exit "kill $watcher"
+$BIN/hview-client -server 127.0.0.1:$P watch >all.fifo 2>/dev/null &
 watcher_all=$!
-on_exit "pkill -P $watcher_all; kill $watcher_all"
+on_exit "kill $watcher_all"
 sleep 0.5 # the subscriptions reach the node
 C="$BIN/hview-client -server 127.0.0.1:$P"
 report() { printf 'me o1\nreport %s\n' "$1" | $C >/dev/null; }
@@ -94,7 +99,8 @@ t1=$(date +%s%N); report "db-1 m:u:20"
 report "db-10 m:u:5"
 report "db-1 m:u:20" # no change: nothing printed
 sleep 0.5
-pkill -P $watcher; pkill -P $watcher_all
+kill $watcher $watcher_all
+wait $watcher $watcher_all 2>/dev/null
 sleep 0.2
 check "watch says where it listens" grep -q "watching db-1 on 127.0.0.1:$((P + 1))" watch.err
 check "watch db-1: one line per change, in the get inference format" \
