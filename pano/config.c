@@ -172,61 +172,69 @@ static int load_peers(pano_config *c, json_t *obj, const char *path, char *err, 
 	return 0;
 }
 
-int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen)
+json_t *pano_json_object(const char *path, const char *text, const char *origin, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	json_t *root = text ? json_loads(text, JSON_REJECT_DUPLICATES, &je)
+	                    : json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		snprintf(err, errlen, "%s: line %d: %s", path, je.line, je.text);
-		return -1;
+		snprintf(err, errlen, "%s: line %d: %s", origin, je.line, je.text);
+		return NULL;
 	}
-	int rc = 0;
 	if (!json_is_object(root)) {
-		snprintf(err, errlen, "%s: not a JSON object", path);
-		rc = -1;
+		snprintf(err, errlen, "%s: must be a JSON object", origin);
+		json_decref(root);
+		return NULL;
 	}
+	return root;
+}
+
+int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen)
+{
+	json_t *root = pano_json_object(path, NULL, path, err, errlen);
+	if (!root)
+		return -1;
+	int rc = 0;
 	const char *key;
 	json_t *v;
-	if (rc == 0) {
-		json_object_foreach(root, key, v) {
-			if (strcmp(key, "Addr") == 0)
-				rc = get_string(v, &c->addr, path, key, err, errlen);
-			else if (strcmp(key, "Id") == 0)
-				rc = get_string(v, &c->id, path, key, err, errlen);
-			else if (strcmp(key, "Subjects") == 0)
-				rc = load_subjects(c, v, path, err, errlen);
-			else if (strcmp(key, "Peers") == 0)
-				rc = load_peers(c, v, path, err, errlen);
-			else if (strcmp(key, "FilterSubmission") == 0)
-				rc = get_bool(v, &c->filter, path, key, err, errlen);
-			else if (strcmp(key, "LogLevel") == 0) {
-				char *level = NULL;
-				rc = get_string(v, &level, path, key, err, errlen);
-				if (rc == 0) {
-					static const char *const names[] = { "debug", "info", "warn", "error" };
-					int found = level[0] ? -1 : 1;
-					for (int i = 0; i < 4 && found < 0; i++)
-						if (strcmp(level, names[i]) == 0)
-							found = i;
-					if (found < 0)
-						rc = bad(err, errlen, path, key, "must be \"\", debug, info, warn or error");
-					else
-						c->log_level = found;
-				}
-				free(level);
-			} else if (strcmp(key, "DumpMemUsage") == 0)
-				rc = get_bool(v, &c->dump_mem, path, key, err, errlen);
-			else if (strcmp(key, "DBFile") == 0)
-				rc = get_string(v, &c->db_file, path, key, err, errlen);
-			else if (strcmp(key, "GCConfig") == 0)
-				rc = load_gc(c, v, path, err, errlen);
-			else if (strcmp(key, "BufConfig") == 0)
-				rc = load_buf(c, v, path, err, errlen);
-			else
-				rc = bad(err, errlen, path, key, "unknown field");
-			if (rc)
-				break;
-		}
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "Addr") == 0)
+			rc = get_string(v, &c->addr, path, key, err, errlen);
+		else if (strcmp(key, "Id") == 0)
+			rc = get_string(v, &c->id, path, key, err, errlen);
+		else if (strcmp(key, "Subjects") == 0)
+			rc = load_subjects(c, v, path, err, errlen);
+		else if (strcmp(key, "Peers") == 0)
+			rc = load_peers(c, v, path, err, errlen);
+		else if (strcmp(key, "FilterSubmission") == 0)
+			rc = get_bool(v, &c->filter, path, key, err, errlen);
+		else if (strcmp(key, "LogLevel") == 0) {
+			char *level = NULL;
+			rc = get_string(v, &level, path, key, err, errlen);
+			if (rc == 0) {
+				static const char *const names[] = { "debug", "info", "warn", "error" };
+				int found = level[0] ? -1 : 1;
+				for (int i = 0; i < 4 && found < 0; i++)
+					if (strcmp(level, names[i]) == 0)
+						found = i;
+				if (found < 0)
+					rc = bad(err, errlen, path, key, "must be \"\", debug, info, warn or error");
+				else
+					c->log_level = found;
+			}
+			free(level);
+		} else if (strcmp(key, "DumpMemUsage") == 0)
+			rc = get_bool(v, &c->dump_mem, path, key, err, errlen);
+		else if (strcmp(key, "DBFile") == 0)
+			rc = get_string(v, &c->db_file, path, key, err, errlen);
+		else if (strcmp(key, "GCConfig") == 0)
+			rc = load_gc(c, v, path, err, errlen);
+		else if (strcmp(key, "BufConfig") == 0)
+			rc = load_buf(c, v, path, err, errlen);
+		else
+			rc = bad(err, errlen, path, key, "unknown field");
+		if (rc)
+			break;
 	}
 	json_decref(root);
 	if (rc == 0 && (!c->addr[0] || !c->id[0] || !c->db_file[0]))

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 typedef struct {
 	char *id;
 	char *addr;
@@ -52,6 +54,12 @@ void pano_config_defaults(pano_config *c);
 /* Reads FILE over the defaults; 0, or -1 with "FILE: field X: problem". */
 int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen);
 void pano_config_clear(pano_config *c);
+/* A strict JSON object from a file (text NULL) or from text: duplicate keys
+ * refused.  NULL with one line "ORIGIN: line N: ..." or "ORIGIN: must be
+ * a JSON object" in err.  The caller json_decref()s it.  The config
+ * loaders of hview-server and hview-logtail share it. */
+json_t *pano_json_object(const char *path, const char *text, const char *origin, char *err, size_t errlen);
+
 /* Replaces a string field (strdup); -1 when out of memory. */
 int pano_config_set(char **field, const char *value);
 

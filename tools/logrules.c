@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "../pano/config.h"
 #include "../pano/model.h"
 
 #define MAX_GROUPS 10
@@ -274,16 +275,11 @@ static int load_time(logrules *r, json_t *obj, const char *origin, char *err, si
 
 int logrules_load_json(logrules *r, const char *text, const char *origin, char *err, size_t errlen)
 {
-	json_error_t je;
-	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		snprintf(err, errlen, "%s: line %d: %s", origin, je.line, je.text);
+	json_t *root = pano_json_object(NULL, text, origin, err, errlen);
+	if (!root)
 		return -1;
-	}
 	int rc = 0;
-	if (!json_is_object(root))
-		rc = fail(err, errlen, origin, "top level", "must be an object");
-	json_t *rules = rc == 0 ? json_object_get(root, "rules") : NULL;
+	json_t *rules = json_object_get(root, "rules");
 	if (rc == 0 && (!json_is_array(rules) || json_array_size(rules) == 0))
 		rc = fail(err, errlen, origin, "rules", "must be a non-empty array");
 	if (rc == 0 && r->n + json_array_size(rules) > LOGRULES_MAX_RULES)

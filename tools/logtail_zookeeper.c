@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "../pano/config.h"
+
 #define MAX_PEERS 255
 
 /* The rules are data, in the generic rules format: the plugin only adds
@@ -245,35 +247,26 @@ static void free_list(char **list, size_t n)
 
 static int load_filter(zk_plugin *z, logrules *r, const char *path, char *err, size_t errlen)
 {
-	json_error_t je;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		snprintf(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+	json_t *root = pano_json_object(path, NULL, path, err, errlen);
+	if (!root)
 		return -1;
-	}
 	int rc = 0;
 	char **events = NULL;
 	size_t nevents = 0;
 	bool has_events = false;
-	if (!json_is_object(root)) {
-		snprintf(err, errlen, "%s: must be a JSON object", path);
-		rc = -1;
-	}
 	const char *key;
 	json_t *v;
-	if (rc == 0) {
-		json_object_foreach(root, key, v) {
-			if (rc != 0)
-				break;
-			if (strcmp(key, "events") == 0) {
-				has_events = true;
-				rc = string_list(v, &events, &nevents, path, "events", err, errlen);
-			} else if (strcmp(key, "subjects") == 0) {
-				rc = string_list(v, &z->subjects, &z->nsubjects, path, "subjects", err, errlen);
-			} else {
-				snprintf(err, errlen, "%s: field %.64s: unknown field (events, subjects)", path, key);
-				rc = -1;
-			}
+	json_object_foreach(root, key, v) {
+		if (rc != 0)
+			break;
+		if (strcmp(key, "events") == 0) {
+			has_events = true;
+			rc = string_list(v, &events, &nevents, path, "events", err, errlen);
+		} else if (strcmp(key, "subjects") == 0) {
+			rc = string_list(v, &z->subjects, &z->nsubjects, path, "subjects", err, errlen);
+		} else {
+			snprintf(err, errlen, "%s: field %.64s: unknown field (events, subjects)", path, key);
+			rc = -1;
 		}
 	}
 	if (rc == 0 && has_events) {

@@ -300,7 +300,7 @@ static void config_is_strict(void **state)
 		{ "{\"GCConfig\": {\"Frequency\": -1}}", "field GCConfig.Frequency: must be a positive integer" },
 		{ "{\"Subjects\": \"a,b\"}", "field Subjects: must be an array of strings" },
 		{ "{\"LogLevel\": \"loud\"}", "field LogLevel" },
-		{ "[1, 2]", "not a JSON object" },
+		{ "[1, 2]", "must be a JSON object" },
 		{ "{\"Addr\": ", "line 1" },
 		{ "{\"Id\": \"a\", \"Id\": \"b\"}", "duplicate" },
 	};
