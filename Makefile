@@ -30,11 +30,11 @@ LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
 	bin/sonar-plot bin/nab-score bin/htm-detect
 
-.PHONY: all clean deps check-deps test unit-tests bench scenario
+.PHONY: all clean deps check-deps test unit-tests bench scenario fuzz
 # Keep the objects of pattern-rule chains (make would delete them as
 # intermediates, after the test summary line).  Not .SECONDARY: with no
 # prerequisites, which would stop make rebuilding a missing archive.
-.PRECIOUS: build/%.o build-san/%.o
+.PRECIOUS: build/%.o build-san/%.o build-fuzz/%.o
 all: check-deps $(BIN)
 
 # --- protobuf: proto/panorama.proto -> build/gen (protoc-c) -----------------
@@ -136,6 +136,29 @@ bench: check-deps all build/tests/pano-bench
 	@tests/bench/htm-bench.sh
 	@tests/bench/gray-bench.sh
 
+# --- fuzzing (clang's libFuzzer; `make fuzz`, FUZZ_SECONDS per target) ---------
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_TARGETS  := request csv config rules state
+FUZZ_FLAGS    := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB_OBJ  := $(patsubst %.c,build-fuzz/%.o,$(DETECTOR_SRC) $(HTM_SRC) $(SONAR_SRC) $(PANO_SRC) \
+	tools/csv_reader.c tools/logrules.c) $(GEN_OBJ:build/%=build-fuzz/%)
+FUZZ_BIN      := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+FUZZ_SECONDS  ?= 60
+
+build-fuzz/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(GEN_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build-fuzz/%.o: %.c | build/gen/panorama.pb-c.h
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -Ibuild/gen $(CSTD) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_AGENT) $(LIBS_PANO)
+
+fuzz: check-deps
+	@tools/deps.sh check $(FUZZ_PACKAGES)
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # --- dependencies ------------------------------------------------------------
 # check-deps installs what is missing when run as root, else says how.
 check-deps:
@@ -144,6 +167,6 @@ deps:
 	@tools/deps.sh install $(DEB_PACKAGES)
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)

@@ -426,7 +426,9 @@ static int64_t line_time(const logrules *r, const char *line)
 	if (!rest)
 		return 0;
 	time_t sec = r->time_utc ? timegm(&tm) : mktime(&tm);
-	if (sec == (time_t)-1)
+	/* what nanoseconds since 1970 in 64 bits can hold (to 2262): a line
+	 * claiming year 4000 has no time */
+	if (sec <= 0 || (int64_t)sec >= INT64_MAX / 1000000000)
 		return 0;
 	/* milliseconds (or finer) right after the time: log4j's ",123" */
 	const char *frac = *rest ? rest : line + m[1].rm_eo;

@@ -52,6 +52,9 @@ static void time_with_milliseconds_in_utc(void **state)
 	assert_true(ev[0].score == 0.0f); /* UNHEALTHY's default score */
 	assert_int_equal(logrules_match(r, "garbled time down web", ev, 1), 1);
 	assert_true(ev[0].time_ns == 0);
+	/* a year no clock reaches (found by fuzz_rules: it overflowed) */
+	assert_int_equal(logrules_match(r, "99999999-01-01 10:00:01 down web", ev, 1), 1);
+	assert_true(ev[0].time_ns == 0);
 	logrules_free(r);
 }
 
