@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -13,6 +14,17 @@
 
 #define PROG "hview-server"
 #define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] [-daemon] [ID]"
+
+/* Many clients and peers each hold a connection: take the file
+ * descriptors the hard limit allows, so a crowd does not lock others out. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -55,6 +67,7 @@ int main(int argc, char **argv)
 	}
 	cfg.fsync = fsync_replies;
 	pano_log_level(cfg.log_level);
+	raise_fd_limit();
 	pano_server *s = pano_server_new(&cfg, err, sizeof(err));
 	if (!s) {
 		fprintf(stderr, PROG ": %s\n", err);

@@ -1,0 +1,134 @@
+#!/bin/bash
+# Fault injection (issue 7): a node's disk fills up; it is killed under
+# load; a peer stops answering; a crowd of connections.
+#  - disk full: the node's database lives on a small tmpfs the test mounts;
+#    a filler takes the rest.  The node must refuse new reports with an
+#    error reply, keep serving queries, take reports again once space
+#    returns, and after a kill -9 hold every report it acknowledged.
+#  - a peer is stopped (SIGSTOP): the local node still answers at once, and
+#    propagation resumes after SIGCONT.
+. "$(dirname "$0")/../lib.sh"
+C=$BIN/hview-client S=$BIN/hview-server
+cd "$WORK"
+
+# --- the disk fills up -----------------------------------------------------------
+if is_root && mkdir -p disk && mount -t tmpfs -o size=3m tmpfs disk 2>/dev/null; then
+	on_exit "umount -l $WORK/disk"
+	P=$(free_port)
+	$S -addr 127.0.0.1:$P -dbfile disk/n.db n0 2>n.log &
+	node=$!
+	on_exit "kill -9 \$node"
+	check "a node on a 3 MB tmpfs answers" wait_node 127.0.0.1:$P
+	printf 'me o1\nreport early s:h:90\n' | $C -server 127.0.0.1:$P >/dev/null
+	# a filler leaves 256 kB: some reports fit, then the disk is full
+	avail=$(df --output=avail -k disk | tail -1)
+	dd if=/dev/zero of=disk/filler bs=1k count=$((avail > 256 ? avail - 256 : 0)) 2>/dev/null
+	# one client, many reports, each to a subject of its own; the replies
+	# come in order, one line each
+	{ echo "me o1"; for i in $(seq 3000); do echo "report s$i m:u:$((i % 100))"; done; } |
+		$C -server 127.0.0.1:$P -timeout 5000 >full.out 2>full.err
+	accepted=$(grep -o Accepted full.out | wc -l)
+	refused=$(grep -c 'retry later' full.err)
+	echo "# disk full: $accepted reports accepted, $refused refused"
+	check "reports were accepted until the disk was full ($accepted)" test "$accepted" -gt 0
+	check "then refused with an error reply ($refused)" test "$refused" -gt 0
+	check "queries are still served" bash -c "$C -server 127.0.0.1:$P get inference early | grep -q 's: HEALTHY'"
+	rm -f disk/filler
+	sleep 1.5 # the node refuses writes for a second after a failed commit
+	printf 'me o1\nreport after s:h:80\n' | $C -server 127.0.0.1:$P >after.out 2>&1
+	check "once space returns, reports are accepted again" grep -q Accepted after.out
+	# every acknowledged report must survive kill -9 and restart
+	kill -9 $node; wait $node 2>/dev/null
+	$S -addr 127.0.0.1:$P -dbfile disk/n.db n0 2>>n.log &
+	node=$!
+	wait_node 127.0.0.1:$P
+	held=$($C -server 127.0.0.1:$P list subject | cut -f1 | grep -c '^s[0-9]')
+	check "after kill -9, the node holds every report it accepted ($held of $accepted)" test "$held" -eq "$accepted"
+	check "and the ones from before and after the fault" \
+		bash -c "$C -server 127.0.0.1:$P list subject | cut -f1 | grep -qx early && $C -server 127.0.0.1:$P list subject | cut -f1 | grep -qx after"
+	kill -TERM $node; wait $node
+else
+	skip "disk full" "needs root and a tmpfs mount"
+fi
+
+# --- kill -9 under load: every acknowledged report is there after restart -------------
+P=$(free_port)
+$S -addr 127.0.0.1:$P -dbfile load.db l0 2>l.log &
+node=$!
+on_exit "kill -9 \$node"
+wait_node 127.0.0.1:$P
+# one client streams reports (a subject each); its output is line-buffered,
+# so every "Accepted" it printed is on disk when it is stopped
+{ echo "me o1"; for i in $(seq 50000); do echo "report k$i m:h:1"; done; } |
+	stdbuf -oL $C -server 127.0.0.1:$P -timeout 300 >load.out 2>load.err &
+client=$!
+on_exit "kill $client"
+sleep 1
+kill -9 $node; wait $node 2>/dev/null
+sleep 0.5
+kill $client; wait $client 2>/dev/null
+acked=$(grep -o Accepted load.out | wc -l)
+$S -addr 127.0.0.1:$P -dbfile load.db l0 2>>l.log &
+node=$!
+wait_node 127.0.0.1:$P
+held=$($C -server 127.0.0.1:$P list subject | cut -f1 | grep -c '^k')
+check "kill -9 under load: all $acked acknowledged reports are there after restart ($held held)" \
+	test "$acked" -gt 0 -a "$held" -ge "$acked"
+kill -TERM $node; wait $node
+
+# --- a peer stops answering (SIGSTOP) -------------------------------------------------
+CP=$(free_port)
+for i in 0 1; do
+	$BIN/hview-mkrc -fix_port $CP -nserver 2 -addressp "127.0.6.%d" -namep "p%d" -id p$i -dbfile p$i.db -output p$i.cfg >/dev/null
+	$S -config p$i.cfg 2>p$i.log &
+	eval "peer$i=\$!"
+	on_exit "kill -CONT \$peer$i; kill -9 \$peer$i"
+done
+wait_node 127.0.6.0:$CP; wait_node 127.0.6.1:$CP
+kill -STOP $peer1
+start=$(date +%s%N)
+printf 'me o1\nreport during x:u:10\n' | $C -server 127.0.6.0:$CP -timeout 1000 >stop.out 2>&1
+ms=$((($(date +%s%N) - start) / 1000000))
+check "with its peer stopped, a node still accepts at once ($ms ms)" bash -c "grep -q Accepted stop.out && [ $ms -lt 500 ]"
+check "and answers queries" bash -c "$C -server 127.0.6.0:$CP -timeout 1000 get inference during | grep -q 'x: UNHEALTHY'"
+kill -CONT $peer1
+learned=0
+for _ in $(seq 50); do
+	if $C -server 127.0.6.1:$CP get inference during 2>/dev/null | grep -q 'x: UNHEALTHY'; then learned=1; break; fi
+	sleep 0.1
+done
+check "after SIGCONT the peer learns the report made while it was stopped" test $learned -eq 1
+if [ "$FAILED" = 1 ]; then show full.err after.out n.log p0.log; fi
+kill -TERM $peer0 $peer1; wait $peer0 $peer1 2>/dev/null
+
+# --- a crowd: 1,000 idle connections and a client that sends byte by byte --------------
+P=$(free_port)
+$S -addr 127.0.0.1:$P -dbfile crowd.db c0 2>c.log &
+node=$!
+on_exit "kill -9 \$node"
+wait_node 127.0.0.1:$P
+(
+	ulimit -n 4096 2>/dev/null
+	fds=()
+	for _ in $(seq 1000); do
+		exec {fd}<>/dev/tcp/127.0.0.1/$P || break
+		fds+=($fd)
+	done
+	echo "${#fds[@]}" >crowd.count
+	# a slow sender: ZMTP's greeting, one byte every 10 ms, never finished
+	exec {slow}<>/dev/tcp/127.0.0.1/$P
+	for b in ff 00 00 00 00 00 00 00 01 7f 03; do printf "\\x$b" >&$slow; sleep 0.01; done
+	sleep 3
+) &
+crowd=$!
+on_exit "kill $crowd"
+eventually 10 test -s crowd.count
+sleep 0.05 # the slow sender has begun
+start=$(date +%s%N)
+printf 'me o1\nreport crowded x:h:90\n' | $C -server 127.0.0.1:$P -timeout 2000 >crowd.out 2>&1
+ms=$((($(date +%s%N) - start) / 1000000))
+check "with $(cat crowd.count 2>/dev/null) idle connections and a slow sender, a client is served ($ms ms)" \
+	bash -c "grep -q Accepted crowd.out && [ $ms -lt 1000 ]"
+wait $crowd
+check "the node is still up when the crowd leaves" bash -c "$C -server 127.0.0.1:$P ping | grep -q GOOD"
+kill -TERM $node; wait $node
