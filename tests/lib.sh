@@ -1,5 +1,6 @@
 # lib.sh - helpers for the integration tests, which print TAP lines.
-# Source it first; it makes $WORK (removed on exit) and sets $BIN.
+# Source it first; it makes $WORK (removed on exit, kept with KEEP=1: the
+# processes a test started are stopped either way) and sets $BIN.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$ROOT/bin
@@ -8,10 +9,9 @@ CLEANUPS=()
 cleanup() {
 	local c
 	for c in "${CLEANUPS[@]}"; do eval "$c" >/dev/null 2>&1; done
-	rm -rf "$WORK"
+	if [ -n "${KEEP:-}" ]; then echo "# kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
 on_exit() { CLEANUPS+=("$1"); }
 
 FAILED=0

@@ -15,7 +15,7 @@
 # and removes; nothing leaves them.
 . "$(dirname "$0")/../lib.sh"
 INTERVAL=${INTERVAL:-0.1}
-BASELINE=${BASELINE:-50}
+BASELINE=${BASELINE:-80}
 if ! is_root || ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
 	skip "gray-failure scenario" "needs root, ip and tc"
 	exit 0
