@@ -14,6 +14,9 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-o
 DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsqlite3-dev \
 	libjansson-dev libcmocka-dev iproute2 valgrind procps gnuplot-nox
+# Only the tests need this: promtool (in prometheus) checks the agent's
+# metrics file.  (systemd-analyze, for the unit files, is used when present.)
+TEST_PACKAGES := prometheus
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
@@ -121,6 +124,7 @@ build/tests/pano-poke: build/tests/helpers/pano_poke.o build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
 test: check-deps all unit-tests $(HELPERS)
+	@tools/deps.sh check $(TEST_PACKAGES)
 	@tests/run-all.sh $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 build/tests/pano-bench: build/tests/bench/pano_bench.o build/libpano.a
@@ -164,7 +168,7 @@ fuzz: check-deps
 check-deps:
 	@tools/deps.sh check $(DEB_PACKAGES)
 deps:
-	@tools/deps.sh install $(DEB_PACKAGES)
+	@tools/deps.sh install $(DEB_PACKAGES) $(TEST_PACKAGES)
 
 clean:
 	rm -rf build build-san build-fuzz bin
