@@ -13,10 +13,12 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-o
 
 DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsqlite3-dev \
-	libjansson-dev libcmocka-dev iproute2 valgrind procps gnuplot-nox
-# Only the tests need this: promtool (in prometheus) checks the agent's
-# metrics file.  (systemd-analyze, for the unit files, is used when present.)
-TEST_PACKAGES := prometheus
+	libjansson-dev libcmocka-dev iproute2 valgrind procps
+# Only the tests need these: gnuplot draws sonar-plot's charts (which says
+# how to install it when it is missing), promtool (in prometheus) checks the
+# agent's metrics file.  (systemd-analyze, for the unit files, is used when
+# present.)
+TEST_PACKAGES := gnuplot-nox prometheus
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
