@@ -227,12 +227,16 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
 	counts c = { 0 };
-	bool said_waiting = false, stop = false;
+	bool said_waiting = false, stop = false, ever_open = false;
+	int open_errno = 0;
 	uint64_t rotations = 0, truncations = 0;
 	while (!stop) {
 		bool open_now = logfollow_check(follow);
-		if (!open_now && !said_waiting) {
-			fprintf(stderr, PROG ": %s: %s; waiting for it\n", log_path, strerror(errno));
+		ever_open = ever_open || open_now;
+		if (!open_now)
+			open_errno = errno;
+		if (!open_now && !said_waiting && !once) {
+			fprintf(stderr, PROG ": %s: %s; waiting for it\n", log_path, strerror(open_errno));
 			said_waiting = true;
 		}
 		uint64_t lineno;
@@ -268,6 +272,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	size_t left = publisher_pending(pub);
+	if (once && !ever_open)
+		fprintf(stderr, PROG ": %s: cannot open it: %s\n", log_path, strerror(open_errno));
 	if (logfollow_long_lines(follow))
 		fprintf(stderr, PROG ": %s: %llu lines longer than %d bytes skipped\n", log_path,
 		        (unsigned long long)logfollow_long_lines(follow), LOGFOLLOW_MAX_LINE);
@@ -283,5 +289,5 @@ int main(int argc, char **argv)
 	logfollow_free(follow);
 	zk_plugin_free(pl.zk);
 	logrules_free(pl.rules);
-	return left && once ? 1 : 0;
+	return once && (left || !ever_open) ? 1 : 0;
 }

@@ -111,6 +111,9 @@ $L -log x rules 2>e1.err; check "no --rules: exit 2" test $? -eq 2
 $L -log x nosuch 2>e2.err; rc=$?
 check "unknown plugin: exit 2, named" bash -c "[ $rc -eq 2 ] && grep -q \"unknown plugin 'nosuch'\" e2.err"
 $L rules --rules live.json 2>e3.err; check "no -log: exit 2" test $? -eq 2
+$L -server 127.0.0.1:$P -log /nonexistent.log -queue q.none -once rules --rules live.json 2>e7.err; rc=$?
+check "-once on a log that does not exist: exit 1 naming it" \
+	bash -c "[ $rc -eq 1 ] && grep -q '/nonexistent.log: cannot open it: No such file or directory' e7.err"
 $L -log x -stale -5 rules --rules live.json 2>e4.err; check "-stale -5: exit 2" test $? -eq 2
 $L -log x zookeeper --ensemble /nonexistent/zoo.cfg 2>e5.err; rc=$?
 check "missing zoo.cfg: exit 2 naming it" bash -c "[ $rc -eq 2 ] && grep -q '/nonexistent/zoo.cfg: cannot open' e5.err"
