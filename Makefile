@@ -16,9 +16,9 @@ DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libjansson-dev libcmocka-dev iproute2 valgrind procps
 # Only the tests need these: gnuplot draws sonar-plot's charts (which says
 # how to install it when it is missing), promtool (in prometheus) checks the
-# agent's metrics file.  (systemd-analyze, for the unit files, is used when
-# present.)
-TEST_PACKAGES := gnuplot-nox prometheus
+# agent's metrics file, faketime makes the wall clock jump.
+# (systemd-analyze, for the unit files, is used when present.)
+TEST_PACKAGES := gnuplot-nox prometheus faketime
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "timefmt.h"
 
 /* Enough to ride out a few batches stuck on lost probes; more only adds
  * lock contention on the queue. */
@@ -100,6 +101,7 @@ static void run_batch(lo_engine *e, lo_batch *b)
 		if (i < b->n)
 			ping_iterator_set_context(it, &b->items[i++]);
 	}
+	int64_t started = timefmt_mono_ns();
 	if (added && ping_send(obj) < 0) {
 		pthread_mutex_lock(&e->mu);
 		snprintf(e->error, sizeof(e->error), "%s", ping_get_error(obj));
@@ -108,6 +110,10 @@ static void run_batch(lo_engine *e, lo_batch *b)
 		for (size_t k = 0; k < b->n; k++)
 			b->items[k].status = PROBE_ERROR;
 	} else {
+		/* liboping times a reply with the wall clock: a clock step during
+		 * the probe must not make an hour-long response time (which would
+		 * then sit in the phi window).  No reply took longer than the call. */
+		int64_t elapsed = timefmt_mono_ns() - started;
 		for (pingobj_iter_t *it = ping_iterator_get(obj); it; it = ping_iterator_next(it)) {
 			lo_item *item = ping_iterator_get_context(it);
 			double latency_ms = -1.0;
@@ -116,7 +122,7 @@ static void run_batch(lo_engine *e, lo_batch *b)
 				continue;
 			if (latency_ms >= 0.0) {
 				item->status = PROBE_OK;
-				item->rtt_ns = llround(latency_ms * 1e6);
+				item->rtt_ns = latency_ms * 1e6 < (double)elapsed ? llround(latency_ms * 1e6) : elapsed;
 			}
 		}
 	}

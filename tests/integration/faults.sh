@@ -132,3 +132,30 @@ check "with $(cat crowd.count 2>/dev/null) idle connections and a slow sender, a
 wait $crowd
 check "the node is still up when the crowd leaves" bash -c "$C -server 127.0.0.1:$P ping | grep -q GOOD"
 kill -TERM $node; wait $node
+
+# --- the wall clock jumps: response times and phi do not ---------------------------------
+# libfaketime moves the agent's wall clock (not its monotonic one) an hour
+# forward, then two hours back, while it probes.  The TCP probe is used:
+# liboping stamps replies with the kernel's wall clock, which libfaketime
+# cannot move, so there the fake itself would skew the times (liboping's
+# engine caps a response time at the monotonic time its probe took).
+FT=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+if [ -n "$FT" ]; then
+	echo "+0" >clock
+	LD_PRELOAD=$FT FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_TIMESTAMP_FILE=$WORK/clock FAKETIME_NO_CACHE=1 \
+		$BIN/sonar-agent --method tcp:1 --interval 0.1 --duration 4 --log-dir jump 127.0.0.1 2>jump.err &
+	agent=$!
+	sleep 1.3; echo "+3600" >clock
+	sleep 1.3; echo "-7200" >clock
+	wait $agent
+	check "clock jumps: the agent exits 0" test $? -eq 0
+	hours=$(awk -F, 'NR > 1 { print substr($1, 12, 2) }' jump/fd.csv | uniq | wc -l)
+	check "the log's timestamps did jump (3 different hours)" test "$hours" -ge 3
+	check "every probe answered, in under 10 ms" \
+		awk -F, 'NR > 1 && !($4 == "OK" && $3 < 10000000) { bad = 1 } END { exit bad }' jump/fd.csv
+	check "phi stayed low (under 5)" awk -F, 'NR > 1 && $5 >= 5 { bad = 1 } END { exit bad }' jump/fd.csv
+	check "probes kept their pace (35 to 42 in 4 s at 0.1 s)" \
+		bash -c "n=\$(awk 'END { print NR - 1 }' jump/fd.csv); [ \$n -ge 35 ] && [ \$n -le 42 ]"
+else
+	skip "wall clock jumps" "libfaketime not installed"
+fi
