@@ -45,11 +45,19 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # Lines of FILE (header excluded) whose column 2 is HOST.
 rows_for() { awk -F, -v h="$2" 'NR > 1 && $2 == h' "$1"; }
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
-free_port() { # (and the next port, where a node serves its watch stream)
-	local p
+# A TCP port on 127.0.0.1 that nothing listens on now (and the next port,
+# where a node serves its watch stream).  Always below the kernel's
+# ephemeral range: a client that connects to a port in that range while
+# nothing listens there yet can be given that very port as its own source
+# port and connect to itself (TCP simultaneous open), and then the node
+# cannot bind it.  That once made CI fail: wait_node "reached" a node that
+# had failed to start.
+free_port() {
+	local p low
+	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ -n "$low" ] && [ "$low" -gt 12000 ] || low=32768
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % (low - 10002)))
 		if ! ss -Hltn 2>/dev/null | awk '{ print $4 }' | grep -Eq ":($p|$((p + 1)))\$"; then
 			echo $p
 			return 0

@@ -26,8 +26,10 @@ run_suite() {
 	local suite=$1; shift
 	local out rc
 	out=$(mktemp)
-	"$@" >"$out" 2>&1
+	# a suite that hangs fails after 15 minutes instead of holding CI
+	timeout -k 10 900 "$@" >"$out" 2>&1
 	rc=$?
+	[ $rc -eq 124 ] && echo "not ok - $suite timed out after 900 s" >>"$out"
 	echo "$suite"
 	if ! count_tap "$suite" <"$out" || { [ $rc -ne 0 ] && ! grep -q "^not ok" "$out"; }; then
 		fail=$((fail + 1))

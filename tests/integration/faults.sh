@@ -26,7 +26,7 @@ if is_root && mkdir -p disk && mount -t tmpfs -o size=3m tmpfs disk 2>/dev/null;
 	# one client, many reports, each to a subject of its own; the replies
 	# come in order, one line each
 	{ echo "me o1"; for i in $(seq 3000); do echo "report s$i m:u:$((i % 100))"; done; } |
-		$C -server 127.0.0.1:$P -timeout 5000 >full.out 2>full.err
+		timeout 120 $C -server 127.0.0.1:$P -timeout 2000 >full.out 2>full.err
 	accepted=$(grep -o Accepted full.out | wc -l)
 	refused=$(grep -c 'retry later' full.err)
 	echo "# disk full: $accepted reports accepted, $refused refused"
@@ -60,7 +60,7 @@ wait_node 127.0.0.1:$P
 # one client streams reports (a subject each); its output is line-buffered,
 # so every "Accepted" it printed is on disk when it is stopped
 { echo "me o1"; for i in $(seq 50000); do echo "report k$i m:h:1"; done; } |
-	stdbuf -oL $C -server 127.0.0.1:$P -timeout 300 >load.out 2>load.err &
+	timeout 60 stdbuf -oL $C -server 127.0.0.1:$P -timeout 300 >load.out 2>load.err &
 client=$!
 on_exit "kill $client"
 sleep 1
