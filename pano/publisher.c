@@ -235,7 +235,14 @@ static void take_replies(publisher *p, int64_t now_ns)
 		while (i < p->inflight && at(p, i)->id != r->id)
 			i++;
 		if (i < p->inflight) {
-			bool done = r->body_case == PANORAMA__REPLY__BODY_SUBMIT_REPORT;
+			/* Only a node's explicit answer acknowledges.  (A client whose
+			 * connection met itself, possible when a node's port lies in
+			 * the ephemeral range and the node is down, receives its own
+			 * request back, which parses as a reply with a garbage
+			 * result: that must not count.) */
+			bool done = r->body_case == PANORAMA__REPLY__BODY_SUBMIT_REPORT && r->submit_report &&
+			            (r->submit_report->result == PANORAMA__SUBMIT_REPORT_REPLY__STATUS__ACCEPTED ||
+			             r->submit_report->result == PANORAMA__SUBMIT_REPORT_REPLY__STATUS__IGNORED);
 			if (r->body_case == PANORAMA__REPLY__BODY_ERROR && r->error &&
 			    r->error->code == PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST) {
 				fprintf(stderr, "%s: Panorama refused a report: %s\n", p->prog,
