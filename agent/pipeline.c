@@ -158,7 +158,7 @@ void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats
 	const host_detectors *h = &p->hosts[host];
 	out->probes = h->probes;
 	out->lost = h->lost;
-	out->last_rtt_ns = h->probes ? h->last_rtt_ns : -1;
+	out->last_rtt_ns = h->last_rtt_ns;
 	out->phi = h->last_phi;
 	out->anomaly = h->anomaly;
 	out->state = h->attention.state;

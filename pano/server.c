@@ -842,12 +842,12 @@ static void finish_batch(pano_server *s, batch *b, bool sync_failed)
 		if (p->local_accepted) {
 			s->accepted++;
 			peers_propagate(s->peers, p->req->submit_report->report);
-			pano_watch_subject(s->watch, pano_store_subject(s->store, p->req->submit_report->report->subject));
-		} else if (s->watch && p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
+			pano_watch_subject(s->watch, s->store, p->req->submit_report->report->subject);
+		} else if (p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
 		           p->reply.learn_report->result == PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED &&
 		           p->req->learn_report->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL &&
-		           p->req->learn_report->report && p->req->learn_report->report->subject) {
-			pano_watch_subject(s->watch, pano_store_subject(s->store, p->req->learn_report->report->subject));
+		           p->req->learn_report->report) {
+			pano_watch_subject(s->watch, s->store, p->req->learn_report->report->subject);
 		}
 		if (p->subscribe_change) {
 			bool watch = p->req->body_case == PANORAMA__REQUEST__BODY_OBSERVE;

@@ -124,9 +124,12 @@ static char *signature(const pano_inference *inf)
 	return s;
 }
 
-void pano_watch_subject(pano_watch *w, const pano_subject *sub)
+void pano_watch_subject(pano_watch *w, const pano_store *store, const char *subject)
 {
-	if (!w || w->topics == 0)
+	if (!w || w->topics == 0 || !subject)
+		return;
+	const pano_subject *sub = pano_store_subject(store, subject);
+	if (!sub)
 		return;
 	const char *name = pano_subject_name(sub);
 	char *sig = signature(pano_subject_inference(sub));

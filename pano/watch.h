@@ -36,8 +36,9 @@ void *pano_watch_socket(pano_watch *w);
 /* Takes the subscription messages waiting. */
 void pano_watch_read(pano_watch *w);
 
-/* After a stored report about sub: publishes its inference if it changed
- * since the last one published, and someone listens. */
-void pano_watch_subject(pano_watch *w, const pano_subject *sub);
+/* After a stored report about subject: publishes its inference if it
+ * changed since the last one published.  Costs nothing (not even the
+ * subject's lookup) while no one listens; w may be NULL (no stream). */
+void pano_watch_subject(pano_watch *w, const pano_store *store, const char *subject);
 
 #endif

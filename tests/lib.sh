@@ -66,11 +66,13 @@ free_port() {
 	return 1
 }
 # Waits until a Panorama node answers a ping at $1 (at most 5 s).
-wait_node() {
-	local i
-	for i in $(seq 50); do
-		"$BIN/hview-client" -server "$1" -timeout 200 ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
+wait_node() { eventually 5 "$BIN/hview-client" -server "$1" -timeout 200 ping >/dev/null 2>&1; }
+# start_node HOST:PORT DBFILE ID LOG: a Panorama node in the background (its
+# stderr appended to LOG), its pid in $node, killed at exit; then waits
+# for it to answer (false when it does not).
+start_node() {
+	"$BIN/hview-server" -addr "$1" -dbfile "$2" "$3" 2>>"$4" &
+	node=$!
+	on_exit "kill -9 $node"
+	wait_node "$1"
 }

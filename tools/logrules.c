@@ -24,6 +24,7 @@ typedef struct {
 	int status;       /* when status_tpl is NULL */
 	double score;     /* when score_tpl is NULL */
 	bool score_given; /* a number in the file, kept whatever the status */
+	bool compiled;    /* re holds a compiled expression */
 	bool stop;
 } rule;
 
@@ -44,7 +45,8 @@ logrules *logrules_new(void) { return calloc(1, sizeof(logrules)); }
 static void rule_clear(rule *x)
 {
 	free(x->name);
-	regfree(&x->re);
+	if (x->compiled)
+		regfree(&x->re);
 	free(x->subject);
 	free(x->metric);
 	free(x->status_tpl);
@@ -149,7 +151,6 @@ static int load_rule(logrules *r, json_t *obj, size_t index, const char *origin,
 	if (!json_is_object(obj))
 		return fail(err, errlen, origin, where, "must be an object");
 	rule x = { 0 };
-	bool compiled = false;
 	int rc = 0;
 	const char *key;
 	json_t *v;
@@ -168,7 +169,7 @@ static int load_rule(logrules *r, json_t *obj, size_t index, const char *origin,
 			rc = get_text(v, 4096, &pattern, origin, field, err, errlen);
 			if (rc == 0)
 				rc = compile(&x.re, pattern, origin, field, err, errlen);
-			compiled = rc == 0;
+			x.compiled = rc == 0;
 			free(pattern);
 		} else if (strcmp(key, "subject") == 0)
 			rc = get_text(v, MAX_TEMPLATE, &x.subject, origin, field, err, errlen);
@@ -193,7 +194,7 @@ static int load_rule(logrules *r, json_t *obj, size_t index, const char *origin,
 	x.score_given = json_object_get(obj, "score") != NULL;
 	if (rc == 0 && (!x.subject || !x.metric || !x.status_tpl))
 		rc = fail(err, errlen, origin, where, "needs \"subject\", \"metric\" and \"status\"");
-	size_t ngroups = compiled ? x.re.re_nsub : 0;
+	size_t ngroups = x.compiled ? x.re.re_nsub : 0;
 	if (rc == 0)
 		rc = check_template(x.subject, ngroups, origin, where, err, errlen);
 	if (rc == 0)
@@ -219,13 +220,7 @@ static int load_rule(logrules *r, json_t *obj, size_t index, const char *origin,
 			rc = fail(err, errlen, origin, where, "out of memory");
 	}
 	if (rc != 0) {
-		if (compiled)
-			regfree(&x.re);
-		free(x.name);
-		free(x.subject);
-		free(x.metric);
-		free(x.status_tpl);
-		free(x.score_tpl);
+		rule_clear(&x);
 		return -1;
 	}
 	r->rules[r->n++] = x;

@@ -15,10 +15,7 @@ cd "$WORK"
 if is_root && mkdir -p disk && mount -t tmpfs -o size=3m tmpfs disk 2>/dev/null; then
 	on_exit "umount -l $WORK/disk"
 	P=$(free_port)
-	$S -addr 127.0.0.1:$P -dbfile disk/n.db n0 2>n.log &
-	node=$!
-	on_exit "kill -9 \$node"
-	check "a node on a 3 MB tmpfs answers" wait_node 127.0.0.1:$P
+	check "a node on a 3 MB tmpfs answers" start_node 127.0.0.1:$P disk/n.db n0 n.log
 	printf 'me o1\nreport early s:h:90\n' | $C -server 127.0.0.1:$P >/dev/null
 	# a filler leaves 256 kB: some reports fit, then the disk is full
 	avail=$(df --output=avail -k disk | tail -1)
@@ -39,9 +36,7 @@ if is_root && mkdir -p disk && mount -t tmpfs -o size=3m tmpfs disk 2>/dev/null;
 	check "once space returns, reports are accepted again" grep -q Accepted after.out
 	# every acknowledged report must survive kill -9 and restart
 	kill -9 $node; wait $node 2>/dev/null
-	$S -addr 127.0.0.1:$P -dbfile disk/n.db n0 2>>n.log &
-	node=$!
-	wait_node 127.0.0.1:$P
+	start_node 127.0.0.1:$P disk/n.db n0 n.log
 	held=$($C -server 127.0.0.1:$P list subject | cut -f1 | grep -c '^s[0-9]')
 	check "after kill -9, the node holds every report it accepted ($held of $accepted)" test "$held" -eq "$accepted"
 	check "and the ones from before and after the fault" \
@@ -53,10 +48,7 @@ fi
 
 # --- kill -9 under load: every acknowledged report is there after restart -------------
 P=$(free_port)
-$S -addr 127.0.0.1:$P -dbfile load.db l0 2>l.log &
-node=$!
-on_exit "kill -9 \$node"
-wait_node 127.0.0.1:$P
+start_node 127.0.0.1:$P load.db l0 l.log
 # one client streams reports (a subject each); its output is line-buffered,
 # so every "Accepted" it printed is on disk when it is stopped
 { echo "me o1"; for i in $(seq 50000); do echo "report k$i m:h:1"; done; } |
@@ -68,9 +60,7 @@ kill -9 $node; wait $node 2>/dev/null
 sleep 0.5
 kill $client; wait $client 2>/dev/null
 acked=$(grep -o Accepted load.out | wc -l)
-$S -addr 127.0.0.1:$P -dbfile load.db l0 2>>l.log &
-node=$!
-wait_node 127.0.0.1:$P
+start_node 127.0.0.1:$P load.db l0 l.log
 held=$($C -server 127.0.0.1:$P list subject | cut -f1 | grep -c '^k')
 check "kill -9 under load: all $acked acknowledged reports are there after restart ($held held)" \
 	test "$acked" -gt 0 -a "$held" -ge "$acked"
@@ -103,10 +93,7 @@ kill -TERM $peer0 $peer1; wait $peer0 $peer1 2>/dev/null
 
 # --- a crowd: 1,000 idle connections and a client that sends byte by byte --------------
 P=$(free_port)
-$S -addr 127.0.0.1:$P -dbfile crowd.db c0 2>c.log &
-node=$!
-on_exit "kill -9 \$node"
-wait_node 127.0.0.1:$P
+start_node 127.0.0.1:$P crowd.db c0 c.log
 (
 	ulimit -n 4096 2>/dev/null
 	fds=()

@@ -7,10 +7,7 @@ L=$BIN/hview-logtail C=$BIN/hview-client S=$BIN/hview-server
 T=$ROOT/tools/logtail
 cd "$WORK"
 P=$(free_port)
-$S -addr 127.0.0.1:$P -dbfile n.db n0 2>n.log &
-node=$!
-on_exit "kill -9 \$node"
-check "the node answers" wait_node 127.0.0.1:$P
+check "the node answers" start_node 127.0.0.1:$P n.db n0 n.log
 C="$C -server 127.0.0.1:$P"
 
 # --- the generic rules plugin on the sample nginx-style log ------------------------

@@ -74,10 +74,7 @@ check "an unwritable --prom-file is said once, the agent goes on (exit 0)" \
 
 # --- hview-client watch ------------------------------------------------------------------
 P=$(free_port)
-$BIN/hview-server -addr 127.0.0.1:$P -dbfile w.db w0 2>w.log &
-node=$!
-on_exit "kill -9 $node"
-wait_node 127.0.0.1:$P
+start_node 127.0.0.1:$P w.db w0 w.log
 stamp() { while IFS= read -r line; do echo "$(date +%s%N) $line"; done; }
 # each watcher writes into a FIFO that a stamper reads: $! is then the
 # watcher's own pid, and killing it ends the stamper too

@@ -7,10 +7,7 @@ cd "$WORK"
 
 # --- the seed README's client session ---------------------------------------
 P=$(free_port)
-$S -addr 127.0.0.1:$P -dbfile one.db pano0 2>one.log &
-node=$!
-on_exit "kill -9 $node"
-check "a node starts and answers ping" wait_node 127.0.0.1:$P
+check "a node starts and answers ping" start_node 127.0.0.1:$P one.db pano0 one.log
 printf 'me peer@2\nreport peer@1 snapshot:u:30\nget report peer@1\nexit\n' | $C -server 127.0.0.1:$P >session.out 2>&1
 check "interactive: prompt, Accepted" grep -q '^> > Accepted$' session.out
 check "get report prints Go's protobuf text, as the seed README shows" \
@@ -62,10 +59,7 @@ for s in host0 host3 peer@9; do $C -server 127.0.0.1:$P get panorama $s; done >b
 $C -server 127.0.0.1:$P dump inference >before.inf
 $C -server 127.0.0.1:$P list subject >before.list
 kill -9 $node; wait $node 2>/dev/null
-$S -addr 127.0.0.1:$P -dbfile one.db pano0 2>>one.log &
-node=$!
-on_exit "kill -9 $node"
-wait_node 127.0.0.1:$P
+start_node 127.0.0.1:$P one.db pano0 one.log
 for s in host0 host3 peer@9; do $C -server 127.0.0.1:$P get panorama $s; done >after.pano
 $C -server 127.0.0.1:$P dump inference >after.inf
 $C -server 127.0.0.1:$P list subject >after.list

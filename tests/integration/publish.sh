@@ -6,10 +6,7 @@
 A=$BIN/sonar-agent C=$BIN/hview-client S=$BIN/hview-server
 cd "$WORK"
 P=$(free_port)
-$S -addr 127.0.0.1:$P -dbfile n.db n0 2>n.log &
-node=$!
-on_exit "kill -9 \$node"
-check "the node answers on port $P" wait_node 127.0.0.1:$P
+check "the node answers on port $P" start_node 127.0.0.1:$P n.db n0 n.log
 
 $A --server 127.0.0.1:$P --observer obsA --interval 0.2 --duration 2 --log-dir l1 127.0.0.1 ::1 2>a1.err
 check "agent with --server exits 0" test $? -eq 0
@@ -29,8 +26,7 @@ down_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3N)
 kill -9 $node; wait $node 2>/dev/null
 sleep 2.5 # the agent keeps probing; its state changes queue up
 up_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3N)
-$S -addr 127.0.0.1:$P -dbfile n.db n0 2>>n.log &
-node=$!
+start_node 127.0.0.1:$P n.db n0 n.log
 wait $agent
 check "agent exits 0 across the node's death" test $? -eq 0
 check "nothing left in the queue" test ! -s l2/state/publish.queue
