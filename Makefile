@@ -16,9 +16,10 @@ DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libjansson-dev libcmocka-dev iproute2 valgrind procps
 # Only the tests need these: gnuplot draws sonar-plot's charts (which says
 # how to install it when it is missing), promtool (in prometheus) checks the
-# agent's metrics file, faketime makes the wall clock jump.
+# agent's metrics file, faketime makes the wall clock jump, tcpdump shows
+# that CURVE traffic on loopback carries no plaintext.
 # (systemd-analyze, for the unit files, is used when present.)
-TEST_PACKAGES := gnuplot-nox prometheus faketime
+TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
@@ -30,10 +31,10 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 
 LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
-LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm
+LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm -lpthread
 
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
-	bin/sonar-plot bin/nab-score bin/htm-detect
+	bin/sonar-plot bin/nab-score bin/htm-detect bin/sonar-keygen
 
 .PHONY: all clean deps check-deps test unit-tests bench scenario fuzz
 # Keep the objects of pattern-rule chains (make would delete them as
@@ -95,6 +96,10 @@ bin/sonar-plot: build/tools/sonar_plot.o build/libsonar.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^
 
+bin/sonar-keygen: build/tools/sonar_keygen.o build/libpano.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
+
 LOGTAIL_OBJ := $(addprefix build/tools/,hview_logtail.o logfollow.o logrules.o logtail_zookeeper.o)
 bin/hview-logtail: $(LOGTAIL_OBJ) build/libpano.a
 	@mkdir -p bin
@@ -121,8 +126,8 @@ build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) 
 unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 # Helpers the integration tests run.
-HELPERS := build/tests/pano-poke
-build/tests/pano-poke: build/tests/helpers/pano_poke.o build/libpano.a
+HELPERS := build/tests/pano-poke build/tests/pano-learn
+build/tests/pano-%: build/tests/helpers/pano_%.o build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
 test: check-deps all unit-tests $(HELPERS)

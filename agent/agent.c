@@ -319,12 +319,13 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	if (cfg->nservers) {
 		char queue[PATH_MAX + 32];
 		snprintf(queue, sizeof(queue), "%.4000s/publish.queue", state_dir);
-		a->pub = publisher_new(cfg->servers, cfg->nservers, cfg->observer, queue, cfg->prog, err, errlen);
+		a->pub = publisher_new(cfg->servers, cfg->curves, cfg->nservers, cfg->observer, queue, cfg->prog, err,
+		                       errlen);
 		if (!a->pub)
 			return -1;
 		pipeline_set_reporter(a->pipe, report_to_panorama, a);
-		fprintf(stderr, "%s: reporting to Panorama %s as observer %s\n", cfg->prog, cfg->servers[0],
-		        cfg->observer);
+		fprintf(stderr, "%s: reporting to Panorama %s as observer %s%s\n", cfg->prog, cfg->servers[0],
+		        cfg->observer, cfg->curves ? " (CURVE)" : " without CURVE keys (plain text; see --key)");
 	}
 	a->res = resolver_new(cfg->hosts, a->n, a->interval_ns, cfg->prog, err, errlen);
 	if (!a->res)

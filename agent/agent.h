@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../pano/curve.h"
 #include "cli.h"
 #include "engine.h"
 
@@ -23,6 +24,7 @@ typedef struct {
 	const char *state_dir;   /* NULL: LOGDIR/state */
 	char *const *servers;    /* Panorama nodes (none: no publishing) */
 	size_t nservers;
+	const pano_curve_client *curves; /* one per server, or NULL: plain */
 	const char *observer;    /* the agent's name in Panorama */
 	double duration_s;       /* 0: run until signalled */
 	bool stats;              /* print probe statistics at exit */

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "../pano/curve.h"
 #include "../pano/endpoint.h"
 #include "agent.h"
 #include "resolver.h"
@@ -15,7 +16,7 @@
 #define HOSTS_MAX 100000
 
 enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
-       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE };
+       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY };
 
 static void usage(FILE *out)
 {
@@ -30,6 +31,10 @@ static void usage(FILE *out)
 	        "  --state-dir DIR         detector state (default LOGDIR/state)\n"
 	        "  --server ENDPOINT       Panorama node (repeatable; env PANO_SERVER)\n"
 	        "  --observer NAME         observer name for Panorama (default: host name)\n"
+	        "  --key FILE              the agent's secret CURVE certificate (for nodes\n"
+	        "                          with CURVE; its name must be the observer's)\n"
+	        "  --server-key FILE       a node's public certificate: one per --server,\n"
+	        "                          in the same order\n"
 	        "  --duration SEC          exit 0 after this long\n"
 	        "  --lock FILE             exit 0 at once if another agent holds FILE\n"
 	        "  --stats                 print probe statistics on stderr at exit\n"
@@ -40,6 +45,33 @@ static void usage(FILE *out)
 	        "Signals: INT/TERM finish the probes in flight, save state and exit 0;\n"
 	        "HUP reopens the log files.\n",
 	        DETECTOR_OPTIONS_HELP);
+}
+
+/* CURVE: the agent's key must speak for its observer name (else every
+ * report would be refused), and each node needs its public key. */
+static int load_curve(const char *key, const char *const *server_keys, size_t nserver_keys, size_t nservers,
+                      const char *observer, pano_curve_client *curves)
+{
+	if (!key && nserver_keys == 0)
+		return 0;
+	if (!key || nserver_keys != nservers) {
+		fprintf(stderr, PROG ": CURVE needs --key and one --server-key per --server (%zu given for %zu)\n",
+		        nserver_keys, nservers);
+		return -1;
+	}
+	char err[512];
+	for (size_t i = 0; i < nservers; i++) {
+		if (pano_curve_client_load(&curves[i], key, server_keys[i], err, sizeof(err)) != 0) {
+			fprintf(stderr, PROG ": %s\n", err);
+			return -1;
+		}
+	}
+	if (nservers && strcmp(curves[0].self.name, observer) != 0) {
+		fprintf(stderr, PROG ": --key %s speaks for '%s', not for observer '%s' (see --observer)\n", key,
+		        curves[0].self.name, observer);
+		return -1;
+	}
+	return 0;
 }
 
 /* Holds an exclusive lock for the process's life; 1 if another holds it. */
@@ -92,6 +124,8 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "server", required_argument, NULL, OPT_SERVER },
 		{ "observer", required_argument, NULL, OPT_OBSERVER },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "server-key", required_argument, NULL, OPT_SERVER_KEY },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "lock", required_argument, NULL, OPT_LOCK },
 		{ "stats", no_argument, NULL, OPT_STATS },
@@ -105,6 +139,8 @@ int main(int argc, char **argv)
 	const char *lock = NULL, *dup = NULL;
 	char *servers[16];
 	size_t nservers = 0;
+	const char *key = NULL, *server_keys[16];
+	size_t nserver_keys = 0;
 	char host[256] = "";
 	if (gethostname(host, sizeof(host) - 1) != 0 || !host_name_valid(host))
 		snprintf(host, sizeof(host), "sonar-agent");
@@ -141,6 +177,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			servers[nservers++] = optarg;
+			break;
+		case OPT_KEY:
+			key = optarg;
+			break;
+		case OPT_SERVER_KEY:
+			if (nserver_keys == 16) {
+				fprintf(stderr, PROG ": --server-key: at most 16\n");
+				return 2;
+			}
+			server_keys[nserver_keys++] = optarg;
 			break;
 		case OPT_OBSERVER:
 			if (!host_name_valid(optarg)) {
@@ -221,7 +267,14 @@ int main(int argc, char **argv)
 	}
 	cfg.servers = servers;
 	cfg.nservers = nservers;
+	pano_curve_client curves[16];
+	if (load_curve(key, server_keys, nserver_keys, nservers, cfg.observer, curves) != 0) {
+		free(envcopy);
+		return 2;
+	}
+	cfg.curves = key ? curves : NULL;
 	int rc = agent_run(&cfg);
+	memset(curves, 0, sizeof(curves)); /* secret keys */
 	free(envcopy);
 	return rc;
 }

@@ -13,12 +13,84 @@
 
 struct pano_client {
 	void *ctx, *sock;
+	void *monitor;     /* with CURVE: the socket's handshake events */
+	int handshake;     /* the last handshake event seen (0: none) */
+	int handshake_value;
+	bool curve;
 	int timeout_ms;
 	uint64_t next_id;
 	char addr[256];
 };
 
-pano_client *pano_client_new(const char *addr, int timeout_ms, char *err, size_t errlen)
+/* A handshake that fails (a CURVE key refused, or CURVE on one side only)
+ * looks, to a DEALER, like a node that never answers; the socket's monitor
+ * tells which it was, for the error line. */
+static int watch_handshakes(pano_client *c)
+{
+	char endpoint[64];
+	snprintf(endpoint, sizeof(endpoint), "inproc://pano-client-monitor-%p", (void *)c);
+	int linger = 0;
+	if (zmq_socket_monitor(c->sock, endpoint, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	                                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+	    !(c->monitor = zmq_socket(c->ctx, ZMQ_PAIR)) ||
+	    zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
+		return -1;
+	return zmq_connect(c->monitor, endpoint);
+}
+
+static void read_handshakes(pano_client *c)
+{
+	zmq_msg_t m;
+	while (c->monitor) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, c->monitor, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		/* frame 1: event (u16) and value (u32); frame 2: the endpoint */
+		if (zmq_msg_size(&m) == 6) {
+			uint16_t event;
+			uint32_t value;
+			memcpy(&event, zmq_msg_data(&m), 2);
+			memcpy(&value, (const char *)zmq_msg_data(&m) + 2, 4);
+			c->handshake = event;
+			c->handshake_value = (int)value;
+		}
+		zmq_msg_close(&m);
+	}
+}
+
+const char *pano_client_trouble(pano_client *c, char *buf, size_t len)
+{
+	read_handshakes(c);
+	if (!c->curve) {
+		if (c->handshake == 0 || c->handshake == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+			return NULL;
+		snprintf(buf, len, "the handshake with %s failed: does it want CURVE keys (-key, -serverkey)?", c->addr);
+		return buf;
+	}
+	switch (c->handshake) {
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		return NULL;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		snprintf(buf, len, "%s refused our CURVE key (status %d): is our .pub in its allow list?", c->addr,
+		         c->handshake_value);
+		break;
+	case 0:
+		snprintf(buf, len, "no CURVE handshake with %s yet: is it up, with CURVE on, and is the server "
+		         "key its own?", c->addr);
+		break;
+	default:
+		snprintf(buf, len, "the CURVE handshake with %s failed: is the server key its own, and is CURVE on there?",
+		         c->addr);
+		break;
+	}
+	return buf;
+}
+
+pano_client *pano_client_new(const char *addr, int timeout_ms, const pano_curve_client *curve,
+                             char *err, size_t errlen)
 {
 	char endpoint[512];
 	if (pano_endpoint(addr, endpoint, sizeof(endpoint)) != 0) {
@@ -46,7 +118,20 @@ pano_client *pano_client_new(const char *addr, int timeout_ms, char *err, size_t
 	int64_t maxmsg = INT64_C(256) << 20;
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	/* A blocking send waits for a connection that may never come (a node
+	 * down, a refused handshake): never longer than a call may take. */
+	zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &timeout_ms, sizeof(timeout_ms));
 
+	if (pano_curve_client_apply(c->sock, curve, err, errlen) != 0) {
+		pano_client_free(c);
+		return NULL;
+	}
+	c->curve = curve != NULL;
+	if (watch_handshakes(c) != 0) {
+		snprintf(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
+		pano_client_free(c);
+		return NULL;
+	}
 	if (zmq_connect(c->sock, endpoint) != 0) {
 		snprintf(err, errlen, "%s: %s", addr, zmq_strerror(errno));
 		pano_client_free(c);
@@ -59,6 +144,10 @@ void pano_client_free(pano_client *c)
 {
 	if (!c)
 		return;
+	if (c->monitor) {
+		zmq_socket_monitor(c->sock, NULL, 0);
+		zmq_close(c->monitor);
+	}
 	if (c->sock)
 		zmq_close(c->sock);
 	if (c->ctx)
@@ -126,8 +215,12 @@ static int64_t now_ms(void)
 Panorama__Reply *pano_client_call(pano_client *c, Panorama__Request *req, char *err, size_t errlen)
 {
 	uint64_t id = pano_client_send(c, req);
+	char why[512];
 	if (!id) {
-		snprintf(err, errlen, "cannot send to %s", c->addr);
+		if (pano_client_trouble(c, why, sizeof(why)))
+			snprintf(err, errlen, "cannot send within %d ms: %s", c->timeout_ms, why);
+		else
+			snprintf(err, errlen, "cannot send to %s within %d ms", c->addr, c->timeout_ms);
 		return NULL;
 	}
 	int64_t deadline = now_ms() + c->timeout_ms;
@@ -142,7 +235,10 @@ Panorama__Reply *pano_client_call(pano_client *c, Panorama__Request *req, char *
 			return r;
 		panorama__reply__free_unpacked(r, NULL); /* a reply to an abandoned call */
 	}
-	snprintf(err, errlen, "no answer from %s within %d ms", c->addr, c->timeout_ms);
+	if (pano_client_trouble(c, why, sizeof(why)))
+		snprintf(err, errlen, "no answer within %d ms: %s", c->timeout_ms, why);
+	else
+		snprintf(err, errlen, "no answer from %s within %d ms", c->addr, c->timeout_ms);
 	return NULL;
 }
 

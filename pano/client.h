@@ -3,7 +3,8 @@
  * agent and hview-logtail.
  *
  * A DEALER socket to one node.  pano_client_call sends one request and
- * waits, at most the client's timeout, for the reply carrying its id;
+ * waits, at most the client's timeout (for the send, then for the reply),
+ * for the reply carrying its id;
  * replies to earlier, abandoned calls are discarded.  Requests can also be
  * pipelined: pano_client_send / pano_client_recv.
  */
@@ -13,14 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "curve.h"
 #include "panorama.pb-c.h"
 
 typedef struct pano_client pano_client;
 
-/* addr: "host:port" or "tcp://host:port". */
-pano_client *pano_client_new(const char *addr, int timeout_ms, char *err, size_t errlen);
+/* addr: "host:port" or "tcp://host:port"; curve: the client's keys and the
+ * node's public key, or NULL for a plain connection. */
+pano_client *pano_client_new(const char *addr, int timeout_ms, const pano_curve_client *curve,
+                             char *err, size_t errlen);
 void pano_client_free(pano_client *c);
 const char *pano_client_addr(const pano_client *c);
+
+/* With CURVE, why the node may not be answering: its refusal of our key,
+ * a failed handshake, or none yet; NULL when the handshake succeeded (or
+ * without CURVE).  The text is written to buf. */
+const char *pano_client_trouble(pano_client *c, char *buf, size_t len);
 
 /* Sets req->id, sends, waits.  The reply (free with
  * panorama__reply__free_unpacked) or NULL with a reason in err. */

@@ -16,6 +16,9 @@
  *                     measured from the view's newest observation)}
  *   BufConfig         {HoldTime, HoldListLen}: accepted for compatibility;
  *                     reports are propagated at once
+ *   CurveKey          the node's secret certificate (sonar-keygen -role node)
+ *   CurveAllow        directory of the public certificates let in (keyring.h);
+ *                     both or neither: with them every socket is CURVE
  */
 #ifndef PANO_CONFIG_H
 #define PANO_CONFIG_H
@@ -48,6 +51,8 @@ typedef struct {
 	int64_t buf_hold_time, buf_hold_len;
 	bool fsync;    /* hview-server -fsync: reply only once the WAL is fsynced */
 	char *watch_addr; /* hview-server -watch: NULL for addr's port + 1, "off" for none */
+	char *curve_key;   /* NULL: no CURVE */
+	char *curve_allow;
 } pano_config;
 
 void pano_config_defaults(pano_config *c);

@@ -21,7 +21,7 @@
 #include "endpoint.h"
 
 #define PROG "hview-client"
-#define SYNOPSIS "[-server HOST:PORT] [-timeout MS] [command args...]"
+#define SYNOPSIS "[-server HOST:PORT] [-timeout MS] [-key FILE -serverkey FILE] [command args...]"
 #define MAX_ARGS 128
 
 static const char HELP[] =
@@ -42,6 +42,7 @@ typedef struct {
 	uint64_t handle;
 	int interactive;
 	const char *watch_addr; /* the node's inference-change stream */
+	const pano_curve_client *curve; /* NULL: plain */
 } session;
 
 /* Command outcomes: 0 done, 1 failed at run time, 2 bad usage. */
@@ -74,6 +75,8 @@ static int ensure_registered(session *s)
 {
 	if (s->handle)
 		return 0;
+	if (!s->observer[0] && s->curve) /* the one name our key speaks for */
+		snprintf(s->observer, sizeof(s->observer), "%s", s->curve->self.name);
 	if (!s->observer[0] && gethostname(s->observer, sizeof(s->observer) - 1) != 0)
 		snprintf(s->observer, sizeof(s->observer), "hview-client");
 	char err[512];
@@ -341,7 +344,10 @@ static int cmd_watch(session *s, int argc, char **argv)
 	void *sub = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
 	int64_t maxmsg = INT64_C(64) << 20;
 	int rc = 0;
-	if (!sub || zmq_setsockopt(sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
+	char err[512] = "";
+	if (sub && pano_curve_client_apply(sub, s->curve, err, sizeof(err)) != 0) {
+		rc = fail("watch %s: %s", s->watch_addr, err);
+	} else if (!sub || zmq_setsockopt(sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
 	    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, subject ? subject : "", subject ? strlen(subject) : 0) != 0 ||
 	    zmq_connect(sub, endpoint) != 0) {
 		rc = fail("watch %s: %s", s->watch_addr, zmq_strerror(errno));
@@ -449,12 +455,14 @@ static int split(char *line, char **argv)
 
 int main(int argc, char **argv)
 {
-	const char *server = "127.0.0.1:6688", *watch = NULL;
+	const char *server = "127.0.0.1:6688", *watch = NULL, *key = NULL, *server_key = NULL;
 	long timeout = 3000;
 	const goflag flags[] = {
 		{ "server", GF_STRING, &server, "Panorama node (default 127.0.0.1:6688)" },
 		{ "watch", GF_STRING, &watch, "the node's change stream, for watch (default: its port + 1)" },
 		{ "timeout", GF_INT, &timeout, "milliseconds to wait for an answer (default 3000)" },
+		{ "key", GF_STRING, &key, "your secret CURVE certificate (for a node with CURVE)" },
+		{ "serverkey", GF_STRING, &server_key, "the node's public certificate (its ID.pub)" },
 	};
 	int first;
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
@@ -470,7 +478,17 @@ int main(int argc, char **argv)
 	if (!watch && pano_watch_default_addr(server, watch_buf, sizeof(watch_buf)) == 0)
 		watch = watch_buf;
 	s.watch_addr = watch ? watch : "";
-	s.c = pano_client_new(server, (int)timeout, err, sizeof(err));
+	pano_curve_client curve;
+	if (!key != !server_key) {
+		fprintf(stderr, PROG ": CURVE needs both -key (yours) and -serverkey (the node's)\n");
+		return 2;
+	}
+	if (key && pano_curve_client_load(&curve, key, server_key, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 2;
+	}
+	s.curve = key ? &curve : NULL;
+	s.c = pano_client_new(server, (int)timeout, s.curve, err, sizeof(err));
 	if (!s.c) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 2;

@@ -1,7 +1,9 @@
 /* hview_mkrc.c - writes a Panorama cluster config (SPEC section 5):
  *   hview-mkrc -fix_port P -nserver N -addressp PATTERN -namep PATTERN -id ID
- *              [-filter -subjects a,b,c] [-dbfile F] [-output FILE]
- * PATTERN holds one %d, replaced by 0..N-1. */
+ *              [-filter -subjects a,b,c] [-dbfile F] [-keys DIR] [-output FILE]
+ * PATTERN holds one %d, replaced by 0..N-1.  With -keys the node uses CURVE:
+ * its secret certificate DIR/ID.key, and lets in every DIR/ *.pub (its
+ * peers' node keys and its observers' keys; sonar-keygen makes them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,8 @@
 #include "goflags.h"
 
 #define PROG "hview-mkrc"
-#define SYNOPSIS "-fix_port P -nserver N -addressp PATTERN -namep PATTERN -id ID [-filter -subjects a,b,c] [-dbfile F] [-output FILE]"
+#define SYNOPSIS "-fix_port P -nserver N -addressp PATTERN -namep PATTERN -id ID [-filter -subjects a,b,c] " \
+	"[-dbfile F] [-keys DIR] [-output FILE]"
 #define NSERVER_MAX 1000
 
 /* PATTERN with its single %d replaced by i; -1 when it has not exactly one
@@ -29,7 +32,7 @@ int main(int argc, char **argv)
 {
 	long port = 0, nserver = 0;
 	const char *addressp = NULL, *namep = NULL, *id = NULL, *subjects = NULL;
-	const char *dbfile = "deephealth.db", *output = NULL;
+	const char *dbfile = "deephealth.db", *output = NULL, *keys = NULL;
 	int filter = 0;
 	const goflag flags[] = {
 		{ "fix_port", GF_INT, &port, "port every server listens on" },
@@ -41,6 +44,7 @@ int main(int argc, char **argv)
 		{ "subjects", GF_STRING, &subjects, "comma-separated subjects to watch" },
 		{ "dbfile", GF_STRING, &dbfile, "database file (default deephealth.db)" },
 		{ "output", GF_STRING, &output, "also write the config to this file" },
+		{ "keys", GF_STRING, &keys, "CURVE: the node's key is DIR/ID.key, the keys let in DIR/*.pub" },
 	};
 	int first;
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
@@ -112,6 +116,12 @@ int main(int argc, char **argv)
 	json_object_set_new(root, "LogLevel", json_string(""));
 	json_object_set_new(root, "DumpMemUsage", json_false());
 	json_object_set_new(root, "DBFile", json_string(dbfile));
+	if (keys) {
+		char key_path[4096];
+		snprintf(key_path, sizeof(key_path), "%s/%s.key", keys, id);
+		json_object_set_new(root, "CurveKey", json_string(key_path));
+		json_object_set_new(root, "CurveAllow", json_string(keys));
+	}
 	char *text = json_dumps(root, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (!text) {

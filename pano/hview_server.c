@@ -13,7 +13,8 @@
 #include "server.h"
 
 #define PROG "hview-server"
-#define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] [-daemon] [ID]"
+#define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] " \
+	"[-key FILE -allow DIR] [-daemon] [ID]"
 
 /* Many clients and peers each hold a connection: take the file
  * descriptors the hard limit allows, so a crowd does not lock others out. */
@@ -28,7 +29,7 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
-	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL;
+	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL, *key = NULL, *allow = NULL;
 	int daemonize = 0, fsync_replies = 0;
 	const goflag flags[] = {
 		{ "addr", GF_STRING, &addr, "address to serve on (default 127.0.0.1:6688)" },
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
 		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background" },
 		{ "fsync", GF_BOOL, &fsync_replies, "acknowledge reports only once fsynced (survive power loss)" },
 		{ "watch", GF_STRING, &watch, "address of the inference-change stream (default: port + 1; off: none)" },
+		{ "key", GF_STRING, &key, "the node's secret CURVE certificate (sonar-keygen -role node ID)" },
+		{ "allow", GF_STRING, &allow, "directory of the public certificates (*.pub) let in" },
 	};
 	int first;
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
@@ -56,9 +59,16 @@ int main(int argc, char **argv)
 	}
 	if ((addr && pano_config_set(&cfg.addr, addr)) || (dbfile && pano_config_set(&cfg.db_file, dbfile)) ||
 	    (watch && pano_config_set(&cfg.watch_addr, watch)) ||
+	    (key && pano_config_set(&cfg.curve_key, key)) || (allow && pano_config_set(&cfg.curve_allow, allow)) ||
 	    (first < argc && pano_config_set(&cfg.id, argv[first]))) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
+	}
+	if (!cfg.curve_key != !cfg.curve_allow) {
+		fprintf(stderr, PROG ": CURVE needs both the node's key (-key, CurveKey) and the allow list "
+		        "(-allow, CurveAllow)\n");
+		pano_config_clear(&cfg);
+		return 2;
 	}
 	if (!cfg.id[0] || !cfg.addr[0] || !cfg.db_file[0]) {
 		fprintf(stderr, PROG ": ID, -addr and -dbfile must not be empty\n");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curve.h"
 #include "endpoint.h"
 #include "log.h"
 #include "strmap.h"
@@ -43,7 +44,27 @@ static void clear_pending(peer *pr)
 	pr->pending = strmap_new();
 }
 
-peers *peers_new(void *zctx, const pano_config *cfg, char *err, size_t errlen)
+/* With CURVE a node speaks to a peer as itself (its node key) and expects
+ * the peer's node key, which the allow list must hold. */
+static int peer_curve(peer *pr, const pano_cert *self, const pano_keyring *keys, char *err, size_t errlen)
+{
+	const pano_cert *theirs = pano_keyring_node(keys, pr->id);
+	if (!theirs) {
+		snprintf(err, errlen, "peer %.64s: no node certificate named '%.64s' in the allow list "
+		         "(its %.64s.pub, made by sonar-keygen -role node)", pr->id, pr->id, pr->id);
+		return -1;
+	}
+	pano_curve_client c;
+	memset(&c, 0, sizeof(c));
+	c.self = *self;
+	memcpy(c.server_key, theirs->public_key, sizeof(c.server_key));
+	int rc = pano_curve_client_apply(pr->sock, &c, err, errlen);
+	memset(&c, 0, sizeof(c));
+	return rc;
+}
+
+peers *peers_new(void *zctx, const pano_config *cfg, const pano_cert *self, const pano_keyring *keys,
+                 char *err, size_t errlen)
 {
 	peers *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -84,6 +105,10 @@ peers *peers_new(void *zctx, const pano_config *cfg, char *err, size_t errlen)
 		zmq_setsockopt(pr->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 		zmq_setsockopt(pr->sock, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_setsockopt(pr->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+		if (keys && peer_curve(pr, self, keys, err, errlen) != 0) {
+			peers_free(p);
+			return NULL;
+		}
 		if (zmq_connect(pr->sock, endpoint) != 0) {
 			snprintf(err, errlen, "peer %.64s: %s", pr->id, zmq_strerror(errno));
 			peers_free(p);

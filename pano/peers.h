@@ -8,6 +8,10 @@
  * peer that answers IGNORED for a subject is skipped for that subject until
  * it subscribes (LearnReport SUBSCRIPTION); a node announces its own Observe
  * and StopObserving to its peers the same way.
+ *
+ * With CURVE the node connects to each peer with its own node key and
+ * expects the peer's node key (from the allow list, by the peer's id), so
+ * peers authenticate each other both ways.
  */
 #ifndef PANO_PEERS_H
 #define PANO_PEERS_H
@@ -18,14 +22,18 @@
 #include <zmq.h>
 
 #include "arena.h"
+#include "cert.h"
 #include "config.h"
+#include "keyring.h"
 #include "panorama.pb-c.h"
 
 #define PEERS_MAX 64
 
 typedef struct peers peers;
 
-peers *peers_new(void *zctx, const pano_config *cfg, char *err, size_t errlen);
+/* self, keys: the node's certificate and keyring with CURVE, else NULL. */
+peers *peers_new(void *zctx, const pano_config *cfg, const pano_cert *self, const pano_keyring *keys,
+                 char *err, size_t errlen);
 void peers_free(peers *p);
 size_t peers_count(const peers *p);
 

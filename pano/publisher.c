@@ -30,7 +30,7 @@ struct publisher {
 	FILE *file;              /* the on-disk queue: appended records */
 	char path[4096];
 	size_t file_acked;       /* records at the file's start already acked */
-	bool reported_drop, reported_down;
+	bool reported_drop, reported_down, reported_forbidden;
 	int64_t blocked_since;   /* reports waiting, none could be sent: since */
 	uint64_t handle;
 };
@@ -140,8 +140,8 @@ static void load_queue(publisher *p)
 		        p->prog, loaded);
 }
 
-publisher *publisher_new(char *const *servers, size_t nservers, const char *observer,
-                         const char *queue_path, const char *prog, char *err, size_t errlen)
+publisher *publisher_new(char *const *servers, const pano_curve_client *curves, size_t nservers,
+                         const char *observer, const char *queue_path, const char *prog, char *err, size_t errlen)
 {
 	publisher *p = calloc(1, sizeof(*p));
 	if (!p || !(p->clients = calloc(nservers, sizeof(*p->clients)))) {
@@ -154,7 +154,7 @@ publisher *publisher_new(char *const *servers, size_t nservers, const char *obse
 	snprintf(p->path, sizeof(p->path), "%s", queue_path);
 	p->handle = pano_handle_of(observer);
 	for (size_t i = 0; i < nservers; i++) {
-		p->clients[i] = pano_client_new(servers[i], PUBLISH_TIMEOUT_MS, err, errlen);
+		p->clients[i] = pano_client_new(servers[i], PUBLISH_TIMEOUT_MS, curves ? &curves[i] : NULL, err, errlen);
 		if (!p->clients[i]) {
 			publisher_free(p);
 			return NULL;
@@ -249,6 +249,14 @@ static void take_replies(publisher *p, int64_t now_ns)
 				        r->error->message ? r->error->message : "bad request");
 				done = true; /* it will never be accepted */
 			}
+			if (r->body_case == PANORAMA__REPLY__BODY_ERROR && r->error &&
+			    r->error->code == PANORAMA__ERROR_REPLY__CODE__FORBIDDEN && !p->reported_forbidden) {
+				/* our key does not match our name: an operator's mistake,
+				 * to be fixed; the reports wait for it, queued */
+				fprintf(stderr, "%s: Panorama %s refuses our reports: %s; they stay queued\n", p->prog,
+				        pano_client_addr(c), r->error->message ? r->error->message : "forbidden");
+				p->reported_forbidden = true;
+			}
 			if (done) {
 				at(p, i)->id = UINT64_MAX; /* acknowledged */
 				if (p->reported_down)
@@ -266,6 +274,14 @@ static void take_replies(publisher *p, int64_t now_ns)
 		n++;
 	if (n)
 		pop_acked(p, n);
+}
+
+static void say_down(publisher *p, pano_client *c)
+{
+	char why[512];
+	const char *trouble = pano_client_trouble(c, why, sizeof(why));
+	fprintf(stderr, "%s: Panorama %s does not answer%s%s; %zu reports queued\n", p->prog, pano_client_addr(c),
+	        trouble ? ": " : "", trouble ? trouble : "", p->count);
 }
 
 static void send_more(publisher *p, int64_t now_ns)
@@ -292,8 +308,7 @@ static void send_more(publisher *p, int64_t now_ns)
 					p->blocked_since = now_ns;
 				else if (now_ns - p->blocked_since > (int64_t)PUBLISH_TIMEOUT_MS * 1000000) {
 					if (!p->reported_down)
-						fprintf(stderr, "%s: Panorama %s does not answer; %zu reports queued\n",
-						        p->prog, pano_client_addr(c), p->count);
+						say_down(p, c);
 					p->reported_down = true;
 					p->blocked_since = now_ns;
 					p->current = (p->current + 1) % p->nclients;
@@ -317,8 +332,7 @@ void publisher_poll(publisher *p, int64_t now_ns)
 	if (p->inflight && now_ns - p->sent_at > (int64_t)PUBLISH_TIMEOUT_MS * 1000000) {
 		/* No answer: send them again, in order, to the next node. */
 		if (!p->reported_down)
-			fprintf(stderr, "%s: Panorama %s does not answer; %zu reports queued\n", p->prog,
-			        pano_client_addr(p->clients[p->current]), p->count);
+			say_down(p, p->clients[p->current]);
 		p->reported_down = true;
 		for (size_t i = 0; i < p->inflight; i++)
 			at(p, i)->id = 0;

@@ -22,16 +22,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "curve.h"
+
 #define PUBLISH_WINDOW 64
 #define PUBLISH_TIMEOUT_MS 2000
 #define PUBLISH_QUEUE_MAX 100000
 
 typedef struct publisher publisher;
 
-/* servers: "host:port" each; queue_path: the on-disk queue (its reports
- * from an earlier run are sent first). */
-publisher *publisher_new(char *const *servers, size_t nservers, const char *observer,
-                         const char *queue_path, const char *prog, char *err, size_t errlen);
+/* servers: "host:port" each; curves: CURVE keys for each of them, or NULL
+ * for plain connections; queue_path: the on-disk queue (its reports from an
+ * earlier run are sent first).  A node that refuses the reports (FORBIDDEN:
+ * the key does not speak for this observer) gets them again, in order,
+ * until it takes them; it is said once on stderr. */
+publisher *publisher_new(char *const *servers, const pano_curve_client *curves, size_t nservers,
+                         const char *observer, const char *queue_path, const char *prog, char *err, size_t errlen);
 void publisher_free(publisher *p);
 
 /* Queues one report of one metric: status is Panorama's (panorama.proto),

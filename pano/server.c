@@ -18,13 +18,17 @@
 #include <zmq.h>
 
 #include "arena.h"
+#include "cert.h"
+#include "curve.h"
 #include "db.h"
 #include "endpoint.h"
 #include "log.h"
 #include "peers.h"
+#include "keyring.h"
 #include "store.h"
 #include "watch.h"
 #include "wire.h"
+#include "zap.h"
 
 #define DEGRADED_NS (INT64_C(1000000000))
 /* A batch stops taking requests once its decoded requests and replies hold
@@ -35,6 +39,7 @@
 typedef struct {
 	zmq_msg_t identity;
 	bool delimiter;           /* REQ-style envelope: an empty frame before the body */
+	const pano_cert *who;     /* with CURVE, the sender's certificate; NULL without */
 	Panorama__Request *req;   /* NULL: undecodable */
 	Panorama__Reply reply;
 	bool local_accepted;      /* an accepted SubmitReport to propagate */
@@ -73,6 +78,10 @@ struct pano_server {
 	pano_db *db;
 	peers *peers;
 	pano_watch *watch;        /* NULL: no watch stream (-watch off) */
+	pano_cert self;           /* with CURVE: the node's key pair */
+	pano_keyring *keys;       /* with CURVE: whom it lets in; NULL: no CURVE */
+	pano_zap *zap;
+	int64_t last_refusal_log_ns;
 	batch batches[NBATCHES];  /* a ring: queued ones, then cur */
 	size_t qhead, qlen;       /* queued batches awaiting their fsync */
 	batch *cur;               /* being received and applied */
@@ -170,6 +179,28 @@ static void arena_pb_free(void *data, void *ptr)
 	(void)ptr;
 }
 
+/* CURVE: the node's own certificate (a node key named as the node) and the
+ * keyring, checked before anything else (a refused start touches no
+ * database); the gatekeeper comes with the sockets. */
+static int load_keys(pano_server *s, char *err, size_t errlen)
+{
+	const pano_config *cfg = &s->cfg;
+	s->last_refusal_log_ns = INT64_MIN / 2;
+	if (!cfg->curve_allow) {
+		snprintf(err, errlen, "CURVE: a key (-key, CurveKey) needs an allow list (-allow, CurveAllow)");
+		return -1;
+	}
+	if (pano_cert_load(cfg->curve_key, true, &s->self, err, errlen) != 0)
+		return -1;
+	if (s->self.role != PANO_ROLE_NODE || strcmp(s->self.name, cfg->id) != 0) {
+		snprintf(err, errlen, "%s: a %s key for '%.64s', but this is node '%.64s' (make one with "
+		         "sonar-keygen -role node %.64s)", cfg->curve_key, pano_role_name(s->self.role),
+		         s->self.name, cfg->id, cfg->id);
+		return -1;
+	}
+	return (s->keys = pano_keyring_load(cfg->curve_allow, err, errlen)) ? 0 : -1;
+}
+
 pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 {
 	pano_server *s = calloc(1, sizeof(*s));
@@ -194,6 +225,10 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		arenas = arenas && s->batches[i].arena;
 	}
 	s->cur = &s->batches[0];
+	if (cfg->curve_key && load_keys(s, err, errlen) != 0) {
+		pano_server_free(s);
+		return NULL;
+	}
 	s->db = pano_db_open(cfg->db_file, err, errlen);
 	if (!arenas || !s->db || load_store(s, err, errlen) != 0) {
 		pano_server_free(s);
@@ -212,6 +247,11 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		pano_server_free(s);
 		return NULL;
 	}
+	if (s->keys && (!(s->zap = pano_zap_start(s->zctx, s->keys, err, errlen)) ||
+	                pano_curve_server_apply(s->router, &s->self, err, errlen) != 0)) {
+		pano_server_free(s);
+		return NULL;
+	}
 	int64_t maxmsg = PANO_MSG_MAX;
 	int hwm = 10000, one = 1, linger = 1000;
 	zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
@@ -225,7 +265,7 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		pano_server_free(s);
 		return NULL;
 	}
-	s->peers = peers_new(s->zctx, cfg, err, errlen);
+	s->peers = peers_new(s->zctx, cfg, s->keys ? &s->self : NULL, s->keys, err, errlen);
 	if (!s->peers) {
 		pano_server_free(s);
 		return NULL;
@@ -239,7 +279,7 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 			pano_server_free(s);
 			return NULL;
 		}
-		if (!(s->watch = pano_watch_new(s->zctx, waddr, err, errlen))) {
+		if (!(s->watch = pano_watch_new(s->zctx, waddr, s->keys ? &s->self : NULL, err, errlen))) {
 			pano_server_free(s);
 			return NULL;
 		}
@@ -276,8 +316,11 @@ void pano_server_free(pano_server *s)
 	pano_watch_free(s->watch);
 	if (s->router)
 		zmq_close(s->router);
+	pano_zap_stop(s->zap);
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
+	pano_keyring_free(s->keys);
+	memset(&s->self, 0, sizeof(s->self)); /* the secret key */
 	pano_db_close(s->db);
 	pano_store_free(s->store);
 	for (int i = 0; i < NBATCHES; i++)
@@ -753,6 +796,51 @@ static void handle_read(pano_server *s, pending *p)
 
 /* --- the loop ----------------------------------------------------------- */
 
+/* With CURVE: may the sender's key do this?  A key speaks for its own
+ * name only: it registers and reports as that observer, and only a node
+ * key relays reports, under its own id.  Reads need only a key the node
+ * lets in.  false with an error reply set. */
+static bool authorized(pano_server *s, pending *p)
+{
+	const Panorama__Request *q = p->req;
+	const pano_cert *who = p->who;
+	const char *claimed = NULL, *as = "observer";
+	if (!who) { /* the gatekeeper admitted a key the keyring lacks: cannot happen */
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__FORBIDDEN, "unauthenticated client");
+		return false;
+	}
+	switch (q->body_case) {
+	case PANORAMA__REQUEST__BODY_REGISTER:
+		claimed = q->register_ ? q->register_->observer : NULL;
+		break;
+	case PANORAMA__REQUEST__BODY_SUBMIT_REPORT:
+		claimed = q->submit_report && q->submit_report->report ? q->submit_report->report->observer : NULL;
+		break;
+	case PANORAMA__REQUEST__BODY_LEARN_REPORT:
+		if (who->role != PANO_ROLE_NODE) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__FORBIDDEN,
+			            "key of '%.64s' is an observer's, not a node's: it may not relay reports", who->name);
+			return false;
+		}
+		claimed = q->learn_report && q->learn_report->source ? q->learn_report->source->id : NULL;
+		as = "node";
+		break;
+	default:
+		return true;
+	}
+	if (claimed && strcmp(claimed, who->name) == 0)
+		return true;
+	reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__FORBIDDEN, "key of '%.64s' may not speak as %s '%.64s'",
+	            who->name, as, claimed ? claimed : "(none)");
+	int64_t now = mono_ns();
+	if (now - s->last_refusal_log_ns >= DEGRADED_NS) { /* a line a second at most */
+		pano_log(LOG_WARN, "refused a request from key '%s': it claimed to be %s '%.64s'", who->name, as,
+		         claimed ? claimed : "(none)");
+		s->last_refusal_log_ns = now;
+	}
+	return false;
+}
+
 /* Receives one client message; 1 when p holds it, 0 when none is waiting,
  * -1 when a malformed envelope was read and dropped. */
 static int receive_one(pano_server *s, pending *p)
@@ -784,6 +872,10 @@ static int receive_one(pano_server *s, pending *p)
 	p->identity = frames[0];
 	p->delimiter = n == 3;
 	zmq_msg_t *body = &frames[n - 1];
+	if (s->keys) { /* the gatekeeper let it in under its public key */
+		const char *key = zmq_msg_gets(body, "User-Id");
+		p->who = key ? pano_keyring_find(s->keys, key) : NULL;
+	}
 	p->req = panorama__request__unpack(&s->cur->alloc, zmq_msg_size(body), zmq_msg_data(body));
 	if (n == 3)
 		zmq_msg_close(&frames[1]);
@@ -791,6 +883,8 @@ static int receive_one(pano_server *s, pending *p)
 	panorama__reply__init(&p->reply);
 	if (p->req)
 		p->reply.id = p->req->id;
+	if (p->req && s->keys && !authorized(s, p))
+		p->req = NULL; /* answered: the error reply is set */
 	return 1;
 }
 
@@ -968,6 +1062,12 @@ int pano_server_run(pano_server *s)
 	pano_log(LOG_INFO, "node %s serving on %s (database %s%s, %zu peers, filter %s)", s->cfg.id,
 	         s->cfg.addr, s->cfg.db_file, s->cfg.fsync ? ", fsync before replies" : "",
 	         peers_count(s->peers), s->cfg.filter ? "on" : "off");
+	if (s->keys)
+		pano_log(LOG_INFO, "CURVE on every socket: %zu public keys let in (from %s)",
+		         pano_keyring_count(s->keys), s->cfg.curve_allow);
+	else
+		pano_log(LOG_WARN, "no CURVE keys (-key, -allow): requests travel in clear text and anyone "
+		         "who reaches %s may report as any observer", s->cfg.addr);
 	time_t next_gc = time(NULL) + s->cfg.gc_frequency_s;
 	time_t next_mem = time(NULL) + MEM_DUMP_EVERY_S;
 	while (!s->stopping) {

@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "arena.h"
+#include "curve.h"
 #include "endpoint.h"
 #include "log.h"
 #include "strmap.h"
@@ -36,7 +37,7 @@ int pano_watch_default_addr(const char *addr, char *out, size_t outlen)
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
-pano_watch *pano_watch_new(void *zctx, const char *addr, char *err, size_t errlen)
+pano_watch *pano_watch_new(void *zctx, const char *addr, const pano_cert *curve, char *err, size_t errlen)
 {
 	char endpoint[512];
 	if (pano_endpoint(addr, endpoint, sizeof(endpoint)) != 0) {
@@ -54,6 +55,10 @@ pano_watch *pano_watch_new(void *zctx, const char *addr, char *err, size_t errle
 	if (w->sock) {
 		zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 		zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	}
+	if (w->sock && curve && pano_curve_server_apply(w->sock, curve, err, errlen) != 0) {
+		pano_watch_free(w);
+		return NULL;
 	}
 	if (!w->sock || zmq_bind(w->sock, endpoint) != 0) {
 		snprintf(err, errlen, "cannot serve the watch stream on %.200s: %s", addr, zmq_strerror(errno));

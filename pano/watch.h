@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cert.h"
 #include "store.h"
 
 typedef struct pano_watch pano_watch;
@@ -27,8 +28,9 @@ typedef struct pano_watch pano_watch;
  * addr is not host:port (or its port is 65535). */
 int pano_watch_default_addr(const char *addr, char *out, size_t outlen);
 
-/* Binds at addr (host:port) on the node's zmq context; NULL with err. */
-pano_watch *pano_watch_new(void *zctx, const char *addr, char *err, size_t errlen);
+/* Binds at addr (host:port) on the node's zmq context, with CURVE when
+ * curve (the node's key pair) is given; NULL with err. */
+pano_watch *pano_watch_new(void *zctx, const char *addr, const pano_cert *curve, char *err, size_t errlen);
 void pano_watch_free(pano_watch *w);
 
 /* The socket, for the node's poll (POLLIN: subscription messages). */

@@ -22,7 +22,8 @@
 
 #define PROG "hview-logtail"
 #define SYNOPSIS                                                                              \
-	"[-server ADDR] -log FILE [-stale N] [-observer NAME] [-queue FILE] [-once] [-wait N] PLUGIN ...\n" \
+	"[-server ADDR] -log FILE [-stale N] [-observer NAME] [-queue FILE] [-once] [-wait N]\n" \
+	"  [-key FILE -serverkey FILE] PLUGIN ...\n"                                               \
 	"  plugins: rules --rules FILE.json\n"                                                    \
 	"           zookeeper --ensemble zoo.cfg [--filter FILE.json]"
 #define POLL_NS (INT64_C(100) * 1000000)
@@ -145,6 +146,7 @@ static void handle_line(const char *line, logrules *rules, publisher *pub, long 
 int main(int argc, char **argv)
 {
 	const char *server = "127.0.0.1:6688", *log_path = NULL, *observer = NULL, *queue = NULL;
+	const char *key = NULL, *server_key = NULL;
 	long stale_s = 300, wait_s = 10;
 	int once = 0;
 	const goflag flags[] = {
@@ -155,6 +157,8 @@ int main(int argc, char **argv)
 		{ "queue", GF_STRING, &queue, "on-disk queue of unacknowledged reports (default FILE.pano-queue)" },
 		{ "once", GF_BOOL, &once, "read the log to its end, deliver, and exit" },
 		{ "wait", GF_INT, &wait_s, "at exit, wait at most N seconds for acknowledgements (default 10)" },
+		{ "key", GF_STRING, &key, "secret CURVE certificate (its name must be the observer's)" },
+		{ "serverkey", GF_STRING, &server_key, "the node's public certificate (its ID.pub)" },
 	};
 	int first;
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
@@ -197,9 +201,21 @@ int main(int argc, char **argv)
 	publisher *pub = NULL;
 	logfollow *follow = NULL;
 	char err[600];
+	pano_curve_client curve;
+	if (rc == 0 && !key != !server_key) {
+		fprintf(stderr, PROG ": CURVE needs both -key (yours) and -serverkey (the node's)\n");
+		rc = 2;
+	} else if (rc == 0 && key && pano_curve_client_load(&curve, key, server_key, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		rc = 2;
+	} else if (rc == 0 && key && strcmp(curve.self.name, observer) != 0) {
+		fprintf(stderr, PROG ": -key %s speaks for '%s', not for observer '%s' (see -observer)\n", key,
+		        curve.self.name, observer);
+		rc = 2;
+	}
 	if (rc == 0) {
 		char *servers[1] = { (char *)server };
-		pub = publisher_new(servers, 1, observer, queue, PROG, err, sizeof(err));
+		pub = publisher_new(servers, key ? &curve : NULL, 1, observer, queue, PROG, err, sizeof(err));
 		if (!pub) {
 			fprintf(stderr, PROG ": %s\n", err);
 			rc = strstr(err, "not host:port") ? 2 : 1;
@@ -215,8 +231,9 @@ int main(int argc, char **argv)
 		logrules_free(pl.rules);
 		return rc;
 	}
-	fprintf(stderr, PROG ": following %s with %zu rules (%s), reporting to Panorama %s as observer %s\n",
-	        log_path, logrules_count(pl.rules), argv[first], server, observer);
+	fprintf(stderr, PROG ": following %s with %zu rules (%s), reporting to Panorama %s as observer %s%s\n",
+	        log_path, logrules_count(pl.rules), argv[first], server, observer,
+	        key ? " (CURVE)" : " without CURVE keys (plain text; see -key)");
 
 	/* Signals are taken synchronously, as the loop's sleep. */
 	sigset_t sigs;

@@ -1,10 +1,13 @@
 /* pano_bench.c - loads a Panorama node with concurrent clients over
  * loopback and prints acknowledged reports/s and latency percentiles.
- *   pano-bench ADDR CLIENTS WINDOW SECONDS SUBJECTS OBSERVERS [DEPTH]
+ *   pano-bench ADDR CLIENTS WINDOW SECONDS SUBJECTS OBSERVERS [DEPTH [KEYDIR|plain]]
  * Each client keeps WINDOW SubmitReports in flight, one metric each, over
  * SUBJECTS x OBSERVERS views.  With DEPTH > 0 it instead fills every view
  * with DEPTH observations as fast as it can (for the memory figure) and
- * stops.  Prints one line: reports=N seconds=S rate=R p50_us=A p99_us=B
+ * stops.  With KEYDIR, client i speaks as one observer, obs@(i mod
+ * OBSERVERS), over CURVE with KEYDIR/obs@N.key to the node of
+ * KEYDIR/bench.pub (a CURVE key speaks for one observer only); "plain" is
+ * the same without CURVE, for the comparison.  Prints one line: reports=N seconds=S rate=R p50_us=A p99_us=B
  * errors=E. */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +21,7 @@
 #define LAT_BUCKETS 100000 /* 1 us each, up to 100 ms */
 
 typedef struct {
-	const char *addr;
+	const char *addr, *keydir;
 	int id, nclients, window, seconds, subjects, observers, depth;
 	unsigned long long acked, errors;
 	unsigned *lat; /* histogram */
@@ -36,7 +39,19 @@ static void *run(void *arg)
 {
 	worker *w = arg;
 	char err[256];
-	pano_client *c = pano_client_new(w->addr, 5000, err, sizeof(err));
+	pano_curve_client curve;
+	int own = w->keydir ? w->id % w->observers : -1; /* the one observer this client speaks as */
+	if (w->keydir && strcmp(w->keydir, "plain") != 0) {
+		char key[4096], server_key[4096];
+		snprintf(key, sizeof(key), "%s/obs@%d.key", w->keydir, own);
+		snprintf(server_key, sizeof(server_key), "%s/bench.pub", w->keydir);
+		if (pano_curve_client_load(&curve, key, server_key, err, sizeof(err)) != 0) {
+			fprintf(stderr, "pano-bench: %s\n", err);
+			return NULL;
+		}
+	}
+	pano_client *c = pano_client_new(w->addr, 5000, w->keydir && strcmp(w->keydir, "plain") ? &curve : NULL,
+	                                 err, sizeof(err));
 	if (!c) {
 		fprintf(stderr, "pano-bench: %s\n", err);
 		return NULL;
@@ -63,8 +78,13 @@ static void *run(void *arg)
 			size_t view = w->depth ? ((size_t)w->id + (size_t)w->nclients * (n / (size_t)w->depth)) % total_views
 			                       : (size_t)(n * (size_t)w->nclients + (size_t)w->id) % total_views;
 			int o = (int)(view % (size_t)w->observers);
+			size_t subject_no = view / (size_t)w->observers;
+			if (own >= 0) {
+				o = own;
+				subject_no = (size_t)(n * (size_t)w->nclients + (size_t)w->id) % (size_t)w->subjects;
+			}
 			snprintf(observer, sizeof(observer), "obs@%d", o);
-			snprintf(subject, sizeof(subject), "host@%zu", view / (size_t)w->observers);
+			snprintf(subject, sizeof(subject), "host@%zu", subject_no);
 			/* distinct times, so no report is a duplicate of another */
 			pano_one_metric_report x;
 			pano_one_metric_report_init(&x, observer, subject, "rtt", PANORAMA__STATUS__HEALTHY,
@@ -114,7 +134,7 @@ static void *run(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 7) {
-		fprintf(stderr, "usage: pano-bench ADDR CLIENTS WINDOW SECONDS SUBJECTS OBSERVERS [DEPTH]\n");
+		fprintf(stderr, "usage: pano-bench ADDR CLIENTS WINDOW SECONDS SUBJECTS OBSERVERS [DEPTH [KEYDIR|plain]]\n");
 		return 2;
 	}
 	int nclients = atoi(argv[2]);
@@ -124,7 +144,7 @@ int main(int argc, char **argv)
 	pthread_t *th = calloc((size_t)nclients, sizeof(*th));
 	int64_t start = now_ns();
 	for (int i = 0; i < nclients; i++) {
-		ws[i] = (worker){ argv[1], i, nclients, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+		ws[i] = (worker){ argv[1], argc > 8 ? argv[8] : NULL, i, nclients, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
 		                  atoi(argv[6]), argc > 7 ? atoi(argv[7]) : 0, 0, 0,
 		                  calloc(LAT_BUCKETS, sizeof(unsigned)), 0 };
 		pthread_create(&th[i], NULL, run, &ws[i]);

@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	if (pano_endpoint(argv[1], endpoint, sizeof(endpoint)) != 0)
 		return 2;
 	void *ctx = zmq_ctx_new();
-	pano_client *c = pano_client_new(argv[1], 2000, err, sizeof(err));
+	pano_client *c = pano_client_new(argv[1], 2000, NULL, err, sizeof(err));
 	check(c && still_serving(c), "the node answers a ping");
 	srand(42);
 
