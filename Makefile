@@ -144,12 +144,13 @@ scenario: check-deps all
 bench: check-deps all build/tests/pano-bench
 	@tests/bench/agent-bench.sh
 	@tests/bench/pano-bench.sh
+	@tests/bench/curve-bench.sh
 	@tests/bench/htm-bench.sh
 	@tests/bench/gray-bench.sh
 
 # --- fuzzing (clang's libFuzzer; `make fuzz`, FUZZ_SECONDS per target) ---------
 FUZZ_PACKAGES := clang libclang-rt-14-dev
-FUZZ_TARGETS  := request csv config rules state
+FUZZ_TARGETS  := request csv config rules state command cert
 FUZZ_FLAGS    := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_OBJ  := $(patsubst %.c,build-fuzz/%.o,$(DETECTOR_SRC) $(HTM_SRC) $(SONAR_SRC) $(PANO_SRC) \
 	tools/csv_reader.c tools/logrules.c) $(GEN_OBJ:build/%=build-fuzz/%)

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "client.h"
+#include "command.h"
 #include "format.h"
 #include "model.h"
 #include "goflags.h"
@@ -22,7 +23,7 @@
 
 #define PROG "hview-client"
 #define SYNOPSIS "[-server HOST:PORT] [-timeout MS] [-key FILE -serverkey FILE] [command args...]"
-#define MAX_ARGS 128
+#define MAX_ARGS PANO_COMMAND_ARGS_MAX
 
 static const char HELP[] =
 	"Command list:\n"
@@ -85,55 +86,31 @@ static int ensure_registered(session *s)
 	return 0;
 }
 
-static int cmd_report(session *s, int argc, char **argv)
+static int cmd_report(session *s, const pano_command *cmd)
 {
-	if (argc < 3) {
-		fprintf(stderr, "usage: report subject metric:status:score ... (status: n h p m u d dd)\n");
-		return 2;
-	}
-	size_t n = (size_t)(argc - 2);
+	size_t n = cmd->nmetrics;
 	Panorama__Observation__MetricsEntry *entries = calloc(n, sizeof(*entries));
 	Panorama__Observation__MetricsEntry **eptr = calloc(n, sizeof(*eptr));
 	Panorama__Metric *metrics = calloc(n, sizeof(*metrics));
 	Panorama__Value *values = calloc(n, sizeof(*values));
-	char **names = calloc(n, sizeof(*names));
 	int rc = 0;
-	if (!entries || !eptr || !metrics || !values || !names) {
+	if (!entries || !eptr || !metrics || !values) {
 		rc = fail("%s%s", "out of memory", "");
 		goto out;
 	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char *spec = argv[2 + i];
-		char *c1 = strchr(spec, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		char *end = NULL;
-		float score = c2 ? strtof(c2 + 1, &end) : NAN;
-		if (!c1 || !c2 || c1 == spec || strchr(c2 + 1, ':') || !end || *end || end == c2 + 1 ||
-		    !isfinite(score)) {
-			fprintf(stderr, "report: '%s' is not metric:status:score\n", spec);
-			rc = 2;
-			break;
-		}
-		names[i] = strndup(spec, (size_t)(c1 - spec));
-		char status_text[32];
-		snprintf(status_text, sizeof(status_text), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
-		int status = pano_status_parse(status_text);
-		if (status < 0 || !names[i]) {
-			fprintf(stderr, "report: status '%s' is not one of n h p m u d dd\n", status_text);
-			rc = 2;
-			break;
-		}
+	for (size_t i = 0; i < n; i++) {
 		panorama__value__init(&values[i]);
-		values[i].status = (Panorama__Status)status;
-		values[i].score = score;
+		values[i].status = (Panorama__Status)cmd->metrics[i].status;
+		values[i].score = cmd->metrics[i].score;
 		panorama__metric__init(&metrics[i]);
-		metrics[i].name = names[i];
+		metrics[i].name = cmd->metrics[i].name;
 		metrics[i].value = &values[i];
 		panorama__observation__metrics_entry__init(&entries[i]);
-		entries[i].key = names[i];
+		entries[i].key = cmd->metrics[i].name;
 		entries[i].value = &metrics[i];
 		eptr[i] = &entries[i];
 	}
-	if (rc == 0 && ensure_registered(s) != 0)
+	if (ensure_registered(s) != 0)
 		rc = 1;
 	if (rc == 0) {
 		struct timespec now;
@@ -147,7 +124,7 @@ static int cmd_report(session *s, int argc, char **argv)
 		obs.metrics = eptr;
 		Panorama__Report rep = PANORAMA__REPORT__INIT;
 		rep.observer = s->observer;
-		rep.subject = argv[1];
+		rep.subject = (char *)cmd->subject;
 		rep.observation = &obs;
 		char err[512];
 		int r = pano_client_submit(s->c, s->handle, &rep, err, sizeof(err));
@@ -162,9 +139,6 @@ static int cmd_report(session *s, int argc, char **argv)
 		}
 	}
 out:
-	for (size_t i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
 	free(entries);
 	free(eptr);
 	free(metrics);
@@ -172,19 +146,9 @@ out:
 	return rc;
 }
 
-static int cmd_get(session *s, int argc, char **argv)
+static int cmd_get(session *s, const pano_command *cmd)
 {
-	const char *kind = "report";
-	int i = 1;
-	if (argc > 1 && (strcmp(argv[1], "report") == 0 || strcmp(argv[1], "view") == 0 ||
-	                 strcmp(argv[1], "inference") == 0 || strcmp(argv[1], "panorama") == 0))
-		kind = argv[i++];
-	int want = strcmp(kind, "view") == 0 ? 2 : 1;
-	if (argc - i != want) {
-		fprintf(stderr, "usage: get [report|view|inference|panorama] [observer] subject\n");
-		return 2;
-	}
-	const char *subject = argv[argc - 1];
+	const char *kind = cmd->what, *subject = cmd->subject;
 	Panorama__Request req = PANORAMA__REQUEST__INIT;
 	Panorama__GetReportRequest rr = PANORAMA__GET_REPORT_REQUEST__INIT;
 	Panorama__GetViewRequest vr = PANORAMA__GET_VIEW_REQUEST__INIT;
@@ -198,7 +162,7 @@ static int cmd_get(session *s, int argc, char **argv)
 		expect = PANORAMA__REPLY__BODY_REPORT;
 	} else if (strcmp(kind, "view") == 0) {
 		vr.subject = (char *)subject;
-		vr.observer = argv[i];
+		vr.observer = (char *)cmd->observer;
 		req.body_case = PANORAMA__REQUEST__BODY_GET_VIEW;
 		req.get_view = &vr;
 		expect = PANORAMA__REPLY__BODY_VIEW;
@@ -233,13 +197,9 @@ static int cmp_subject_entry(const void *a, const void *b)
 	return natural_cmp_ptr(&x, &y);
 }
 
-static int cmd_list(session *s, int argc, char **argv)
+static int cmd_list(session *s, const pano_command *cmd)
 {
-	const char *what = argc > 1 ? argv[1] : "subject";
-	if (argc > 2 || (strcmp(what, "subject") != 0 && strcmp(what, "observer") != 0)) {
-		fprintf(stderr, "usage: list [subject|observer]\n");
-		return 2;
-	}
+	const char *what = cmd->what;
 	Panorama__Empty empty = PANORAMA__EMPTY__INIT;
 	Panorama__Request req = PANORAMA__REQUEST__INIT;
 	bool subjects = strcmp(what, "subject") == 0;
@@ -285,13 +245,9 @@ static int cmp_panorama_entry(const void *a, const void *b)
 	return natural_cmp_ptr(&x, &y);
 }
 
-static int cmd_dump(session *s, int argc, char **argv)
+static int cmd_dump(session *s, const pano_command *cmd)
 {
-	const char *what = argc > 1 ? argv[1] : "inference";
-	if (argc > 2 || (strcmp(what, "inference") != 0 && strcmp(what, "panorama") != 0)) {
-		fprintf(stderr, "usage: dump [inference|panorama]\n");
-		return 2;
-	}
+	const char *what = cmd->what;
 	bool inference = strcmp(what, "inference") == 0;
 	Panorama__Empty empty = PANORAMA__EMPTY__INIT;
 	Panorama__Request req = PANORAMA__REQUEST__INIT;
@@ -330,13 +286,9 @@ static int cmd_dump(session *s, int argc, char **argv)
 
 /* Prints every inference change the node publishes (of one subject, or
  * all), one line each as `get inference` prints it, until interrupted. */
-static int cmd_watch(session *s, int argc, char **argv)
+static int cmd_watch(session *s, const pano_command *cmd)
 {
-	if (argc > 2) {
-		fprintf(stderr, "usage: watch [subject]\n");
-		return 2;
-	}
-	const char *subject = argc == 2 ? argv[1] : NULL;
+	const char *subject = cmd->subject;
 	char endpoint[512];
 	if (pano_endpoint(s->watch_addr, endpoint, sizeof(endpoint)) != 0)
 		return fail("watch: '%.200s' is not host:port%s (see -watch)", s->watch_addr, "");
@@ -408,49 +360,38 @@ static int cmd_ping(session *s)
 	return 0;
 }
 
+/* Parses and runs one command: 0 done, 1 failed, 2 bad usage; -1 exit. */
 static int run(session *s, int argc, char **argv)
 {
-	const char *cmd = argv[0];
-	if (strcmp(cmd, "help") == 0) {
-		fputs(HELP, stdout);
-		return 0;
+	pano_command cmd;
+	char err[512];
+	if (pano_command_parse(argc, argv, &cmd, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
 	}
-	if (strcmp(cmd, "me") == 0) {
-		if (argc != 2) {
-			fprintf(stderr, "usage: me observer\n");
-			return 2;
-		}
-		char err[512];
+	int rc = 0;
+	switch (cmd.kind) {
+	case PANO_CMD_HELP: fputs(HELP, stdout); break;
+	case PANO_CMD_EXIT: rc = -1; break;
+	case PANO_CMD_ME: {
 		uint64_t handle;
-		if (pano_client_register(s->c, argv[1], &handle, err, sizeof(err)) != 0)
-			return fail("me %s: %s", argv[1], err);
-		snprintf(s->observer, sizeof(s->observer), "%s", argv[1]);
+		if (pano_client_register(s->c, cmd.observer, &handle, err, sizeof(err)) != 0) {
+			rc = fail("me %s: %s", cmd.observer, err);
+			break;
+		}
+		snprintf(s->observer, sizeof(s->observer), "%s", cmd.observer);
 		s->handle = handle;
-		return 0;
+		break;
 	}
-	if (strcmp(cmd, "report") == 0)
-		return cmd_report(s, argc, argv);
-	if (strcmp(cmd, "get") == 0)
-		return cmd_get(s, argc, argv);
-	if (strcmp(cmd, "list") == 0)
-		return cmd_list(s, argc, argv);
-	if (strcmp(cmd, "dump") == 0)
-		return cmd_dump(s, argc, argv);
-	if (strcmp(cmd, "ping") == 0)
-		return cmd_ping(s);
-	if (strcmp(cmd, "watch") == 0)
-		return cmd_watch(s, argc, argv);
-	fprintf(stderr, "unknown command '%.64s' (try help)\n", cmd);
-	return 2;
-}
-
-static int split(char *line, char **argv)
-{
-	int n = 0;
-	for (char *save = NULL, *t = strtok_r(line, " \t\r\n", &save); t && n < MAX_ARGS;
-	     t = strtok_r(NULL, " \t\r\n", &save))
-		argv[n++] = t;
-	return n;
+	case PANO_CMD_REPORT: rc = cmd_report(s, &cmd); break;
+	case PANO_CMD_GET: rc = cmd_get(s, &cmd); break;
+	case PANO_CMD_LIST: rc = cmd_list(s, &cmd); break;
+	case PANO_CMD_DUMP: rc = cmd_dump(s, &cmd); break;
+	case PANO_CMD_PING: rc = cmd_ping(s); break;
+	case PANO_CMD_WATCH: rc = cmd_watch(s, &cmd); break;
+	}
+	pano_command_clear(&cmd);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -501,7 +442,7 @@ int main(int argc, char **argv)
 		}
 		rc = run(&s, argc - first, argv + first);
 		pano_client_free(s.c);
-		return rc;
+		return rc < 0 ? 0 : rc;
 	}
 	s.interactive = 1;
 	char line[8192];
@@ -518,12 +459,11 @@ int main(int argc, char **argv)
 			continue;
 		}
 		char *args[MAX_ARGS];
-		int n = split(line, args);
+		int n = pano_command_split(line, args, MAX_ARGS);
 		if (n == 0)
 			continue;
-		if (strcmp(args[0], "exit") == 0 || strcmp(args[0], "quit") == 0)
+		if (run(&s, n, args) < 0)
 			break;
-		run(&s, n, args);
 		fflush(stdout);
 	}
 	pano_client_free(s.c);

@@ -7,7 +7,8 @@
  * stops.  With KEYDIR, client i speaks as one observer, obs@(i mod
  * OBSERVERS), over CURVE with KEYDIR/obs@N.key to the node of
  * KEYDIR/bench.pub (a CURVE key speaks for one observer only); "plain" is
- * the same without CURVE, for the comparison.  Prints one line: reports=N seconds=S rate=R p50_us=A p99_us=B
+ * the same without CURVE, for the comparison.  (DEPTH 0 with KEYDIR: the
+ * timed load.)  Prints one line: reports=N seconds=S rate=R p50_us=A p99_us=B
  * errors=E. */
 #include <pthread.h>
 #include <stdio.h>
