@@ -17,9 +17,10 @@ DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 # Only the tests need these: gnuplot draws sonar-plot's charts (which says
 # how to install it when it is missing), promtool (in prometheus) checks the
 # agent's metrics file, faketime makes the wall clock jump, tcpdump shows
-# that CURVE traffic on loopback carries no plaintext.
+# that CURVE traffic on loopback carries no plaintext, clang's libFuzzer
+# runs every fuzz target for FUZZ_SMOKE_SECONDS as part of the tests.
 # (systemd-analyze, for the unit files, is used when present.)
-TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump
+TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump clang libclang-rt-14-dev
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
@@ -130,9 +131,11 @@ HELPERS := build/tests/pano-poke build/tests/pano-learn
 build/tests/pano-%: build/tests/helpers/pano_%.o build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
+FUZZ_SMOKE_SECONDS ?= 10
 test: check-deps all unit-tests $(HELPERS)
 	@tools/deps.sh check $(TEST_PACKAGES)
-	@tests/run-all.sh $(UNIT_BIN) $(UNIT_SAN_BIN)
+	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory $(FUZZ_BIN); fi
+	@FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/run-all.sh $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 build/tests/pano-bench: build/tests/bench/pano_bench.o build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO) -lpthread

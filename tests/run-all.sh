@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-all.sh UNIT_BINARY... - runs the cmocka unit tests given (plain and
-# sanitized builds) and every tests/integration/*.sh, all speaking TAP, and
-# ends with the line "N passed, N failed, N skipped".  Exit 1 on any failure.
+# sanitized builds), every tests/integration/*.sh and, with FUZZ_TARGETS set,
+# each fuzz target for FUZZ_SECONDS, all speaking TAP, and ends with the line
+# "N passed, N failed, N skipped".  Exit 1 on any failure.
 set -u
 cd "$(dirname "$0")/.."
 pass=0 fail=0 skip=0
@@ -51,6 +52,20 @@ done
 for t in tests/integration/*.sh; do
 	run_suite "integration $t" bash "$t"
 done
+# Every fuzz target for a bounded time (make test builds them when clang is
+# there; `make fuzz` runs them longer).
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+	missing=""
+	for t in $FUZZ_TARGETS; do [ -x "build-fuzz/fuzz_$t" ] || missing="$missing $t"; done
+	if [ -z "$missing" ]; then
+		# shellcheck disable=SC2086
+		run_suite "fuzz (${FUZZ_SECONDS:-10} s per target)" tests/fuzz/run.sh "${FUZZ_SECONDS:-10}" $FUZZ_TARGETS
+	else
+		echo "fuzz"
+		echo "  ok - fuzz targets # SKIP not built (clang missing):$missing"
+		skip=$((skip + 1))
+	fi
+fi
 
 if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failures:"
