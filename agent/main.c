@@ -30,7 +30,8 @@ static void usage(FILE *out)
 	        "                          icmp:liboping or icmp:dgram force one ICMP path\n"
 	        "  --state-dir DIR         detector state (default LOGDIR/state)\n"
 	        "  --server ENDPOINT       Panorama node (repeatable; env PANO_SERVER)\n"
-	        "  --observer NAME         observer name for Panorama (default: host name)\n"
+	        "  --observer NAME         observer name for Panorama (default: the --key's\n"
+	        "                          name, else the host name)\n"
 	        "  --key FILE              the agent's secret CURVE certificate (for nodes\n"
 	        "                          with CURVE; its name must be the observer's)\n"
 	        "  --server-key FILE       a node's public certificate: one per --server,\n"
@@ -50,7 +51,7 @@ static void usage(FILE *out)
 /* CURVE: the agent's key must speak for its observer name (else every
  * report would be refused), and each node needs its public key. */
 static int load_curve(const char *key, const char *const *server_keys, size_t nserver_keys, size_t nservers,
-                      const char *observer, pano_curve_client *curves)
+                      const char **observer, bool observer_given, pano_curve_client *curves)
 {
 	if (!key && nserver_keys == 0)
 		return 0;
@@ -66,9 +67,11 @@ static int load_curve(const char *key, const char *const *server_keys, size_t ns
 			return -1;
 		}
 	}
-	if (nservers && strcmp(curves[0].self.name, observer) != 0) {
+	if (nservers && !observer_given)
+		*observer = curves[0].self.name; /* the one name the key speaks for */
+	if (nservers && strcmp(curves[0].self.name, *observer) != 0) {
 		fprintf(stderr, PROG ": --key %s speaks for '%s', not for observer '%s' (see --observer)\n", key,
-		        curves[0].self.name, observer);
+		        curves[0].self.name, *observer);
 		return -1;
 	}
 	return 0;
@@ -145,6 +148,7 @@ int main(int argc, char **argv)
 	if (gethostname(host, sizeof(host) - 1) != 0 || !host_name_valid(host))
 		snprintf(host, sizeof(host), "sonar-agent");
 	cfg.observer = host;
+	bool observer_given = false;
 	int opt;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -194,6 +198,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.observer = optarg;
+			observer_given = true;
 			break;
 		case OPT_DURATION:
 			if (parse_double(optarg, 0.001, 1e9, &cfg.duration_s) != 0) {
@@ -268,7 +273,7 @@ int main(int argc, char **argv)
 	cfg.servers = servers;
 	cfg.nservers = nservers;
 	pano_curve_client curves[16];
-	if (load_curve(key, server_keys, nserver_keys, nservers, cfg.observer, curves) != 0) {
+	if (load_curve(key, server_keys, nserver_keys, nservers, &cfg.observer, observer_given, curves) != 0) {
 		free(envcopy);
 		return 2;
 	}

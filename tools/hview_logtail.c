@@ -208,6 +208,8 @@ int main(int argc, char **argv)
 	} else if (rc == 0 && key && pano_curve_client_load(&curve, key, server_key, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		rc = 2;
+	} else if (rc == 0 && key && strcmp(curve.self.name, observer) != 0 && observer == host) {
+		observer = curve.self.name; /* no name given: the one the key speaks for */
 	} else if (rc == 0 && key && strcmp(curve.self.name, observer) != 0) {
 		fprintf(stderr, PROG ": -key %s speaks for '%s', not for observer '%s' (see -observer)\n", key,
 		        curve.self.name, observer);

@@ -104,9 +104,10 @@ check "a keyed watcher sees the change" grep -q 'db-1: .* rtt: UNHEALTHY, 20.0' 
 check "a watcher without keys sees nothing" test ! -s watch_plain.out
 
 # --- the agent and hview-logtail over CURVE ------------------------------------------------
-$BIN/sonar-agent --server 127.0.0.1:$P --key keys/alice.key --server-key keys/n0.pub --observer alice \
+$BIN/sonar-agent --server 127.0.0.1:$P --key keys/alice.key --server-key keys/n0.pub \
 	--interval 0.2 --duration 1.5 --log-dir agent 127.0.0.1 2>agent.err
-check "the agent reports over CURVE (exit 0)" bash -c "[ $? -eq 0 ] && grep -q 'as observer alice (CURVE)' agent.err"
+check "the agent reports over CURVE, as its key's name by default (exit 0)" \
+	bash -c "[ $? -eq 0 ] && grep -q 'as observer alice (CURVE)' agent.err"
 check "its reports arrive" eventually 5 bash -c "$ALICE get view alice 127.0.0.1 | grep -q rtt"
 check "and its queue is empty" test ! -s agent/state/publish.queue
 $BIN/sonar-agent --server 127.0.0.1:$P --key keys/alice.key --server-key keys/n0.pub --observer carol \
