@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +104,79 @@ static int get_text(json_t *v, size_t max, char **out, const char *origin, const
 	return *out ? 0 : fail(err, errlen, origin, where, "out of memory");
 }
 
+/* How many nodes glibc's regcomp builds for pattern, roughly: it copies
+ * a repeated atom once per repetition ("x{1000}", and "x+" is "xx*"), so
+ * nested or stacked repetitions multiply ("x++++..." doubles per '+').  A
+ * rules file is the operator's, but a typo there must not take gigabytes
+ * (the fuzzer found "S+++...+" did).  Saturates at SIZE_MAX / 4. */
+#define REGEX_WEIGHT_MAX 100000
+#define REGEX_DEPTH_MAX 32
+
+static size_t weight_add(size_t a, size_t b) { return a > SIZE_MAX / 4 - b ? SIZE_MAX / 4 : a + b; }
+static size_t weight_mul(size_t a, size_t b) { return b && a > SIZE_MAX / 4 / b ? SIZE_MAX / 4 : a * b; }
+
+static size_t regex_weight(const char *p)
+{
+	size_t outer[REGEX_DEPTH_MAX];
+	int depth = 0;
+	size_t cur = 0, last = 0; /* the weight so far in this group; of the last atom */
+	while (*p) {
+		char c = *p++;
+		size_t times = 1;
+		if (c == '(') {
+			if (depth == REGEX_DEPTH_MAX)
+				return SIZE_MAX / 4;
+			outer[depth++] = cur;
+			cur = last = 0;
+			continue;
+		}
+		if (c == ')' && depth > 0) {
+			last = cur + 1;
+			cur = weight_add(outer[--depth], last);
+			continue;
+		}
+		if (c == '+') {
+			times = 2;
+		} else if (c == '{' && *p >= '0' && *p <= '9') {
+			char *end;
+			unsigned long lo = strtoul(p, &end, 10), hi = lo;
+			if (*end == ',')
+				hi = end[1] >= '0' && end[1] <= '9' ? strtoul(end + 1, &end, 10) : (end++, lo);
+			p = strchr(end, '}') ? strchr(end, '}') + 1 : end;
+			times = (hi > lo ? hi : lo) + 1;
+		} else if (c == '*' || c == '?') {
+			times = 1;
+		} else {
+			if (c == '\\' && *p)
+				p++;
+			else if (c == '[') { /* a bracket expression is one atom: []] and [^]] included */
+				p += *p == '^';
+				p += *p == ']';
+				while (*p && *p != ']')
+					p += p[0] == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.') && strchr(p + 2, ']')
+					         ? strchr(p + 2, ']') - p + 1 : 1;
+				p += *p == ']';
+			}
+			last = 1;
+			cur = weight_add(cur, 1);
+			continue;
+		}
+		/* a repetition of the last atom: its copies join the group */
+		size_t grown = weight_mul(last, times);
+		cur = weight_add(cur, grown - (grown < last ? grown : last));
+		last = grown;
+	}
+	while (depth > 0) /* unbalanced: regcomp will say so */
+		cur = weight_add(outer[--depth], cur);
+	return cur;
+}
+
 static int compile(regex_t *re, const char *pattern, const char *origin, const char *where, char *err,
                    size_t errlen)
 {
+	if (regex_weight(pattern) > REGEX_WEIGHT_MAX)
+		return fail(err, errlen, origin, where,
+		            "regular expression too large once its repetitions are expanded (nested or stacked + and {n})");
 	int rc = regcomp(re, pattern, REG_EXTENDED);
 	if (rc != 0) {
 		char why[200], msg[256];

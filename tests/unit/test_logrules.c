@@ -58,6 +58,27 @@ static void time_with_milliseconds_in_utc(void **state)
 	logrules_free(r);
 }
 
+/* Repetitions glibc's regcomp expands into copies (the fuzzer's "S+++...")
+ * are refused before they take gigabytes; ordinary ones still load. */
+static void exploding_repetitions_are_refused(void **state)
+{
+	(void)state;
+	static const char *const bad[] = { "S++++++++++++++++++++++++++++++++++++++++", "((a{100}){100}){100}",
+	                                   "(x{1000}){1000}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char json[512], err[512] = "";
+		snprintf(json, sizeof(json), "{\"rules\": [{\"match\": \"%s\", \"subject\": \"s\", "
+		         "\"metric\": \"m\", \"status\": \"u\", \"score\": 1}]}", bad[i]);
+		logrules *r = logrules_new();
+		assert_int_not_equal(logrules_load_json(r, json, "test", err, sizeof(err)), 0);
+		if (!strstr(err, "too large once its repetitions are expanded"))
+			fail_msg("'%s': %s", bad[i], err);
+		logrules_free(r);
+	}
+	logrules_free(load("{\"rules\": [{\"match\": \"^([0-9]{4}/[0-9]{2}/[0-9]{2}) ([a-z]+)+ x{2,50} [[:alpha:]]{1,8}\", "
+	                   "\"subject\": \"$1\", \"metric\": \"m\", \"status\": \"u\", \"score\": 1}]}"));
+}
+
 static void every_rule_until_stop_and_bad_values_dropped(void **state)
 {
 	(void)state;
@@ -123,6 +144,7 @@ int main(void)
 		cmocka_unit_test(templates_take_groups_and_dollars),
 		cmocka_unit_test(time_with_milliseconds_in_utc),
 		cmocka_unit_test(every_rule_until_stop_and_bad_values_dropped),
+		cmocka_unit_test(exploding_repetitions_are_refused),
 		cmocka_unit_test(follower_keeps_partial_lines_and_skips_long_ones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
