@@ -106,9 +106,11 @@ static int get_text(json_t *v, size_t max, char **out, const char *origin, const
 
 /* How many nodes glibc's regcomp builds for pattern, roughly: it copies
  * a repeated atom once per repetition ("x{1000}", and "x+" is "xx*"), so
- * nested or stacked repetitions multiply ("x++++..." doubles per '+').  A
- * rules file is the operator's, but a typo there must not take gigabytes
- * (the fuzzer found "S+++...+" did).  Saturates at SIZE_MAX / 4. */
+ * nested or stacked repetitions multiply ("x++++..." doubles per '+'), and
+ * so do stacked or nested '*' and '?' in the time regcomp takes.  A rules
+ * file is the operator's, but a typo there must not take gigabytes or
+ * minutes (the fuzzer found "S+++...+" and "S*****..." did).  Saturates at
+ * SIZE_MAX / 4. */
 #define REGEX_WEIGHT_MAX 100000
 #define REGEX_DEPTH_MAX 32
 
@@ -136,7 +138,7 @@ static size_t regex_weight(const char *p)
 			continue;
 		}
 		if (c == '+') {
-			times = 2;
+			times = 4; /* a copy, and regcomp's time grows fourfold per stacked '+' */
 		} else if (c == '{' && *p >= '0' && *p <= '9') {
 			char *end;
 			unsigned long lo = strtoul(p, &end, 10), hi = lo;
@@ -145,7 +147,8 @@ static size_t regex_weight(const char *p)
 			p = strchr(end, '}') ? strchr(end, '}') + 1 : end;
 			times = (hi > lo ? hi : lo) + 1;
 		} else if (c == '*' || c == '?') {
-			times = 1;
+			times = 2; /* no copy, but stacked or nested ones multiply the
+			              empty transitions regcomp closes over ("S*****...") */
 		} else {
 			if (c == '\\' && *p)
 				p++;
