@@ -52,6 +52,11 @@ mkdir broken && cp allow/*.pub broken/ && echo 'curve
     public-key = "tooshort"' >broken/x.pub
 bad_start "a broken certificate in the allow list, named with its line" "x.pub: line 2: public-key is not 40" \
 	-key keys/n0.key -allow broken n0
+mkdir nopeer && cp keys/n0.key allow/n0.pub allow/n1.pub allow/alice.pub nopeer/
+$BIN/hview-mkrc -fix_port 7000 -nserver 3 -addressp "127.0.7.%d" -namep "n%d" -id n0 -dbfile bad.db \
+	-keys nopeer -output nopeer.cfg >/dev/null
+bad_start "a peer whose node key is not in the allow list" "peer n2: no node certificate named 'n2'" \
+	-config nopeer.cfg
 check "no database was made by the refused starts" test ! -e bad.db
 
 # --- a node with CURVE ---------------------------------------------------------------
