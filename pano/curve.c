@@ -19,6 +19,19 @@ int pano_curve_client_load(pano_curve_client *c, const char *key_file, const cha
 	return 0;
 }
 
+const pano_curve_client *pano_curve_client_flags(pano_curve_client *c, const char *key, const char *server_key,
+                                                 char *err, size_t errlen)
+{
+	err[0] = '\0';
+	if (!key && !server_key)
+		return NULL;
+	if (!key || !server_key) {
+		snprintf(err, errlen, "CURVE needs both -key (yours) and -serverkey (the node's)");
+		return NULL;
+	}
+	return pano_curve_client_load(c, key, server_key, err, errlen) == 0 ? c : NULL;
+}
+
 static int setopt(void *sock, int opt, const char *value, char *err, size_t errlen)
 {
 	if (zmq_setsockopt(sock, opt, value, strlen(value)) == 0)

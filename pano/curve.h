@@ -26,6 +26,13 @@ typedef struct {
 int pano_curve_client_load(pano_curve_client *c, const char *key_file, const char *server_key_file,
                            char *err, size_t errlen);
 
+/* The Go-style flags of hview-client and hview-logtail, -key and
+ * -serverkey: NULL and err "" when neither is given (plain); c when both
+ * load; NULL with one line in err when one comes without the other or a
+ * file is bad. */
+const pano_curve_client *pano_curve_client_flags(pano_curve_client *c, const char *key, const char *server_key,
+                                                 char *err, size_t errlen);
+
 /* Before zmq_connect: makes sock a CURVE client (c NULL: leaves it plain). */
 int pano_curve_client_apply(void *sock, const pano_curve_client *c, char *err, size_t errlen);
 /* Before zmq_bind: makes sock a CURVE server with the node's key pair. */

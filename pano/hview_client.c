@@ -420,15 +420,11 @@ int main(int argc, char **argv)
 		watch = watch_buf;
 	s.watch_addr = watch ? watch : "";
 	pano_curve_client curve;
-	if (!key != !server_key) {
-		fprintf(stderr, PROG ": CURVE needs both -key (yours) and -serverkey (the node's)\n");
-		return 2;
-	}
-	if (key && pano_curve_client_load(&curve, key, server_key, err, sizeof(err)) != 0) {
+	s.curve = pano_curve_client_flags(&curve, key, server_key, err, sizeof(err));
+	if (err[0]) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 2;
 	}
-	s.curve = key ? &curve : NULL;
 	s.c = pano_client_new(server, (int)timeout, s.curve, err, sizeof(err));
 	if (!s.c) {
 		fprintf(stderr, PROG ": %s\n", err);

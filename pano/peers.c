@@ -46,14 +46,28 @@ static void clear_pending(peer *pr)
 
 /* With CURVE a node speaks to a peer as itself (its node key) and expects
  * the peer's node key, which the allow list must hold. */
+static int no_node_key(const char *id, const char *dir, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "peer %.64s: no node certificate named '%.64s' in %.200s (its %.64s.pub, "
+	         "made by sonar-keygen -role node)", id, id, dir ? dir : "the allow list", id);
+	return -1;
+}
+
+int peers_check_keys(const pano_config *cfg, const pano_keyring *keys, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		const char *id = cfg->peers[i].id;
+		if (strcmp(id, cfg->id) != 0 && !pano_keyring_node(keys, id))
+			return no_node_key(id, cfg->curve_allow, err, errlen);
+	}
+	return 0;
+}
+
 static int peer_curve(peer *pr, const pano_cert *self, const pano_keyring *keys, char *err, size_t errlen)
 {
 	const pano_cert *theirs = pano_keyring_node(keys, pr->id);
-	if (!theirs) {
-		snprintf(err, errlen, "peer %.64s: no node certificate named '%.64s' in the allow list "
-		         "(its %.64s.pub, made by sonar-keygen -role node)", pr->id, pr->id, pr->id);
-		return -1;
-	}
+	if (!theirs) /* the node checked them all at start (peers_check_keys) */
+		return no_node_key(pr->id, NULL, err, errlen);
 	pano_curve_client c;
 	memset(&c, 0, sizeof(c));
 	c.self = *self;

@@ -31,6 +31,11 @@
 
 typedef struct peers peers;
 
+/* With CURVE: 0 when keys hold the node key of every peer in cfg, else
+ * -1 and "peer ID: no node certificate ...".  A node checks this before
+ * anything else, so that a refused start touches nothing. */
+int peers_check_keys(const pano_config *cfg, const pano_keyring *keys, char *err, size_t errlen);
+
 /* self, keys: the node's certificate and keyring with CURVE, else NULL. */
 peers *peers_new(void *zctx, const pano_config *cfg, const pano_cert *self, const pano_keyring *keys,
                  char *err, size_t errlen);

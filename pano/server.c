@@ -200,15 +200,7 @@ static int load_keys(pano_server *s, char *err, size_t errlen)
 	}
 	if (!(s->keys = pano_keyring_load(cfg->curve_allow, err, errlen)))
 		return -1;
-	for (size_t i = 0; i < cfg->npeers; i++) { /* (peers_new says the same, later) */
-		const char *id = cfg->peers[i].id;
-		if (strcmp(id, cfg->id) != 0 && !pano_keyring_node(s->keys, id)) {
-			snprintf(err, errlen, "peer %.64s: no node certificate named '%.64s' in %.200s (its %.64s.pub, "
-			         "made by sonar-keygen -role node)", id, id, cfg->curve_allow, id);
-			return -1;
-		}
-	}
-	return 0;
+	return peers_check_keys(cfg, s->keys, err, errlen);
 }
 
 pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)

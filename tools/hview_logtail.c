@@ -201,23 +201,22 @@ int main(int argc, char **argv)
 	publisher *pub = NULL;
 	logfollow *follow = NULL;
 	char err[600];
-	pano_curve_client curve;
-	if (rc == 0 && !key != !server_key) {
-		fprintf(stderr, PROG ": CURVE needs both -key (yours) and -serverkey (the node's)\n");
-		rc = 2;
-	} else if (rc == 0 && key && pano_curve_client_load(&curve, key, server_key, err, sizeof(err)) != 0) {
+	pano_curve_client curve_keys;
+	const pano_curve_client *curve =
+		rc == 0 ? pano_curve_client_flags(&curve_keys, key, server_key, err, sizeof(err)) : NULL;
+	if (rc == 0 && !curve && err[0]) {
 		fprintf(stderr, PROG ": %s\n", err);
 		rc = 2;
-	} else if (rc == 0 && key && strcmp(curve.self.name, observer) != 0 && observer == host) {
-		observer = curve.self.name; /* no name given: the one the key speaks for */
-	} else if (rc == 0 && key && strcmp(curve.self.name, observer) != 0) {
+	} else if (curve && strcmp(curve->self.name, observer) != 0 && observer == host) {
+		observer = curve->self.name; /* no name given: the one the key speaks for */
+	} else if (curve && strcmp(curve->self.name, observer) != 0) {
 		fprintf(stderr, PROG ": -key %s speaks for '%s', not for observer '%s' (see -observer)\n", key,
-		        curve.self.name, observer);
+		        curve->self.name, observer);
 		rc = 2;
 	}
 	if (rc == 0) {
 		char *servers[1] = { (char *)server };
-		pub = publisher_new(servers, key ? &curve : NULL, 1, observer, queue, PROG, err, sizeof(err));
+		pub = publisher_new(servers, curve, 1, observer, queue, PROG, err, sizeof(err));
 		if (!pub) {
 			fprintf(stderr, PROG ": %s\n", err);
 			rc = strstr(err, "not host:port") ? 2 : 1;

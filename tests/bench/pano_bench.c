@@ -42,7 +42,8 @@ static void *run(void *arg)
 	char err[256];
 	pano_curve_client curve;
 	int own = w->keydir ? w->id % w->observers : -1; /* the one observer this client speaks as */
-	if (w->keydir && strcmp(w->keydir, "plain") != 0) {
+	bool keyed = w->keydir && strcmp(w->keydir, "plain") != 0;
+	if (keyed) {
 		char key[4096], server_key[4096];
 		snprintf(key, sizeof(key), "%s/obs@%d.key", w->keydir, own);
 		snprintf(server_key, sizeof(server_key), "%s/bench.pub", w->keydir);
@@ -51,8 +52,7 @@ static void *run(void *arg)
 			return NULL;
 		}
 	}
-	pano_client *c = pano_client_new(w->addr, 5000, w->keydir && strcmp(w->keydir, "plain") ? &curve : NULL,
-	                                 err, sizeof(err));
+	pano_client *c = pano_client_new(w->addr, 5000, keyed ? &curve : NULL, err, sizeof(err));
 	if (!c) {
 		fprintf(stderr, "pano-bench: %s\n", err);
 		return NULL;
