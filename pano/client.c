@@ -13,7 +13,7 @@
 
 struct pano_client {
 	void *ctx, *sock;
-	void *monitor;     /* with CURVE: the socket's handshake events */
+	void *monitor;     /* the socket's handshake events */
 	int handshake;     /* the last handshake event seen (0: none) */
 	int handshake_value;
 	bool curve;
@@ -48,7 +48,7 @@ static void read_handshakes(pano_client *c)
 			zmq_msg_close(&m);
 			return;
 		}
-		/* frame 1: event (u16) and value (u32); frame 2: the endpoint */
+		/* frame 1: event (u16) and value (u32); then the endpoint */
 		if (zmq_msg_size(&m) == 6) {
 			uint16_t event;
 			uint32_t value;
@@ -57,6 +57,8 @@ static void read_handshakes(pano_client *c)
 			c->handshake = event;
 			c->handshake_value = (int)value;
 		}
+		while (zmq_msg_more(&m) && zmq_msg_recv(&m, c->monitor, 0) >= 0)
+			; /* the event's other frames */
 		zmq_msg_close(&m);
 	}
 }
