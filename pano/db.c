@@ -170,7 +170,12 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 	}
 	struct { sqlite3_stmt **st; const char *sql; } stmts[] = {
 		{ &db->put, "INSERT INTO log(view, seq, obs) VALUES(?1, ?2, ?3)" },
-		{ &db->new_view, "INSERT INTO views(subject, observer) VALUES(?1, ?2)" },
+		/* REPLACE: garbage collection forgets a view once its last
+		 * observation goes, but its row stays (no log row points at it);
+		 * when the view is seen again, it gets a fresh row, where a plain
+		 * INSERT failed on UNIQUE and refused every report of that
+		 * observer about that subject, ever after. */
+		{ &db->new_view, "INSERT OR REPLACE INTO views(subject, observer) VALUES(?1, ?2)" },
 		{ &db->del_row, "DELETE FROM log WHERE id = ?1" },
 		{ &db->watch, "INSERT OR IGNORE INTO watched VALUES(?1)" },
 		{ &db->unwatch, "DELETE FROM watched WHERE subject = ?1" },

@@ -161,6 +161,32 @@ check "hview-mkrc: a pattern without %d is refused, exit 2" test $? -eq 2 -a "$(
 $S -bogus 2>/dev/null
 check "hview-server: unknown flag exit 2" test $? -eq 2
 
+# --- garbage collection forgets a view; its observer reports on ---------------------
+# Once GC dropped a view's last observation, the view's database row stayed
+# behind, and every later report of that observer about that subject failed
+# on the row's UNIQUE constraint (and put the node in its refuse-writes
+# second), until this was fixed.
+GP=$(free_port)
+printf '{"Addr": "127.0.0.1:%s", "Id": "g0", "DBFile": "gc.db", "GCConfig": {"Enable": true, "Frequency": 1, "Threshold": 2}}\n' \
+	"$GP" >gc.cfg
+$S -config gc.cfg 2>gc.log &
+gnode=$!
+on_exit "kill -9 $gnode"
+wait_node 127.0.0.1:$GP
+GC="$C -server 127.0.0.1:$GP"
+report_gs() { printf 'me o1\nreport gs m:HEALTHY:1\n' | $GC | grep -q Accepted; }
+report_gs
+eventually 10 grep -q "gc: dropped 1 observations" gc.log
+check "gc drops a view's last observation" bash -c "$GC get panorama gs 2>&1 | grep -q 'no such subject'"
+check "and its observer's next report about that subject is accepted" report_gs
+kill -TERM $gnode; wait $gnode
+$S -config gc.cfg 2>>gc.log &
+gnode=$!
+on_exit "kill -9 $gnode"
+wait_node 127.0.0.1:$GP
+check "after a restart too" report_gs
+kill -TERM $gnode; wait $gnode
+
 # --- no leaks under valgrind ------------------------------------------------------
 if command -v valgrind >/dev/null; then
 	VP=$(free_port)
