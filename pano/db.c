@@ -21,7 +21,7 @@
 
 struct pano_db {
 	sqlite3 *h;
-	sqlite3_stmt *put, *new_view, *del_row, *watch, *unwatch, *begin, *commit, *rollback;
+	sqlite3_stmt *put, *new_view, *del_row, *del_view, *watch, *unwatch, *begin, *commit, *rollback;
 	arena *arena;
 	uint8_t *buf;
 	size_t bufcap;
@@ -209,13 +209,14 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 	}
 	struct { sqlite3_stmt **st; const char *sql; } stmts[] = {
 		{ &db->put, "INSERT INTO log(view, seq, obs) VALUES(?1, ?2, ?3)" },
-		/* REPLACE: garbage collection forgets a view once its last
-		 * observation goes, but its row stays (no log row points at it);
-		 * when the view is seen again, it gets a fresh row, where a plain
-		 * INSERT failed on UNIQUE and refused every report of that
-		 * observer about that subject, ever after. */
+		/* REPLACE: files written before garbage collection deleted the
+		 * rows of the views it dropped still hold such rows; when such a
+		 * view is seen again, it gets a fresh row, where a plain INSERT
+		 * failed on UNIQUE and refused every report of that observer
+		 * about that subject, ever after. */
 		{ &db->new_view, "INSERT OR REPLACE INTO views(subject, observer) VALUES(?1, ?2)" },
 		{ &db->del_row, "DELETE FROM log WHERE id = ?1" },
+		{ &db->del_view, "DELETE FROM views WHERE id = ?1" },
 		{ &db->watch, "INSERT OR IGNORE INTO watched VALUES(?1)" },
 		{ &db->unwatch, "DELETE FROM watched WHERE subject = ?1" },
 		{ &db->begin, "BEGIN" },
@@ -252,7 +253,7 @@ void pano_db_close(pano_db *db)
 	}
 	if (db->ckpt)
 		sqlite3_close(db->ckpt);
-	sqlite3_stmt *all[] = { db->put, db->new_view, db->del_row, db->watch, db->unwatch,
+	sqlite3_stmt *all[] = { db->put, db->new_view, db->del_row, db->del_view, db->watch, db->unwatch,
 	                        db->begin, db->commit, db->rollback };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
@@ -342,6 +343,12 @@ int pano_db_forget(pano_db *db, int64_t row, char *err, size_t errlen)
 {
 	sqlite3_bind_int64(db->del_row, 1, row);
 	return step(db, db->del_row, "deleting an observation", err, errlen);
+}
+
+int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen)
+{
+	sqlite3_bind_int64(db->del_view, 1, view_row);
+	return step(db, db->del_view, "deleting a view", err, errlen);
 }
 
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen)

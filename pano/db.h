@@ -48,6 +48,10 @@ void pano_db_rollback(pano_db *db);
 int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errlen);
 /* Deletes one observation's row (garbage collection). */
 int pano_db_forget(pano_db *db, int64_t row, char *err, size_t errlen);
+/* Deletes a view's row, once garbage collection has dropped the view and
+ * every observation of it: a subject or observer that never comes back
+ * leaves nothing behind in the file. */
+int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen);
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen);
 
 /* Loads everything into an empty store (views oldest first) and the watch

@@ -1026,6 +1026,13 @@ static void gc_dropped(void *ctx, int64_t row)
 		g->failed = true;
 }
 
+static void gc_view_gone(void *ctx, int64_t view_row)
+{
+	gc_ctx *g = ctx;
+	if (!g->failed && pano_db_forget_view(g->s->db, view_row, g->err, sizeof(g->err)) != 0)
+		g->failed = true;
+}
+
 static void run_gc(pano_server *s)
 {
 	gc_ctx g = { s, false, "" };
@@ -1034,7 +1041,7 @@ static void run_gc(pano_server *s)
 		return;
 	}
 	size_t dropped = pano_store_gc(s->store, (int64_t)time(NULL), s->cfg.gc_threshold_s,
-	                               s->cfg.gc_relative, gc_dropped, &g);
+	                               s->cfg.gc_relative, gc_dropped, gc_view_gone, &g);
 	if (g.failed || pano_db_commit(s->db, g.err, sizeof(g.err)) != 0) {
 		pano_db_rollback(s->db);
 		pano_log(LOG_WARN, "gc: %s; reloading", g.err);

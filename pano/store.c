@@ -408,7 +408,7 @@ static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool rel
 }
 
 size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
-                     bool relative, pano_gc_fn changed, void *ctx)
+                     bool relative, pano_gc_fn changed, pano_gc_fn view_gone, void *ctx)
 {
 	size_t dropped = 0;
 	size_t n = 0;
@@ -438,6 +438,8 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 					strmap_remove(s->observers, observer);
 				else
 					strmap_put(s->observers, observer, (void *)(c - 1));
+				if (view_gone && v->db_id)
+					view_gone(ctx, v->db_id);
 				view_free(v);
 				removed = true;
 			}
