@@ -97,13 +97,13 @@ size_t pano_store_subject_count(const pano_store *s);
  * Garbage collection as Panorama's GCConfig: drops observations older than
  * threshold_sec, measured from now (relative = false) or from the newest
  * observation of their view (relative = true); empty views and subjects
- * go.  Calls dropped(ctx, row) with the database row of each observation it
+ * go.  Calls changed(ctx, row) with the database row of each observation it
  * drops, and view_gone(ctx, row) with the database row of each view it
  * removes (one that has a row), so the caller can delete them; either may be
  * NULL.  Returns observations dropped.
  */
 typedef void (*pano_gc_fn)(void *ctx, int64_t row);
 size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
-                     bool relative, pano_gc_fn dropped, pano_gc_fn view_gone, void *ctx);
+                     bool relative, pano_gc_fn changed, pano_gc_fn view_gone, void *ctx);
 
 #endif
