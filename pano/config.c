@@ -180,7 +180,10 @@ json_t *pano_json_object(const char *path, const char *text, const char *origin,
 	json_t *root = text ? json_loads(text, JSON_REJECT_DUPLICATES, &je)
 	                    : json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		snprintf(err, errlen, "%s: line %d: %s", origin, je.line, je.text);
+		if (je.line > 0)
+			snprintf(err, errlen, "%s: line %d: %s", origin, je.line, je.text);
+		else /* not JSON's fault: the file could not be read */
+			snprintf(err, errlen, "%s", je.text);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
