@@ -18,10 +18,26 @@
 #define WAL_RESTART_FRAMES 4096
 #define BUSY_RETRY_US 50
 #define BUSY_GIVE_UP_MS 5000
+/* Compaction (see pano_db_compact): dead rows go in runs of at least
+ * CLEAN_RUN rows; the log may span twice the live rows plus SPAN_SLACK
+ * before the oldest live views are copied to its end, at most
+ * COPIES_PER_CALL of them per call so that no batch waits long; a log
+ * that spans more than MAX_SPAN rows is not one we wrote. */
+#define CLEAN_RUN 1024
+#define SPAN_SLACK 4096
+#define COPIES_PER_CALL 8
+#define MAX_SPAN (INT64_C(1) << 32)
 
 struct pano_db {
 	sqlite3 *h;
-	sqlite3_stmt *put, *new_view, *del_row, *del_view, *watch, *unwatch, *begin, *commit, *rollback;
+	sqlite3_stmt *put, *new_view, *del_view, *set_floor, *owner, *copy_row, *clean, *watch, *unwatch,
+		*begin, *commit, *rollback;
+	/* Which rows of the log are live (held by a view): bit i of live is
+	 * row live_base + i.  Rows below first_row are deleted; last_row is
+	 * the newest, never deleted, so that row ids only grow. */
+	uint64_t *live;
+	size_t live_words, live_count;
+	int64_t live_base, first_row, last_row;
 	arena *arena;
 	uint8_t *buf;
 	size_t bufcap;
@@ -64,6 +80,116 @@ static int query_int(pano_db *db, const char *sql, int *v, char *err, size_t err
 	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : fail(db, "not a usable database", err, errlen);
+}
+
+/* --- which rows are live ------------------------------------------------- */
+
+/* Marks a row live or dead.  -1 when the map cannot grow to hold it (or the
+ * row lies below the map, which only deleted rows do). */
+static int live_mark(pano_db *db, int64_t row, bool live)
+{
+	if (row < db->live_base)
+		return live ? -1 : 0;
+	uint64_t off = (uint64_t)(row - db->live_base);
+	size_t w = (size_t)(off >> 6);
+	if (w >= db->live_words) {
+		if (!live)
+			return 0;
+		size_t n = db->live_words ? db->live_words : 64;
+		while (n <= w)
+			n *= 2;
+		uint64_t *grown = realloc(db->live, n * sizeof(*grown));
+		if (!grown)
+			return -1;
+		memset(grown + db->live_words, 0, (n - db->live_words) * sizeof(*grown));
+		db->live = grown;
+		db->live_words = n;
+	}
+	uint64_t bit = UINT64_C(1) << (off & 63);
+	bool was = db->live[w] & bit;
+	if (live && !was) {
+		db->live[w] |= bit;
+		db->live_count++;
+	} else if (!live && was) {
+		db->live[w] &= ~bit;
+		db->live_count--;
+	}
+	return 0;
+}
+
+/* The first live row at or after from; last_row + 1 when there is none. */
+static int64_t first_live(const pano_db *db, int64_t from)
+{
+	if (from < db->live_base)
+		from = db->live_base;
+	uint64_t off = (uint64_t)(from - db->live_base);
+	for (size_t w = (size_t)(off >> 6); w < db->live_words; w++) {
+		uint64_t word = db->live[w];
+		if (w == (size_t)(off >> 6))
+			word &= ~UINT64_C(0) << (off & 63);
+		if (word) {
+			int64_t row = db->live_base + (int64_t)(w * 64 + (size_t)__builtin_ctzll(word));
+			return row <= db->last_row ? row : db->last_row + 1;
+		}
+	}
+	return db->last_row + 1;
+}
+
+/* Rows below first_row are gone: once they fill half the map, move the
+ * rest down, so the map stays about the size of the log. */
+static void live_trim(pano_db *db)
+{
+	size_t gone = (size_t)((uint64_t)(db->first_row - db->live_base) >> 6);
+	if (gone == 0 || gone * 2 < db->live_words)
+		return;
+	if (gone > db->live_words)
+		gone = db->live_words;
+	memmove(db->live, db->live + gone, (db->live_words - gone) * sizeof(*db->live));
+	memset(db->live + (db->live_words - gone), 0, gone * sizeof(*db->live));
+	db->live_base += (int64_t)gone * 64;
+}
+
+/* An empty map for a log of rows first..last. */
+static int live_reset(pano_db *db, int64_t first, int64_t last)
+{
+	db->first_row = first;
+	db->last_row = last;
+	db->live_base = first & ~INT64_C(63);
+	db->live_count = 0;
+	size_t words = (size_t)((uint64_t)(last - db->live_base) >> 6) + 1;
+	if (words > db->live_words) {
+		uint64_t *grown = realloc(db->live, words * sizeof(*grown));
+		if (!grown)
+			return -1;
+		db->live = grown;
+		db->live_words = words;
+	}
+	memset(db->live, 0, db->live_words * sizeof(*db->live));
+	return 0;
+}
+
+/* Reads the log's first and last rows, with none live yet. */
+static int read_extent(pano_db *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db->h, "SELECT min(id), max(id) FROM log", -1, &st, NULL) != SQLITE_OK)
+		return fail(db, "reading the log", err, errlen);
+	int64_t first = 1, last = 0;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		first = sqlite3_column_int64(st, 0);
+		last = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (first < 1 || last - first >= MAX_SPAN) {
+		snprintf(err, errlen, "the log's rows %lld to %lld are not ones this node wrote",
+		         (long long)first, (long long)last);
+		return -1;
+	}
+	if (live_reset(db, first, last) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 /* Copies the WAL back into the database twice a second, in PASSIVE mode,
@@ -181,9 +307,9 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 		pano_db_close(db);
 		return NULL;
 	}
-	if (tables > 0 && version != PANO_DB_SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: schema version %d, this node reads version %d; not touching it",
-		         path, version, PANO_DB_SCHEMA_VERSION);
+	if (tables > 0 && version != PANO_DB_SCHEMA_VERSION && version != 2) {
+		snprintf(err, errlen, "%s: schema version %d, this node reads version %d (and upgrades 2); "
+		         "not touching it", path, version, PANO_DB_SCHEMA_VERSION);
 		pano_db_close(db);
 		return NULL;
 	}
@@ -197,11 +323,27 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 	     exec(db,
 	          "BEGIN;"
 	          "CREATE TABLE views(id INTEGER PRIMARY KEY, subject TEXT NOT NULL,"
-	          " observer TEXT NOT NULL, UNIQUE(subject, observer));"
+	          " observer TEXT NOT NULL, floor INTEGER NOT NULL DEFAULT 0,"
+	          " UNIQUE(subject, observer));"
 	          "CREATE TABLE log(id INTEGER PRIMARY KEY, view INTEGER NOT NULL,"
 	          " seq INTEGER NOT NULL, obs BLOB NOT NULL);"
 	          "CREATE TABLE watched(subject TEXT PRIMARY KEY) WITHOUT ROWID;"
-	          "PRAGMA user_version=2;"
+	          "PRAGMA user_version=3;"
+	          "COMMIT;", why, sizeof(why)) != 0) ||
+	    /* Version 2 deleted every dead row at once, so its log holds only
+	     * live ones and every floor is 0.  Its row ids are renumbered from
+	     * 1, in order: a view that stopped reporting long ago would
+	     * otherwise leave the log spanning every row ever written. */
+	    (tables > 0 && version == 2 &&
+	     exec(db,
+	          "BEGIN;"
+	          "ALTER TABLE views ADD COLUMN floor INTEGER NOT NULL DEFAULT 0;"
+	          "CREATE TABLE log3(id INTEGER PRIMARY KEY, view INTEGER NOT NULL,"
+	          " seq INTEGER NOT NULL, obs BLOB NOT NULL);"
+	          "INSERT INTO log3(view, seq, obs) SELECT view, seq, obs FROM log ORDER BY id;"
+	          "DROP TABLE log;"
+	          "ALTER TABLE log3 RENAME TO log;"
+	          "PRAGMA user_version=3;"
 	          "COMMIT;", why, sizeof(why)) != 0)) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		pano_db_close(db);
@@ -214,9 +356,13 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 		 * view is seen again, it gets a fresh row, where a plain INSERT
 		 * failed on UNIQUE and refused every report of that observer
 		 * about that subject, ever after. */
-		{ &db->new_view, "INSERT OR REPLACE INTO views(subject, observer) VALUES(?1, ?2)" },
-		{ &db->del_row, "DELETE FROM log WHERE id = ?1" },
+		{ &db->new_view, "INSERT OR REPLACE INTO views(subject, observer, floor) VALUES(?1, ?2, ?3)" },
 		{ &db->del_view, "DELETE FROM views WHERE id = ?1" },
+		{ &db->set_floor, "UPDATE views SET floor = ?2 WHERE id = ?1" },
+		{ &db->owner, "SELECT v.id, v.subject, v.observer FROM log l JOIN views v ON v.id = l.view"
+		              " WHERE l.id = ?1" },
+		{ &db->copy_row, "INSERT INTO log(view, seq, obs) SELECT view, seq, obs FROM log WHERE id = ?1" },
+		{ &db->clean, "DELETE FROM log WHERE id < ?1" },
 		{ &db->watch, "INSERT OR IGNORE INTO watched VALUES(?1)" },
 		{ &db->unwatch, "DELETE FROM watched WHERE subject = ?1" },
 		{ &db->begin, "BEGIN" },
@@ -230,6 +376,11 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 			pano_db_close(db);
 			return NULL;
 		}
+	}
+	if (read_extent(db, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		pano_db_close(db);
+		return NULL;
 	}
 	if (start_checkpointer(db, path, err, errlen) != 0) {
 		pano_db_close(db);
@@ -253,8 +404,8 @@ void pano_db_close(pano_db *db)
 	}
 	if (db->ckpt)
 		sqlite3_close(db->ckpt);
-	sqlite3_stmt *all[] = { db->put, db->new_view, db->del_row, db->del_view, db->watch, db->unwatch,
-	                        db->begin, db->commit, db->rollback };
+	sqlite3_stmt *all[] = { db->put, db->new_view, db->del_view, db->set_floor, db->owner, db->copy_row,
+	                        db->clean, db->watch, db->unwatch, db->begin, db->commit, db->rollback };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(db->h);
@@ -262,6 +413,7 @@ void pano_db_close(pano_db *db)
 		close(db->wal_fd);
 	arena_free(db->arena);
 	free(db->buf);
+	free(db->live);
 	free(db);
 }
 
@@ -279,6 +431,23 @@ static int step(pano_db *db, sqlite3_stmt *st, const char *what, char *err, size
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		return fail(db, what, err, errlen);
+	return 0;
+}
+
+/* Records the row just inserted into the log as live, in *row. */
+static int added_row(pano_db *db, int64_t *row, char *err, size_t errlen)
+{
+	int64_t id = sqlite3_last_insert_rowid(db->h);
+	if (id <= db->last_row) { /* the map relies on ids growing */
+		snprintf(err, errlen, "row id %lld after %lld", (long long)id, (long long)db->last_row);
+		return -1;
+	}
+	if (live_mark(db, id, true) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	db->last_row = id;
+	*row = id;
 	return 0;
 }
 
@@ -303,15 +472,22 @@ void pano_db_rollback(pano_db *db)
 int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errlen)
 {
 	if (v->db_id == 0) {
+		/* Rows up to last_row belong to no new view: a view removed by
+		 * garbage collection may leave some behind under the id this
+		 * one gets. */
 		sqlite3_bind_text(db->new_view, 1, v->subject, -1, SQLITE_STATIC);
 		sqlite3_bind_text(db->new_view, 2, v->observer, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(db->new_view, 3, db->last_row + 1);
 		if (step(db, db->new_view, "storing a view", err, errlen) != 0)
 			return -1;
 		v->db_id = sqlite3_last_insert_rowid(db->h);
 	}
+	/* The observation this one pushed out keeps its row until compaction
+	 * deletes it with its neighbours: a restart replays a view's rows
+	 * oldest first, and the newest ten win. */
 	size_t slot = (v->head + v->count - 1u) % PANO_VIEW_DEPTH;
-	if (v->db_row[slot] && pano_db_forget(db, v->db_row[slot], err, errlen) != 0)
-		return -1;
+	if (v->db_row[slot])
+		live_mark(db, v->db_row[slot], false);
 	v->db_row[slot] = 0;
 	arena_reset(db->arena);
 	Panorama__Observation *pb = wire_obs(db->arena, &v->ring[slot]);
@@ -335,20 +511,85 @@ int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errle
 	sqlite3_bind_blob(db->put, 3, db->buf, (int)len, SQLITE_STATIC);
 	if (step(db, db->put, "storing an observation", err, errlen) != 0)
 		return -1;
-	v->db_row[slot] = sqlite3_last_insert_rowid(db->h);
-	return 0;
+	return added_row(db, &v->db_row[slot], err, errlen);
 }
 
-int pano_db_forget(pano_db *db, int64_t row, char *err, size_t errlen)
+void pano_db_forget(pano_db *db, int64_t row)
 {
-	sqlite3_bind_int64(db->del_row, 1, row);
-	return step(db, db->del_row, "deleting an observation", err, errlen);
+	live_mark(db, row, false);
+}
+
+int pano_db_trim_view(pano_db *db, int64_t view_row, int64_t oldest_row, char *err, size_t errlen)
+{
+	sqlite3_bind_int64(db->set_floor, 1, view_row);
+	sqlite3_bind_int64(db->set_floor, 2, oldest_row);
+	return step(db, db->set_floor, "trimming a view", err, errlen);
 }
 
 int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen)
 {
 	sqlite3_bind_int64(db->del_view, 1, view_row);
 	return step(db, db->del_view, "deleting a view", err, errlen);
+}
+
+/* Moves the view holding a live row to the log's end: its rows copied in
+ * order, the old ones dead, its floor raised past them. */
+static int copy_view_forward(pano_db *db, pano_store *s, int64_t row, char *err, size_t errlen)
+{
+	sqlite3_bind_int64(db->owner, 1, row);
+	pano_view *v = NULL;
+	int64_t view_row = 0;
+	if (sqlite3_step(db->owner) == SQLITE_ROW) {
+		view_row = sqlite3_column_int64(db->owner, 0);
+		const char *subject = (const char *)sqlite3_column_text(db->owner, 1);
+		const char *observer = (const char *)sqlite3_column_text(db->owner, 2);
+		if (subject && observer)
+			v = pano_store_view(s, subject, observer);
+	}
+	sqlite3_reset(db->owner);
+	bool holds = false;
+	for (size_t i = 0; v && i < v->count; i++)
+		holds |= v->db_row[(v->head + i) % PANO_VIEW_DEPTH] == row;
+	if (!v || v->db_id != view_row || !holds) {
+		/* The map and the store disagree: never delete what may be live. */
+		snprintf(err, errlen, "compaction: row %lld is live but no view holds it", (long long)row);
+		return -1;
+	}
+	int64_t floor = 0;
+	for (size_t i = 0; i < v->count; i++) {
+		int64_t *slot_row = &v->db_row[(v->head + i) % PANO_VIEW_DEPTH];
+		sqlite3_bind_int64(db->copy_row, 1, *slot_row);
+		if (step(db, db->copy_row, "compaction", err, errlen) != 0)
+			return -1;
+		live_mark(db, *slot_row, false);
+		if (added_row(db, slot_row, err, errlen) != 0)
+			return -1;
+		if (i == 0)
+			floor = *slot_row;
+	}
+	return pano_db_trim_view(db, view_row, floor, err, errlen);
+}
+
+int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen)
+{
+	int64_t first = first_live(db, db->first_row);
+	for (int copies = 0; copies < COPIES_PER_CALL && first <= db->last_row &&
+	                     db->last_row - first + 1 > 2 * (int64_t)db->live_count + SPAN_SLACK;
+	     copies++) {
+		if (copy_view_forward(db, s, first, err, errlen) != 0)
+			return -1;
+		first = first_live(db, first);
+	}
+	if (first > db->last_row)
+		first = db->last_row; /* the newest row stays: row ids only grow */
+	if (first - db->first_row < CLEAN_RUN)
+		return 0;
+	sqlite3_bind_int64(db->clean, 1, first);
+	if (step(db, db->clean, "compaction", err, errlen) != 0)
+		return -1;
+	db->first_row = first;
+	live_trim(db);
+	return 0;
 }
 
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen)
@@ -358,19 +599,32 @@ int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, siz
 	return step(db, st, "updating the watch list", err, errlen);
 }
 
+int64_t pano_db_log_rows(const pano_db *db)
+{
+	return db->last_row >= db->first_row ? db->last_row - db->first_row + 1 : 0;
+}
+
 int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t errlen)
 {
 	*count = 0;
+	if (read_extent(db, err, errlen) != 0)
+		return -1;
 	sqlite3_stmt *st;
+
 	if (sqlite3_prepare_v2(db->h, "SELECT subject FROM watched", -1, &st, NULL) != SQLITE_OK)
 		return fail(db, "loading the watch list", err, errlen);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		pano_store_watch(s, (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 
-	/* Log order is insertion order, so each view's rows come oldest first. */
+	/* Log order is insertion order, so each view's rows come oldest first,
+	 * and its newest ten stay: rows that compaction has not deleted yet
+	 * fall out of the view as they did when they were written.  Rows
+	 * below a view's floor were dropped by garbage collection or copied
+	 * forward; rows whose view is gone were all dropped. */
 	if (sqlite3_prepare_v2(db->h, "SELECT v.subject, v.observer, l.seq, l.obs, v.id, l.id"
-	                       " FROM log l JOIN views v ON l.view = v.id ORDER BY l.id",
+	                       " FROM log l JOIN views v ON l.view = v.id WHERE l.id >= v.floor"
+	                       " ORDER BY l.id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return fail(db, "loading observations", err, errlen);
 	int rc;
@@ -393,19 +647,23 @@ int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t er
 			return -1;
 		}
 		panorama__observation__free_unpacked(pb, NULL);
-		int64_t evicted = 0;
-		if (pano_store_restore(s, observer, subject, seq, sqlite3_column_int64(st, 4),
-		                       sqlite3_column_int64(st, 5), &obs, &evicted, why, sizeof(why)) != 0) {
+		int64_t evicted = 0, row = sqlite3_column_int64(st, 5);
+		if (pano_store_restore(s, observer, subject, seq, sqlite3_column_int64(st, 4), row, &obs,
+		                       &evicted, why, sizeof(why)) != 0) {
 			pano_obs_clear(&obs);
 			snprintf(err, errlen, "restoring %.64s->%.64s: %s", observer, subject, why);
 			sqlite3_finalize(st);
 			return -1;
 		}
-		/* The writer deletes what it evicts in the same transaction, so a
-		 * view never has more rows than it holds; count what is held. */
-		if (!evicted)
-			(*count)++;
+		if (live_mark(db, row, true) != 0) {
+			snprintf(err, errlen, "out of memory");
+			sqlite3_finalize(st);
+			return -1;
+		}
+		if (evicted)
+			live_mark(db, evicted, false);
 	}
+	*count = db->live_count;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return fail(db, "loading observations", err, errlen);

@@ -1,13 +1,26 @@
 /*
  * db.h - a node's durable store in sqlite (SPEC section 4, Durability).
  *
- * A row per view (id, subject, observer), and an append-only log of the
- * stored observations (view, seq, the observation packed as protobuf): a
- * view's eleventh observation is appended and its first deleted by row id in
- * the same transaction, so the file holds what the in-memory store holds and
- * never grows past it, and a commit touches a few pages at the log's end
- * rather than one page per view.  Plus the subjects watched through Observe.
- * Checkpoints run on a thread of their own, never stalling the writer.
+ * A row per view (id, subject, observer, floor), and an append-only log of
+ * observations (view, seq, the observation packed as protobuf), so that a
+ * commit touches a few pages at the log's end rather than one page per
+ * view.  Plus the subjects watched through Observe.
+ *
+ * Which rows are live is implied by order, not kept in the file: replaying
+ * the log oldest first, each view keeps its newest PANO_VIEW_DEPTH rows at
+ * or above its floor, exactly as the store did when they were written.  So
+ * the observation a report pushes out of its view needs no delete of its
+ * own (that delete, a B-tree walk over old pages, was a quarter of the
+ * node's work per report).  Garbage collection raises a view's floor past
+ * what it drops, or deletes the view row.  Compaction (pano_db_compact)
+ * deletes dead rows from the log's start in runs; a view that stops
+ * reporting would pin the start, so once the log spans more than twice
+ * its live rows, the oldest such views are copied to its end.  The file
+ * then holds the live rows plus at most about as many dead ones.  Which
+ * rows are live is tracked in memory (a bitmap over the log's rows).
+ *
+ * Schema version 3; a version 2 file (which deleted every dead row at once)
+ * is upgraded in place, in one transaction, when opened.
  *
  * The database runs in WAL mode.  A commit writes the transaction to the
  * write-ahead log (it then survives kill -9); pano_db_sync fdatasyncs the
@@ -27,7 +40,7 @@
 
 #include "store.h"
 
-#define PANO_DB_SCHEMA_VERSION 2
+#define PANO_DB_SCHEMA_VERSION 3
 
 typedef struct pano_db pano_db;
 
@@ -42,20 +55,34 @@ int pano_db_begin(pano_db *db, char *err, size_t errlen);
 int pano_db_commit(pano_db *db, char *err, size_t errlen);
 void pano_db_rollback(pano_db *db);
 
-/* Stores the newest observation of a view, number seq, replacing the row
- * of the observation it pushed out of the view (giving the view its row
- * first if it has none).  Updates v->db_id and v->db_row. */
+/* Stores the newest observation of a view, number seq, in a new row (giving
+ * the view its row first if it has none); the row of the observation it
+ * pushed out is dead from now on.  Updates v->db_id and v->db_row. */
 int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errlen);
-/* Deletes one observation's row (garbage collection). */
-int pano_db_forget(pano_db *db, int64_t row, char *err, size_t errlen);
-/* Deletes a view's row, once garbage collection has dropped the view and
- * every observation of it: a subject or observer that never comes back
- * leaves nothing behind in the file. */
+/* Garbage collection, in step with pano_store_gc's hooks: an observation's
+ * row is dead; a trimmed view keeps only rows from oldest_row on; a view
+ * removed with every observation of it loses its row, so a subject or
+ * observer that never comes back leaves only dead rows, which compaction
+ * deletes. */
+void pano_db_forget(pano_db *db, int64_t row);
+int pano_db_trim_view(pano_db *db, int64_t view_row, int64_t oldest_row, char *err, size_t errlen);
 int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen);
+/* Inside a transaction, after its writes: deletes the dead rows at the
+ * log's start once there are CLEAN_RUN (1024) of them, first copying up to
+ * 8 of the views that pin the start to the log's end when the log spans
+ * more than twice its live rows plus 4096.  s is the store the views are
+ * in (the one pano_db_load filled). */
+int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen);
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen);
 
+/* Rows in the log, live and dead (its rows are consecutive: compaction
+ * deletes only from the start, and nothing else deletes). */
+int64_t pano_db_log_rows(const pano_db *db);
+
 /* Loads everything into an empty store (views oldest first) and the watch
- * list.  *count: observations loaded. */
+ * list, and learns which rows are live.  After a rolled-back transaction,
+ * reload into a fresh store: the store and the map of live rows must both
+ * hold what the file holds.  *count: observations loaded. */
 int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t errlen);
 
 #endif

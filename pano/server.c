@@ -135,8 +135,8 @@ static int load_store(pano_server *s, char *err, size_t errlen)
 	}
 	pano_store_free(s->store);
 	s->store = st;
-	pano_log(LOG_INFO, "loaded %zu observations of %zu subjects from %s", count,
-	         pano_store_subject_count(st), s->cfg.db_file);
+	pano_log(LOG_INFO, "loaded %zu observations of %zu subjects from %s (%lld log rows)", count,
+	         pano_store_subject_count(st), s->cfg.db_file, (long long)pano_db_log_rows(s->db));
 	return 0;
 }
 
@@ -563,6 +563,10 @@ static void apply_writes(pano_server *s)
 			rc = handle_observe(s, p, c == PANORAMA__REQUEST__BODY_OBSERVE);
 		if (rc < 0)
 			failed = true;
+	}
+	if (open && !failed && pano_db_compact(s->db, s->store, err, sizeof(err)) != 0) {
+		pano_log(LOG_ERROR, "database: %s", err);
+		failed = true;
 	}
 	if (open && !failed && pano_db_commit(s->db, err, sizeof(err)) != 0) {
 		pano_log(LOG_ERROR, "database commit: %s", err);
@@ -1022,7 +1026,13 @@ typedef struct {
 static void gc_dropped(void *ctx, int64_t row)
 {
 	gc_ctx *g = ctx;
-	if (!g->failed && pano_db_forget(g->s->db, row, g->err, sizeof(g->err)) != 0)
+	pano_db_forget(g->s->db, row);
+}
+
+static void gc_trimmed(void *ctx, int64_t view_row, int64_t oldest_row)
+{
+	gc_ctx *g = ctx;
+	if (!g->failed && pano_db_trim_view(g->s->db, view_row, oldest_row, g->err, sizeof(g->err)) != 0)
 		g->failed = true;
 }
 
@@ -1040,8 +1050,11 @@ static void run_gc(pano_server *s)
 		pano_log(LOG_WARN, "gc: %s", g.err);
 		return;
 	}
+	pano_gc_hooks hooks = { gc_dropped, gc_trimmed, gc_view_gone, &g };
 	size_t dropped = pano_store_gc(s->store, (int64_t)time(NULL), s->cfg.gc_threshold_s,
-	                               s->cfg.gc_relative, gc_dropped, gc_view_gone, &g);
+	                               s->cfg.gc_relative, &hooks);
+	if (!g.failed && pano_db_compact(s->db, s->store, g.err, sizeof(g.err)) != 0)
+		g.failed = true;
 	if (g.failed || pano_db_commit(s->db, g.err, sizeof(g.err)) != 0) {
 		pano_db_rollback(s->db);
 		pano_log(LOG_WARN, "gc: %s; reloading", g.err);

@@ -387,7 +387,7 @@ size_t pano_store_subject_count(const pano_store *s) { return strmap_count(s->su
 
 /* Drops a view's observations older than the cutoff; true if any went. */
 static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool relative, size_t *dropped,
-                      pano_gc_fn changed, void *ctx)
+                      const pano_gc_hooks *hooks)
 {
 	if (v->count == 0)
 		return false;
@@ -396,8 +396,8 @@ static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool rel
 	bool any = false;
 	while (v->count && pano_view_at(v, 0)->sec < cutoff) {
 		pano_obs_clear(&v->ring[v->head]);
-		if (changed && v->db_row[v->head])
-			changed(ctx, v->db_row[v->head]);
+		if (hooks && hooks->dropped && v->db_row[v->head])
+			hooks->dropped(hooks->ctx, v->db_row[v->head]);
 		v->db_row[v->head] = 0;
 		v->head = (uint8_t)((v->head + 1) % PANO_VIEW_DEPTH);
 		v->count--;
@@ -408,7 +408,7 @@ static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool rel
 }
 
 size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
-                     bool relative, pano_gc_fn changed, pano_gc_fn view_gone, void *ctx)
+                     bool relative, const pano_gc_hooks *hooks)
 {
 	size_t dropped = 0;
 	size_t n = 0;
@@ -425,10 +425,12 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 		bool touched = false, removed = false;
 		for (size_t k = 0; k < nv; k++) {
 			pano_view *v = (pano_view *)views[k];
-			if (!trim_view(v, now_sec, threshold_sec, relative, &dropped, changed, ctx))
+			if (!trim_view(v, now_sec, threshold_sec, relative, &dropped, hooks))
 				continue;
 			touched = true;
 			summarise(v);
+			if (v->count && v->db_id && v->db_row[v->head] && hooks && hooks->trimmed)
+				hooks->trimmed(hooks->ctx, v->db_id, v->db_row[v->head]);
 			if (v->count == 0) {
 				uintptr_t c = (uintptr_t)strmap_get(s->observers, v->observer);
 				char observer[1024];
@@ -438,8 +440,8 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 					strmap_remove(s->observers, observer);
 				else
 					strmap_put(s->observers, observer, (void *)(c - 1));
-				if (view_gone && v->db_id)
-					view_gone(ctx, v->db_id);
+				if (v->db_id && hooks && hooks->gone)
+					hooks->gone(hooks->ctx, v->db_id);
 				view_free(v);
 				removed = true;
 			}

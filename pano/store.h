@@ -97,13 +97,22 @@ size_t pano_store_subject_count(const pano_store *s);
  * Garbage collection as Panorama's GCConfig: drops observations older than
  * threshold_sec, measured from now (relative = false) or from the newest
  * observation of their view (relative = true); empty views and subjects
- * go.  Calls changed(ctx, row) with the database row of each observation it
- * drops, and view_gone(ctx, row) with the database row of each view it
- * removes (one that has a row), so the caller can delete them; either may be
- * NULL.  Returns observations dropped.
+ * go.  So that the caller can keep its database in step, hooks (any of
+ * them, or hooks itself, may be NULL) hear of
+ *   dropped(ctx, row):            each dropped observation's database row;
+ *   trimmed(ctx, view_row, row):  each view that lost some observations but
+ *                                 keeps others, with the row of the oldest
+ *                                 it keeps;
+ *   gone(ctx, view_row):          each removed view that has a row.
+ * Returns observations dropped.
  */
-typedef void (*pano_gc_fn)(void *ctx, int64_t row);
+typedef struct {
+	void (*dropped)(void *ctx, int64_t row);
+	void (*trimmed)(void *ctx, int64_t view_row, int64_t oldest_row);
+	void (*gone)(void *ctx, int64_t view_row);
+	void *ctx;
+} pano_gc_hooks;
 size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
-                     bool relative, pano_gc_fn changed, pano_gc_fn view_gone, void *ctx);
+                     bool relative, const pano_gc_hooks *hooks);
 
 #endif

@@ -87,6 +87,33 @@ check "-fsync: 100 acknowledged, all served after kill -9" \
 check "-fsync: dump panorama identical after kill -9" cmp -s fs.before fs.after
 kill -TERM $fs; wait $fs
 
+# --- many reports per view: dead rows, compaction, a quiet view moved, kill -9 ----
+# One view gets a single report and then none; 1,000 others take several
+# hundred thousand. The log must stay near the size of what is live (the
+# quiet view is copied forward rather than pinning its start), and a kill
+# -9 must bring back exactly what was served.
+CH=$(free_port)
+first_node=$node
+start_node 127.0.0.1:$CH churn.db churn churn.log
+printf 'me quiet@1\nreport still m:h:7\n' | $C -server 127.0.0.1:$CH >/dev/null
+$ROOT/build/tests/pano-bench 127.0.0.1:$CH 2 32 3 100 10 >churn.out
+echo "# churn: $(cat churn.out)"
+$C -server 127.0.0.1:$CH dump panorama >churn.before
+$C -server 127.0.0.1:$CH dump inference >>churn.before
+kill -9 $node; wait $node 2>/dev/null
+start_node 127.0.0.1:$CH churn.db churn churn.log
+$C -server 127.0.0.1:$CH dump panorama >churn.after
+$C -server 127.0.0.1:$CH dump inference >>churn.after
+check "after $(grep -o 'reports=[0-9]*' churn.out | cut -d= -f2) reports to 1,000 views and kill -9: dump identical" \
+	cmp -s churn.before churn.after
+check "the quiet view's one report is still served" grep -q '^  |quiet@1| .*m: HEALTHY, 7.0' churn.after
+rows=$(grep -o 'loaded 10001 observations of 101 subjects from churn.db ([0-9]* log rows)' churn.log | tail -1 |
+	grep -o '[0-9]* log rows' | cut -d' ' -f1)
+echo "# churn: the log holds ${rows:-?} rows for 10001 live observations"
+check "the log stays near what is live (${rows:-?} rows <= 2 x 10001 + 5120)" test "${rows:-99999999}" -le 25122
+kill -TERM $node; wait $node
+node=$first_node
+
 # --- SIGTERM: a clean exit -----------------------------------------------------
 kill -TERM $node; wait $node
 check "SIGTERM: exit 0" test $? -eq 0

@@ -10,10 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "../../pano/config.h"
-#include "../../pano/db.h"
 #include "../../pano/format.h"
 #include "../../pano/inference.h"
 #include "../../pano/natural.h"
@@ -209,93 +207,15 @@ static void gc_drops_old_observations(void **state)
 		add(s, "o", "x", obs1(s, 1000 + i * 100, "m", PANO_HEALTHY, 1));
 	add(s, "o", "old", obs1(s, 10, "m", PANO_HEALTHY, 1));
 	/* relative: older than 150 s before each view's newest */
-	size_t dropped = pano_store_gc(s, 5000, 150, true, NULL, NULL, NULL);
+	size_t dropped = pano_store_gc(s, 5000, 150, true, NULL);
 	assert_int_equal(dropped, 3);
 	assert_int_equal(pano_subject_view(pano_store_subject(s, "x"), "o")->count, 2);
 	/* absolute: everything older than 1000 s before now=2000 */
-	dropped = pano_store_gc(s, 2000, 1000, false, NULL, NULL, NULL);
+	dropped = pano_store_gc(s, 2000, 1000, false, NULL);
 	assert_int_equal(dropped, 1);
 	assert_null(pano_store_subject(s, "old"));
 	assert_int_equal(pano_store_subject_count(s), 1);
 	pano_store_free(s);
-}
-
-static void forget_row(void *ctx, int64_t row)
-{
-	char err[256];
-	assert_int_equal(pano_db_forget(ctx, row, err, sizeof(err)), 0);
-}
-
-static void forget_view(void *ctx, int64_t view_row)
-{
-	char err[256];
-	assert_int_equal(pano_db_forget_view(ctx, view_row, err, sizeof(err)), 0);
-}
-
-static int rows_in(const char *path, const char *table)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	char sql[64];
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	int n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return n;
-}
-
-/* A view that garbage collection drops leaves no row behind, so a cloud's
- * come-and-go hosts do not grow the file for ever; the view that stays
- * keeps its rows, and a restart holds exactly what the store held. */
-static void gc_leaves_nothing_of_a_dropped_view_in_the_file(void **state)
-{
-	(void)state;
-	char dir[] = "/tmp/test-pano-gc-XXXXXX", path[64], err[256];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/gc.db", dir);
-	pano_db *db = pano_db_open(path, err, sizeof(err));
-	assert_non_null(db);
-	pano_store *s = pano_store_new(NULL);
-	assert_int_equal(pano_db_begin(db, err, sizeof(err)), 0);
-	const char *who[][2] = { { "o1", "gone" }, { "o2", "gone" }, { "o1", "kept" } };
-	for (int i = 0; i < 3; i++)
-		for (int k = 0; k < 12; k++) {
-			pano_obs o = obs1(s, (i < 2 ? 100 : 5000) + k, "m", PANO_HEALTHY, 1);
-			uint64_t seq;
-			assert_int_equal(pano_store_add(s, who[i][0], who[i][1], &o, &seq, err, sizeof(err)), 0);
-			assert_int_equal(pano_db_put(db, pano_store_view(s, who[i][1], who[i][0]), seq, err,
-			                             sizeof(err)), 0);
-		}
-	assert_int_equal(pano_db_commit(db, err, sizeof(err)), 0);
-	assert_int_equal(rows_in(path, "views"), 3);
-	assert_int_equal(rows_in(path, "log"), 30);
-
-	assert_int_equal(pano_db_begin(db, err, sizeof(err)), 0);
-	assert_int_equal(pano_store_gc(s, 6000, 1000, false, forget_row, forget_view, db), 20);
-	assert_int_equal(pano_db_commit(db, err, sizeof(err)), 0);
-	assert_null(pano_store_subject(s, "gone"));
-	assert_int_equal(rows_in(path, "views"), 1);
-	assert_int_equal(rows_in(path, "log"), 10);
-
-	pano_store *back = pano_store_new(NULL);
-	size_t count = 0;
-	assert_int_equal(pano_db_load(db, back, &count, err, sizeof(err)), 0);
-	assert_int_equal(count, 10);
-	assert_int_equal(pano_store_subject_count(back), 1);
-	assert_int_equal(pano_subject_view(pano_store_subject(back, "kept"), "o1")->count, 10);
-	pano_store_free(back);
-	pano_store_free(s);
-	pano_db_close(db);
-	const char *suffix[] = { "", "-wal", "-shm" };
-	for (int i = 0; i < 3; i++) {
-		char f[80];
-		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
-		unlink(f);
-	}
-	assert_int_equal(rmdir(dir), 0);
 }
 
 static void formats_like_go(void **state)
@@ -421,7 +341,6 @@ int main(void)
 		cmocka_unit_test(bounds_are_enforced),
 		cmocka_unit_test(watch_list_filters_only_when_asked),
 		cmocka_unit_test(gc_drops_old_observations),
-		cmocka_unit_test(gc_leaves_nothing_of_a_dropped_view_in_the_file),
 		cmocka_unit_test(formats_like_go),
 		cmocka_unit_test(report_text_matches_the_seed_readme),
 		cmocka_unit_test(config_is_strict),
