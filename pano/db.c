@@ -38,6 +38,7 @@ struct pano_db {
 	uint64_t *live;
 	size_t live_words, live_count;
 	int64_t live_base, first_row, last_row;
+	bool map_valid; /* false from opening a non-empty log until a load succeeds */
 	arena *arena;
 	uint8_t *buf;
 	size_t bufcap;
@@ -189,7 +190,19 @@ static int read_extent(pano_db *db, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* An empty log has nothing to lose; any other is mapped by a load. */
+	db->map_valid = last < first;
 	return 0;
+}
+
+/* Writing and compacting trust the map of live rows; a map that a failed
+ * load left half-built would have compaction delete live rows. */
+static int map_ready(const pano_db *db, char *err, size_t errlen)
+{
+	if (db->map_valid)
+		return 0;
+	snprintf(err, errlen, "the observations were not loaded from the database; reload first");
+	return -1;
 }
 
 /* Copies the WAL back into the database twice a second, in PASSIVE mode,
@@ -471,6 +484,8 @@ void pano_db_rollback(pano_db *db)
 
 int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errlen)
 {
+	if (map_ready(db, err, errlen) != 0)
+		return -1;
 	if (v->db_id == 0) {
 		/* Rows up to last_row belong to no new view: a view removed by
 		 * garbage collection may leave some behind under the id this
@@ -521,6 +536,8 @@ void pano_db_forget(pano_db *db, int64_t row)
 
 int pano_db_trim_view(pano_db *db, int64_t view_row, int64_t oldest_row, char *err, size_t errlen)
 {
+	if (map_ready(db, err, errlen) != 0)
+		return -1;
 	sqlite3_bind_int64(db->set_floor, 1, view_row);
 	sqlite3_bind_int64(db->set_floor, 2, oldest_row);
 	return step(db, db->set_floor, "trimming a view", err, errlen);
@@ -528,6 +545,8 @@ int pano_db_trim_view(pano_db *db, int64_t view_row, int64_t oldest_row, char *e
 
 int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen)
 {
+	if (map_ready(db, err, errlen) != 0)
+		return -1;
 	sqlite3_bind_int64(db->del_view, 1, view_row);
 	return step(db, db->del_view, "deleting a view", err, errlen);
 }
@@ -572,6 +591,8 @@ static int copy_view_forward(pano_db *db, pano_store *s, int64_t row, char *err,
 
 int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen)
 {
+	if (map_ready(db, err, errlen) != 0)
+		return -1;
 	int64_t first = first_live(db, db->first_row);
 	for (int copies = 0; copies < COPIES_PER_CALL && first <= db->last_row &&
 	                     db->last_row - first + 1 > 2 * (int64_t)db->live_count + SPAN_SLACK;
@@ -664,6 +685,7 @@ int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t er
 			live_mark(db, evicted, false);
 	}
 	*count = db->live_count;
+	db->map_valid = rc == SQLITE_DONE;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return fail(db, "loading observations", err, errlen);

@@ -82,7 +82,10 @@ int64_t pano_db_log_rows(const pano_db *db);
 /* Loads everything into an empty store (views oldest first) and the watch
  * list, and learns which rows are live.  After a rolled-back transaction,
  * reload into a fresh store: the store and the map of live rows must both
- * hold what the file holds.  *count: observations loaded. */
+ * hold what the file holds.  Until a load has succeeded, a database whose
+ * log is not empty refuses every write (put, compact, trim, forget_view)
+ * with an error, so that a half-built map never has compaction delete a
+ * live row.  *count: observations loaded. */
 int pano_db_load(pano_db *db, pano_store *s, size_t *count, char *err, size_t errlen);
 
 #endif

@@ -366,6 +366,46 @@ static void run_sql(const char *path, const char *sql)
 	sqlite3_close(h);
 }
 
+/* Until a load has mapped which rows are live, nothing is written: a
+ * load that fails part way must not let compaction delete live rows. */
+static void no_writes_before_a_load_succeeds(void **state)
+{
+	(void)state;
+	fixture f;
+	fixture_open(&f);
+	char err[256];
+	begin(&f);
+	for (int k = 0; k < 5; k++)
+		put(&f, "o1", "x", 100 + k);
+	commit(&f);
+	pano_db_close(f.db);
+	f.db = pano_db_open(f.path, err, sizeof(err));
+	assert_non_null(f.db);
+	begin(&f);
+	pano_view *v = pano_store_view(f.s, "x", "o1");
+	assert_int_equal(pano_db_put(f.db, v, 9, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not loaded"));
+	assert_int_equal(pano_db_compact(f.db, f.s, err, sizeof(err)), -1);
+	assert_int_equal(pano_db_trim_view(f.db, 1, 3, err, sizeof(err)), -1);
+	assert_int_equal(pano_db_forget_view(f.db, 1, err, sizeof(err)), -1);
+	pano_db_rollback(f.db);
+	/* a load that fails on a damaged row leaves it so */
+	pano_db_close(f.db);
+	run_sql(f.path, "UPDATE log SET obs = x'ffff' WHERE id = 4");
+	f.db = pano_db_open(f.path, err, sizeof(err));
+	assert_non_null(f.db);
+	pano_store *partial = pano_store_new(NULL);
+	size_t count = 0;
+	assert_int_equal(pano_db_load(f.db, partial, &count, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "corrupt"));
+	pano_store_free(partial);
+	begin(&f);
+	assert_int_equal(pano_db_compact(f.db, f.s, err, sizeof(err)), -1);
+	pano_db_rollback(f.db);
+	assert_int_equal(query(f.path, "SELECT count(*) FROM log"), 5);
+	fixture_close(&f);
+}
+
 /* A version 2 file (no floors, every row live, ids spread out) is upgraded
  * in place and loads as it was; a version from the future is refused and
  * left alone. */
@@ -491,6 +531,7 @@ int main(void)
 		cmocka_unit_test(compaction_moves_a_quiet_view_and_bounds_the_file),
 		cmocka_unit_test(compaction_keeps_a_lone_live_row_between_dead_runs),
 		cmocka_unit_test(a_rolled_back_batch_is_forgotten_after_a_reload),
+		cmocka_unit_test(no_writes_before_a_load_succeeds),
 		cmocka_unit_test(a_version_2_file_is_upgraded),
 		cmocka_unit_test(random_batches_restart_to_the_same_store),
 	};
