@@ -34,6 +34,7 @@ for mode in "" -fsync; do
 	wait_node 127.0.0.1:$P
 	label="one node${mode:+ (-fsync)}"
 	row "$label, 2 x 32" "$($LOAD 127.0.0.1:$P 2 32 "$SECS" 100 10)"
+	row "$label, 3 x 32" "$($LOAD 127.0.0.1:$P 3 32 "$SECS" 100 10)"
 	row "$label, 1 x 128" "$($LOAD 127.0.0.1:$P 1 128 "$SECS" 100 10)"
 	echo "  node RSS $(rss_mb $node) MB"
 	kill -TERM $node; wait $node
