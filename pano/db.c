@@ -39,6 +39,7 @@ struct pano_db {
 	size_t live_words, live_count;
 	int64_t live_base, first_row, last_row;
 	bool map_valid; /* false from opening a non-empty log until a load succeeds */
+	int upgraded_from;
 	arena *arena;
 	uint8_t *buf;
 	size_t bufcap;
@@ -390,6 +391,8 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 			return NULL;
 		}
 	}
+	if (tables > 0 && version == 2)
+		db->upgraded_from = 2;
 	if (read_extent(db, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		pano_db_close(db);
@@ -618,6 +621,11 @@ int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, siz
 	sqlite3_stmt *st = watched ? db->watch : db->unwatch;
 	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
 	return step(db, st, "updating the watch list", err, errlen);
+}
+
+int pano_db_upgraded_from(const pano_db *db)
+{
+	return db->upgraded_from;
 }
 
 int64_t pano_db_log_rows(const pano_db *db)

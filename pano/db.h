@@ -75,6 +75,10 @@ int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen)
 int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen);
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen);
 
+/* The schema version the file had when opened, if pano_db_open upgraded
+ * it (2); 0 when it was already current or new. */
+int pano_db_upgraded_from(const pano_db *db);
+
 /* Rows in the log, live and dead (its rows are consecutive: compaction
  * deletes only from the start, and nothing else deletes). */
 int64_t pano_db_log_rows(const pano_db *db);

@@ -232,6 +232,9 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	s->db = pano_db_open(cfg->db_file, err, errlen);
+	if (s->db && pano_db_upgraded_from(s->db))
+		pano_log(LOG_INFO, "upgraded %s from schema version %d to %d", cfg->db_file,
+		         pano_db_upgraded_from(s->db), PANO_DB_SCHEMA_VERSION);
 	if (!arenas || !s->db || load_store(s, err, errlen) != 0) {
 		pano_server_free(s);
 		return NULL;

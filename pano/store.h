@@ -59,10 +59,10 @@ int pano_store_add(pano_store *s, const char *observer, const char *subject,
                    pano_obs *obs, uint64_t *seq, char *err, size_t errlen);
 
 /* As pano_store_add, at a given sequence number (restoring from the DB,
- * oldest first); inference follows at its first read, as after any add. */
-/* db_id and row: the view's and the observation's database rows; *evicted
- * is the row of an observation this one pushed out (0 if none), which the
- * database should no longer hold. */
+ * oldest first); inference follows at its first read, as after any add.
+ * db_id and row: the view's and the observation's database rows; *evicted
+ * is the row of an observation this one pushed out (0 if none), a row
+ * that is dead from then on. */
 int pano_store_restore(pano_store *s, const char *observer, const char *subject,
                        uint64_t seq, int64_t db_id, int64_t row, pano_obs *obs,
                        int64_t *evicted, char *err, size_t errlen);

@@ -430,6 +430,7 @@ static void a_version_2_file_is_upgraded(void **state)
 	pano_db *db = pano_db_open(f.path, err, sizeof(err));
 	if (!db)
 		fail_msg("%s", err);
+	assert_int_equal(pano_db_upgraded_from(db), 2);
 	pano_db_close(db);
 	assert_int_equal(query(f.path, "PRAGMA user_version"), 3);
 	assert_int_equal(query(f.path, "SELECT min(id) FROM log"), 1);
@@ -437,6 +438,7 @@ static void a_version_2_file_is_upgraded(void **state)
 	assert_int_equal(query(f.path, "SELECT sum(floor) FROM views"), 0);
 	f.db = pano_db_open(f.path, err, sizeof(err));
 	assert_non_null(f.db);
+	assert_int_equal(pano_db_upgraded_from(f.db), 0);
 	/* restart() compares with the store as written; its rows were renumbered */
 	pano_store *back = pano_store_new(NULL);
 	size_t count = 0;
