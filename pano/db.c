@@ -20,12 +20,14 @@
 #define BUSY_GIVE_UP_MS 5000
 /* Compaction (see pano_db_compact): dead rows go in runs of at least
  * CLEAN_RUN rows; the log may span twice the live rows plus SPAN_SLACK
- * before the oldest live views are copied to its end, at most
- * COPIES_PER_CALL of them per call so that no batch waits long; a log
- * that spans more than MAX_SPAN rows is not one we wrote. */
+ * before the oldest live views are copied to its end.  A call copies
+ * COPY_ROWS rows, or twice what was written since the last call if that
+ * is more: little per batch, so that no batch waits long, yet more than
+ * the batch added, so that the log cannot outgrow its bound.  A log that
+ * spans more than MAX_SPAN rows is not one we wrote. */
 #define CLEAN_RUN 1024
 #define SPAN_SLACK 4096
-#define COPIES_PER_CALL 8
+#define COPY_ROWS 80
 #define MAX_SPAN (INT64_C(1) << 32)
 
 struct pano_db {
@@ -39,6 +41,7 @@ struct pano_db {
 	size_t live_words, live_count;
 	int64_t live_base, first_row, last_row;
 	bool map_valid; /* false from opening a non-empty log until a load succeeds */
+	int64_t compacted_at; /* last_row when pano_db_compact last ran */
 	int upgraded_from;
 	arena *arena;
 	uint8_t *buf;
@@ -156,6 +159,7 @@ static int live_reset(pano_db *db, int64_t first, int64_t last)
 {
 	db->first_row = first;
 	db->last_row = last;
+	db->compacted_at = last;
 	db->live_base = first & ~INT64_C(63);
 	db->live_count = 0;
 	size_t words = (size_t)((uint64_t)(last - db->live_base) >> 6) + 1;
@@ -597,13 +601,16 @@ int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen)
 	if (map_ready(db, err, errlen) != 0)
 		return -1;
 	int64_t first = first_live(db, db->first_row);
-	for (int copies = 0; copies < COPIES_PER_CALL && first <= db->last_row &&
-	                     db->last_row - first + 1 > 2 * (int64_t)db->live_count + SPAN_SLACK;
-	     copies++) {
+	int64_t budget = db->last_row - db->compacted_at;
+	budget = budget * 2 > COPY_ROWS ? budget * 2 : COPY_ROWS;
+	for (int64_t until = db->last_row + budget;
+	     db->last_row < until && first <= db->last_row &&
+	     db->last_row - first + 1 > 2 * (int64_t)db->live_count + SPAN_SLACK;
+	     first = first_live(db, first)) {
 		if (copy_view_forward(db, s, first, err, errlen) != 0)
 			return -1;
-		first = first_live(db, first);
 	}
+	db->compacted_at = db->last_row;
 	if (first > db->last_row)
 		first = db->last_row; /* the newest row stays: row ids only grow */
 	if (first - db->first_row < CLEAN_RUN)

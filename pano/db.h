@@ -68,10 +68,12 @@ void pano_db_forget(pano_db *db, int64_t row);
 int pano_db_trim_view(pano_db *db, int64_t view_row, int64_t oldest_row, char *err, size_t errlen);
 int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen);
 /* Inside a transaction, after its writes: deletes the dead rows at the
- * log's start once there are CLEAN_RUN (1024) of them, first copying up to
- * 8 of the views that pin the start to the log's end when the log spans
- * more than twice its live rows plus 4096.  s is the store the views are
- * in (the one pano_db_load filled). */
+ * log's start once there are 1024 of them.  Before that, while the log
+ * spans more than twice its live rows plus 4096, copies the views that pin
+ * its start to its end: 80 rows' worth per call, or twice what was written
+ * since the last call if that is more, so the log stays bounded however
+ * large the batches.  s is the store the views are in (the one
+ * pano_db_load filled). */
 int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen);
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen);
 
