@@ -596,6 +596,20 @@ static int copy_view_forward(pano_db *db, pano_store *s, int64_t row, char *err,
 	return pano_db_trim_view(db, view_row, floor, err, errlen);
 }
 
+/* Whether the log spans more rows than its bound allows. */
+static bool too_long(const pano_db *db, int64_t first)
+{
+	return first <= db->last_row && db->last_row - first + 1 > 2 * (int64_t)db->live_count + SPAN_SLACK;
+}
+
+bool pano_db_compaction_due(const pano_db *db)
+{
+	if (!db->map_valid)
+		return false;
+	int64_t first = first_live(db, db->first_row);
+	return too_long(db, first) || (first > db->last_row ? db->last_row : first) - db->first_row >= CLEAN_RUN;
+}
+
 int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen)
 {
 	if (map_ready(db, err, errlen) != 0)
@@ -603,9 +617,7 @@ int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen)
 	int64_t first = first_live(db, db->first_row);
 	int64_t budget = db->last_row - db->compacted_at;
 	budget = budget * 2 > COPY_ROWS ? budget * 2 : COPY_ROWS;
-	for (int64_t until = db->last_row + budget;
-	     db->last_row < until && first <= db->last_row &&
-	     db->last_row - first + 1 > 2 * (int64_t)db->live_count + SPAN_SLACK;
+	for (int64_t until = db->last_row + budget; db->last_row < until && too_long(db, first);
 	     first = first_live(db, first)) {
 		if (copy_view_forward(db, s, first, err, errlen) != 0)
 			return -1;

@@ -67,14 +67,18 @@ int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errle
 void pano_db_forget(pano_db *db, int64_t row);
 int pano_db_trim_view(pano_db *db, int64_t view_row, int64_t oldest_row, char *err, size_t errlen);
 int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen);
-/* Inside a transaction, after its writes: deletes the dead rows at the
+/* Inside a transaction (the node opens one of its own for it after
+ * answering a batch, so that no reply waits for it): deletes the dead rows at the
  * log's start once there are 1024 of them.  Before that, while the log
  * spans more than twice its live rows plus 4096, copies the views that pin
  * its start to its end: 80 rows' worth per call, or twice what was written
  * since the last call if that is more, so the log stays bounded however
  * large the batches.  s is the store the views are in (the one
- * pano_db_load filled). */
+ * pano_db_load filled).  On failure, roll back and reload. */
 int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen);
+/* Whether pano_db_compact has work to do (cheap: the node asks after
+ * every batch, and opens a transaction only when it has). */
+bool pano_db_compaction_due(const pano_db *db);
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen);
 
 /* The schema version the file had when opened, if pano_db_open upgraded

@@ -31,6 +31,9 @@
 #include "zap.h"
 
 #define DEGRADED_NS (INT64_C(1000000000))
+/* After a failed compaction, the next try waits this long: each failure
+ * reloads the store, which takes a second or more for a large one. */
+#define COMPACT_RETRY_NS (INT64_C(10000000000))
 /* A batch stops taking requests once its decoded requests and replies hold
  * this much memory, so hostile 1 MiB messages cannot make a batch huge. */
 #define BATCH_ARENA_MAX ((size_t)64 << 20)
@@ -96,6 +99,7 @@ struct pano_server {
 	uint64_t failed_upto;     /* an fsync failed for batches up to this seq */
 	int sync_efd;             /* the syncer's "progress" signal */
 	int64_t degraded_until;
+	int64_t compact_after; /* see COMPACT_RETRY_NS */
 	bool stopping;
 	unsigned long long served, accepted;
 };
@@ -567,10 +571,6 @@ static void apply_writes(pano_server *s)
 		if (rc < 0)
 			failed = true;
 	}
-	if (open && !failed && pano_db_compact(s->db, s->store, err, sizeof(err)) != 0) {
-		pano_log(LOG_ERROR, "database: %s", err);
-		failed = true;
-	}
 	if (open && !failed && pano_db_commit(s->db, err, sizeof(err)) != 0) {
 		pano_log(LOG_ERROR, "database commit: %s", err);
 		failed = true;
@@ -991,6 +991,25 @@ static void collect_synced(pano_server *s, bool block)
 	}
 }
 
+/* Compaction (db.h), in a transaction of its own once a batch is answered:
+ * the batch that happened to make it due does not wait for it.  Should it
+ * fail, nothing acknowledged is lost; the store is reloaded, as after a
+ * failed batch, because compaction moves views' rows. */
+static void compact_log(pano_server *s)
+{
+	char err[256];
+	if (!pano_db_compaction_due(s->db) || mono_ns() < s->compact_after)
+		return;
+	if (pano_db_begin(s->db, err, sizeof(err)) != 0 || pano_db_compact(s->db, s->store, err, sizeof(err)) != 0 ||
+	    pano_db_commit(s->db, err, sizeof(err)) != 0) {
+		pano_db_rollback(s->db);
+		pano_log(LOG_WARN, "compaction: %s; reloading, and trying again in 10 s", err);
+		if (load_store(s, err, sizeof(err)) != 0)
+			pano_log(LOG_ERROR, "reloading after a failed compaction: %s", err);
+		s->compact_after = mono_ns() + COMPACT_RETRY_NS;
+	}
+}
+
 static void process_batch(pano_server *s)
 {
 	apply_writes(s);
@@ -1003,6 +1022,7 @@ static void process_batch(pano_server *s)
 		/* Committed means written to the WAL: safe from kill -9, which
 		 * is the durability asked for; answer at once. */
 		finish_batch(s, s->cur, false);
+		compact_log(s);
 		return;
 	}
 	/* Queue it behind the others and let the syncer know. */
@@ -1018,6 +1038,7 @@ static void process_batch(pano_server *s)
 	while (s->qlen == NBATCHES - 1)
 		collect_synced(s, true);
 	s->cur = &s->batches[(s->qhead + s->qlen) % NBATCHES];
+	compact_log(s);
 }
 
 typedef struct {
