@@ -998,7 +998,7 @@ static void collect_synced(pano_server *s, bool block)
 static void compact_log(pano_server *s)
 {
 	char err[256];
-	if (!pano_db_compaction_due(s->db) || mono_ns() < s->compact_after)
+	if (mono_ns() < s->compact_after || !pano_db_compaction_due(s->db))
 		return;
 	if (pano_db_begin(s->db, err, sizeof(err)) != 0 || pano_db_compact(s->db, s->store, err, sizeof(err)) != 0 ||
 	    pano_db_commit(s->db, err, sizeof(err)) != 0) {
