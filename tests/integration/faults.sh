@@ -46,21 +46,29 @@ else
 	skip "disk full" "needs root and a tmpfs mount"
 fi
 
+# kill_while_streaming SECONDS NAME: a client streams the commands in
+# NAME.in to a new node NAME (NAME.db) on port $P; after SECONDS the node is
+# killed -9, then started again on the same file. The client's output
+# (NAME.out) is line-buffered, so every "Accepted" it printed was
+# acknowledged.
+kill_while_streaming() {
+	start_node 127.0.0.1:$P $2.db $2 $2.log
+	timeout 60 stdbuf -oL $C -server 127.0.0.1:$P -timeout 300 <$2.in >$2.out 2>$2.err &
+	local client=$!
+	on_exit "kill $client"
+	sleep $1
+	kill -9 $node; wait $node 2>/dev/null
+	sleep 0.5
+	kill $client; wait $client 2>/dev/null
+	start_node 127.0.0.1:$P $2.db $2 $2.log
+}
+
 # --- kill -9 under load: every acknowledged report is there after restart -------------
 P=$(free_port)
-start_node 127.0.0.1:$P load.db l0 l.log
-# one client streams reports (a subject each); its output is line-buffered,
-# so every "Accepted" it printed is on disk when it is stopped
-{ echo "me o1"; for i in $(seq 50000); do echo "report k$i m:h:1"; done; } |
-	timeout 60 stdbuf -oL $C -server 127.0.0.1:$P -timeout 300 >load.out 2>load.err &
-client=$!
-on_exit "kill $client"
-sleep 1
-kill -9 $node; wait $node 2>/dev/null
-sleep 0.5
-kill $client; wait $client 2>/dev/null
+# one client streams reports, a subject each
+{ echo "me o1"; for i in $(seq 50000); do echo "report k$i m:h:1"; done; } >load.in
+kill_while_streaming 1 load
 acked=$(grep -o Accepted load.out | wc -l)
-start_node 127.0.0.1:$P load.db l0 l.log
 held=$($C -server 127.0.0.1:$P list subject | cut -f1 | grep -c '^k')
 check "kill -9 under load: all $acked acknowledged reports are there after restart ($held held)" \
 	test "$acked" -gt 0 -a "$held" -ge "$acked"
@@ -74,17 +82,9 @@ kill -TERM $node; wait $node
 # its own, ending at or after the last one acknowledged, and the quiet one
 # its single report.
 P=$(free_port)
-start_node 127.0.0.1:$P churn.db ch churn.log
-{ echo "me o1"; echo "report quiet m:h:0"; for i in $(seq 100000); do echo "report c$((i % 20)) m:h:$i"; done; } |
-	timeout 60 stdbuf -oL $C -server 127.0.0.1:$P -timeout 300 >churn.out 2>churn.err &
-client=$!
-on_exit "kill $client"
-sleep 3
-kill -9 $node; wait $node 2>/dev/null
-sleep 0.5
-kill $client; wait $client 2>/dev/null
+{ echo "me o1"; echo "report quiet m:h:0"; for i in $(seq 100000); do echo "report c$((i % 20)) m:h:$i"; done; } >churn.in
+kill_while_streaming 3 churn
 acked=$(( $(grep -o Accepted churn.out | wc -l) - 1 )) # the first is the quiet one
-start_node 127.0.0.1:$P churn.db ch churn.log
 $C -server 127.0.0.1:$P dump panorama >churn.dump
 verdict=$(awk -v acked="$acked" '
 	/^\[\[\.\.\. o1->/ { split($2, a, "->"); subject = a[2]; next }
