@@ -79,6 +79,19 @@ static pano_view *put(fixture *f, const char *observer, const char *subject, int
 	return v;
 }
 
+/* One batch of n reports from observer, at times sec0, sec0 + 1, ...: about
+ * subject, or about subject0 .. subject<views - 1> in turn. */
+static void batch(fixture *f, const char *observer, const char *subject, int views, int n, int64_t sec0)
+{
+	begin(f);
+	for (int k = 0; k < n; k++) {
+		char name[64];
+		snprintf(name, sizeof(name), views > 1 ? "%s%d" : "%s", subject, k % views);
+		put(f, observer, views > 1 ? name : subject, sec0 + k);
+	}
+	commit(f);
+}
+
 static int64_t query(const char *path, const char *sql)
 {
 	sqlite3 *h;
@@ -217,10 +230,7 @@ static void a_trimmed_view_stays_trimmed(void **state)
 	(void)state;
 	fixture f;
 	fixture_open(&f);
-	begin(&f);
-	for (int i = 0; i < 15; i++)
-		put(&f, "o", "x", 100 + i); /* holds 105..114; rows of 100..104 are dead */
-	commit(&f);
+	batch(&f, "o", "x", 1, 15, 100); /* holds 105..114; rows of 100..104 are dead */
 	assert_int_equal(collect(&f, 1108, 1000, false), 3); /* 105, 106, 107 go */
 	assert_int_equal(view_of(&f, "x", "o")->count, 7);
 	assert_int_equal(restart(&f), 7);
@@ -277,15 +287,9 @@ static void compaction_moves_a_quiet_view_and_bounds_the_file(void **state)
 	(void)state;
 	fixture f;
 	fixture_open(&f);
-	begin(&f);
-	for (int k = 0; k < 10; k++)
-		put(&f, "o1", "quiet", 100 + k);
-	commit(&f);
-	for (int batch = 0; batch < 150; batch++) {
-		begin(&f);
-		for (int k = 0; k < 64; k++)
-			put(&f, "o2", "busy", 1000 + batch * 64 + k);
-		commit(&f);
+	batch(&f, "o1", "quiet", 1, 10, 100);
+	for (int i = 0; i < 150; i++) {
+		batch(&f, "o2", "busy", 1, 64, 1000 + i * 64);
 		/* live rows: 20; what may stay: twice that, the slack, and a
 		 * run not yet worth deleting */
 		assert_true(query(f.path, "SELECT count(*) FROM log") <= 2 * 20 + 4096 + 1024);
@@ -306,23 +310,10 @@ static void compaction_keeps_up_with_large_batches(void **state)
 	(void)state;
 	fixture f;
 	fixture_open(&f);
-	begin(&f);
-	for (int q = 0; q < 200; q++)
-		for (int k = 0; k < 10; k++) {
-			char subject[32];
-			snprintf(subject, sizeof(subject), "quiet%d", q);
-			put(&f, "o1", subject, 100 + k);
-		}
-	commit(&f);
+	batch(&f, "o1", "quiet", 200, 2000, 100);
 	int64_t most = 0;
-	for (int batch = 0; batch < 40; batch++) {
-		begin(&f);
-		for (int k = 0; k < 1000; k++) {
-			char subject[32];
-			snprintf(subject, sizeof(subject), "busy%d", k % 10);
-			put(&f, "o2", subject, 1000 + batch * 1000 + k);
-		}
-		commit(&f);
+	for (int i = 0; i < 40; i++) {
+		batch(&f, "o2", "busy", 10, 1000, 10000 + i * 1000);
 		int64_t rows = query(f.path, "SELECT count(*) FROM log");
 		most = rows > most ? rows : most;
 	}
@@ -341,19 +332,12 @@ static void compaction_keeps_a_lone_live_row_between_dead_runs(void **state)
 	fixture f;
 	fixture_open(&f);
 	/* rows 1-1030: too few dead ones (1020) to delete */
-	begin(&f);
-	for (int k = 0; k < 1030; k++)
-		put(&f, "o", "busy", 1000 + k);
-	commit(&f);
+	batch(&f, "o", "busy", 1, 1030, 1000);
 	assert_int_equal(query(f.path, "SELECT min(id) FROM log"), 1);
 	/* row 1031 live, then a run: the 1030 before it go */
+	batch(&f, "o", "lone", 1, 1, 1);
 	for (int round = 0; round < 2; round++) {
-		begin(&f);
-		if (round == 0)
-			put(&f, "o", "lone", 1);
-		for (int k = 0; k < 1100; k++)
-			put(&f, "o", "busy", 3000 + round * 1100 + k);
-		commit(&f);
+		batch(&f, "o", "busy", 1, 1100, 3000 + round * 1100);
 		assert_int_equal(query(f.path, "SELECT min(id) FROM log"), 1031);
 	}
 	assert_int_equal(restart(&f), 11);
@@ -369,10 +353,7 @@ static void a_rolled_back_batch_is_forgotten_after_a_reload(void **state)
 	fixture f;
 	fixture_open(&f);
 	char err[256];
-	begin(&f);
-	for (int k = 0; k < 5; k++)
-		put(&f, "o1", "x", 100 + k);
-	commit(&f);
+	batch(&f, "o1", "x", 1, 5, 100);
 	begin(&f);
 	for (int k = 0; k < 50; k++)
 		put(&f, "o1", "x", 200 + k);
@@ -408,10 +389,7 @@ static void no_writes_before_a_load_succeeds(void **state)
 	fixture f;
 	fixture_open(&f);
 	char err[256];
-	begin(&f);
-	for (int k = 0; k < 5; k++)
-		put(&f, "o1", "x", 100 + k);
-	commit(&f);
+	batch(&f, "o1", "x", 1, 5, 100);
 	pano_db_close(f.db);
 	f.db = pano_db_open(f.path, err, sizeof(err));
 	assert_non_null(f.db);
