@@ -13,7 +13,7 @@ struct pano_subject {
 	strmap *views;     /* observer -> pano_view */
 	const pano_view **sorted; /* the views in natural order of observers */
 	size_t nsorted;
-	int64_t last_sec;  /* newest observation in any view */
+	int64_t last_sec;  /* newest observation any view holds */
 	int32_t last_nsec;
 	/* Inference is recomputed lazily, at the first read after a change:
 	 * being a pure function of the views, it is the same as recomputing
@@ -231,9 +231,30 @@ static pano_view *view_for(pano_store *s, const char *observer, const char *subj
 	return v;
 }
 
+/* The newest timestamp the subject's views hold: what it was "last seen",
+ * a function of what is held, so that a restart (which replays rows that
+ * were pushed out since) finds the same. */
+static void recompute_last_seen(pano_subject *sub)
+{
+	sub->last_sec = 0;
+	sub->last_nsec = 0;
+	for (size_t k = 0; k < sub->nsorted; k++)
+		for (size_t i = 0; i < sub->sorted[k]->count; i++) {
+			const pano_obs *o = pano_view_at(sub->sorted[k], i);
+			if (pano_ts_cmp(o->sec, o->nsec, sub->last_sec, sub->last_nsec) > 0) {
+				sub->last_sec = o->sec;
+				sub->last_nsec = o->nsec;
+			}
+		}
+}
+
 static void append(pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs)
 {
 	size_t slot = (v->head + v->count) % PANO_VIEW_DEPTH;
+	/* Pushing out the subject's newest observation (an observer's clock
+	 * went back) can lower its "last seen"; a new one only raises it. */
+	bool newest_out = v->count == PANO_VIEW_DEPTH &&
+	                  pano_ts_cmp(v->ring[v->head].sec, v->ring[v->head].nsec, sub->last_sec, sub->last_nsec) >= 0;
 	if (v->count == PANO_VIEW_DEPTH) {
 		pano_obs_clear(&v->ring[v->head]);
 		slot = v->head;
@@ -246,7 +267,9 @@ static void append(pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs)
 	v->seq = seq + 1;
 	summarise(v);
 	sub->dirty = true;
-	if (pano_ts_cmp(v->ring[slot].sec, v->ring[slot].nsec, sub->last_sec, sub->last_nsec) > 0) {
+	if (newest_out)
+		recompute_last_seen(sub);
+	else if (pano_ts_cmp(v->ring[slot].sec, v->ring[slot].nsec, sub->last_sec, sub->last_nsec) > 0) {
 		sub->last_sec = v->ring[slot].sec;
 		sub->last_nsec = v->ring[slot].nsec;
 	}
@@ -456,6 +479,7 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 			subject_free(sub);
 		} else if (touched) {
 			sub->dirty = true;
+			recompute_last_seen(sub);
 		}
 	}
 	free(subs);

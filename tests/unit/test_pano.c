@@ -218,6 +218,34 @@ static void gc_drops_old_observations(void **state)
 	pano_store_free(s);
 }
 
+/* "Last seen" is the newest timestamp the subject's views hold: pushing
+ * out an observation from a clock that ran ahead lowers it. */
+static void last_seen_follows_what_is_held(void **state)
+{
+	(void)state;
+	pano_store *s = pano_store_new(NULL);
+	add(s, "o", "x", obs1(s, 5000, "m", PANO_HEALTHY, 1));
+	add(s, "p", "x", obs1(s, 3000, "m", PANO_HEALTHY, 1));
+	int64_t sec;
+	int32_t nsec;
+	for (int i = 0; i < 9; i++)
+		add(s, "o", "x", obs1(s, 1000 + i, "m", PANO_HEALTHY, 1));
+	pano_subject_last_seen(pano_store_subject(s, "x"), &sec, &nsec);
+	assert_int_equal(sec, 5000);
+	add(s, "o", "x", obs1(s, 1009, "m", PANO_HEALTHY, 1)); /* pushes 5000 out */
+	pano_subject_last_seen(pano_store_subject(s, "x"), &sec, &nsec);
+	assert_int_equal(sec, 3000);
+	assert_int_equal(pano_store_gc(s, 4000, 500, false, NULL), 11); /* 1000.. and 3000 go */
+	assert_null(pano_store_subject(s, "x"));
+	add(s, "o", "y", obs1(s, 900, "m", PANO_HEALTHY, 1));
+	add(s, "o", "y", obs1(s, 2000, "m", PANO_HEALTHY, 1));
+	add(s, "p", "y", obs1(s, 1500, "m", PANO_HEALTHY, 1));
+	pano_store_gc(s, 2000, 1000, false, NULL); /* 900 goes: still 2000 */
+	pano_subject_last_seen(pano_store_subject(s, "y"), &sec, &nsec);
+	assert_int_equal(sec, 2000);
+	pano_store_free(s);
+}
+
 static void formats_like_go(void **state)
 {
 	(void)state;
@@ -341,6 +369,7 @@ int main(void)
 		cmocka_unit_test(bounds_are_enforced),
 		cmocka_unit_test(watch_list_filters_only_when_asked),
 		cmocka_unit_test(gc_drops_old_observations),
+		cmocka_unit_test(last_seen_follows_what_is_held),
 		cmocka_unit_test(formats_like_go),
 		cmocka_unit_test(report_text_matches_the_seed_readme),
 		cmocka_unit_test(config_is_strict),

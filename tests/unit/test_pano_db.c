@@ -126,6 +126,12 @@ static void assert_same_store(const pano_store *a, const pano_store *b)
 	assert_int_equal(na, nb);
 	for (size_t i = 0; i < na; i++) {
 		assert_string_equal(pano_subject_name(sa[i]), pano_subject_name(sb[i]));
+		int64_t sec_a, sec_b;
+		int32_t nsec_a, nsec_b;
+		pano_subject_last_seen(sa[i], &sec_a, &nsec_a);
+		pano_subject_last_seen(sb[i], &sec_b, &nsec_b);
+		assert_int_equal(sec_a, sec_b);
+		assert_int_equal(nsec_a, nsec_b);
 		size_t va = 0, vb = 0;
 		const pano_view *const *xa = pano_subject_views(sa[i], &va);
 		const pano_view *const *xb = pano_subject_views(sb[i], &vb);
@@ -220,6 +226,29 @@ static void a_restart_holds_what_the_store_held(void **state)
 	put(&f, "o2", "x", 2000);
 	commit(&f);
 	assert_int_equal(restart(&f), 30);
+	fixture_close(&f);
+}
+
+/* An observer whose clock ran ahead, then went back: once the observation
+ * from the future is pushed out, "last seen" is the newest one held, and a
+ * restart finds the same, whether that observation's row is still in the
+ * log or compaction has deleted it. */
+static void last_seen_is_the_same_after_a_restart(void **state)
+{
+	(void)state;
+	fixture f;
+	fixture_open(&f);
+	batch(&f, "o", "y", 1, 1, 9000);    /* row 1 */
+	batch(&f, "o", "y", 1, 12, 3000);   /* pushes row 1 out */
+	assert_int_equal(restart(&f), 10); /* row 1 still in the log */
+	batch(&f, "o", "z", 1, 1100, 4000);
+	batch(&f, "o", "y", 1, 10, 5000);
+	assert_true(query(f.path, "SELECT min(id) FROM log") > 1000); /* row 1 deleted */
+	assert_int_equal(restart(&f), 20);
+	int64_t sec;
+	int32_t nsec;
+	pano_subject_last_seen(pano_store_subject(f.s, "y"), &sec, &nsec);
+	assert_int_equal(sec, 5009);
 	fixture_close(&f);
 }
 
@@ -540,6 +569,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_restart_holds_what_the_store_held),
+		cmocka_unit_test(last_seen_is_the_same_after_a_restart),
 		cmocka_unit_test(a_trimmed_view_stays_trimmed),
 		cmocka_unit_test(a_dropped_view_stays_dropped_and_its_id_is_reused_safely),
 		cmocka_unit_test(compaction_moves_a_quiet_view_and_bounds_the_file),
