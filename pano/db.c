@@ -602,12 +602,19 @@ static bool too_long(const pano_db *db, int64_t first)
 	return first <= db->last_row && db->last_row - first + 1 > 2 * (int64_t)db->live_count + SPAN_SLACK;
 }
 
+/* Where deleting may stop, given the first live row: there, but never past
+ * the newest row, which stays so that row ids only grow. */
+static int64_t clean_below(const pano_db *db, int64_t first)
+{
+	return first > db->last_row ? db->last_row : first;
+}
+
 bool pano_db_compaction_due(const pano_db *db)
 {
 	if (!db->map_valid)
 		return false;
 	int64_t first = first_live(db, db->first_row);
-	return too_long(db, first) || (first > db->last_row ? db->last_row : first) - db->first_row >= CLEAN_RUN;
+	return too_long(db, first) || clean_below(db, first) - db->first_row >= CLEAN_RUN;
 }
 
 int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen)
@@ -623,8 +630,7 @@ int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen)
 			return -1;
 	}
 	db->compacted_at = db->last_row;
-	if (first > db->last_row)
-		first = db->last_row; /* the newest row stays: row ids only grow */
+	first = clean_below(db, first);
 	if (first - db->first_row < CLEAN_RUN)
 		return 0;
 	sqlite3_bind_int64(db->clean, 1, first);

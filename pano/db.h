@@ -68,7 +68,8 @@ void pano_db_forget(pano_db *db, int64_t row);
 int pano_db_trim_view(pano_db *db, int64_t view_row, int64_t oldest_row, char *err, size_t errlen);
 int pano_db_forget_view(pano_db *db, int64_t view_row, char *err, size_t errlen);
 /* Inside a transaction (the node opens one of its own for it after
- * answering a batch, so that no reply waits for it): deletes the dead rows at the
+ * answering a batch or collecting garbage, so that no reply waits for it):
+ * deletes the dead rows at the
  * log's start once there are 1024 of them.  Before that, while the log
  * spans more than twice its live rows plus 4096, copies the views that pin
  * its start to its end: 80 rows' worth per call, or twice what was written

@@ -1077,8 +1077,6 @@ static void run_gc(pano_server *s)
 	pano_gc_hooks hooks = { gc_dropped, gc_trimmed, gc_view_gone, &g };
 	size_t dropped = pano_store_gc(s->store, (int64_t)time(NULL), s->cfg.gc_threshold_s,
 	                               s->cfg.gc_relative, &hooks);
-	if (!g.failed && pano_db_compact(s->db, s->store, g.err, sizeof(g.err)) != 0)
-		g.failed = true;
 	if (g.failed || pano_db_commit(s->db, g.err, sizeof(g.err)) != 0) {
 		pano_db_rollback(s->db);
 		pano_log(LOG_WARN, "gc: %s; reloading", g.err);
@@ -1088,6 +1086,7 @@ static void run_gc(pano_server *s)
 	if (dropped)
 		pano_log(LOG_INFO, "gc: dropped %zu observations older than %lld s", dropped,
 		         (long long)s->cfg.gc_threshold_s);
+	compact_log(s); /* what it dropped is dead rows now */
 }
 
 static void log_memory(void)
