@@ -432,7 +432,8 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
 		return 0;
 	}
 	uint64_t seq = 0;
-	int rc = pano_store_add(s->store, r->observer, r->subject, &obs, &seq, err, sizeof(err));
+	pano_view *v = NULL;
+	int rc = pano_store_add(s->store, r->observer, r->subject, &obs, &seq, &v, err, sizeof(err));
 	if (rc < 0) {
 		pano_obs_clear(&obs);
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
@@ -442,7 +443,6 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
 		pano_obs_clear(&obs);
 		return 1;
 	}
-	pano_view *v = pano_store_view(s->store, r->subject, r->observer);
 	if (pano_db_put(s->db, v, seq, err, sizeof(err)) != 0) {
 		/* The commit will fail too, or be skipped: see apply_writes. */
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);

@@ -51,12 +51,14 @@ const char *pano_store_intern(pano_store *s, const char *name, char *err, size_t
  * Appends obs (metrics interned, sorted by name; moved into the store on
  * success) to observer's view of subject, evicting the oldest beyond the
  * depth, and recomputes the subject's inference.  *seq is the observation's
- * sequence number in its view.  A report identical to one the view already
- * holds (same timestamp and metrics) is a duplicate: returns 1, nothing
- * changes.  0 when added, -1 with a reason when a bound is hit.
+ * sequence number in its view, and *view (unless view is NULL) the view, for
+ * the caller that persists it without looking it up again.  A report
+ * identical to one the view already holds (same timestamp and metrics) is a
+ * duplicate: returns 1, nothing changes.  0 when added, -1 with a reason
+ * when a bound is hit.
  */
 int pano_store_add(pano_store *s, const char *observer, const char *subject,
-                   pano_obs *obs, uint64_t *seq, char *err, size_t errlen);
+                   pano_obs *obs, uint64_t *seq, pano_view **view, char *err, size_t errlen);
 
 /* As pano_store_add, at a given sequence number (restoring from the DB,
  * oldest first); inference follows at its first read, as after any add.

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pano_obs obs;
 		if (pano_obs_from_pb(store, r->observation, 1795428000, &obs, err, sizeof(err)) == 0) {
 			uint64_t seq;
-			if (pano_store_add(store, r->observer, r->subject, &obs, &seq, err, sizeof(err)) != 0)
+			if (pano_store_add(store, r->observer, r->subject, &obs, &seq, NULL, err, sizeof(err)) != 0)
 				pano_obs_clear(&obs);
 			pano_subject *sub = pano_store_subject(store, r->subject);
 			if (sub)

@@ -66,7 +66,7 @@ static void add(pano_store *s, const char *observer, const char *subject, pano_o
 {
 	uint64_t seq;
 	char err[128];
-	int rc = pano_store_add(s, observer, subject, &o, &seq, err, sizeof(err));
+	int rc = pano_store_add(s, observer, subject, &o, &seq, NULL, err, sizeof(err));
 	if (rc != 0)
 		pano_obs_clear(&o);
 	assert_int_equal(rc, 0);
@@ -93,7 +93,7 @@ static void view_keeps_newest_ten_and_drops_duplicates(void **state)
 	pano_obs dup = obs1(s, 124, "m", PANO_HEALTHY, 24.0f);
 	uint64_t seq;
 	char err[128];
-	assert_int_equal(pano_store_add(s, "o", "x", &dup, &seq, err, sizeof(err)), 1);
+	assert_int_equal(pano_store_add(s, "o", "x", &dup, &seq, NULL, err, sizeof(err)), 1);
 	pano_obs_clear(&dup);
 	assert_true(v->seq == 25);
 	pano_store_free(s);
@@ -172,7 +172,7 @@ static void bounds_are_enforced(void **state)
 	add(s, "o", "y", obs1(s, 1, "m", PANO_HEALTHY, 1));
 	pano_obs o = obs1(s, 1, "m", PANO_HEALTHY, 1);
 	uint64_t seq;
-	assert_int_equal(pano_store_add(s, "o", "z", &o, &seq, err, sizeof(err)), -1);
+	assert_int_equal(pano_store_add(s, "o", "z", &o, &seq, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "subjects"));
 	pano_obs_clear(&o);
 	assert_null(pano_store_intern(s, "other", err, sizeof(err)));

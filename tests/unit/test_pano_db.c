@@ -72,8 +72,9 @@ static pano_view *put(fixture *f, const char *observer, const char *subject, int
 	o.metrics[0] = (pano_metric){ pano_store_intern(f->s, "m", err, sizeof(err)), PANO_HEALTHY,
 	                              (float)(sec % 100) };
 	uint64_t seq;
-	assert_int_equal(pano_store_add(f->s, observer, subject, &o, &seq, err, sizeof(err)), 0);
-	pano_view *v = pano_store_view(f->s, subject, observer);
+	pano_view *v = NULL;
+	assert_int_equal(pano_store_add(f->s, observer, subject, &o, &seq, &v, err, sizeof(err)), 0);
+	assert_ptr_equal(v, pano_store_view(f->s, subject, observer));
 	if (pano_db_put(f->db, v, seq, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	return v;
