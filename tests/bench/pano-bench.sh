@@ -19,10 +19,28 @@ cd "$WORK"
 rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' /proc/$1/status; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 
+# The machine's CPU time stolen by the hypervisor since the last call, in
+# percent: on a shared virtual machine it explains most of the spread
+# between runs, so every row says how much of the machine there was.
+steal_mark() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t }' /proc/stat; }
+STEAL_AT=$(steal_mark)
+steal_since() {
+	local now; now=$(steal_mark)
+	echo "$STEAL_AT $now" | awk '{ d = $4 - $2; printf "%.0f", (d > 0 ? 100 * ($3 - $1) / d : 0) }'
+	STEAL_AT=$now
+}
+
 row() { # row LABEL OUTPUT
-	printf "%-34s %8s reports/s  p50 %5.2f ms  p99 %5.2f ms\n" "$1" "$(echo "$2" | field rate)" \
+	printf "%-34s %8s reports/s  p50 %5.2f ms  p99 %5.2f ms  (steal %s%%)\n" "$1" "$(echo "$2" | field rate)" \
 		"$(echo "$2" | field p50_us | awk '{ print $1 / 1000 }')" \
-		"$(echo "$2" | field p99_us | awk '{ print $1 / 1000 }')"
+		"$(echo "$2" | field p99_us | awk '{ print $1 / 1000 }')" "$(steal_since)"
+}
+# run LABEL ARGS...: one timed load against the node, its row
+run() {
+	local label=$1; shift
+	steal_since >/dev/null
+	local out; out=$($LOAD "$@")
+	row "$label" "$out"
 }
 
 echo "Panorama benchmark: $SECS s per phase; 'C x W' = C client threads, W reports in flight each"
@@ -33,9 +51,9 @@ for mode in "" -fsync; do
 	on_exit "kill -9 $node"
 	wait_node 127.0.0.1:$P
 	label="one node${mode:+ (-fsync)}"
-	row "$label, 2 x 32" "$($LOAD 127.0.0.1:$P 2 32 "$SECS" 100 10)"
-	row "$label, 3 x 32" "$($LOAD 127.0.0.1:$P 3 32 "$SECS" 100 10)"
-	row "$label, 1 x 128" "$($LOAD 127.0.0.1:$P 1 128 "$SECS" 100 10)"
+	run "$label, 2 x 32" 127.0.0.1:$P 2 32 "$SECS" 100 10
+	run "$label, 3 x 32" 127.0.0.1:$P 3 32 "$SECS" 100 10
+	run "$label, 1 x 128" 127.0.0.1:$P 1 128 "$SECS" 100 10
 	echo "  node RSS $(rss_mb $node) MB"
 	kill -TERM $node; wait $node
 done
@@ -49,11 +67,10 @@ for i in 0 1 2; do
 	on_exit "kill -9 $!"
 done
 for i in 0 1 2; do wait_node 127.0.5.$i:$CP; done
-out=$($LOAD 127.0.5.0:$CP 2 32 "$SECS" 100 10)
+run "3-node cluster (to node 0), 2 x 32" 127.0.5.0:$CP 2 32 "$SECS" 100 10
 sleep 2
 n0=$($BIN/hview-client -server 127.0.5.0:$CP dump panorama | grep -c '^  |')
 n1=$($BIN/hview-client -server 127.0.5.1:$CP dump panorama | grep -c '^  |')
-row "3-node cluster (to node 0), 2 x 32" "$out"
 echo "  node 0 RSS $(rss_mb ${pids[0]}) MB"
 printf "  propagation: node 1 holds %s of node 0's %s stored observations (newest 10 per view)\n" "$n1" "$n0"
 kill -TERM "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
