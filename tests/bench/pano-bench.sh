@@ -19,28 +19,21 @@ cd "$WORK"
 rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' /proc/$1/status; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 
-# The machine's CPU time stolen by the hypervisor since the last call, in
-# percent: on a shared virtual machine it explains most of the spread
-# between runs, so every row says how much of the machine there was.
+# /proc/stat's steal and total CPU time; steal_pct BEFORE AFTER is the
+# share of the time between them the hypervisor took away.  On a shared
+# virtual machine it explains most of the spread between runs, so every
+# row says how much of the machine there was.
 steal_mark() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t }' /proc/stat; }
-STEAL_AT=$(steal_mark)
-steal_since() {
-	local now; now=$(steal_mark)
-	echo "$STEAL_AT $now" | awk '{ d = $4 - $2; printf "%.0f", (d > 0 ? 100 * ($3 - $1) / d : 0) }'
-	STEAL_AT=$now
-}
+steal_pct() { echo "$1 $2" | awk '{ d = $4 - $2; printf "%.0f", (d > 0 ? 100 * ($3 - $1) / d : 0) }'; }
 
-row() { # row LABEL OUTPUT
-	printf "%-34s %8s reports/s  p50 %5.2f ms  p99 %5.2f ms  (steal %s%%)\n" "$1" "$(echo "$2" | field rate)" \
-		"$(echo "$2" | field p50_us | awk '{ print $1 / 1000 }')" \
-		"$(echo "$2" | field p99_us | awk '{ print $1 / 1000 }')" "$(steal_since)"
-}
-# run LABEL ARGS...: one timed load against the node, its row
-run() {
+run() { # run LABEL ARGS...: one timed load (pano-bench ARGS), and its row
 	local label=$1; shift
-	steal_since >/dev/null
-	local out; out=$($LOAD "$@")
-	row "$label" "$out"
+	local before out
+	before=$(steal_mark)
+	out=$($LOAD "$@")
+	printf "%-34s %8s reports/s  p50 %5.2f ms  p99 %5.2f ms  (steal %s%%)\n" "$label" "$(echo "$out" | field rate)" \
+		"$(echo "$out" | field p50_us | awk '{ print $1 / 1000 }')" \
+		"$(echo "$out" | field p99_us | awk '{ print $1 / 1000 }')" "$(steal_pct "$before" "$(steal_mark)")"
 }
 
 echo "Panorama benchmark: $SECS s per phase; 'C x W' = C client threads, W reports in flight each"
