@@ -29,10 +29,23 @@
 #define SPAN_SLACK 4096
 #define COPY_ROWS 80
 #define MAX_SPAN (INT64_C(1) << 32)
+/* A transaction's new log rows wait in a queue and go in by INSERTs of up
+ * to PUT_CHUNK rows each: one statement per row cost about half as much
+ * again per row in sqlite (stepping, halting and resetting a statement
+ * outweighs adding a row to it). */
+#define PUT_CHUNK 16
+
+/* A log row waiting to be inserted; its observation is packed in the
+ * queue's buffer, at off. */
+typedef struct {
+	int64_t view, seq;
+	size_t off, len;
+} queued_row;
 
 struct pano_db {
 	sqlite3 *h;
-	sqlite3_stmt *put, *new_view, *del_view, *set_floor, *owner, *copy_row, *clean, *watch, *unwatch,
+	sqlite3_stmt *put_rows[PUT_CHUNK + 1]; /* put_rows[n]: an INSERT of n log rows */
+	sqlite3_stmt *new_view, *del_view, *set_floor, *owner, *copy_row, *clean, *watch, *unwatch,
 		*begin, *commit, *rollback;
 	/* Which rows of the log are live (held by a view): bit i of live is
 	 * row live_base + i.  Rows below first_row are deleted; last_row is
@@ -44,8 +57,12 @@ struct pano_db {
 	int64_t compacted_at; /* last_row when pano_db_compact last ran */
 	int upgraded_from;
 	arena *arena;
-	uint8_t *buf;
-	size_t bufcap;
+	/* Rows pano_db_put queued: they are the log's newest, up to last_row,
+	 * so their ids are known before sqlite assigns them. */
+	queued_row queued[PUT_CHUNK];
+	size_t nqueued;
+	uint8_t *qbuf;
+	size_t qlen, qcap;
 	char wal_path[4200];
 	int wal_fd; /* the syncer's own descriptor of the WAL */
 	int64_t busy_since_ms; /* see wait_briefly */
@@ -177,6 +194,8 @@ static int live_reset(pano_db *db, int64_t first, int64_t last)
 /* Reads the log's first and last rows, with none live yet. */
 static int read_extent(pano_db *db, char *err, size_t errlen)
 {
+	db->nqueued = 0;
+	db->qlen = 0;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db->h, "SELECT min(id), max(id) FROM log", -1, &st, NULL) != SQLITE_OK)
 		return fail(db, "reading the log", err, errlen);
@@ -368,7 +387,6 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	struct { sqlite3_stmt **st; const char *sql; } stmts[] = {
-		{ &db->put, "INSERT INTO log(view, seq, obs) VALUES(?1, ?2, ?3)" },
 		/* REPLACE: files written before garbage collection deleted the
 		 * rows of the views it dropped still hold such rows; when such a
 		 * view is seen again, it gets a fresh row, where a plain INSERT
@@ -390,6 +408,18 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		if (sqlite3_prepare_v3(db->h, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
 		                       stmts[i].st, NULL) != SQLITE_OK) {
+			fail(db, path, err, errlen);
+			pano_db_close(db);
+			return NULL;
+		}
+	}
+	for (int n = 1; n <= PUT_CHUNK; n++) {
+		char sql[64 + PUT_CHUNK * 12];
+		int used = snprintf(sql, sizeof(sql), "INSERT INTO log(view, seq, obs) VALUES");
+		for (int i = 0; i < n; i++)
+			used += snprintf(sql + used, sizeof(sql) - (size_t)used, "%s(?,?,?)", i ? "," : "");
+		if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->put_rows[n], NULL) !=
+		    SQLITE_OK) {
 			fail(db, path, err, errlen);
 			pano_db_close(db);
 			return NULL;
@@ -424,7 +454,9 @@ void pano_db_close(pano_db *db)
 	}
 	if (db->ckpt)
 		sqlite3_close(db->ckpt);
-	sqlite3_stmt *all[] = { db->put, db->new_view, db->del_view, db->set_floor, db->owner, db->copy_row,
+	for (int n = 1; n <= PUT_CHUNK; n++)
+		sqlite3_finalize(db->put_rows[n]);
+	sqlite3_stmt *all[] = { db->new_view, db->del_view, db->set_floor, db->owner, db->copy_row,
 	                        db->clean, db->watch, db->unwatch, db->begin, db->commit, db->rollback };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
@@ -432,7 +464,7 @@ void pano_db_close(pano_db *db)
 	if (db->wal_fd >= 0)
 		close(db->wal_fd);
 	arena_free(db->arena);
-	free(db->buf);
+	free(db->qbuf);
 	free(db->live);
 	free(db);
 }
@@ -471,18 +503,53 @@ static int added_row(pano_db *db, int64_t *row, char *err, size_t errlen)
 	return 0;
 }
 
+/* Inserts the queued rows, in one statement.  sqlite gives a row one more
+ * than the log's largest id, so they get the ids pano_db_put gave them;
+ * should one not, the transaction fails rather than have the map of live
+ * rows disagree with the file. */
+static int insert_queued(pano_db *db, char *err, size_t errlen)
+{
+	if (db->nqueued == 0)
+		return 0;
+	sqlite3_stmt *st = db->put_rows[db->nqueued];
+	int param = 1;
+	for (size_t i = 0; i < db->nqueued; i++) {
+		const queued_row *q = &db->queued[i];
+		sqlite3_bind_int64(st, param++, q->view);
+		sqlite3_bind_int64(st, param++, q->seq);
+		sqlite3_bind_blob(st, param++, db->qbuf + q->off, (int)q->len, SQLITE_STATIC);
+	}
+	db->nqueued = 0;
+	db->qlen = 0;
+	if (step(db, st, "storing observations", err, errlen) != 0)
+		return -1;
+	int64_t last = sqlite3_last_insert_rowid(db->h);
+	if (last != db->last_row) {
+		snprintf(err, errlen, "storing observations: the newest row is %lld, not %lld", (long long)last,
+		         (long long)db->last_row);
+		return -1;
+	}
+	return 0;
+}
+
 int pano_db_begin(pano_db *db, char *err, size_t errlen)
 {
+	db->nqueued = 0;
+	db->qlen = 0;
 	return step(db, db->begin, "begin", err, errlen);
 }
 
 int pano_db_commit(pano_db *db, char *err, size_t errlen)
 {
+	if (insert_queued(db, err, errlen) != 0)
+		return -1;
 	return step(db, db->commit, "commit", err, errlen);
 }
 
 void pano_db_rollback(pano_db *db)
 {
+	db->nqueued = 0;
+	db->qlen = 0;
 	if (!sqlite3_get_autocommit(db->h)) {
 		sqlite3_step(db->rollback);
 		sqlite3_reset(db->rollback);
@@ -518,22 +585,33 @@ int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errle
 		return -1;
 	}
 	size_t len = panorama__observation__get_packed_size(pb);
-	if (len > db->bufcap) {
-		uint8_t *nb = realloc(db->buf, len);
-		if (!nb) {
+	if (len > INT32_MAX || len > SIZE_MAX / 2 - db->qlen) {
+		snprintf(err, errlen, "an observation of %zu bytes", len);
+		return -1;
+	}
+	if (db->qlen + len > db->qcap) {
+		size_t cap = db->qcap ? db->qcap : 4096;
+		while (cap < db->qlen + len)
+			cap *= 2;
+		uint8_t *grown = realloc(db->qbuf, cap);
+		if (!grown) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		db->buf = nb;
-		db->bufcap = len;
+		db->qbuf = grown;
+		db->qcap = cap;
 	}
-	panorama__observation__pack(pb, db->buf);
-	sqlite3_bind_int64(db->put, 1, v->db_id);
-	sqlite3_bind_int64(db->put, 2, (sqlite3_int64)seq);
-	sqlite3_bind_blob(db->put, 3, db->buf, (int)len, SQLITE_STATIC);
-	if (step(db, db->put, "storing an observation", err, errlen) != 0)
+	panorama__observation__pack(pb, db->qbuf + db->qlen);
+	int64_t row = db->last_row + 1;
+	if (live_mark(db, row, true) != 0) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
-	return added_row(db, &v->db_row[slot], err, errlen);
+	}
+	db->queued[db->nqueued++] = (queued_row){ v->db_id, (int64_t)seq, db->qlen, len };
+	db->qlen += len;
+	db->last_row = row;
+	v->db_row[slot] = row;
+	return db->nqueued == PUT_CHUNK ? insert_queued(db, err, errlen) : 0;
 }
 
 void pano_db_forget(pano_db *db, int64_t row)
@@ -619,7 +697,8 @@ bool pano_db_compaction_due(const pano_db *db)
 
 int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen)
 {
-	if (map_ready(db, err, errlen) != 0)
+	/* Compaction reads the log, and copies rows to its end. */
+	if (map_ready(db, err, errlen) != 0 || insert_queued(db, err, errlen) != 0)
 		return -1;
 	int64_t first = first_live(db, db->first_row);
 	int64_t budget = db->last_row - db->compacted_at;

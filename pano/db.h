@@ -55,9 +55,12 @@ int pano_db_begin(pano_db *db, char *err, size_t errlen);
 int pano_db_commit(pano_db *db, char *err, size_t errlen);
 void pano_db_rollback(pano_db *db);
 
-/* Stores the newest observation of a view, number seq, in a new row (giving
- * the view its row first if it has none); the row of the observation it
- * pushed out is dead from now on.  Updates v->db_id and v->db_row. */
+/* Inside a transaction: stores the newest observation of a view, number
+ * seq, in a new row (giving the view its row first if it has none); the row
+ * of the observation it pushed out is dead from now on.  Updates v->db_id
+ * and v->db_row.  New rows go into the file 16 at a time, the last of them
+ * at pano_db_commit, so a failure to write one may be reported by a later
+ * put or by the commit: either way, roll back and reload. */
 int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errlen);
 /* Garbage collection, in step with pano_store_gc's hooks: an observation's
  * row is dead; a trimmed view keeps only rows from oldest_row on; a view

@@ -401,6 +401,41 @@ static void a_rolled_back_batch_is_forgotten_after_a_reload(void **state)
 	fixture_close(&f);
 }
 
+/* Rows go into the file in INSERTs of several: each row gets the id its
+ * view was given for it, whatever the batch's size. */
+static void every_row_has_the_id_its_view_holds(void **state)
+{
+	(void)state;
+	fixture f;
+	fixture_open(&f);
+	int sizes[] = { 1, 15, 16, 17, 37, 64 };
+	int64_t sec = 100, rows = 0;
+	for (size_t b = 0; b < sizeof(sizes) / sizeof(sizes[0]); b++) {
+		begin(&f);
+		for (int k = 0; k < sizes[b]; k++) {
+			char subject[16];
+			snprintf(subject, sizeof(subject), "s%d", k % 7);
+			put(&f, "o1", subject, sec++);
+		}
+		commit(&f);
+		rows += sizes[b];
+		assert_int_equal(query(f.path, "SELECT count(*) FROM log"), rows);
+		for (int k = 0; k < 7; k++) {
+			char subject[16], sql[160];
+			snprintf(subject, sizeof(subject), "s%d", k);
+			const pano_view *v = view_of(&f, subject, "o1");
+			for (size_t i = 0; v && i < v->count; i++) {
+				size_t slot = (v->head + i) % PANO_VIEW_DEPTH;
+				snprintf(sql, sizeof(sql), "SELECT count(*) FROM log WHERE id = %lld AND view = %lld",
+				         (long long)v->db_row[slot], (long long)v->db_id);
+				assert_int_equal(query(f.path, sql), 1);
+			}
+		}
+	}
+	assert_int_equal(restart(&f), 7 * PANO_VIEW_DEPTH);
+	fixture_close(&f);
+}
+
 static void run_sql(const char *path, const char *sql)
 {
 	sqlite3 *h;
@@ -577,6 +612,7 @@ int main(void)
 		cmocka_unit_test(compaction_keeps_up_with_large_batches),
 		cmocka_unit_test(compaction_keeps_a_lone_live_row_between_dead_runs),
 		cmocka_unit_test(a_rolled_back_batch_is_forgotten_after_a_reload),
+		cmocka_unit_test(every_row_has_the_id_its_view_holds),
 		cmocka_unit_test(no_writes_before_a_load_succeeds),
 		cmocka_unit_test(a_version_2_file_is_upgraded),
 		cmocka_unit_test(random_batches_restart_to_the_same_store),
