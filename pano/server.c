@@ -188,10 +188,11 @@ static void *try_batch_policy(void *arg)
  * takes it out of that wake-up preemption (it keeps its fair share of the
  * CPU), so the loop finishes sending the batch, and the I/O thread takes
  * every reply at once.  Where a CPU is free, nothing changes.  On the
- * bench's two shared vCPUs the node used 5 to 12% less CPU per report and
- * answered more reports/s in 10 pairs of runs out of 10.  libzmq aborts
- * when it cannot set a thread's policy, so a throwaway thread tries first;
- * a process that may not keeps the usual policy.
+ * bench's two shared vCPUs the node used 2 to 12% less CPU per report in
+ * 10 pairs of runs out of 10, and answered more reports/s in 8 (the other
+ * two level).  libzmq aborts when it cannot set a thread's policy, so a
+ * throwaway thread tries first; a process that may not keeps the usual
+ * policy.
  */
 static void batch_io_thread(void *zctx)
 {

@@ -8,7 +8,9 @@
  * survives kill -9 of the node.  With cfg->fsync the replies wait, in
  * addition, until a syncer thread has fsynced the WAL (power loss too); the
  * loop goes on with the next batches meanwhile, and one fsync covers all
- * the batches committed before it began.
+ * the batches committed before it began.  ZeroMQ's own I/O thread runs
+ * under SCHED_BATCH where the process may set it, so that waking it with a
+ * batch's replies does not preempt the loop.
  * Accepted local reports are then sent to the peers (LearnReport), except to
  * a peer that answered IGNORED for that subject and has not subscribed
  * since.  Learned reports are not forwarded again.
