@@ -191,11 +191,18 @@ static int live_reset(pano_db *db, int64_t first, int64_t last)
 	return 0;
 }
 
-/* Reads the log's first and last rows, with none live yet. */
-static int read_extent(pano_db *db, char *err, size_t errlen)
+/* Forgets the rows pano_db_put queued: written (insert_queued), rolled
+ * back, or never to be written (a new transaction, a reload). */
+static void drop_queued(pano_db *db)
 {
 	db->nqueued = 0;
 	db->qlen = 0;
+}
+
+/* Reads the log's first and last rows, with none live yet. */
+static int read_extent(pano_db *db, char *err, size_t errlen)
+{
+	drop_queued(db);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db->h, "SELECT min(id), max(id) FROM log", -1, &st, NULL) != SQLITE_OK)
 		return fail(db, "reading the log", err, errlen);
@@ -527,8 +534,7 @@ static int insert_queued(pano_db *db, char *err, size_t errlen)
 		sqlite3_bind_int64(st, param++, q->seq);
 		sqlite3_bind_blob(st, param++, db->qbuf + q->off, (int)q->len, SQLITE_STATIC);
 	}
-	db->nqueued = 0;
-	db->qlen = 0;
+	drop_queued(db);
 	if (step(db, st, "storing observations", err, errlen) != 0)
 		return -1;
 	int64_t last = sqlite3_last_insert_rowid(db->h);
@@ -542,8 +548,7 @@ static int insert_queued(pano_db *db, char *err, size_t errlen)
 
 int pano_db_begin(pano_db *db, char *err, size_t errlen)
 {
-	db->nqueued = 0;
-	db->qlen = 0;
+	drop_queued(db);
 	return step(db, db->begin, "begin", err, errlen);
 }
 
@@ -556,8 +561,7 @@ int pano_db_commit(pano_db *db, char *err, size_t errlen)
 
 void pano_db_rollback(pano_db *db)
 {
-	db->nqueued = 0;
-	db->qlen = 0;
+	drop_queued(db);
 	if (!sqlite3_get_autocommit(db->h)) {
 		sqlite3_step(db->rollback);
 		sqlite3_reset(db->rollback);
