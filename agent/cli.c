@@ -16,8 +16,12 @@ const char DETECTOR_OPTIONS_HELP[] =
 	"  --phi-window N          successful response times phi remembers (default 1000)\n"
 	"  --phi-dist exp|normal   distribution of response times (default exp)\n"
 	"  --htm-aggregate N       feed HTM the max of every N probes (default 1)\n"
-	"  --confirm N             needs-attention once phi stays bad for N probes\n"
-	"                          from the unexpected one (default 3)\n";
+	"  --confirm N             needs-attention after N slow probes in a row, one\n"
+	"                          fewer when HTM finds one unexpected (default 3)\n"
+	"  --accept-after SEC      slow responses this long in all become the host's\n"
+	"                          normal (default 1800)\n"
+	"  --dead-after SEC        DEAD after no answer this long, 3 probes at least\n"
+	"                          (default 10)\n";
 
 void detector_options_defaults(detector_options *o, const char *log_dir)
 {
@@ -26,14 +30,14 @@ void detector_options_defaults(detector_options *o, const char *log_dir)
 	o->timeout_set = false;
 	o->log_dir = log_dir;
 	o->phi_threshold = 1.0;
-	/* 0.4: one chance in 10,000 (see the README: with --confirm guarding,
-	 * 0.5 missed slowdowns in the gray-failure test and 0.4 raised no
-	 * false alarm) */
-	o->anomaly_threshold = 0.4;
+	attention_params ap = attention_params_default();
+	o->anomaly_threshold = ap.anomaly_threshold;
 	o->phi_window = 1000;
 	o->dist = PHI_DIST_EXP;
 	o->htm_aggregate = 1;
-	o->confirm = 3;
+	o->confirm = (long)ap.confirm;
+	o->accept_after_s = ap.accept_after_s;
+	o->dead_after_s = ap.dead_after_s;
 	o->htm = true;
 }
 
@@ -117,6 +121,16 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 			return 1;
 		fprintf(stderr, "%s: --confirm: '%s' is not an integer in [1, 1000]\n", prog, arg);
 		return -1;
+	case OPT_ACCEPT_AFTER:
+		if (parse_double(arg, 1.0, 30.0 * 86400.0, &o->accept_after_s) == 0)
+			return 1;
+		fprintf(stderr, "%s: --accept-after: '%s' is not a number of seconds in [1, 2592000]\n", prog, arg);
+		return -1;
+	case OPT_DEAD_AFTER:
+		if (parse_double(arg, 0.0, 86400.0, &o->dead_after_s) == 0)
+			return 1;
+		fprintf(stderr, "%s: --dead-after: '%s' is not a number of seconds in [0, 86400]\n", prog, arg);
+		return -1;
 	default:
 		return 0;
 	}
@@ -144,5 +158,7 @@ void detector_options_to_params(const detector_options *o, pipeline_params *p)
 	p->htm = o->htm;
 	p->htm_aggregate = (unsigned)o->htm_aggregate;
 	p->confirm = (unsigned)o->confirm;
+	p->accept_after_s = o->accept_after_s;
+	p->dead_after_s = o->dead_after_s;
 	p->htm_resolution = PIPELINE_HTM_RESOLUTION;
 }

@@ -27,6 +27,8 @@ typedef struct {
 	phi_dist dist;              /* --phi-dist, default exp */
 	long htm_aggregate;         /* --htm-aggregate, default 1 */
 	long confirm;               /* --confirm, default 3 */
+	double accept_after_s;      /* --accept-after, default 1800 */
+	double dead_after_s;        /* --dead-after, default 10 */
 	bool htm;                   /* false with --no-htm: phi alone */
 } detector_options;
 
@@ -37,6 +39,7 @@ typedef struct {
 enum {
 	OPT_INTERVAL = 256, OPT_TIMEOUT, OPT_LOG_DIR, OPT_PHI_THRESHOLD,
 	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE, OPT_NO_HTM, OPT_CONFIRM,
+	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER,
 	OPT_SHARED_END
 };
 
@@ -50,7 +53,9 @@ enum {
 	{ "phi-dist", required_argument, NULL, OPT_PHI_DIST }, \
 	{ "htm-aggregate", required_argument, NULL, OPT_HTM_AGGREGATE }, \
 	{ "no-htm", no_argument, NULL, OPT_NO_HTM }, \
-	{ "confirm", required_argument, NULL, OPT_CONFIRM }
+	{ "confirm", required_argument, NULL, OPT_CONFIRM }, \
+	{ "accept-after", required_argument, NULL, OPT_ACCEPT_AFTER }, \
+	{ "dead-after", required_argument, NULL, OPT_DEAD_AFTER }
 
 /* The usage lines of the shared options. */
 extern const char DETECTOR_OPTIONS_HELP[];

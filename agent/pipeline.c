@@ -14,7 +14,7 @@
 typedef struct {
 	char *name;
 	phi_detector *phi;
-	attention_tracker attention;
+	attention_tracker *attention;
 	double last_phi;
 	htm_model *htm;      /* NULL until the host's first HTM step */
 	uint32_t agg_count;  /* outcomes gathered towards the next HTM step */
@@ -54,6 +54,8 @@ pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs)
 	p->attention.phi_threshold = params->phi_threshold;
 	p->attention.anomaly_threshold = params->anomaly_threshold;
 	p->attention.confirm = params->confirm;
+	p->attention.accept_after_s = params->accept_after_s;
+	p->attention.dead_after_s = params->dead_after_s;
 	p->logs = logs;
 	return p;
 }
@@ -65,6 +67,7 @@ void pipeline_free(pipeline *p)
 	for (size_t i = 0; i < p->count; i++) {
 		free(p->hosts[i].name);
 		phi_free(p->hosts[i].phi);
+		attention_free(p->hosts[i].attention);
 		htm_free(p->hosts[i].htm);
 	}
 	free(p->hosts);
@@ -84,12 +87,13 @@ long pipeline_add_host(pipeline *p, const char *name)
 	host_detectors *h = &p->hosts[p->count];
 	h->name = strdup(name);
 	h->phi = phi_new(p->params.phi_window, p->params.phi_dist);
-	if (!h->name || !h->phi) {
+	h->attention = attention_new();
+	if (!h->name || !h->phi || !h->attention) {
 		free(h->name);
 		phi_free(h->phi);
+		attention_free(h->attention);
 		return -1;
 	}
-	h->attention = attention_tracker_init();
 	h->last_phi = 0.0;
 	h->htm = NULL;
 	h->agg_count = 0;
@@ -151,7 +155,7 @@ static bool feed_htm(pipeline *p, host_detectors *h, int64_t wall_ms, int64_t t_
 	}
 	return true;
 }
-attention_state pipeline_state(const pipeline *p, size_t host) { return p->hosts[host].attention.state; }
+attention_state pipeline_state(const pipeline *p, size_t host) { return attention_current(p->hosts[host].attention); }
 
 void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats *out)
 {
@@ -161,7 +165,7 @@ void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats
 	out->last_rtt_ns = h->last_rtt_ns;
 	out->phi = h->last_phi;
 	out->anomaly = h->anomaly;
-	out->state = h->attention.state;
+	out->state = attention_current(h->attention);
 }
 
 void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
@@ -188,16 +192,18 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 	}
 	feed_htm(p, h, wall_ms, lost ? p->params.timeout_ns : rtt_ns);
 	double anomaly = h->anomaly;
-	bool changed = attention_update(&h->attention, &p->attention, lost, phi, anomaly);
+	attention_input in = { wall_ms, lost, rtt_ns, phi, anomaly };
+	bool changed = attention_update(h->attention, &p->attention, &in);
+	attention_state state = attention_current(h->attention);
 	if (p->report && (changed || h->last_report_ms == INT64_MIN ||
 	                  wall_ms - h->last_report_ms >= PIPELINE_REPORT_EVERY_MS || wall_ms < h->last_report_ms)) {
 		h->last_report_ms = wall_ms;
-		p->report(p->report_ctx, h->name, h->attention.state, phi, anomaly, wall_ms);
+		p->report(p->report_ctx, h->name, state, phi, anomaly, wall_ms);
 	}
 	FILE *att = p->logs ? csvlogs_file(p->logs, LOG_ATTENTION) : NULL;
 	if (att && changed) {
 		fprintf(att, "%s,%s,%s,%.3f,", ts, h->name,
-		        attention_state_name(h->attention.state), phi);
+		        attention_state_name(state), phi);
 		if (isnan(anomaly))
 			fputc('\n', att);
 		else
@@ -205,71 +211,89 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 	}
 }
 
-/* A host's saved record: version, the attention tracker, then the phi
- * window's own blob.  The tracker is kept so that a restarted agent logs an
- * attention row only on a real change, exactly as one long run would. */
-#define HOST_RECORD_VERSION 2
-/* version, state, started, lost run (4), aggregation count (4), its max
- * (8), the latest anomaly (8), phi blob length (4); then the phi blob and
- * the HTM blob (if any: the rest of the record). */
-#define HOST_RECORD_HEADER 31
+/* A host's saved record: the HTM aggregation, the latest anomaly, then the
+ * phi window's blob, the decision's (attention.h, its baseline included)
+ * and the HTM model's (if any: the rest of the record).  The decision is
+ * kept so that a restarted agent judges and logs exactly as one long run
+ * would.  Version 2 records (no decision blob) still load: the decision
+ * starts afresh. */
+#define HOST_RECORD_VERSION 3
+/* version, aggregation count (4), its max (8), the latest anomaly (8), phi
+ * blob length (4), decision blob length (4) */
+#define HOST_RECORD_HEADER 29
+/* version 2: version, state, started, lost run (4), aggregation count (4),
+ * its max (8), the latest anomaly (8), phi blob length (4) */
+#define HOST_RECORD_V2_HEADER 31
 
 static size_t host_record_size(const host_detectors *h)
 {
-	return HOST_RECORD_HEADER + phi_state_size(h->phi) + (h->htm ? htm_state_size(h->htm) : 0);
+	return HOST_RECORD_HEADER + phi_state_size(h->phi) + attention_state_size() +
+	       (h->htm ? htm_state_size(h->htm) : 0);
 }
 
-static void host_record_write(const host_detectors *h, uint8_t *buf, size_t cap, size_t *len)
+static int host_record_write(const host_detectors *h, uint8_t *buf, size_t cap, size_t *len)
 {
 	buf[0] = HOST_RECORD_VERSION;
-	buf[1] = (uint8_t)h->attention.state;
-	buf[2] = h->attention.started ? 1 : 0;
-	put_u32le(buf + 3, h->attention.lost_in_a_row);
-	put_u32le(buf + 7, h->agg_count);
-	put_u64le(buf + 11, (uint64_t)h->agg_max_ns);
+	put_u32le(buf + 1, h->agg_count);
+	put_u64le(buf + 5, (uint64_t)h->agg_max_ns);
 	uint64_t a;
 	memcpy(&a, &h->anomaly, 8);
-	put_u64le(buf + 19, a);
-	size_t phi_len = 0, htm_len = 0;
-	phi_save(h->phi, buf + HOST_RECORD_HEADER, cap - HOST_RECORD_HEADER, &phi_len);
-	put_u32le(buf + 27, (uint32_t)phi_len);
-	if (h->htm)
-		htm_save(h->htm, buf + HOST_RECORD_HEADER + phi_len, cap - HOST_RECORD_HEADER - phi_len, &htm_len);
-	*len = HOST_RECORD_HEADER + phi_len + htm_len;
+	put_u64le(buf + 13, a);
+	size_t phi_len = 0, att_len = attention_state_size(), htm_len = 0;
+	if (phi_save(h->phi, buf + HOST_RECORD_HEADER, cap - HOST_RECORD_HEADER, &phi_len) != 0)
+		return -1;
+	put_u32le(buf + 21, (uint32_t)phi_len);
+	put_u32le(buf + 25, (uint32_t)att_len);
+	size_t at = HOST_RECORD_HEADER + phi_len;
+	attention_save(h->attention, buf + at);
+	at += att_len;
+	if (h->htm && htm_save(h->htm, buf + at, cap - at, &htm_len) != 0)
+		return -1;
+	*len = at + htm_len;
+	return 0;
 }
 
 static int host_record_read(const pipeline *p, const uint8_t *buf, size_t len,
                             host_detectors *out, char *err, size_t errlen)
 {
-	if (len < HOST_RECORD_HEADER || buf[0] != HOST_RECORD_VERSION ||
-	    buf[1] > ATTENTION_DEAD || buf[2] > 1) {
+	bool v2 = len >= HOST_RECORD_V2_HEADER && buf[0] == 2 && buf[1] <= ATTENTION_DEAD && buf[2] <= 1;
+	if (!v2 && (len < HOST_RECORD_HEADER || buf[0] != HOST_RECORD_VERSION)) {
 		snprintf(err, errlen, "malformed host record");
 		return -1;
 	}
-	out->attention.state = (attention_state)buf[1];
-	out->attention.started = buf[2] == 1;
-	out->attention.lost_in_a_row = get_u32le(buf + 3);
-	out->agg_count = get_u32le(buf + 7);
-	out->agg_max_ns = (int64_t)get_u64le(buf + 11);
-	uint64_t a = get_u64le(buf + 19);
+	const uint8_t *f = v2 ? buf + 7 : buf + 1; /* the fields both versions share */
+	size_t header = v2 ? HOST_RECORD_V2_HEADER : HOST_RECORD_HEADER;
+	out->agg_count = get_u32le(f);
+	out->agg_max_ns = (int64_t)get_u64le(f + 4);
+	uint64_t a = get_u64le(f + 12);
 	memcpy(&out->anomaly, &a, 8);
-	size_t phi_len = get_u32le(buf + 27);
+	size_t phi_len = get_u32le(f + 20);
+	size_t att_len = v2 ? 0 : get_u32le(buf + 25);
 	if (out->agg_count >= p->params.htm_aggregate)
 		out->agg_count = 0; /* saved under another --htm-aggregate */
-	if (phi_len > len - HOST_RECORD_HEADER || out->agg_max_ns < 0 || !(isnan(out->anomaly) || (out->anomaly >= 0 && out->anomaly <= 1))) {
+	if (phi_len > len - header || att_len > len - header - phi_len || out->agg_max_ns < 0 ||
+	    !(isnan(out->anomaly) || (out->anomaly >= 0 && out->anomaly <= 1))) {
 		snprintf(err, errlen, "malformed host record");
 		return -1;
 	}
-	out->phi = phi_load(buf + HOST_RECORD_HEADER, phi_len, p->params.phi_window,
+	out->phi = phi_load(buf + header, phi_len, p->params.phi_window,
 	                    p->params.phi_dist, err, errlen);
 	if (!out->phi)
 		return -1;
+	out->attention = v2 ? attention_new() : attention_load(buf + header + phi_len, att_len, err, errlen);
+	if (!out->attention) {
+		if (v2)
+			snprintf(err, errlen, "out of memory");
+		phi_free(out->phi);
+		return -1;
+	}
 	out->htm = NULL;
-	size_t htm_len = len - HOST_RECORD_HEADER - phi_len;
+	size_t htm_len = len - header - phi_len - att_len;
 	if (htm_len) {
-		out->htm = htm_load(buf + HOST_RECORD_HEADER + phi_len, htm_len, err, errlen);
+		out->htm = htm_load(buf + header + phi_len + att_len, htm_len, err, errlen);
 		if (!out->htm) {
 			phi_free(out->phi);
+			attention_free(out->attention);
 			return -1;
 		}
 	}
@@ -296,8 +320,9 @@ int pipeline_save_state(const pipeline *p, const char *path, char *err, size_t e
 			buf = nb;
 			bufcap = need;
 		}
-		host_record_write(&p->hosts[i], buf, bufcap, &len);
-		rc = statefile_put(w, p->hosts[i].name, buf, len);
+		rc = host_record_write(&p->hosts[i], buf, bufcap, &len);
+		if (rc == 0)
+			rc = statefile_put(w, p->hosts[i].name, buf, len);
 	}
 	free(buf);
 	if (rc != 0) {
@@ -360,6 +385,7 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 			break;
 		}
 		phi_free(loaded[at].phi);
+		attention_free(loaded[at].attention);
 		htm_free(loaded[at].htm);
 		loaded[at] = d;
 	}
@@ -374,6 +400,7 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 		host_detectors *h = &p->hosts[i];
 		if (rc == 0 && loaded[i].phi) {
 			phi_free(h->phi);
+			attention_free(h->attention);
 			htm_free(h->htm);
 			h->phi = loaded[i].phi;
 			h->htm = loaded[i].htm;
@@ -384,6 +411,7 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 			(*restored)++;
 		} else {
 			phi_free(loaded[i].phi);
+			attention_free(loaded[i].attention);
 			htm_free(loaded[i].htm);
 		}
 	}

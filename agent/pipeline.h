@@ -38,6 +38,8 @@ typedef struct {
 	double phi_threshold;
 	double anomaly_threshold;
 	unsigned confirm;       /* attention_params.confirm */
+	double accept_after_s;  /* attention_params.accept_after_s */
+	double dead_after_s;    /* attention_params.dead_after_s */
 	int64_t timeout_ns; /* a lost probe's response time for phi */
 	bool htm;           /* run an HTM model per host */
 	unsigned htm_aggregate;

@@ -1,29 +1,46 @@
 /*
- * attention.h - per-host health state from the detectors' outputs.
+ * attention.h - the decision layer: a host's state from its probe outcomes,
+ * phi, the HTM anomaly score and its own baseline.
  *
- * CloudSonar calls a host NEEDS_ATTENTION when the HTM model finds its
- * response time unexpected (anomaly score over its threshold) AND the phi
- * detector finds it bad (phi over its threshold), and phi goes on finding
- * it bad for `confirm` probes in a row counting that one: a gray failure
- * lasts, while a lone slow answer (which both detectors see at once, being
- * fed the same number) does not.  One of the two alone is PENDING; neither
- * is HEALTHY; ATTENTION_DEAD_AFTER lost probes in a row is DEAD, whatever
- * the scores say.  The anomaly score marks the moment the pattern broke
- * (the likelihood falls back within a few steps even while the host stays
- * slow), so a host that needs attention keeps needing it as long as phi
- * still finds it bad.
+ * The states, worst first:
  *
- * Until a host has an HTM score (anomaly given as NAN), only phi decides
- * and the state is at most PENDING.
+ *   DEAD             no answer at all for dead_after_s (and 3 probes at least).
+ *   NEEDS_ATTENTION  a slowdown the host has not shown before, or loss:
+ *                    - slow: `confirm` slow probes in a row, or one fewer
+ *                      when the HTM model found one of them unexpected and
+ *                      they span ATTENTION_HTM_SPAN_S (at long intervals,
+ *                      where waiting costs minutes; at short ones a
+ *                      scheduler stall is two slow answers the model finds
+ *                      just as surprising);
+ *                      then held until `confirm` probes in a row are back
+ *                      to normal, or until the slow responses add up to
+ *                      accept_after_s and become the host's new normal;
+ *                    - lossy: 4 or more of the last 16 probes lost; held
+ *                      until at most 1 of the last 16 is.
+ *   PENDING          one sign alone: phi over its threshold, the anomaly
+ *                    score over its threshold, a slow or a lost probe.
+ *   HEALTHY          none.
+ *
+ * A probe is slow when its response time is over both
+ *   - the phi threshold's factor of the baseline's median (phi as the docs
+ *     define it, but against a reference that does not chase the fault:
+ *     phi_threshold 1 is 2.3 times the median), and
+ *   - the baseline's 99th percentile by one histogram bin (12%),
+ * where the baseline (baseline.h) is the host's hour of day once learned on
+ * two days, else its whole day.  Slow responses are held aside, not
+ * learned; while the host needs attention for slowness nothing is learned.
+ * A lost probe counts as slow.  Until the baseline is ready (30 responses,
+ * 30 s) nothing is slow.
  *
  * No I/O: the caller logs the transitions attention_update reports.
+ * Deterministic: the same inputs give the same states.
  */
 #ifndef CLOUDSONAR_ATTENTION_H
 #define CLOUDSONAR_ATTENTION_H
 
 #include <stdbool.h>
-
-#define ATTENTION_DEAD_AFTER 3
+#include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
 	ATTENTION_HEALTHY = 0,
@@ -32,29 +49,56 @@ typedef enum {
 	ATTENTION_DEAD,
 } attention_state;
 
+/* Fewest lost probes in a row that can make DEAD, whatever the time. */
+#define ATTENTION_DEAD_MIN_PROBES 3
+/* Loss over the last ATTENTION_LOSS_WINDOW probes. */
+#define ATTENTION_LOSS_WINDOW 16
+#define ATTENTION_LOSS_ENTER 4
+#define ATTENTION_LOSS_LEAVE 1
+#define ATTENTION_HTM_SPAN_S 30.0
+
 typedef struct {
-	double phi_threshold;     /* phi strictly above this is "bad" */
-	double anomaly_threshold; /* anomaly strictly above this is "unexpected" */
-	unsigned confirm;         /* bad probes in a row from the unexpected one
-	                             (0 or 1: that one alone suffices) */
+	double phi_threshold;     /* phi strictly above this is bad */
+	double anomaly_threshold; /* anomaly strictly above this is unexpected */
+	unsigned confirm;         /* slow probes in a row to need attention (>= 1) */
+	double accept_after_s;    /* slow responses this long in all become normal */
+	double dead_after_s;      /* no answer this long is DEAD */
 } attention_params;
 
+#define ATTENTION_ACCEPT_AFTER_S 1800.0
+#define ATTENTION_DEAD_AFTER_S 10.0
+
+/* The defaults: phi 1, anomaly 0.4, confirm 3, accept after 30 min, dead after 10 s. */
+attention_params attention_params_default(void);
+
+/* One probe outcome as the decision sees it. */
 typedef struct {
-	attention_state state;
-	unsigned lost_in_a_row;
-	unsigned confirming;      /* bad probes in a row since an unexpected one */
-	bool started; /* false until the first probe: its state is always logged */
-} attention_tracker;
+	int64_t wall_ms;  /* when it was sent */
+	bool lost;
+	int64_t rtt_ns;   /* ignored when lost */
+	double phi;       /* phi as fd.csv logs it */
+	double anomaly;   /* the latest HTM anomaly score; NAN before one */
+} attention_input;
 
-/* A tracker before any probe (state HEALTHY, not yet started). */
-attention_tracker attention_tracker_init(void);
+typedef struct attention_tracker attention_tracker;
 
-/* Feeds one probe outcome.  Returns true when the state changed (the first
- * probe of a tracker counts as a change, so every host's initial state is
- * logged once). */
-bool attention_update(attention_tracker *t, const attention_params *p,
-                      bool lost, double phi, double anomaly);
+/* A tracker before any probe (HEALTHY, not yet started); NULL when memory
+ * is short. */
+attention_tracker *attention_new(void);
+void attention_free(attention_tracker *t);
 
+/* Feeds one outcome.  Returns true when the state changed (the first
+ * outcome of a tracker counts as a change, so every host's initial state
+ * is logged once). */
+bool attention_update(attention_tracker *t, const attention_params *p, const attention_input *in);
+
+attention_state attention_current(const attention_tracker *t);
 const char *attention_state_name(attention_state s);
+
+/* Saved state: a versioned little-endian blob of exactly
+ * attention_state_size() bytes (the baseline included). */
+size_t attention_state_size(void);
+void attention_save(const attention_tracker *t, uint8_t *buf);
+attention_tracker *attention_load(const uint8_t *buf, size_t len, char *err, size_t errlen);
 
 #endif

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (write(fd, data, size) == (ssize_t)size) {
 		pipeline_params pp = { .phi_window = 100, .phi_dist = PHI_DIST_EXP, .phi_threshold = 1,
-		                       .anomaly_threshold = 0.5, .confirm = 3, .timeout_ns = 1000000000,
+		                       .anomaly_threshold = 0.5, .confirm = 3, .accept_after_s = 1800, .dead_after_s = 10,
+		                       .timeout_ns = 1000000000,
 		                       .htm = true, .htm_aggregate = 1, .htm_resolution = PIPELINE_HTM_RESOLUTION };
 		pipeline *p = pipeline_new(&pp, NULL);
 		pipeline_add_host(p, "a");

@@ -90,7 +90,8 @@ static void corrupt_truncated_and_foreign_files_are_rejected(void **state)
 
 static const pipeline_params PARAMS = {
 	.phi_window = 1000, .phi_dist = PHI_DIST_EXP, .phi_threshold = 1.0, .anomaly_threshold = 0.5,
-	.confirm = 1, .timeout_ns = 1000000000, .htm = false, .htm_aggregate = 1, .htm_resolution = 0.025,
+	.confirm = 1, .accept_after_s = 1800, .dead_after_s = 10, .timeout_ns = 1000000000, .htm = false,
+	.htm_aggregate = 1, .htm_resolution = 0.025,
 };
 
 static void pipeline_state_restores_the_same_phi(void **state)
