@@ -140,11 +140,18 @@ test: check-deps all unit-tests $(HELPERS)
 build/tests/pano-bench: build/tests/bench/pano_bench.o build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO) -lpthread
 
+# The detection scorecard: labelled gray-failure traces through the agent's
+# pipeline and through the trivial rule (make bench; tests/bench/scenarios.h).
+build/tests/detection-scorecard: build/tests/bench/detection_scorecard.o build/tests/bench/scenarios.o \
+		build/libsonar.a build/libdetector.a build/libpano.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_PANO)
+
 # The gray-failure scenario alone (root; about a minute; part of make test).
 scenario: check-deps all
 	@bash tests/integration/gray_failure.sh
 
-bench: check-deps all build/tests/pano-bench
+bench: check-deps all build/tests/pano-bench build/tests/detection-scorecard
+	@tests/bench/detection-bench.sh
 	@tests/bench/agent-bench.sh
 	@tests/bench/pano-bench.sh
 	@tests/bench/curve-bench.sh

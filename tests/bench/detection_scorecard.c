@@ -1,0 +1,497 @@
+/*
+ * detection_scorecard.c - how well the agent's detectors catch the gray
+ * failures of scenarios.h, against a rule anyone could write.
+ *
+ * Every scenario is generated for each seed and fed, probe by probe,
+ * through the agent's own pipeline (default options, the scenario's
+ * interval) and through the trivial rule: "3 response times in a row above
+ * 3 times the median of the last 100".  Per scenario it prints incidents
+ * caught, the median delay, how long the alarm was held, and false alarms
+ * per host-hour after the learning time, for both.  The alarm is
+ * NEEDS_ATTENTION (DEAD in the dead-host scenario).  With --nab DIR it adds
+ * NAB's real EC2 request-latency series with its labelled window.  It also
+ * counts how often the HTM anomaly score exceeds a few thresholds on
+ * stationary stretches, which is what those thresholds mean.
+ *
+ *   detection-scorecard [--seeds N] [--only NAME] [--nab DIR]
+ *   detection-scorecard --write NAME SEED     (the trace as sonar.csv on
+ *                                              stdout, incidents on stderr)
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../agent/cli.h"
+#include "../../agent/pipeline.h"
+#include "../../agent/timefmt.h"
+#include "scenarios.h"
+
+#define PROG "detection-scorecard"
+#define TRIVIAL_WINDOW 100
+#define TRIVIAL_FACTOR 3.0
+#define TRIVIAL_RUN 3
+/* An alarm that starts this long after an incident ended is a false one. */
+#define AFTER_INCIDENT_MS (10 * 60 * 1000)
+#define EPISODES_MAX 100000
+static const double THRESHOLDS[] = { 0.3, 0.4, 0.5, 0.6, 0.7 };
+#define NTHRESHOLDS (sizeof(THRESHOLDS) / sizeof(THRESHOLDS[0]))
+
+typedef struct {
+	int64_t start_ms, end_ms;
+} episode;
+
+typedef struct {
+	episode *e;
+	size_t n;
+	bool on;
+} episodes;
+
+static void episodes_set(episodes *x, int64_t wall_ms, bool on)
+{
+	if (on && !x->on && x->n < EPISODES_MAX)
+		x->e[x->n++] = (episode){ wall_ms, INT64_MAX };
+	else if (!on && x->on && x->n > 0)
+		x->e[x->n - 1].end_ms = wall_ms;
+	x->on = on;
+}
+
+/* What one detector scored over every seed of a scenario. */
+typedef struct {
+	unsigned incidents, caught;
+	double *delays, *held;
+	size_t ndelays;
+	unsigned false_alarms;
+	double eval_hours;
+	unsigned dead_in_incident; /* episodes of DEAD inside an incident (loss) */
+} tally;
+
+/* --- the trivial rule --------------------------------------------------------- */
+
+typedef struct {
+	double ring[TRIVIAL_WINDOW];
+	size_t count, next;
+	unsigned run;
+	bool alarm;
+} trivial_rule;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static bool trivial_step(trivial_rule *t, bool lost, double rtt)
+{
+	if (lost)
+		return t->alarm;
+	if (t->count >= 20) {
+		double sorted[TRIVIAL_WINDOW];
+		memcpy(sorted, t->ring, t->count * sizeof(double));
+		qsort(sorted, t->count, sizeof(double), cmp_double);
+		double median = sorted[t->count / 2];
+		bool high = rtt > TRIVIAL_FACTOR * median;
+		t->run = high ? t->run + 1 : 0;
+		if (t->run >= TRIVIAL_RUN)
+			t->alarm = true;
+		else if (!high)
+			t->alarm = false;
+	}
+	t->ring[t->next] = rtt;
+	t->next = (t->next + 1) % TRIVIAL_WINDOW;
+	if (t->count < TRIVIAL_WINDOW)
+		t->count++;
+	return t->alarm;
+}
+
+/* --- scoring ------------------------------------------------------------------ */
+
+static bool near_incident(const trace *tr, int64_t t)
+{
+	for (size_t k = 0; k < tr->incident_count; k++)
+		if (t >= tr->incidents[k].start_ms && t < tr->incidents[k].end_ms + AFTER_INCIDENT_MS)
+			return true;
+	return false;
+}
+
+static void score(const episodes *x, const trace *tr, double interval_s, double learn_s,
+                  double deadline_s, int64_t end_ms, tally *out)
+{
+	int64_t grace = (int64_t)(3 * interval_s * 1000);
+	for (size_t k = 0; k < tr->incident_count; k++) {
+		const incident *in = &tr->incidents[k];
+		out->incidents++;
+		for (size_t i = 0; i < x->n; i++) {
+			const episode *e = &x->e[i];
+			int64_t from = e->start_ms > in->start_ms ? e->start_ms : in->start_ms;
+			if (e->end_ms <= in->start_ms || from > in->end_ms + grace)
+				continue;
+			double delay = (double)(from - in->start_ms) / 1000.0;
+			if (deadline_s > 0 && delay > deadline_s)
+				break;
+			int64_t until = e->end_ms < in->end_ms ? e->end_ms : in->end_ms;
+			if (until > end_ms)
+				until = end_ms;
+			out->caught++;
+			out->delays[out->ndelays] = delay;
+			out->held[out->ndelays++] = until > from ? (double)(until - from) / 1000.0 : 0.0;
+			break;
+		}
+	}
+	int64_t learn_ms = tr->start_ms + (int64_t)(learn_s * 1000);
+	for (size_t i = 0; i < x->n; i++)
+		if (x->e[i].start_ms >= learn_ms && !near_incident(tr, x->e[i].start_ms))
+			out->false_alarms++;
+	out->eval_hours += (double)(end_ms - learn_ms) / 3600e3;
+}
+
+static double median_of(double *v, size_t n)
+{
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+/* --- running the pipeline ------------------------------------------------------ */
+
+typedef struct {
+	uint64_t steps, over[NTHRESHOLDS];
+} calibration;
+
+static pipeline *new_pipeline(double interval_s)
+{
+	detector_options o;
+	detector_options_defaults(&o, "unused");
+	o.interval_s = interval_s;
+	if (detector_options_finish(&o, PROG, false) != 0)
+		return NULL;
+	pipeline_params pp;
+	detector_options_to_params(&o, &pp);
+	pipeline *p = pipeline_new(&pp, NULL);
+	if (p && pipeline_add_host(p, "host") < 0) {
+		pipeline_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Runs one trace through both detectors; returns -1 when memory is short. */
+static int run_trace(const trace *tr, double interval_s, bool alarm_is_dead, double learn_s,
+                     episodes *ours, episodes *trivial, episodes *dead, calibration *cal)
+{
+	pipeline *p = new_pipeline(interval_s);
+	if (!p)
+		return -1;
+	trivial_rule tv = { { 0 }, 0, 0, 0, false };
+	int64_t learn_ms = tr->start_ms + (int64_t)(learn_s * 1000);
+	int64_t first_incident = tr->incident_count ? tr->incidents[0].start_ms : INT64_MAX;
+	for (size_t i = 0; i < tr->count; i++) {
+		const trace_probe *pr = &tr->probes[i];
+		pipeline_observe(p, 0, pr->wall_ms, pr->lost ? PROBE_TIMEOUT : PROBE_OK, pr->rtt_ns);
+		attention_state st = pipeline_state(p, 0);
+		episodes_set(ours, pr->wall_ms, alarm_is_dead ? st == ATTENTION_DEAD : st == ATTENTION_NEEDS_ATTENTION);
+		episodes_set(dead, pr->wall_ms, st == ATTENTION_DEAD);
+		episodes_set(trivial, pr->wall_ms, trivial_step(&tv, pr->lost, (double)pr->rtt_ns));
+		double a = pipeline_last_anomaly(p, 0);
+		if (cal && pr->wall_ms >= learn_ms && pr->wall_ms < first_incident && !isnan(a)) {
+			cal->steps++;
+			for (size_t k = 0; k < NTHRESHOLDS; k++)
+				cal->over[k] += a > THRESHOLDS[k];
+		}
+	}
+	pipeline_free(p);
+	return 0;
+}
+
+static void print_row(const char *name, const char *who, tally *t)
+{
+	char caught[32], delay[32], held[32], fa[32];
+	snprintf(caught, sizeof(caught), "%u/%u", t->caught, t->incidents);
+	double d = median_of(t->delays, t->ndelays), h = median_of(t->held, t->ndelays);
+	if (t->incidents == 0)
+		snprintf(caught, sizeof(caught), "-");
+	if (isnan(d))
+		snprintf(delay, sizeof(delay), "-");
+	else
+		snprintf(delay, sizeof(delay), "%.0f s", d);
+	if (isnan(h))
+		snprintf(held, sizeof(held), "-");
+	else
+		snprintf(held, sizeof(held), "%.0f s", h);
+	snprintf(fa, sizeof(fa), "%.3f", t->eval_hours > 0 ? t->false_alarms / t->eval_hours : 0.0);
+	printf("%-20s %-8s %9s %9s %9s %8s %9.0f\n", name, who, caught, delay, held, fa, t->eval_hours);
+}
+
+static int tally_init(tally *t, size_t incidents)
+{
+	memset(t, 0, sizeof(*t));
+	t->delays = calloc(incidents + 1, sizeof(double));
+	t->held = calloc(incidents + 1, sizeof(double));
+	return t->delays && t->held ? 0 : -1;
+}
+
+static void tally_free(tally *t)
+{
+	free(t->delays);
+	free(t->held);
+}
+
+/* Episodes that overlap an incident. */
+static unsigned overlapping(const episodes *x, const trace *tr)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < x->n; i++)
+		for (size_t k = 0; k < tr->incident_count; k++)
+			if (x->e[i].start_ms < tr->incidents[k].end_ms && x->e[i].end_ms > tr->incidents[k].start_ms) {
+				n++;
+				break;
+			}
+	return n;
+}
+
+static int run_scenario(const scenario *s, unsigned seeds, calibration *cal)
+{
+	tally ours, trivial;
+	if (tally_init(&ours, seeds * SCENARIO_INCIDENTS_MAX) != 0 ||
+	    tally_init(&trivial, seeds * SCENARIO_INCIDENTS_MAX) != 0)
+		return -1;
+	episodes eo = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	episodes et = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	episodes ed = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	int rc = eo.e && et.e && ed.e ? 0 : -1;
+	bool stationary = s->kind == SCENARIO_LOOPBACK || s->kind == SCENARIO_SUDDEN || s->kind == SCENARIO_SHIFT;
+	for (unsigned seed = 1; seed <= seeds && rc == 0; seed++) {
+		trace tr;
+		if (scenario_trace(s, seed, &tr) != 0) {
+			rc = -1;
+			break;
+		}
+		eo.n = et.n = ed.n = 0;
+		eo.on = et.on = ed.on = false;
+		rc = run_trace(&tr, s->interval_s, s->kind == SCENARIO_DEAD, s->learn_s, &eo, &et, &ed,
+		               stationary ? cal : NULL);
+		int64_t end_ms = tr.probes[tr.count - 1].wall_ms;
+		score(&eo, &tr, s->interval_s, s->learn_s, s->deadline_s, end_ms, &ours);
+		score(&et, &tr, s->interval_s, s->learn_s, s->deadline_s, end_ms, &trivial);
+		if (s->kind == SCENARIO_LOSS)
+			ours.dead_in_incident += overlapping(&ed, &tr);
+		trace_free(&tr);
+	}
+	if (rc == 0) {
+		print_row(s->name, "ours", &ours);
+		print_row("", "trivial", &trivial);
+		if (s->kind == SCENARIO_LOSS)
+			printf("%-20s %-8s DEAD during %u of %u loss bursts\n", "", "ours", ours.dead_in_incident,
+			       ours.incidents);
+	}
+	free(eo.e);
+	free(et.e);
+	free(ed.e);
+	tally_free(&ours);
+	tally_free(&trivial);
+	return rc;
+}
+
+/* --- NAB's EC2 request latency ------------------------------------------------- */
+
+static int64_t parse_nab_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+	if (!end)
+		return -1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+static int run_nab(const char *dir)
+{
+	static const char *const FILE_NAME = "realKnownCause/ec2_request_latency_system_failure.csv";
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/data/%s", dir, FILE_NAME);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		printf("%-20s (NAB series not found at %s)\n", "nab-ec2-latency", path);
+		return 0;
+	}
+	trace tr = { NULL, 0, { { 0, 0 } }, 0, 0 };
+	size_t cap = 0;
+	char line[256];
+	while (fgets(line, sizeof(line), f)) {
+		char *comma = strchr(line, ',');
+		if (!comma)
+			continue;
+		*comma = '\0';
+		int64_t t = parse_nab_time(line);
+		double v = strtod(comma + 1, NULL);
+		if (t < 0 || !(v > 0))
+			continue;
+		if (tr.count == cap) {
+			cap = cap ? cap * 2 : 4096;
+			trace_probe *np = realloc(tr.probes, cap * sizeof(*np));
+			if (!np) {
+				fclose(f);
+				free(tr.probes);
+				return -1;
+			}
+			tr.probes = np;
+		}
+		tr.probes[tr.count++] = (trace_probe){ t, false, (int64_t)llround(v * 1e6) };
+	}
+	fclose(f);
+	if (tr.count == 0) {
+		free(tr.probes);
+		return 0;
+	}
+	tr.start_ms = tr.probes[0].wall_ms;
+	snprintf(path, sizeof(path), "%s/labels/combined_windows.json", dir);
+	json_error_t jerr;
+	json_t *labels = json_load_file(path, 0, &jerr);
+	json_t *windows = labels ? json_object_get(labels, FILE_NAME) : NULL;
+	size_t i;
+	json_t *w;
+	json_array_foreach(windows, i, w) {
+		if (tr.incident_count < SCENARIO_INCIDENTS_MAX)
+			tr.incidents[tr.incident_count++] = (incident){
+				parse_nab_time(json_string_value(json_array_get(w, 0)) ? json_string_value(json_array_get(w, 0)) : ""),
+				parse_nab_time(json_string_value(json_array_get(w, 1)) ? json_string_value(json_array_get(w, 1)) : "") };
+	}
+	json_decref(labels);
+	/* NAB's probationary period: the first 15% of the series */
+	double learn_s = (double)(tr.probes[tr.count - 1].wall_ms - tr.start_ms) / 1000.0 * 0.15;
+	episodes eo = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	episodes et = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	episodes ed = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	tally ours, trivial;
+	int rc = -1;
+	if (eo.e && et.e && ed.e && tally_init(&ours, SCENARIO_INCIDENTS_MAX) == 0 &&
+	    tally_init(&trivial, SCENARIO_INCIDENTS_MAX) == 0 &&
+	    run_trace(&tr, 300, false, learn_s, &eo, &et, &ed, NULL) == 0) {
+		int64_t end_ms = tr.probes[tr.count - 1].wall_ms;
+		score(&eo, &tr, 300, learn_s, 0, end_ms, &ours);
+		score(&et, &tr, 300, learn_s, 0, end_ms, &trivial);
+		print_row("nab-ec2-latency", "ours", &ours);
+		print_row("", "trivial", &trivial);
+		tally_free(&ours);
+		tally_free(&trivial);
+		rc = 0;
+	}
+	free(eo.e);
+	free(et.e);
+	free(ed.e);
+	free(tr.probes);
+	return rc;
+}
+
+/* --- main ---------------------------------------------------------------------- */
+
+static const scenario *find_scenario(const char *name)
+{
+	for (size_t i = 0; i < SCENARIO_COUNT; i++)
+		if (strcmp(SCENARIOS[i].name, name) == 0)
+			return &SCENARIOS[i];
+	return NULL;
+}
+
+static int write_trace(const char *name, const char *seed_arg)
+{
+	const scenario *s = find_scenario(name);
+	long seed;
+	if (!s || parse_long(seed_arg, 1, 1000000, &seed) != 0) {
+		fprintf(stderr, PROG ": --write: unknown scenario '%s' or seed '%s' (see --help)\n", name, seed_arg);
+		return 2;
+	}
+	trace tr;
+	if (scenario_trace(s, (uint64_t)seed, &tr) != 0) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	printf("timestamp,host,rtt_ns\n");
+	char ts[TIMEFMT_LEN];
+	for (size_t i = 0; i < tr.count; i++) {
+		timefmt_format(tr.probes[i].wall_ms, ts);
+		if (tr.probes[i].lost)
+			printf("%s,%s,\n", ts, s->name);
+		else
+			printf("%s,%s,%lld\n", ts, s->name, (long long)tr.probes[i].rtt_ns);
+	}
+	for (size_t k = 0; k < tr.incident_count; k++) {
+		char a[TIMEFMT_LEN], b[TIMEFMT_LEN];
+		timefmt_format(tr.incidents[k].start_ms, a);
+		timefmt_format(tr.incidents[k].end_ms, b);
+		fprintf(stderr, "incident,%s,%s\n", a, b);
+	}
+	trace_free(&tr);
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: " PROG " [--seeds N] [--only NAME] [--nab DIR]\n"
+	             "       " PROG " --write NAME SEED\n"
+	             "Scores the agent's detectors and the trivial 3x-median rule on labelled\n"
+	             "traces (default 20 seeds each).  --write prints one trace as sonar.csv and\n"
+	             "its incidents on stderr.  Scenarios:");
+	for (size_t i = 0; i < SCENARIO_COUNT; i++)
+		fprintf(out, " %s", SCENARIOS[i].name);
+	fprintf(out, "\n");
+}
+
+int main(int argc, char **argv)
+{
+	long seeds = 20;
+	const char *only = NULL, *nab = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--write") == 0 && i + 2 < argc) {
+			return write_trace(argv[i + 1], argv[i + 2]);
+		} else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+			if (parse_long(argv[++i], 1, 10000, &seeds) != 0) {
+				fprintf(stderr, PROG ": --seeds: '%s' is not an integer in [1, 10000] (see --help)\n", argv[i]);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = argv[++i];
+			if (!find_scenario(only)) {
+				fprintf(stderr, PROG ": --only: unknown scenario '%s' (see --help)\n", only);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--nab") == 0 && i + 1 < argc) {
+			nab = argv[++i];
+		} else {
+			fprintf(stderr, PROG ": unknown or incomplete option '%s' (see --help)\n", argv[i]);
+			return 2;
+		}
+	}
+	printf("detection scorecard: %ld seeds a scenario, default options; alarm = NEEDS_ATTENTION (DEAD for dead-1s)\n", seeds);
+	printf("%-20s %-8s %9s %9s %9s %8s %9s\n", "scenario", "detector", "caught", "delay", "held",
+	       "false/h", "eval h");
+	calibration cal = { 0, { 0 } };
+	for (size_t i = 0; i < SCENARIO_COUNT; i++) {
+		if (only && strcmp(only, SCENARIOS[i].name) != 0)
+			continue;
+		if (run_scenario(&SCENARIOS[i], (unsigned)seeds, &cal) != 0) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return 1;
+		}
+		fflush(stdout);
+	}
+	if (nab && !only && run_nab(nab) != 0) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	if (cal.steps) {
+		printf("HTM anomaly score on stationary stretches (%llu steps): exceeded",
+		       (unsigned long long)cal.steps);
+		for (size_t k = 0; k < NTHRESHOLDS; k++)
+			printf("%s %.1f on 1 step in %.0f", k ? "," : "", THRESHOLDS[k],
+			       cal.over[k] ? (double)cal.steps / (double)cal.over[k] : INFINITY);
+		printf("\n");
+	}
+	return 0;
+}
