@@ -29,7 +29,7 @@ typedef struct {
 	long confirm;               /* --confirm, default 3 */
 	double accept_after_s;      /* --accept-after, default 1800 */
 	double dead_after_s;        /* --dead-after, default 10 */
-	bool htm;                   /* false with --no-htm: phi alone */
+	bool htm;                   /* false with --no-htm: no HTM model */
 } detector_options;
 
 #define INTERVAL_MIN_S 0.01
