@@ -216,7 +216,7 @@ static void print_row(const char *name, const char *who, tally *t)
 	if (isnan(d))
 		snprintf(delay, sizeof(delay), "-");
 	else
-		snprintf(delay, sizeof(delay), "%.0f s", d);
+		snprintf(delay, sizeof(delay), d < 10 ? "%.1f s" : "%.0f s", d);
 	if (isnan(h))
 		snprintf(held, sizeof(held), "-");
 	else
@@ -488,9 +488,13 @@ int main(int argc, char **argv)
 	if (cal.steps) {
 		printf("HTM anomaly score on stationary stretches (%llu steps): exceeded",
 		       (unsigned long long)cal.steps);
-		for (size_t k = 0; k < NTHRESHOLDS; k++)
-			printf("%s %.1f on 1 step in %.0f", k ? "," : "", THRESHOLDS[k],
-			       cal.over[k] ? (double)cal.steps / (double)cal.over[k] : INFINITY);
+		for (size_t k = 0; k < NTHRESHOLDS; k++) {
+			printf("%s %.1f ", k ? "," : "", THRESHOLDS[k]);
+			if (cal.over[k])
+				printf("on 1 step in %.0f", (double)cal.steps / (double)cal.over[k]);
+			else
+				printf("never");
+		}
 		printf("\n");
 	}
 	return 0;

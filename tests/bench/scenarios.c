@@ -10,10 +10,13 @@
 const scenario SCENARIOS[] = {
 	{ "daily-peak-60s", SCENARIO_DAILY_PEAK, 60, 3 * DAY + 13.5 * HOUR, 2 * DAY, 0 },
 	{ "daily-peak-10s", SCENARIO_DAILY_PEAK, 10, 3 * DAY + 13.5 * HOUR, 2 * DAY, 0 },
+	{ "sudden-6x-0.1s", SCENARIO_SUDDEN, 0.1, 1.25 * HOUR, 0.5 * HOUR, 3 },
 	{ "sudden-6x-1s", SCENARIO_SUDDEN, 1, 1.25 * HOUR, 0.5 * HOUR, 3 },
 	{ "creep-2pct-1s", SCENARIO_CREEP, 1, 3.6 * HOUR, 0.5 * HOUR, 55.48 * 60 },
 	{ "creep-2pct-10s", SCENARIO_CREEP, 10, 3.6 * HOUR, 0.5 * HOUR, 55.48 * 60 },
 	{ "shift-3x-1s", SCENARIO_SHIFT, 1, 2 * HOUR, 0.5 * HOUR, 0 },
+	{ "shift-3x-300s", SCENARIO_SHIFT, 300, 12 * HOUR, 6 * HOUR, 0 },
+	{ "loss-50pct-0.1s", SCENARIO_LOSS, 0.1, 2 * HOUR, 0.5 * HOUR, 0 },
 	{ "loss-50pct-1s", SCENARIO_LOSS, 1, 2 * HOUR, 0.5 * HOUR, 0 },
 	{ "dead-1s", SCENARIO_DEAD, 1, 1.25 * HOUR, 0.5 * HOUR, 0 },
 	{ "route-flap-10s", SCENARIO_ROUTE_FLAP, 10, 30 * HOUR, 6 * HOUR, 0 },
@@ -87,7 +90,8 @@ int scenario_trace(const scenario *s, uint64_t seed, trace *out)
 		break;
 	case SCENARIO_SHIFT:
 		sh.base_ms = 5.0;
-		on = 1 * HOUR + uniform(&r) * 600.0;
+		/* after the baseline is ready (30 probes) at any interval */
+		on = fmax(1 * HOUR, 100 * s->interval_s) + uniform(&r) * 600.0;
 		off = s->duration_s;
 		break;
 	case SCENARIO_DEAD:
