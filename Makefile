@@ -127,7 +127,7 @@ build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) 
 unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 # Helpers the integration tests run (panorama.sh loads a node with the bench's client).
-HELPERS := build/tests/pano-poke build/tests/pano-learn build/tests/pano-bench
+HELPERS := build/tests/pano-poke build/tests/pano-learn build/tests/pano-hostile build/tests/pano-bench
 build/tests/pano-%: build/tests/helpers/pano_%.o build/libpano.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 

@@ -471,6 +471,7 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
 	int rc = pano_store_add(s->store, r->observer, r->subject, &obs, &seq, &v, err, sizeof(err));
 	if (rc < 0) {
 		pano_obs_clear(&obs);
+		pano_store_names_rollback(s->store);
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
 		return 0;
 	}
@@ -921,12 +922,20 @@ static int receive_one(pano_server *s, pending *p)
 		p->who = key ? pano_keyring_find(s->keys, key) : NULL;
 	}
 	p->req = panorama__request__unpack(&s->cur->alloc, zmq_msg_size(body), zmq_msg_data(body));
+	char why[160];
+	bool text_ok = !p->req || wire_strings_valid(&panorama__request__descriptor, zmq_msg_data(body),
+	                                             zmq_msg_size(body), why, sizeof(why)) == 0;
 	if (n == 3)
 		zmq_msg_close(&frames[1]);
 	zmq_msg_close(body);
 	panorama__reply__init(&p->reply);
 	if (p->req)
 		p->reply.id = p->req->id;
+	if (!text_ok) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", why);
+		p->req = NULL; /* answered */
+		return 1;
+	}
 	if (p->req && s->keys && !authorized(s, p))
 		p->req = NULL; /* answered: the error reply is set */
 	return 1;
@@ -1158,10 +1167,12 @@ int pano_server_run(pano_server *s)
 		items[2] = (zmq_pollitem_t){ NULL, s->sync_efd, ZMQ_POLLIN, 0 };
 		peers_pollitems(s->peers, items + 3);
 		/* the watch socket last: absent, it is simply not polled */
-		items[3 + npeers] = (zmq_pollitem_t){ s->watch ? pano_watch_socket(s->watch) : NULL, -1, ZMQ_POLLIN, 0 };
-		if (zmq_poll(items, (int)(3 + npeers + (s->watch != NULL)), 1000) < 0 && errno != EINTR)
+		pano_watch_tick(s->watch);
+		void *wsock = s->watch ? pano_watch_socket(s->watch) : NULL;
+		items[3 + npeers] = (zmq_pollitem_t){ wsock, -1, ZMQ_POLLIN, 0 };
+		if (zmq_poll(items, (int)(3 + npeers + (wsock != NULL)), 1000) < 0 && errno != EINTR)
 			break;
-		if (s->watch && items[3 + npeers].revents)
+		if (wsock && items[3 + npeers].revents)
 			pano_watch_read(s->watch);
 		if (items[2].revents)
 			collect_synced(s, false);

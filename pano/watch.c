@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <zmq.h>
 
@@ -20,8 +21,15 @@
 #define WATCH_REMEMBER_MAX 200000
 
 struct pano_watch {
-	void *sock;
+	void *zctx;
+	void *sock;        /* NULL between a reset and the next successful bind */
+	char endpoint[512];
+	char addr[256];
+	pano_cert curve;
+	bool has_curve;
 	long topics;       /* distinct subscriptions the XPUB socket reported */
+	long resets;
+	time_t last_reset_log;
 	strmap *last;      /* subject -> signature of the inference last published */
 	arena *arena;
 };
@@ -37,31 +45,67 @@ int pano_watch_default_addr(const char *addr, char *out, size_t outlen)
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
+/* libzmq keeps every distinct subscription of every subscriber in a trie
+ * of one node per byte, whoever sent it, CURVE or not; so a subscription
+ * is at most a name long (a longer message drops the connection), a
+ * subscriber's backlog of them is short, and past PANO_WATCH_TOPICS_MAX
+ * distinct ones the socket is closed and bound afresh, which frees them
+ * all.  Real watchers (SUB sockets) reconnect and subscribe again on
+ * their own within ZeroMQ's reconnect interval. */
+static int open_socket(pano_watch *w, char *err, size_t errlen)
+{
+	void *sock = zmq_socket(w->zctx, ZMQ_XPUB);
+	if (!sock) {
+		snprintf(err, errlen, "cannot make the watch socket: %s", zmq_strerror(errno));
+		return -1;
+	}
+	int hwm = 10000, rcvhwm = PANO_WATCH_BACKLOG_MAX, linger = 0;
+	/* the frame bound applies to CURVE's handshake commands too (about
+	 * 300 bytes), so it is looser than a subscription's; a longer
+	 * subscription is caught when read */
+	int64_t maxmsg = PANO_WATCH_FRAME_MAX;
+	if (zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0) {
+		snprintf(err, errlen, "cannot set up the watch socket: %s", zmq_strerror(errno));
+		zmq_close(sock);
+		return -1;
+	}
+	if (w->has_curve && pano_curve_server_apply(sock, &w->curve, err, errlen) != 0) {
+		zmq_close(sock);
+		return -1;
+	}
+	if (zmq_bind(sock, w->endpoint) != 0) {
+		snprintf(err, errlen, "cannot serve the watch stream on %.200s: %s", w->addr, zmq_strerror(errno));
+		zmq_close(sock);
+		return -1;
+	}
+	w->sock = sock;
+	w->topics = 0;
+	return 0;
+}
+
 pano_watch *pano_watch_new(void *zctx, const char *addr, const pano_cert *curve, char *err, size_t errlen)
 {
-	char endpoint[512];
-	if (pano_endpoint(addr, endpoint, sizeof(endpoint)) != 0) {
-		snprintf(err, errlen, "watch address '%.200s' is not host:port", addr);
-		return NULL;
-	}
 	pano_watch *w = calloc(1, sizeof(*w));
 	if (!w || !(w->last = strmap_new()) || !(w->arena = arena_new())) {
 		snprintf(err, errlen, "out of memory");
 		pano_watch_free(w);
 		return NULL;
 	}
-	w->sock = zmq_socket(zctx, ZMQ_XPUB);
-	int hwm = 10000, linger = 0;
-	if (w->sock) {
-		zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-		zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
-	}
-	if (w->sock && curve && pano_curve_server_apply(w->sock, curve, err, errlen) != 0) {
+	if (pano_endpoint(addr, w->endpoint, sizeof(w->endpoint)) != 0 ||
+	    snprintf(w->addr, sizeof(w->addr), "%s", addr) >= (int)sizeof(w->addr)) {
+		snprintf(err, errlen, "watch address '%.200s' is not host:port", addr);
 		pano_watch_free(w);
 		return NULL;
 	}
-	if (!w->sock || zmq_bind(w->sock, endpoint) != 0) {
-		snprintf(err, errlen, "cannot serve the watch stream on %.200s: %s", addr, zmq_strerror(errno));
+	w->zctx = zctx;
+	if (curve) {
+		w->curve = *curve;
+		w->has_curve = true;
+	}
+	if (open_socket(w, err, errlen) != 0) {
 		pano_watch_free(w);
 		return NULL;
 	}
@@ -95,16 +139,53 @@ void pano_watch_free(pano_watch *w)
 
 void *pano_watch_socket(pano_watch *w) { return w->sock; }
 
+long pano_watch_resets(const pano_watch *w) { return w->resets; }
+
+static void reset(pano_watch *w)
+{
+	zmq_close(w->sock);
+	w->sock = NULL;
+	w->topics = 0;
+	w->resets++;
+	time_t now = time(NULL);
+	if (now != w->last_reset_log) {
+		w->last_reset_log = now;
+		pano_log(LOG_WARN, "watch: more than %d distinct subscriptions, or one over %d bytes; "
+		         "dropped every watcher (%ld times so far)", PANO_WATCH_TOPICS_MAX,
+		         PANO_WATCH_TOPIC_LEN_MAX, w->resets);
+	}
+	pano_watch_tick(w);
+}
+
+void pano_watch_tick(pano_watch *w)
+{
+	if (!w || w->sock)
+		return;
+	/* The old listener goes away in ZeroMQ's I/O thread; until it has,
+	 * the port is taken and the next tick tries again. */
+	char err[256];
+	if (open_socket(w, err, sizeof(err)) != 0 && errno != EADDRINUSE)
+		pano_log(LOG_ERROR, "watch: %s", err);
+}
+
 void pano_watch_read(pano_watch *w)
 {
+	if (!w->sock)
+		return;
 	zmq_msg_t m;
 	zmq_msg_init(&m);
 	while (zmq_msg_recv(&m, w->sock, ZMQ_DONTWAIT) >= 0) {
 		const unsigned char *d = zmq_msg_data(&m);
+		bool too_long = zmq_msg_size(&m) > 1 + PANO_WATCH_TOPIC_LEN_MAX;
 		if (zmq_msg_size(&m) > 0 && d[0] == 1)
-			w->topics++;
+			w->topics += too_long ? PANO_WATCH_TOPICS_MAX + 1 : 1;
 		else if (zmq_msg_size(&m) > 0 && d[0] == 0 && w->topics > 0)
 			w->topics--;
+		if (w->topics > PANO_WATCH_TOPICS_MAX) {
+			zmq_msg_close(&m);
+			reset(w);
+			return;
+		}
 	}
 	zmq_msg_close(&m);
 	if (w->topics == 0 && strmap_count(w->last) > 0)
@@ -131,7 +212,7 @@ static char *signature(const pano_inference *inf)
 
 void pano_watch_subject(pano_watch *w, const pano_store *store, const char *subject)
 {
-	if (!w || w->topics == 0 || !subject)
+	if (!w || !w->sock || w->topics == 0 || !subject)
 		return;
 	const pano_subject *sub = pano_store_subject(store, subject);
 	if (!sub)

@@ -1,0 +1,58 @@
+#!/bin/bash
+# What a client without a key, or a hostile file, could do to a node:
+#  - flood the watch socket with subscriptions (distinct, long, huge): the
+#    node's memory stays bounded, it keeps serving, and a real watcher
+#    still gets its changes;
+#  - a config with names the node cannot hold, a GC frequency that would
+#    overflow the clock, or a FIFO in its place: refused at once, one line.
+. "$(dirname "$0")/../lib.sh"
+C=$BIN/hview-client S=$BIN/hview-server H=$ROOT/build/tests/pano-hostile
+cd "$WORK"
+rss() { awk '/VmRSS/ { print $2 }' /proc/$1/status; }
+
+# --- the watch socket -------------------------------------------------------------
+P=$(free_port)
+check "a node answers" start_node 127.0.0.1:$P n.db n0 n.log
+before=$(rss $node)
+$C -server 127.0.0.1:$P watch w1 >watch.out 2>watch.err &
+watcher=$!
+on_exit "kill $watcher"
+sleep 0.5
+$H subscribe 127.0.0.1:$((P + 1)) 2000 200
+$H subscribe 127.0.0.1:$((P + 1)) 100 100000
+$H subscribe-raw 127.0.0.1:$((P + 1)) $((256 << 20))
+after=$(rss $node)
+echo "# node RSS: $before kB before, $after kB after 2,000 of 200 B, 100 of 100 kB and one of 256 MB"
+check "the node's memory stays bounded (RSS $after kB, under 64 MB)" test "$after" -lt 65536
+check "the node still answers" wait_node 127.0.0.1:$P
+check "the bound is said in the node's log" grep -q "distinct subscriptions, or one over 256 bytes; dropped every watcher" n.log
+# the watcher was dropped with the others; its SUB socket comes back by itself
+sleep 1.5
+printf 'me o1\nreport w1 m:u:10\n' | $C -server 127.0.0.1:$P >/dev/null
+check "a real watcher still gets the changes" eventually 5 grep -q "w1" watch.out
+kill $watcher; wait $watcher 2>/dev/null
+kill -TERM $node; wait $node
+
+# --- configs it cannot hold ------------------------------------------------------------
+refused() { # refused NAME CONFIG-JSON PATTERN
+	printf '%s' "$2" >bad.json
+	timeout 10 $S -config bad.json 2>bad.err
+	local rc=$?
+	check "$1: refused with one line (exit $rc)" \
+		bash -c "[ $rc -eq 2 ] && [ \$(wc -l <bad.err) -eq 1 ] && grep -q '$3' bad.err"
+	[ $rc -eq 2 ] || show bad.err
+}
+base='"Addr":"127.0.0.1:'$(free_port)'","DBFile":"c.db"'
+refused "a subject with a space" '{'"$base"',"Id":"n","Subjects":["a b"]}' 'Subjects\[0\]: name with a space'
+refused "a subject with ESC" '{'"$base"',"Id":"n","Subjects":["a\u001b[2J"]}' 'Subjects\[0\]: name with a space or control'
+refused "a 300-byte subject" '{'"$base"',"Id":"n","Subjects":["'$(printf 'x%.0s' $(seq 300))'"]}' 'name of 300 bytes'
+refused "an id with a control character" '{'"$base"',"Id":"n\u0007"}' "the node.s id"
+refused "a GC frequency that overflows the clock" '{'"$base"',"Id":"n","GCConfig":{"Frequency":9223372036854775807}}' 'GCConfig.Frequency: must be an integer in'
+subjects=$(seq -f '"s%g"' 200000 | paste -sd,)
+refused "200,000 subjects" '{'"$base"',"Id":"n","Subjects":['"$subjects"']}' '200000 subjects (at most 100000)'
+mkfifo fifo.json
+timeout 10 $S -config fifo.json 2>fifo.err
+rc=$?
+check "a FIFO as the config is refused at once (exit $rc)" bash -c "[ $rc -eq 2 ] && grep -q 'not a regular file' fifo.err"
+check "a config given a directory says so" bash -c "mkdir -p d.json; ! timeout 10 $S -config d.json 2>dir.err; grep -q 'not a regular file' dir.err"
+exit $FAILED
