@@ -7,6 +7,7 @@
 
 #include "natural.h"
 #include "strmap.h"
+#include "text.h"
 
 struct pano_subject {
 	const char *name;  /* the key in subjects */
@@ -27,6 +28,8 @@ struct pano_store {
 	strmap *subjects;  /* name -> pano_subject */
 	strmap *observers; /* name -> (uintptr_t) number of views */
 	strmap *names;     /* interned metric names (value unused) */
+	const char **fresh; /* names interned since pano_store_names_mark */
+	size_t nfresh, capfresh;
 	strmap *watched;   /* subjects watched (value unused) */
 	bool filter;
 };
@@ -121,6 +124,7 @@ void pano_store_free(pano_store *s)
 	strmap_free(s->observers);
 	strmap_free(s->names);
 	strmap_free(s->watched);
+	free(s->fresh);
 	free(s);
 }
 
@@ -128,23 +132,7 @@ const pano_limits *pano_store_limits(const pano_store *s) { return &s->limits; }
 
 bool pano_name_valid(const pano_store *s, const char *name, char *err, size_t errlen)
 {
-	size_t n = strlen(name);
-	if (n == 0) {
-		snprintf(err, errlen, "empty name");
-		return false;
-	}
-	if (n > s->limits.max_name_len) {
-		snprintf(err, errlen, "name of %zu bytes (at most %zu)", n, s->limits.max_name_len);
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c <= ' ' || c == 0x7f) {
-			snprintf(err, errlen, "name with a space or control character");
-			return false;
-		}
-	}
-	return true;
+	return pano_text_name_valid(name, strlen(name), s->limits.max_name_len, err, errlen);
 }
 
 const char *pano_store_intern(pano_store *s, const char *name, char *err, size_t errlen)
@@ -158,11 +146,33 @@ const char *pano_store_intern(pano_store *s, const char *name, char *err, size_t
 		snprintf(err, errlen, "more than %zu distinct metric names", s->limits.max_metric_names);
 		return NULL;
 	}
+	if (s->nfresh == s->capfresh) {
+		size_t cap = s->capfresh ? 2 * s->capfresh : 64;
+		const char **f = realloc(s->fresh, cap * sizeof(*f));
+		if (!f) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		s->fresh = f;
+		s->capfresh = cap;
+	}
 	if (strmap_put(s->names, name, NULL) != 0) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	return strmap_key(s->names, name);
+	k = strmap_key(s->names, name);
+	s->fresh[s->nfresh++] = k;
+	return k;
+}
+
+void pano_store_names_mark(pano_store *s) { s->nfresh = 0; }
+
+void pano_store_names_rollback(pano_store *s)
+{
+	while (s->nfresh > 0) {
+		const char *k = s->fresh[--s->nfresh];
+		strmap_remove(s->names, k);
+	}
 }
 
 static int reinfer(pano_subject *sub)

@@ -40,12 +40,18 @@ pano_store *pano_store_new(const pano_limits *limits);
 void pano_store_free(pano_store *s);
 const pano_limits *pano_store_limits(const pano_store *s);
 
-/* A name is 1..max_name_len bytes of printable, non-space ASCII or UTF-8. */
+/* A name is 1..max_name_len bytes of valid UTF-8 with no space and no
+ * control character (text.h). */
 bool pano_name_valid(const pano_store *s, const char *name, char *err, size_t errlen);
 
 /* The interned copy of a metric name, adding it if new and allowed;
  * NULL with a reason when the table is full. */
 const char *pano_store_intern(pano_store *s, const char *name, char *err, size_t errlen);
+/* A report that is refused must not use up the name budget: mark before
+ * interning its names, and roll back (removing the names interned since
+ * the mark, which nothing else can use yet) when it is refused. */
+void pano_store_names_mark(pano_store *s);
+void pano_store_names_rollback(pano_store *s);
 
 /*
  * Appends obs (metrics interned, sorted by name; moved into the store on

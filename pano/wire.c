@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 static int cmp_metric(const void *a, const void *b)
 {
 	return strcmp(((const pano_metric *)a)->name, ((const pano_metric *)b)->name);
@@ -42,6 +44,7 @@ int pano_obs_from_pb(pano_store *s, const Panorama__Observation *in, int64_t now
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	pano_store_names_mark(s);
 	for (size_t i = 0; i < in->n_metrics; i++) {
 		const Panorama__Observation__MetricsEntry *e = in->metrics[i];
 		const char *key = e && e->key && e->key[0] ? e->key
@@ -51,17 +54,20 @@ int pano_obs_from_pb(pano_store *s, const Panorama__Observation *in, int64_t now
 		if (!name) {
 			snprintf(err, errlen, "metric: %s", why);
 			free(m);
+			pano_store_names_rollback(s);
 			return -1;
 		}
 		const Panorama__Value *v = e->value ? e->value->value : NULL;
 		if (!v || (int)v->status < PANO_NA || (int)v->status > PANO_STATUS_MAX) {
 			snprintf(err, errlen, "metric %.64s: status missing or invalid", name);
 			free(m);
+			pano_store_names_rollback(s);
 			return -1;
 		}
 		if (!isfinite(v->score)) {
 			snprintf(err, errlen, "metric %.64s: score is not a finite number", name);
 			free(m);
+			pano_store_names_rollback(s);
 			return -1;
 		}
 		m[i] = (pano_metric){ name, (uint8_t)v->status, v->score };
@@ -71,6 +77,7 @@ int pano_obs_from_pb(pano_store *s, const Panorama__Observation *in, int64_t now
 		if (m[i].name == m[i - 1].name) {
 			snprintf(err, errlen, "metric %.64s given twice", m[i].name);
 			free(m);
+			pano_store_names_rollback(s);
 			return -1;
 		}
 	out->sec = in->ts->seconds;
@@ -206,4 +213,80 @@ Panorama__Report *wire_latest_report(arena *a, const pano_subject *sub)
 	r->subject = (char *)best->subject;
 	r->observation = wire_obs(a, pano_view_newest(best));
 	return r->observation ? r : NULL;
+}
+
+/* --- strings on the wire ------------------------------------------------------- */
+
+#define WIRE_DEPTH_MAX 32
+
+static bool read_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64 && *pos < len; shift += 7) {
+		uint8_t b = buf[(*pos)++];
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int strings_valid(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                         unsigned depth, char *err, size_t errlen)
+{
+	if (depth > WIRE_DEPTH_MAX) {
+		snprintf(err, errlen, "message nested too deep");
+		return -1;
+	}
+	size_t pos = 0;
+	while (pos < len) {
+		uint64_t tag, n;
+		if (!read_varint(buf, len, &pos, &tag))
+			goto malformed;
+		switch (tag & 7) {
+		case 0:
+			if (!read_varint(buf, len, &pos, &n))
+				goto malformed;
+			break;
+		case 1:
+			if (len - pos < 8)
+				goto malformed;
+			pos += 8;
+			break;
+		case 5:
+			if (len - pos < 4)
+				goto malformed;
+			pos += 4;
+			break;
+		case 2: {
+			if (!read_varint(buf, len, &pos, &n) || n > len - pos)
+				goto malformed;
+			const ProtobufCFieldDescriptor *f =
+				tag >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3)) : NULL;
+			if (f && f->type == PROTOBUF_C_TYPE_STRING && !pano_utf8_valid((const char *)buf + pos, (size_t)n)) {
+				snprintf(err, errlen, "%s.%s is not valid UTF-8 or holds a NUL", desc->short_name, f->name);
+				return -1;
+			}
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    strings_valid(f->descriptor, buf + pos, (size_t)n, depth + 1, err, errlen) != 0)
+				return -1;
+			pos += (size_t)n;
+			break;
+		}
+		default: /* groups are not proto3 */
+			goto malformed;
+		}
+	}
+	return 0;
+malformed:
+	snprintf(err, errlen, "%s is malformed", desc->short_name);
+	return -1;
+}
+
+int wire_strings_valid(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                       char *err, size_t errlen)
+{
+	return strings_valid(desc, buf, len, 0, err, errlen);
 }

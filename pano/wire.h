@@ -18,7 +18,15 @@
 /* How far ahead of the node's clock an observation's time may be. */
 #define PANO_MAX_FUTURE_SEC (24 * 3600)
 
-/* Converts and validates; 0, or -1 with a reason.  out owns its metrics. */
+/* Checks every string field of a packed message of type desc, at any
+ * depth, as protobuf-c does not: well-formed UTF-8 with no NUL (protobuf-c
+ * would cut a string at its NUL; other implementations refuse invalid
+ * UTF-8).  0, or -1 with the field's name in err. */
+int wire_strings_valid(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                       char *err, size_t errlen);
+
+/* Converts and validates; 0, or -1 with a reason.  out owns its metrics.
+ * A refusal leaves no metric name interned that was not there before. */
 int pano_obs_from_pb(pano_store *s, const Panorama__Observation *in, int64_t now_sec,
                      pano_obs *out, char *err, size_t errlen);
 

@@ -114,6 +114,139 @@ static uint8_t *submit(const char *observer, const char *subject, const char *me
 	return buf;
 }
 
+/* The packed request msg with the right handle in: decoded, patched,
+ * re-packed (msg is freed). */
+static uint8_t *with_handle(uint8_t *msg, size_t *len, uint64_t handle)
+{
+	Panorama__Request *q = panorama__request__unpack(NULL, *len, msg);
+	if (!q)
+		return msg;
+	q->submit_report->handle = handle;
+	size_t l2 = panorama__request__get_packed_size(q);
+	uint8_t *m2 = malloc(l2);
+	panorama__request__pack(q, m2);
+	panorama__request__free_unpacked(q, NULL);
+	free(msg);
+	*len = l2;
+	return m2;
+}
+
+/* A SubmitReport of the given metric names (healthy, score 90), packed;
+ * the caller frees it. */
+static uint8_t *submit_names(const char *observer, const char *subject, uint64_t handle,
+                             char **names, size_t n, size_t *len)
+{
+	Panorama__Value v = PANORAMA__VALUE__INIT;
+	v.status = PANORAMA__STATUS__HEALTHY;
+	v.score = 90;
+	Panorama__Metric *ms = calloc(n, sizeof(*ms));
+	Panorama__Observation__MetricsEntry *entries = calloc(n, sizeof(*entries));
+	Panorama__Observation__MetricsEntry **ptrs = calloc(n, sizeof(*ptrs));
+	for (size_t i = 0; i < n; i++) {
+		panorama__metric__init(&ms[i]);
+		ms[i].name = names[i];
+		ms[i].value = &v;
+		panorama__observation__metrics_entry__init(&entries[i]);
+		entries[i].key = names[i];
+		entries[i].value = &ms[i];
+		ptrs[i] = &entries[i];
+	}
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	ts.seconds = time(NULL);
+	Panorama__Observation o = PANORAMA__OBSERVATION__INIT;
+	o.ts = &ts;
+	o.n_metrics = n;
+	o.metrics = ptrs;
+	Panorama__Report rep = PANORAMA__REPORT__INIT;
+	rep.observer = (char *)observer;
+	rep.subject = (char *)subject;
+	rep.observation = &o;
+	Panorama__SubmitReportRequest sr = PANORAMA__SUBMIT_REPORT_REQUEST__INIT;
+	sr.handle = handle;
+	sr.report = &rep;
+	Panorama__Request req = PANORAMA__REQUEST__INIT;
+	req.id = 78;
+	req.body_case = PANORAMA__REQUEST__BODY_SUBMIT_REPORT;
+	req.submit_report = &sr;
+	*len = panorama__request__get_packed_size(&req);
+	uint8_t *buf = malloc(*len);
+	panorama__request__pack(&req, buf);
+	free(ms);
+	free(entries);
+	free(ptrs);
+	return buf;
+}
+
+static int is_accepted(Panorama__Reply *r)
+{
+	int ok = r && r->body_case == PANORAMA__REPLY__BODY_SUBMIT_REPORT && r->submit_report &&
+	         r->submit_report->result == PANORAMA__SUBMIT_REPORT_REPLY__STATUS__ACCEPTED;
+	if (r)
+		panorama__reply__free_unpacked(r, NULL);
+	return ok;
+}
+
+/* Refused reports must not use up the node's budget of metric names: many
+ * reports of new names with one given twice, then one new name. */
+static void name_budget(void *ctx, const char *endpoint, uint64_t handle)
+{
+	enum { REPORTS = 200, NAMES = 64 };
+	char *names[NAMES], buf[NAMES][24];
+	size_t len;
+	int refused = 0;
+	for (int k = 0; k < REPORTS; k++) {
+		for (int i = 0; i < NAMES - 1; i++) {
+			snprintf(buf[i], sizeof(buf[i]), "burn%d.%d", k, i);
+			names[i] = buf[i];
+		}
+		names[NAMES - 1] = buf[0]; /* given twice: the report is refused */
+		uint8_t *msg = submit_names("obs", "budget", handle, names, NAMES, &len);
+		refused += is_error(raw(ctx, endpoint, msg, len, 2000), PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST);
+		free(msg);
+	}
+	check(refused == REPORTS, "200 reports of 63 new names and a duplicate are refused");
+	names[0] = "fresh.metric";
+	uint8_t *msg = submit_names("obs", "budget", handle, names, 1, &len);
+	check(is_accepted(raw(ctx, endpoint, msg, len, 2000)),
+	      "then a report with a new metric name is still accepted (refused ones used no budget)");
+	free(msg);
+}
+
+/* Names must be text: invalid UTF-8 or a NUL inside is refused, not
+ * stored (or cut). */
+static void names_as_text(void *ctx, const char *endpoint, uint64_t handle)
+{
+	struct { const char *what, *subject, *metric; } cases[] = {
+		{ "a subject of invalid UTF-8", "bad\xff", "m" },
+		{ "a subject with an overlong UTF-8 '/'", "bad\xc0\xaf", "m" },
+		{ "a subject with a UTF-16 surrogate", "bad\xed\xa0\x80", "m" },
+		{ "a subject with a C1 control (CSI)", "bad\xc2\x9b", "m" },
+		{ "a metric name of invalid UTF-8", "good", "m\xfe" },
+	};
+	size_t len;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *names[1] = { (char *)cases[i].metric };
+		uint8_t *msg = submit_names("obs", cases[i].subject, handle, names, 1, &len);
+		char what[128];
+		snprintf(what, sizeof(what), "%s: refused with BAD_REQUEST", cases[i].what);
+		check(is_error(raw(ctx, endpoint, msg, len, 2000), PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST), what);
+		free(msg);
+	}
+	/* A NUL inside: pack "nulQcut", then make the Q a NUL on the wire. */
+	char *names[1] = { "m" };
+	uint8_t *msg = submit_names("obs", "nulQcut", handle, names, 1, &len);
+	uint8_t *q = memmem(msg, len, "nulQcut", 7);
+	if (q)
+		q[3] = 0;
+	check(q && is_error(raw(ctx, endpoint, msg, len, 2000), PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST),
+	      "a subject with a NUL inside is refused, not cut at the NUL");
+	free(msg);
+	names[0] = "m";
+	msg = submit_names("obs", "caf\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac", handle, names, 1, &len);
+	check(is_accepted(raw(ctx, endpoint, msg, len, 2000)), "a subject of valid UTF-8 (caf\u00e9-\u65e5\u672c) is accepted");
+	free(msg);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -177,18 +310,7 @@ int main(int argc, char **argv)
 		int64_t sec = cases[i].sec == 0 ? time(NULL) : cases[i].sec < 0 ? cases[i].sec : time(NULL) + cases[i].sec;
 		uint8_t *msg = submit(cases[i].observer, cases[i].subject, cases[i].metric, cases[i].status,
 		                      cases[i].score, sec, cases[i].n, &len);
-		/* put the right handle in: decode, patch, re-pack */
-		Panorama__Request *q = panorama__request__unpack(NULL, len, msg);
-		if (q) {
-			q->submit_report->handle = handle;
-			size_t l2 = panorama__request__get_packed_size(q);
-			uint8_t *m2 = malloc(l2);
-			panorama__request__pack(q, m2);
-			panorama__request__free_unpacked(q, NULL);
-			free(msg);
-			msg = m2;
-			len = l2;
-		}
+		msg = with_handle(msg, &len, handle);
 		r = raw(ctx, endpoint, msg, len, 2000);
 		char what[128];
 		snprintf(what, sizeof(what), "%s (%zu bytes): refused%s", cases[i].what, len,
@@ -209,6 +331,8 @@ int main(int argc, char **argv)
 	free(msg);
 	free(longname);
 	check(still_serving(c), "still serving after absurd contents");
+	name_budget(ctx, endpoint, handle);
+	names_as_text(ctx, endpoint, handle);
 
 	/* An unknown request type: field 99 of the envelope. */
 	uint8_t unknown[] = { 0x08, 0x05, 0x9a, 0x06, 0x00 }; /* id=5, field 99 (len 0) */

@@ -66,7 +66,7 @@ $C -server 127.0.0.1:$P list subject >after.list
 check "after kill -9: get panorama identical" cmp -s before.pano after.pano
 check "after kill -9: dump inference identical" cmp -s before.inf after.inf
 check "after kill -9: list subject identical" cmp -s before.list after.list
-check "restart log says what it loaded (74 observations, 11 subjects)" grep -q "loaded 74 observations of 11 subjects" one.log
+check "restart log says what it loaded (76 observations, 13 subjects)" grep -q "loaded 76 observations of 13 subjects" one.log
 
 # --- the same with -fsync: replies wait for the WAL's fsync -----------------------
 FP2=$(free_port)
