@@ -7,6 +7,9 @@
 
 #include <jansson.h>
 
+#include "text.h"
+#include "regfile.h"
+
 int pano_config_set(char **field, const char *value)
 {
 	char *v = strdup(value);
@@ -70,11 +73,19 @@ static int get_bool(json_t *v, bool *out, const char *path, const char *field, c
 	return 0;
 }
 
-static int get_int(json_t *v, int64_t *out, int64_t min, const char *path, const char *field,
+/* Times and counts are bounded so that adding them to the clock or
+ * sizing by them cannot overflow. */
+#define CONFIG_SECONDS_MAX (10 * 366 * 86400LL)
+#define CONFIG_COUNT_MAX 1000000000LL
+
+static int get_int(json_t *v, int64_t *out, int64_t min, int64_t max, const char *path, const char *field,
                    char *err, size_t errlen)
 {
-	if (!json_is_integer(v) || json_integer_value(v) < min)
-		return bad(err, errlen, path, field, min > 0 ? "must be a positive integer" : "must be a non-negative integer");
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		char why[96];
+		snprintf(why, sizeof(why), "must be an integer in [%lld, %lld]", (long long)min, (long long)max);
+		return bad(err, errlen, path, field, why);
+	}
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -92,9 +103,9 @@ static int load_gc(pano_config *c, json_t *obj, const char *path, char *err, siz
 		if (strcmp(key, "Enable") == 0)
 			rc = get_bool(v, &c->gc_enable, path, field, err, errlen);
 		else if (strcmp(key, "Frequency") == 0)
-			rc = get_int(v, &c->gc_frequency_s, 1, path, field, err, errlen);
+			rc = get_int(v, &c->gc_frequency_s, 1, CONFIG_SECONDS_MAX, path, field, err, errlen);
 		else if (strcmp(key, "Threshold") == 0)
-			rc = get_int(v, &c->gc_threshold_s, 1, path, field, err, errlen);
+			rc = get_int(v, &c->gc_threshold_s, 1, CONFIG_SECONDS_MAX, path, field, err, errlen);
 		else if (strcmp(key, "Relative") == 0)
 			rc = get_bool(v, &c->gc_relative, path, field, err, errlen);
 		else
@@ -116,9 +127,9 @@ static int load_buf(pano_config *c, json_t *obj, const char *path, char *err, si
 		snprintf(field, sizeof(field), "BufConfig.%.64s", key);
 		int rc;
 		if (strcmp(key, "HoldTime") == 0)
-			rc = get_int(v, &c->buf_hold_time, 0, path, field, err, errlen);
+			rc = get_int(v, &c->buf_hold_time, 0, CONFIG_SECONDS_MAX, path, field, err, errlen);
 		else if (strcmp(key, "HoldListLen") == 0)
-			rc = get_int(v, &c->buf_hold_len, 0, path, field, err, errlen);
+			rc = get_int(v, &c->buf_hold_len, 0, CONFIG_COUNT_MAX, path, field, err, errlen);
 		else
 			rc = bad(err, errlen, path, field, "unknown field");
 		if (rc)
@@ -132,6 +143,11 @@ static int load_subjects(pano_config *c, json_t *arr, const char *path, char *er
 	if (!json_is_array(arr))
 		return bad(err, errlen, path, "Subjects", "must be an array of strings");
 	size_t n = json_array_size(arr);
+	if (n > PANO_CONFIG_SUBJECTS_MAX) {
+		char why[96];
+		snprintf(why, sizeof(why), "%zu subjects (at most %d)", n, PANO_CONFIG_SUBJECTS_MAX);
+		return bad(err, errlen, path, "Subjects", why);
+	}
 	c->subjects = calloc(n ? n : 1, sizeof(char *));
 	if (!c->subjects)
 		return bad(err, errlen, path, "Subjects", "out of memory");
@@ -141,8 +157,6 @@ static int load_subjects(pano_config *c, json_t *arr, const char *path, char *er
 		if (get_string(json_array_get(arr, i), &c->subjects[i], path, field, err, errlen))
 			return -1;
 		c->nsubjects++;
-		if (!c->subjects[i][0])
-			return bad(err, errlen, path, field, "empty subject");
 	}
 	return 0;
 }
@@ -177,8 +191,16 @@ static int load_peers(pano_config *c, json_t *obj, const char *path, char *err, 
 json_t *pano_json_object(const char *path, const char *text, const char *origin, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *root = text ? json_loads(text, JSON_REJECT_DUPLICATES, &je)
-	                    : json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	json_t *root = NULL;
+	if (text) {
+		root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	} else {
+		FILE *f = regfile_open(path, "rb", err, errlen);
+		if (!f)
+			return NULL;
+		root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+		fclose(f);
+	}
 	if (!root) {
 		if (je.line > 0)
 			snprintf(err, errlen, "%s: line %d: %s", origin, je.line, je.text);
@@ -249,4 +271,24 @@ int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen)
 	if (rc == 0 && (!c->addr[0] || !c->id[0] || !c->db_file[0]))
 		rc = bad(err, errlen, path, "Addr/Id/DBFile", "must not be empty");
 	return rc;
+}
+
+int pano_config_check_names(const pano_config *c, const char *origin, char *err, size_t errlen)
+{
+	char why[128];
+	if (!pano_text_name_valid(c->id, strlen(c->id), PANO_NAME_LEN_MAX, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: the node's id: %s", origin, why);
+		return -1;
+	}
+	for (size_t i = 0; i < c->nsubjects; i++)
+		if (!pano_text_name_valid(c->subjects[i], strlen(c->subjects[i]), PANO_NAME_LEN_MAX, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: field Subjects[%zu]: %s", origin, i, why);
+			return -1;
+		}
+	for (size_t i = 0; i < c->npeers; i++)
+		if (!pano_text_name_valid(c->peers[i].id, strlen(c->peers[i].id), PANO_NAME_LEN_MAX, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: field Peers: peer id %zu: %s", origin, i + 1, why);
+			return -1;
+		}
+	return 0;
 }

@@ -65,6 +65,15 @@ void pano_config_clear(pano_config *c);
  * loaders of hview-server and hview-logtail share it. */
 json_t *pano_json_object(const char *path, const char *text, const char *origin, char *err, size_t errlen);
 
+/* Names the node holds: its id, its Subjects, its peers' ids are names as
+ * a report's are (text.h).  The config may list at most
+ * PANO_CONFIG_SUBJECTS_MAX subjects (the store's bound). */
+#define PANO_NAME_LEN_MAX 255
+#define PANO_CONFIG_SUBJECTS_MAX 100000
+/* 0, or -1 with "ORIGIN: field X: problem" (checked after the command
+ * line has had its say). */
+int pano_config_check_names(const pano_config *c, const char *origin, char *err, size_t errlen);
+
 /* Replaces a string field (strdup); -1 when out of memory. */
 int pano_config_set(char **field, const char *value);
 

@@ -75,6 +75,11 @@ int main(int argc, char **argv)
 		pano_config_clear(&cfg);
 		return 2;
 	}
+	if (pano_config_check_names(&cfg, config ? config : "the command line", err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		pano_config_clear(&cfg);
+		return 2;
+	}
 	cfg.fsync = fsync_replies;
 	pano_log_level(cfg.log_level);
 	raise_fd_limit();
