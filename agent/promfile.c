@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "../pano/regfile.h"
 
 /* A label value as the exposition format wants it: \ " and newline escaped. */
 static void put_label(FILE *f, const char *s)
@@ -96,11 +97,9 @@ int promfile_write(const char *path, const pipeline *p, double interval_s, char 
 {
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+	FILE *f = regfile_open(tmp, "w", err, errlen);
+	if (!f)
 		return -1;
-	}
 	header(f, "sonar_interval_seconds", "gauge", "Probe interval per host.");
 	fprintf(f, "sonar_interval_seconds %.6g\n", interval_s);
 	for (int m = 0; m < M_COUNT; m++)

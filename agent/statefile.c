@@ -13,18 +13,10 @@
 #include <unistd.h>
 
 #include "../detector/bytes.h"
+#include "../pano/regfile.h"
 
 static const uint8_t MAGIC[8] = { 'C', 'S', 'S', 'T', 'A', 'T', 'E', 1 };
 
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
-#define FNV_INIT UINT64_C(0xcbf29ce484222325)
 
 struct statefile_writer {
 	char path[PATH_MAX];
@@ -51,13 +43,12 @@ statefile_writer *statefile_begin(const char *path, char *err, size_t errlen)
 	}
 	snprintf(w->path, sizeof(w->path), "%s", path);
 	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", path);
-	w->f = fopen(w->tmp, "wb");
+	w->f = regfile_open(w->tmp, "wb", err, errlen);
 	if (!w->f) {
-		snprintf(err, errlen, "%s: %s", w->tmp, strerror(errno));
 		free(w);
 		return NULL;
 	}
-	w->sum = FNV_INIT;
+	w->sum = FNV1A_INIT;
 	wr(w, MAGIC, sizeof(MAGIC));
 	return w;
 }
@@ -130,13 +121,9 @@ struct statefile_reader {
 int statefile_open(const char *path, statefile_reader **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+	FILE *f = regfile_open(path, "rb", err, errlen);
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
 	struct stat st;
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (size_t)st.st_size > STATEFILE_SIZE_MAX) {
@@ -161,7 +148,7 @@ int statefile_open(const char *path, statefile_reader **out, char *err, size_t e
 		free(data);
 		return -1;
 	}
-	if (fnv1a(FNV_INIT, data, size - 8) != get_u64le(data + size - 8)) {
+	if (fnv1a(FNV1A_INIT, data, size - 8) != get_u64le(data + size - 8)) {
 		snprintf(err, errlen, "%s: checksum mismatch (truncated or corrupt)", path);
 		free(r);
 		free(data);

@@ -3,11 +3,27 @@
  *
  * Saved state must read back the same on any host, so multi-byte fields are
  * always written little endian, byte by byte, never by casting structs.
+ * Saved files carry an FNV-1a checksum of their bytes: a cheap, stable
+ * guard against torn and flipped bytes (not against an adversary).
  */
 #ifndef CLOUDSONAR_BYTES_H
 #define CLOUDSONAR_BYTES_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#define FNV1A_INIT UINT64_C(0xcbf29ce484222325)
+
+/* FNV-1a over p[0..n), continuing from h (FNV1A_INIT to start). */
+static inline uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
 
 static inline void put_u32le(uint8_t *p, uint32_t v)
 {

@@ -234,15 +234,6 @@ static void w_params(writer *w, const htm_params *p)
 	w_u32s(w, u32, 4);
 }
 
-static uint64_t fnv(const uint8_t *p, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
 
 /* Everything that changes as the model runs; the rest follows from the
  * parameters (the spatial pooler's pools are regenerated from the seed). */
@@ -309,7 +300,7 @@ int htm_save(const htm_model *m, uint8_t *buf, size_t cap, size_t *len)
 	w_model(&w, m);
 	if (w.overflow || w.len + 8 > cap)
 		return -1;
-	put_u64le(buf + w.len, fnv(buf, w.len));
+	put_u64le(buf + w.len, fnv1a(FNV1A_INIT, buf, w.len));
 	*len = w.len + 8;
 	return 0;
 }
@@ -383,7 +374,7 @@ htm_model *htm_load(const uint8_t *buf, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "HTM model version %u, expected %u", buf[3], HTM_VERSION);
 		return NULL;
 	}
-	if (fnv(buf, len - 8) != get_u64le(buf + len - 8)) {
+	if (fnv1a(FNV1A_INIT, buf, len - 8) != get_u64le(buf + len - 8)) {
 		snprintf(err, errlen, "HTM model checksum mismatch");
 		return NULL;
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <zmq.h>
+#include "regfile.h"
 
 const char *pano_role_name(pano_role r) { return r == PANO_ROLE_NODE ? "node" : "observer"; }
 
@@ -184,11 +185,9 @@ int pano_cert_parse(const char *text, size_t len, const char *origin, bool need_
 
 int pano_cert_load(const char *path, bool need_secret, pano_cert *out, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	FILE *f = regfile_open(path, "rb", err, errlen);
+	if (!f)
 		return -1;
-	}
 	struct stat st;
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
 		fclose(f);

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../detector/bytes.h"
 #include "client.h"
 #include "server.h"
+#include "regfile.h"
 
 typedef struct {
 	uint8_t *bytes; /* a packed Report */
@@ -30,6 +32,7 @@ struct publisher {
 	FILE *file;              /* the on-disk queue: appended records */
 	char path[4096];
 	size_t file_acked;       /* records at the file's start already acked */
+	bool file_empty;         /* the file holds nothing yet, not even the magic */
 	bool reported_drop, reported_down, reported_forbidden;
 	int64_t blocked_since;   /* reports waiting, none could be sent: since */
 	uint64_t handle;
@@ -37,13 +40,30 @@ struct publisher {
 
 static queued *at(publisher *p, size_t i) { return &p->q[(p->head + i) % p->cap]; }
 
+/*
+ * The queue file: QUEUE_MAGIC, then one record a report: its length (u32
+ * LE), the low 32 bits of the FNV-1a of its bytes (u32 LE), its bytes.  A
+ * file without the magic is the older format, records without the
+ * checksum, and is read as such.
+ */
+static const uint8_t QUEUE_MAGIC[8] = { 'C', 'S', 'P', 'Q', 'U', 'E', 'U', 2 };
+#define RECORD_MAX (1u << 20)
+
+static void record_header(uint8_t hdr[8], const uint8_t *bytes, size_t len)
+{
+	put_u32le(hdr, (uint32_t)len);
+	put_u32le(hdr + 4, (uint32_t)fnv1a(FNV1A_INIT, bytes, len));
+}
+
+/* An empty queue is an empty file; the magic comes with the first record. */
 static int append_record(publisher *p, const uint8_t *bytes, size_t len)
 {
-	uint8_t hdr[4];
-	put_u32le(hdr, (uint32_t)len);
-	if (!p->file || fwrite(hdr, 1, 4, p->file) != 4 || fwrite(bytes, 1, len, p->file) != len ||
-	    fflush(p->file) != 0)
+	uint8_t hdr[8];
+	record_header(hdr, bytes, len);
+	if (!p->file || (p->file_empty && fwrite(QUEUE_MAGIC, 1, sizeof(QUEUE_MAGIC), p->file) != sizeof(QUEUE_MAGIC)) ||
+	    fwrite(hdr, 1, 8, p->file) != 8 || fwrite(bytes, 1, len, p->file) != len || fflush(p->file) != 0)
 		return -1;
+	p->file_empty = false;
 	return 0;
 }
 
@@ -52,14 +72,15 @@ static void compact(publisher *p)
 {
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", p->path);
-	FILE *f = fopen(tmp, "wb");
+	char err[256];
+	FILE *f = regfile_open(tmp, "wb", err, sizeof(err));
 	if (!f)
 		return;
-	bool ok = true;
+	bool ok = p->count == 0 || fwrite(QUEUE_MAGIC, 1, sizeof(QUEUE_MAGIC), f) == sizeof(QUEUE_MAGIC);
 	for (size_t i = 0; i < p->count && ok; i++) {
-		uint8_t hdr[4];
-		put_u32le(hdr, (uint32_t)at(p, i)->len);
-		ok = fwrite(hdr, 1, 4, f) == 4 && fwrite(at(p, i)->bytes, 1, at(p, i)->len, f) == at(p, i)->len;
+		uint8_t hdr[8];
+		record_header(hdr, at(p, i)->bytes, at(p, i)->len);
+		ok = fwrite(hdr, 1, 8, f) == 8 && fwrite(at(p, i)->bytes, 1, at(p, i)->len, f) == at(p, i)->len;
 	}
 	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	fclose(f);
@@ -69,8 +90,9 @@ static void compact(publisher *p)
 	}
 	if (p->file)
 		fclose(p->file);
-	p->file = fopen(p->path, "ab");
+	p->file = regfile_open(p->path, "ab", err, sizeof(err));
 	p->file_acked = 0;
+	p->file_empty = p->count == 0;
 }
 
 static int push(publisher *p, uint8_t *bytes, size_t len)
@@ -104,37 +126,69 @@ static int push(publisher *p, uint8_t *bytes, size_t len)
 	return 0;
 }
 
-/* Loads the queue an earlier run left; a torn last record is dropped. */
+/* Loads the queue an earlier run left.  A torn last record (kill -9 in
+ * the middle of a write) is dropped; a corrupt one stops the reading, and
+ * the file is set aside, with a line on stderr, for whatever follows it. */
 static void load_queue(publisher *p)
 {
-	FILE *f = fopen(p->path, "rb");
-	if (!f)
+	char err[256];
+	FILE *f = regfile_open(p->path, "rb", err, sizeof(err));
+	if (!f) {
+		if (errno != ENOENT)
+			fprintf(stderr, "%s: %s: the Panorama queue of an earlier run is not read\n", p->prog, err);
 		return;
-	uint8_t hdr[4];
-	size_t loaded = 0;
-	while (fread(hdr, 1, 4, f) == 4) {
+	}
+	uint8_t magic[sizeof(QUEUE_MAGIC)];
+	size_t got = fread(magic, 1, sizeof(magic), f);
+	bool checked = got == sizeof(magic) && memcmp(magic, QUEUE_MAGIC, sizeof(magic)) == 0;
+	if (!checked)
+		rewind(f); /* the older format */
+	size_t hdr_len = checked ? 8 : 4, loaded = 0;
+	const char *problem = NULL;
+	uint8_t hdr[8];
+	size_t n;
+	while ((n = fread(hdr, 1, hdr_len, f)) == hdr_len) {
 		size_t len = get_u32le(hdr);
-		if (len == 0 || len > (1u << 20))
-			break;
-		uint8_t *b = malloc(len);
-		if (!b || fread(b, 1, len, f) != len) {
-			free(b);
+		if (len == 0 || len > RECORD_MAX) {
+			problem = "a record length out of range";
 			break;
 		}
+		uint8_t *b = malloc(len);
+		if (!b) {
+			problem = "out of memory";
+			break;
+		}
+		size_t body = fread(b, 1, len, f);
+		if (body != len) {
+			free(b);
+			break; /* torn: the last write did not finish */
+		}
 		/* only well-formed reports are trusted */
-		Panorama__Report *r = panorama__report__unpack(NULL, len, b);
-		if (!r) {
+		Panorama__Report *r = NULL;
+		if (checked && (uint32_t)fnv1a(FNV1A_INIT, b, len) != get_u32le(hdr + 4))
+			problem = "a checksum mismatch";
+		else if (!(r = panorama__report__unpack(NULL, len, b)))
+			problem = "a record that is not a report";
+		if (problem) {
 			free(b);
 			break;
 		}
 		panorama__report__free_unpacked(r, NULL);
 		if (push(p, b, len) != 0) {
 			free(b);
+			problem = "out of memory";
 			break;
 		}
 		loaded++;
 	}
 	fclose(f);
+	if (problem) {
+		char aside[4300];
+		snprintf(aside, sizeof(aside), "%s.corrupt-%lld", p->path, (long long)time(NULL));
+		bool moved = rename(p->path, aside) == 0;
+		fprintf(stderr, "%s: %s: %s after %zu reports; the rest %s%s\n", p->prog, p->path, problem, loaded,
+		        moved ? "is kept in " : "is lost (cannot set the file aside)", moved ? aside : "");
+	}
 	if (loaded)
 		fprintf(stderr, "%s: %zu Panorama reports queued by an earlier run will be sent first\n",
 		        p->prog, loaded);

@@ -14,6 +14,7 @@
 
 #include "../pano/config.h"
 #include "../pano/model.h"
+#include "../pano/regfile.h"
 
 #define MAX_GROUPS 10
 #define MAX_TEMPLATE 1024
@@ -395,11 +396,9 @@ int logrules_load_json(logrules *r, const char *text, const char *origin, char *
 
 int logrules_load_file(logrules *r, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	FILE *f = regfile_open(path, "rb", err, errlen);
+	if (!f)
 		return -1;
-	}
 	/* a rules file is small; a huge one is a mistake */
 	char *text = malloc((1u << 20) + 1);
 	size_t n = text ? fread(text, 1, 1u << 20, f) : 0;

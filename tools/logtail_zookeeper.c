@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "../pano/config.h"
+#include "../pano/regfile.h"
 
 #define MAX_PEERS 255
 
@@ -120,7 +121,8 @@ static void read_myid(zk_plugin *z, const char *data_dir)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/myid", data_dir);
-	FILE *f = fopen(path, "r");
+	char err[256];
+	FILE *f = regfile_open(path, "r", err, sizeof(err));
 	if (!f)
 		return;
 	char line[64] = "";
@@ -135,11 +137,9 @@ static void read_myid(zk_plugin *z, const char *data_dir)
 
 static int load_ensemble(zk_plugin *z, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	FILE *f = regfile_open(path, "r", err, errlen);
+	if (!f)
 		return -1;
-	}
 	char line[1024], data_dir[4096] = "";
 	int lineno = 0, rc = 0;
 	while (rc == 0 && fgets(line, sizeof(line), f)) {

@@ -54,6 +54,29 @@ first=$(awk -F, 'NR == 2 { print $1 }' l3/attention.csv | sed 's/Z$//; s/\.000$/
 check "the earlier run's first report is on the node ($first)" \
 	bash -c "$C -server 127.0.0.1:$P2 get view obsC 127.0.0.1 | grep -q '|obsC| $first'"
 check "and the queue is empty now" test ! -s l3/state/publish.queue
+
+# --- a corrupt queue: what precedes the damage is sent, the rest set aside ---------
+P3=$(free_port)
+$A --server 127.0.0.1:$P3 --observer obsD --interval 0.2 --duration 1 --log-dir l4 127.0.0.1 127.0.0.2 2>a5.err
+q=l4/state/publish.queue
+# the file: 8 bytes of magic, then length, checksum and bytes a record
+len1=$(od -An -tu4 -j8 -N4 $q | tr -d ' ')
+off2=$((8 + 8 + len1))
+size=$(stat -c %s $q)
+check "two or more reports wait in the queue ($size bytes, first $len1)" test "$size" -gt $((off2 + 8))
+printf '\x5a' | dd of=$q bs=1 seek=$((off2 + 8 + 2)) conv=notrunc 2>/dev/null
+$A --server 127.0.0.1:$P2 --observer obsD --interval 0.2 --duration 1 --log-dir l4 127.0.0.1 2>a6.err
+check "a flipped byte in the second record is said on stderr" grep -q "publish.queue: a checksum mismatch after 1 reports; the rest is kept in" a6.err
+check "and the damaged file is kept aside" bash -c "ls l4/state/publish.queue.corrupt-* >/dev/null"
+check "the first record was still delivered" bash -c "$C -server 127.0.0.1:$P2 get view obsD 127.0.0.1 >/dev/null 2>&1"
+
+# --- FIFOs where the agent's own files belong never hang it ---------------------------
+mkdir -p l5/state
+mkfifo l5/state/publish.queue l5/state/phi.state
+timeout 20 $A --server 127.0.0.1:$P2 --observer obsE --interval 0.2 --duration 1 --log-dir l5 127.0.0.1 2>a7.err
+rc=$?
+check "an agent whose queue and state are FIFOs still ends on time (exit $rc)" test $rc -ne 124
+check "and says what is wrong with them" grep -q "not a regular file" a7.err
 kill -TERM $node2; wait $node2
 if [ "$FAILED" = 1 ] || [ -n "${SHOW:-}" ]; then
 	ss -Hltnp 2>&1 | sed 's/^/# listening: /'
