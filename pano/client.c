@@ -134,7 +134,7 @@ pano_client *pano_client_new(const char *addr, int timeout_ms, const pano_curve_
 		pano_client_free(c);
 		return NULL;
 	}
-	if (zmq_connect(c->sock, endpoint) != 0) {
+	if (pano_endpoint_prepare(c->sock, endpoint) != 0 || zmq_connect(c->sock, endpoint) != 0) {
 		snprintf(err, errlen, "%s: %s", addr, zmq_strerror(errno));
 		pano_client_free(c);
 		return NULL;

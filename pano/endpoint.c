@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zmq.h>
+
 int pano_endpoint(const char *addr, char *out, size_t outlen)
 {
 	const char *hostport = strncmp(addr, "tcp://", 6) == 0 ? addr + 6 : addr;
@@ -20,4 +22,11 @@ int pano_endpoint(const char *addr, char *out, size_t outlen)
 			return -1;
 	int n = snprintf(out, outlen, "tcp://%s", hostport);
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+int pano_endpoint_prepare(void *sock, const char *endpoint)
+{
+	const char *host = strncmp(endpoint, "tcp://", 6) == 0 ? endpoint + 6 : endpoint;
+	int ipv6 = host[0] == '[';
+	return ipv6 ? zmq_setsockopt(sock, ZMQ_IPV6, &ipv6, sizeof(ipv6)) : 0;
 }

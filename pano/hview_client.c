@@ -301,7 +301,7 @@ static int cmd_watch(session *s, const pano_command *cmd)
 		rc = fail("watch %s: %s", s->watch_addr, err);
 	} else if (!sub || zmq_setsockopt(sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
 	    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, subject ? subject : "", subject ? strlen(subject) : 0) != 0 ||
-	    zmq_connect(sub, endpoint) != 0) {
+	    pano_endpoint_prepare(sub, endpoint) != 0 || zmq_connect(sub, endpoint) != 0) {
 		rc = fail("watch %s: %s", s->watch_addr, zmq_strerror(errno));
 	} else {
 		fprintf(stderr, "watching %s on %s (interrupt to stop)\n", subject ? subject : "every subject",

@@ -123,7 +123,7 @@ peers *peers_new(void *zctx, const pano_config *cfg, const pano_cert *self, cons
 			peers_free(p);
 			return NULL;
 		}
-		if (zmq_connect(pr->sock, endpoint) != 0) {
+		if (pano_endpoint_prepare(pr->sock, endpoint) != 0 || zmq_connect(pr->sock, endpoint) != 0) {
 			snprintf(err, errlen, "peer %.64s: %s", pr->id, zmq_strerror(errno));
 			peers_free(p);
 			return NULL;

@@ -76,7 +76,7 @@ static int open_socket(pano_watch *w, char *err, size_t errlen)
 		zmq_close(sock);
 		return -1;
 	}
-	if (zmq_bind(sock, w->endpoint) != 0) {
+	if (pano_endpoint_prepare(sock, w->endpoint) != 0 || zmq_bind(sock, w->endpoint) != 0) {
 		snprintf(err, errlen, "cannot serve the watch stream on %.200s: %s", w->addr, zmq_strerror(errno));
 		zmq_close(sock);
 		return -1;
