@@ -1,10 +1,14 @@
-/* hview_server.c - a Panorama node (SPEC section 5):
+/* hview_server.c - a Panorama node:
  *   hview-server [-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-daemon] [ID]
  * Flags override the config file; ID overrides both. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -14,7 +18,7 @@
 
 #define PROG "hview-server"
 #define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] " \
-	"[-key FILE -allow DIR] [-daemon] [ID]"
+	"[-key FILE -allow DIR] [-log FILE] [-daemon [-pidfile FILE]] [ID]"
 
 /* Many clients and peers each hold a connection: take the file
  * descriptors the hard limit allows, so a crowd does not lock others out. */
@@ -27,15 +31,72 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * -daemon: the node is set up in a child (ZeroMQ's and sqlite's threads do
+ * not survive a fork, so it must not fork after), which tells the parent
+ * over a pipe whether it serves; the parent exits 0 only then, or prints
+ * the child's error and exits 1, so a script or systemd's Type=forking
+ * learns of a failure as it would without -daemon.
+ */
+static int wait_for_child(int rd, pid_t child)
+{
+	char msg[600];
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof(msg) - 1 && (n = read(rd, msg + got, sizeof(msg) - 1 - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	msg[got] = '\0';
+	close(rd);
+	if (strcmp(msg, "ok") == 0)
+		return 0;
+	int status;
+	waitpid(child, &status, 0);
+	fprintf(stderr, PROG ": %s\n", got ? msg : "the detached node died while starting");
+	return 1;
+}
+
+/* In the child: a session of its own, stdin and stdout on /dev/null, and
+ * stderr on the log file or /dev/null. */
+static void detach_stdio(bool has_log)
+{
+	setsid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		if (!has_log)
+			dup2(null, STDERR_FILENO);
+		close(null);
+	}
+}
+
+static int write_pidfile(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+		snprintf(err, errlen, "-pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL, *key = NULL, *allow = NULL;
+	const char *log_file = NULL, *pidfile = NULL;
 	int daemonize = 0, fsync_replies = 0;
 	const goflag flags[] = {
 		{ "addr", GF_STRING, &addr, "address to serve on (default 127.0.0.1:6688)" },
 		{ "config", GF_STRING, &config, "JSON config file (as hview-mkrc writes)" },
 		{ "dbfile", GF_STRING, &dbfile, "sqlite database file (default deephealth.db)" },
-		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background" },
+		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background, once serving" },
+		{ "pidfile", GF_STRING, &pidfile, "with -daemon: write the node's pid here (removed at exit)" },
+		{ "log", GF_STRING, &log_file, "append the log here instead of stderr (reopened on SIGHUP)" },
 		{ "fsync", GF_BOOL, &fsync_replies, "acknowledge reports only once fsynced (survive power loss)" },
 		{ "watch", GF_STRING, &watch, "address of the inference-change stream (default: port + 1; off: none)" },
 		{ "key", GF_STRING, &key, "the node's secret CURVE certificate (sonar-keygen -role node ID)" },
@@ -81,24 +142,62 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.fsync = fsync_replies;
+	if (pidfile && !daemonize) {
+		fprintf(stderr, PROG ": -pidfile goes with -daemon\n");
+		pano_config_clear(&cfg);
+		return 2;
+	}
 	pano_log_level(cfg.log_level);
-	raise_fd_limit();
-	pano_server *s = pano_server_new(&cfg, err, sizeof(err));
-	if (!s) {
-		fprintf(stderr, PROG ": %s\n", err);
+	if (log_file && pano_log_to_file(log_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": -log %s\n", err);
 		pano_config_clear(&cfg);
 		return 1;
 	}
-	/* Detach only once the port is bound and the database loaded, so a
-	 * failure is still reported to the terminal that started us. */
-	if (daemonize && daemon(1, 1) != 0) {
-		perror(PROG ": daemon");
+	raise_fd_limit();
+	int ready[2] = { -1, -1 };
+	if (daemonize) {
+		if (pipe2(ready, O_CLOEXEC) != 0) {
+			perror(PROG ": pipe");
+			return 1;
+		}
+		fflush(stderr);
+		pid_t child = fork();
+		if (child < 0) {
+			perror(PROG ": fork");
+			return 1;
+		}
+		if (child > 0) {
+			close(ready[1]);
+			pano_config_clear(&cfg);
+			return wait_for_child(ready[0], child);
+		}
+		close(ready[0]);
+	}
+	pano_server *s = pano_server_new(&cfg, err, sizeof(err));
+	if (s && pidfile && write_pidfile(pidfile, err, sizeof(err)) != 0) {
 		pano_server_free(s);
+		s = NULL;
+	}
+	if (!s) {
+		if (daemonize) {
+			ssize_t w = write(ready[1], err, strlen(err));
+			(void)w;
+		} else {
+			fprintf(stderr, PROG ": %s\n", err);
+		}
 		pano_config_clear(&cfg);
 		return 1;
+	}
+	if (daemonize) {
+		detach_stdio(log_file != NULL);
+		ssize_t w = write(ready[1], "ok", 2);
+		(void)w;
+		close(ready[1]);
 	}
 	rc = pano_server_run(s);
 	pano_server_free(s);
+	if (pidfile)
+		unlink(pidfile);
 	pano_config_clear(&cfg);
 	return rc == 0 ? 0 : 1;
 }

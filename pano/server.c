@@ -255,6 +255,7 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP); /* reopens the log file (logrotate) */
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	s->sigfd = s->sync_efd = -1;
 	bool arenas = true;
@@ -304,7 +305,7 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	/* A reply to a client that is gone fails at once instead of vanishing. */
 	zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_bind(s->router, endpoint) != 0) {
+	if (pano_endpoint_prepare(s->router, endpoint) != 0 || zmq_bind(s->router, endpoint) != 0) {
 		snprintf(err, errlen, "cannot listen on %.200s: %s", cfg->addr, zmq_strerror(errno));
 		pano_server_free(s);
 		return NULL;
@@ -1178,8 +1179,12 @@ int pano_server_run(pano_server *s)
 			collect_synced(s, false);
 		if (items[1].revents) {
 			struct signalfd_siginfo si;
-			while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				s->stopping = true;
+			while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGHUP)
+					pano_log_reopen();
+				else
+					s->stopping = true;
+			}
 		}
 		peers_read_replies(s->peers, items + 3);
 		int rc;

@@ -4,7 +4,10 @@
 #    node's memory stays bounded, it keeps serving, and a real watcher
 #    still gets its changes;
 #  - a config with names the node cannot hold, a GC frequency that would
-#    overflow the clock, or a FIFO in its place: refused at once, one line.
+#    overflow the clock, or a FIFO in its place: refused at once, one line;
+#  - -daemon serves, writes its pid, logs to -log (reopened on SIGHUP),
+#    stops on SIGTERM, and reports a failure to start with exit 1;
+#  - IPv6 addresses, bracketed, for the node, its watch stream and clients.
 . "$(dirname "$0")/../lib.sh"
 C=$BIN/hview-client S=$BIN/hview-server H=$ROOT/build/tests/pano-hostile
 cd "$WORK"
@@ -20,6 +23,7 @@ on_exit "kill $watcher"
 sleep 0.5
 $H subscribe 127.0.0.1:$((P + 1)) 2000 200
 $H subscribe 127.0.0.1:$((P + 1)) 100 100000
+sleep 1.2 # the bound above reset the socket: let the node bind it again
 $H subscribe-raw 127.0.0.1:$((P + 1)) $((256 << 20))
 after=$(rss $node)
 echo "# node RSS: $before kB before, $after kB after 2,000 of 200 B, 100 of 100 kB and one of 256 MB"
@@ -55,4 +59,49 @@ timeout 10 $S -config fifo.json 2>fifo.err
 rc=$?
 check "a FIFO as the config is refused at once (exit $rc)" bash -c "[ $rc -eq 2 ] && grep -q 'not a regular file' fifo.err"
 check "a config given a directory says so" bash -c "mkdir -p d.json; ! timeout 10 $S -config d.json 2>dir.err; grep -q 'not a regular file' dir.err"
+
+# --- -daemon -------------------------------------------------------------------------------
+DP=$(free_port)
+$S -addr 127.0.0.1:$DP -dbfile d.db -daemon -pidfile d.pid -log d.log nd 2>daemon.err
+rc=$?
+check "-daemon returns 0 once the node serves" test $rc -eq 0
+dpid=$(cat d.pid 2>/dev/null)
+[ -n "$dpid" ] && on_exit "kill -9 $dpid"
+check "it wrote its pid ($dpid)" kill -0 "${dpid:-0}"
+check "the detached node answers" wait_node 127.0.0.1:$DP
+check "and takes a report" bash -c "printf 'me o1\nreport dsub m:h:90\n' | $C -server 127.0.0.1:$DP | grep -q Accepted"
+check "its log goes to -log" grep -q "node nd serving on 127.0.0.1:$DP" d.log
+mv d.log d.log.1
+kill -HUP "$dpid"
+sleep 0.3
+kill -TERM "$dpid"
+check "SIGTERM stops it" eventually 5 bash -c "! kill -0 $dpid 2>/dev/null"
+check "after SIGHUP it logs into a new -log file" grep -q "node nd stopping" d.log
+check "and removes its pid file" test ! -e d.pid
+$S -addr 127.0.0.1:$DP -dbfile d.db -daemon nd &
+busy=$!
+on_exit "kill -9 $busy"
+wait_node 127.0.0.1:$DP
+$S -addr 127.0.0.1:$DP -dbfile d2.db -daemon nd2 2>busy.err
+rc=$?
+check "-daemon on a port in use exits 1 and says why (exit $rc)" bash -c "[ $rc -eq 1 ] && grep -q 'Address already in use' busy.err"
+pkill -f -- "-dbfile d.db -daemon nd" 2>/dev/null
+
+# --- IPv6 -------------------------------------------------------------------------------------
+if ip -6 addr show dev lo 2>/dev/null | grep -q '::1'; then
+	VP=$(free_port)
+	check "a node serves on [::1]" start_node "[::1]:$VP" v6.db n6 v6.log
+	$C -server "[::1]:$VP" watch v6sub >v6watch.out 2>&1 &
+	w6=$!
+	on_exit "kill $w6"
+	sleep 0.5
+	check "a client reports over IPv6" bash -c "printf 'me o1\nreport v6sub m:h:90\n' | $C -server '[::1]:$VP' | grep -q Accepted"
+	check "and a watcher on [::1] sees it" eventually 5 grep -q v6sub v6watch.out
+	$BIN/sonar-agent --server "[::1]:$VP" --observer a6 --interval 0.2 --duration 1 --log-dir l6 127.0.0.1 2>a6.err
+	check "the agent reports to [::1]" eventually 5 bash -c "$C -server '[::1]:$VP' list observer | grep -q a6"
+	kill $w6
+	kill -TERM $node; wait $node
+else
+	skip "IPv6" "no ::1 on lo"
+fi
 exit $FAILED
