@@ -1,6 +1,7 @@
 /* db.c - sqlite persistence of the store; see db.h. */
 #include "db.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "arena.h"
 #include "wire.h"
+#include "walcheck.h"
 
 #define CHECKPOINT_EVERY_MS 500
 #define WAL_RESTART_FRAMES 4096
@@ -102,6 +104,56 @@ static int query_int(pano_db *db, const char *sql, int *v, char *err, size_t err
 	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : fail(db, "not a usable database", err, errlen);
+}
+
+/* Before anything writes to a file that may not be ours, or not whole:
+ * refuses a read-only file (every write would fail), one that is not a
+ * Panorama database, and one sqlite finds damaged.  quick_check reads
+ * every page once: about a second for a few hundred MB. */
+static int check_file(pano_db *db, const char *path, int tables, int version, char *err, size_t errlen)
+{
+	char why[256];
+	if (sqlite3_db_readonly(db->h, "main") == 1) {
+		snprintf(err, errlen, "%s: read-only; the node could not store a report", path);
+		return -1;
+	}
+	if (tables == 0)
+		return 0;
+	if (version != PANO_DB_SCHEMA_VERSION && version != 2) {
+		snprintf(err, errlen, "%s: schema version %d, this node reads version %d (and upgrades 2); "
+		         "not touching it", path, version, PANO_DB_SCHEMA_VERSION);
+		return -1;
+	}
+	int ours = 0;
+	if (query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+	                  " name IN ('views', 'log', 'watched')", &ours, why, sizeof(why)) != 0 || ours != 3) {
+		snprintf(err, errlen, "%s: not a Panorama database (no views, log and watched tables); "
+		         "not touching it", path);
+		return -1;
+	}
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db->h, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK)
+		return fail(db, path, err, errlen);
+	int rc = sqlite3_step(st);
+	const char *verdict = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	if (!verdict || strcmp(verdict, "ok") != 0) {
+		/* one line: sqlite's verdict spans several, after a banner */
+		char what[160];
+		const char *v = verdict ? verdict : sqlite3_errmsg(db->h);
+		const char *banner = "*** in database main ***\n";
+		if (strncmp(v, banner, strlen(banner)) == 0)
+			v += strlen(banner);
+		snprintf(what, sizeof(what), "%s", v);
+		for (char *c = what; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		snprintf(err, errlen, "%s: damaged (%s); not touching it (docs/panorama.md, "
+		         "\"A damaged database\", says how to salvage it)", path, what);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
 }
 
 /* --- which rows are live ------------------------------------------------- */
@@ -339,6 +391,28 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 	}
 	db->wal_fd = -1;
 	snprintf(db->wal_path, sizeof(db->wal_path), "%s-wal", path);
+	/* sqlite would open a read-only file (or one in a read-only
+	 * directory, where the WAL cannot be made) and fail every write, or
+	 * say only "unable to open database file" */
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if ((access(path, F_OK) == 0 && access(path, W_OK) != 0) || access(dir, W_OK) != 0) {
+		snprintf(err, errlen, "%s: read-only (%s); the node could not store a report", path, strerror(errno));
+		pano_db_close(db);
+		return NULL;
+	}
+	/* before sqlite reads the WAL, and drops what follows damage in it */
+	if (pano_wal_check(db->wal_path, err, errlen) != 0) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, "; not touching it (docs/panorama.md, \"A damaged database\")");
+		pano_db_close(db);
+		return NULL;
+	}
 	/* NOMUTEX: only the node's loop uses this connection (the syncer
 	 * has its own descriptor, the checkpointer its own connection), so
 	 * sqlite need not lock it on every call. */
@@ -359,9 +433,7 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 		pano_db_close(db);
 		return NULL;
 	}
-	if (tables > 0 && version != PANO_DB_SCHEMA_VERSION && version != 2) {
-		snprintf(err, errlen, "%s: schema version %d, this node reads version %d (and upgrades 2); "
-		         "not touching it", path, version, PANO_DB_SCHEMA_VERSION);
+	if (check_file(db, path, tables, version, err, errlen) != 0) {
 		pano_db_close(db);
 		return NULL;
 	}

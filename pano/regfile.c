@@ -24,7 +24,10 @@ FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen)
 	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		int e = errno;
-		snprintf(err, errlen, "%s: %s", path, e == ENXIO ? "not a regular file" : strerror(e));
+		if (e == ENXIO)
+			snprintf(err, errlen, "%s: not a regular file", path);
+		else
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
 		errno = e == ENXIO ? EINVAL : e;
 		return NULL;
 	}

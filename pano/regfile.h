@@ -14,8 +14,8 @@
 
 /* fopen(path, mode) for mode "r", "rb", "w", "wb", "a" or "ab", without
  * blocking, on a regular file only (one that "w" or "a" creates is).
- * NULL with errno set and "PATH: reason" in err; errno is EINVAL for an
- * existing file that is not regular ("not a regular file"). */
+ * NULL with errno set and "PATH: cannot open: REASON" in err, or "PATH:
+ * not a regular file" (errno EINVAL) for an existing file that is not. */
 FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen);
 
 #endif

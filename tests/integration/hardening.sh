@@ -7,7 +7,10 @@
 #    overflow the clock, or a FIFO in its place: refused at once, one line;
 #  - -daemon serves, writes its pid, logs to -log (reopened on SIGHUP),
 #    stops on SIGTERM, and reports a failure to start with exit 1;
-#  - IPv6 addresses, bracketed, for the node, its watch stream and clients.
+#  - IPv6 addresses, bracketed, for the node, its watch stream and clients;
+#  - a damaged database (a bit in the main file, 32 bytes in the WAL), a
+#    foreign one, a read-only one: refused before anything is written; a
+#    WAL torn by kill -9 is not damage.
 . "$(dirname "$0")/../lib.sh"
 C=$BIN/hview-client S=$BIN/hview-server H=$ROOT/build/tests/pano-hostile
 cd "$WORK"
@@ -59,6 +62,52 @@ timeout 10 $S -config fifo.json 2>fifo.err
 rc=$?
 check "a FIFO as the config is refused at once (exit $rc)" bash -c "[ $rc -eq 2 ] && grep -q 'not a regular file' fifo.err"
 check "a config given a directory says so" bash -c "mkdir -p d.json; ! timeout 10 $S -config d.json 2>dir.err; grep -q 'not a regular file' dir.err"
+
+# --- damaged, foreign and read-only databases ---------------------------------------------
+BP=$(free_port)
+start_node 127.0.0.1:$BP b.db nb b.log
+{ echo "me o1"; for i in $(seq 3000); do echo "report s$((i % 300)) m:h:$((i % 100))"; done; } |
+	$C -server 127.0.0.1:$BP -timeout 2000 >b.out
+kill -9 $node; wait $node 2>/dev/null
+frames=$(( ($(stat -c %s b.db-wal) - 32) / (4096 + 24) ))
+check "kill -9 left the reports in the WAL ($frames frames)" test "$frames" -gt 100
+db_refused() { # db_refused NAME FILE PATTERN: the node will not start on FILE, and FILE is untouched
+	local sum rc
+	sum=$(cat "$2" "$2-wal" 2>/dev/null | md5sum)
+	timeout 10 $S -addr 127.0.0.1:$(free_port) -dbfile "$2" nx 2>refused.err
+	rc=$?
+	check "$1: the node refuses to start (exit $rc)" bash -c "[ $rc -eq 1 ] && grep -q '$3' refused.err"
+	check "$1: and leaves the file as it was" test "$(cat "$2" "$2-wal" 2>/dev/null | md5sum)" = "$sum"
+	[ $rc -eq 1 ] || show refused.err
+}
+cp b.db w.db; cp b.db-wal w.db-wal
+printf '%032d' 0 | dd of=w.db-wal bs=1 seek=$((32 + (frames / 3) * 4120 + 24 + 500)) conv=notrunc 2>/dev/null
+db_refused "32 bytes overwritten in the WAL" w.db "of the write-ahead log is damaged and [0-9]* later frames"
+cp b.db t.db; cp b.db-wal t.db-wal
+truncate -s $(( $(stat -c %s b.db-wal) - 1000 )) t.db-wal
+check "a WAL torn at its end (kill -9 mid-write) is no damage: the node starts" start_node 127.0.0.1:$(free_port) t.db nt t.log
+kill -TERM $node; wait $node
+# a clean copy, checkpointed into the main file by a clean stop
+cp b.db m.db; cp b.db-wal m.db-wal
+start_node 127.0.0.1:$(free_port) m.db nm m.log
+kill -TERM $node; wait $node
+printf '\x00' | dd of=m.db bs=1 seek=$((19 * 4096)) conv=notrunc 2>/dev/null
+db_refused "one byte flipped in the main file" m.db "m.db: damaged (Page 20"
+python3 -c "import sqlite3; c = sqlite3.connect('f.db'); c.execute('CREATE TABLE t(x)'); c.execute('PRAGMA user_version=3'); c.commit()"
+db_refused "a foreign sqlite file with user_version 3" f.db "not a Panorama database"
+if is_root && mkdir -p ro && mount -t tmpfs -o size=4m tmpfs ro 2>/dev/null; then
+	on_exit "umount -l $WORK/ro"
+	start_node 127.0.0.1:$(free_port) ro/r.db nr r.log
+	kill -TERM $node; wait $node
+	mount -o remount,ro ro
+	timeout 10 $S -addr 127.0.0.1:$(free_port) -dbfile ro/r.db nr 2>ro.err
+	rc=$?
+	check "a read-only database: the node refuses to start and says so (exit $rc)" \
+		bash -c "[ $rc -eq 1 ] && grep -Eq 'r.db: .*(read-only|readonly)' ro.err"
+	[ $rc -eq 1 ] || show ro.err
+else
+	skip "a read-only database" "needs root and a tmpfs mount"
+fi
 
 # --- -daemon -------------------------------------------------------------------------------
 DP=$(free_port)
