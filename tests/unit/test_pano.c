@@ -17,6 +17,7 @@
 #include "../../pano/natural.h"
 #include "../../pano/store.h"
 #include "../../pano/strmap.h"
+#include "../../pano/text.h"
 
 static void natural_order(void **state)
 {
@@ -311,6 +312,56 @@ static void report_text_matches_the_seed_readme(void **state)
 	free(buf);
 }
 
+static void names_are_text(void **state)
+{
+	(void)state;
+	char err[128];
+	struct { const char *s; bool ok; } cases[] = {
+		{ "db-1", true }, { "caf\xc3\xa9", true }, { "\xe6\x97\xa5\xe6\x9c\xac", true },
+		{ "\xf0\x9f\x98\x80", true },          /* U+1F600, four bytes */
+		{ "bad\xff", false }, { "\xc0\xaf", false }, /* overlong '/' */
+		{ "\xed\xa0\x80", false },               /* a surrogate */
+		{ "\xf4\x90\x80\x80", false },           /* above U+10FFFF */
+		{ "\xe6\x97", false },                    /* cut short */
+		{ "a b", false }, { "a\x1b[2J", false }, { "\xc2\x9b", false }, /* C1 CSI */
+		{ "", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = pano_text_name_valid(cases[i].s, strlen(cases[i].s), 255, err, sizeof(err));
+		if (ok != cases[i].ok)
+			fail_msg("case %zu: '%s' %s", i, cases[i].s, ok ? "accepted" : err);
+	}
+	assert_false(pano_utf8_valid("a\0b", 3));
+	assert_true(pano_utf8_valid("a\xc3\xa9", 3));
+}
+
+/* A report refused after its metric names were interned gives them back. */
+static void refused_reports_use_no_name_budget(void **state)
+{
+	(void)state;
+	pano_limits l = pano_limits_default();
+	l.max_metric_names = 3;
+	pano_store *s = pano_store_new(&l);
+	char err[128];
+	for (int round = 0; round < 10; round++) {
+		pano_store_names_mark(s);
+		char name[32];
+		for (int i = 0; i < 3; i++) {
+			snprintf(name, sizeof(name), "r%d.%d", round, i);
+			assert_non_null(pano_store_intern(s, name, err, sizeof(err)));
+		}
+		pano_store_names_rollback(s);
+	}
+	pano_store_names_mark(s);
+	assert_non_null(pano_store_intern(s, "kept", err, sizeof(err)));
+	pano_store_names_mark(s); /* kept stays */
+	pano_store_names_rollback(s);
+	assert_non_null(pano_store_intern(s, "two", err, sizeof(err)));
+	assert_non_null(pano_store_intern(s, "three", err, sizeof(err)));
+	assert_null(pano_store_intern(s, "four", err, sizeof(err)));
+	pano_store_free(s);
+}
+
 static void config_is_strict(void **state)
 {
 	(void)state;
@@ -325,7 +376,7 @@ static void config_is_strict(void **state)
 		{ "{\"Adr\": \"h:1\"}", "field Adr: unknown field" },
 		{ "{\"Peers\": {\"p\": 5}}", "field Peers.p: must be a string" },
 		{ "{\"FilterSubmission\": \"yes\"}", "field FilterSubmission: must be true or false" },
-		{ "{\"GCConfig\": {\"Frequency\": -1}}", "field GCConfig.Frequency: must be a positive integer" },
+		{ "{\"GCConfig\": {\"Frequency\": -1}}", "field GCConfig.Frequency: must be an integer in [1, " },
 		{ "{\"Subjects\": \"a,b\"}", "field Subjects: must be an array of strings" },
 		{ "{\"LogLevel\": \"loud\"}", "field LogLevel" },
 		{ "[1, 2]", "must be a JSON object" },
@@ -360,6 +411,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(natural_order),
+		cmocka_unit_test(names_are_text),
+		cmocka_unit_test(refused_reports_use_no_name_budget),
 		cmocka_unit_test(strmap_put_get_remove),
 		cmocka_unit_test(view_keeps_newest_ten_and_drops_duplicates),
 		cmocka_unit_test(view_inference_averages_two_of_a_status),
