@@ -352,7 +352,8 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 {
 	*restored = 0;
 	statefile_reader *r = NULL;
-	int rc = statefile_open(path, &r, err, errlen);
+	size_t max_size = p->count * PIPELINE_HOST_STATE_MAX;
+	int rc = statefile_open(path, max_size > STATEFILE_SIZE_MAX ? max_size : STATEFILE_SIZE_MAX, &r, err, errlen);
 	if (rc <= 0)
 		return rc; /* 0: no file; -1: unreadable or corrupt */
 

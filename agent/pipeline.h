@@ -49,6 +49,10 @@ typedef struct {
 /* The HTM encoder resolution for log10(RTT in us): 2.3x (phi = 1) is 0.36,
  * fourteen buckets. */
 #define PIPELINE_HTM_RESOLUTION 0.025
+/* What one host's saved state may take in the state file at most (about
+ * 200 KB with HTM, 30 KB without): the file's bound grows with the hosts,
+ * so that a large fleet's state is not refused as corrupt. */
+#define PIPELINE_HOST_STATE_MAX ((size_t)1 << 20)
 
 typedef struct pipeline pipeline;
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -118,16 +119,16 @@ struct statefile_reader {
 	char name[STATEFILE_NAME_MAX + 1];
 };
 
-int statefile_open(const char *path, statefile_reader **out, char *err, size_t errlen)
+int statefile_open(const char *path, size_t max_size, statefile_reader **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	FILE *f = regfile_open(path, "rb", err, errlen);
 	if (!f)
 		return errno == ENOENT ? 0 : -1;
 	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > STATEFILE_SIZE_MAX) {
-		snprintf(err, errlen, "%s: not a regular state file of sane size", path);
+	if (fstat(fileno(f), &st) != 0 || (size_t)st.st_size > max_size) {
+		snprintf(err, errlen, "%s: %lld bytes, more than the %zu a state of this many hosts can be", path,
+		         (long long)st.st_size, max_size);
 		fclose(f);
 		return -1;
 	}
@@ -198,8 +199,18 @@ void statefile_close(statefile_reader *r)
 	free(r);
 }
 
+/* Only the newest file set aside is kept: a state that is refused at every
+ * start would otherwise leave one more copy each time. */
 int statefile_set_aside(const char *path, char *moved_to, size_t moved_len)
 {
+	char pattern[PATH_MAX + 16];
+	snprintf(pattern, sizeof(pattern), "%s.corrupt-*", path);
+	glob_t g;
+	if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
 	snprintf(moved_to, moved_len, "%s.corrupt-%lld", path, (long long)time(NULL));
 	return rename(path, moved_to);
 }

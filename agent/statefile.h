@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #define STATEFILE_NAME_MAX 1024
+/* The reader takes a file of at most max_size bytes, the caller's bound
+ * (the agent's grows with its hosts, from STATEFILE_SIZE_MAX). */
 #define STATEFILE_SIZE_MAX ((size_t)1 << 30)
 
 typedef struct statefile_writer statefile_writer;
@@ -32,14 +34,15 @@ int statefile_commit(statefile_writer *w, char *err, size_t errlen);
 void statefile_abort(statefile_writer *w);
 
 /* 1: *out is ready; 0: no file at path; -1: unreadable, corrupt or foreign. */
-int statefile_open(const char *path, statefile_reader **out, char *err, size_t errlen);
+int statefile_open(const char *path, size_t max_size, statefile_reader **out, char *err, size_t errlen);
 /* 1: a record (valid until the next call); 0: no more; -1: malformed. */
 int statefile_next(statefile_reader *r, const char **name, const uint8_t **blob,
                    size_t *len, char *err, size_t errlen);
 void statefile_close(statefile_reader *r);
 
 /* Moves a rejected state file aside (PATH.corrupt-<unix time>) so that it
- * is kept for inspection but never read again; returns 0 on success. */
+ * is kept for inspection but never read again, removing any older one set
+ * aside; returns 0 on success. */
 int statefile_set_aside(const char *path, char *moved_to, size_t moved_len);
 
 #endif

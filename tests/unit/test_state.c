@@ -43,7 +43,7 @@ static void records_round_trip(void **state)
 	assert_int_equal(statefile_put(w, "", blob, 1), -1);
 	assert_int_equal(statefile_commit(w, err, sizeof(err)), 0);
 	statefile_reader *r;
-	assert_int_equal(statefile_open(path, &r, err, sizeof(err)), 1);
+	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), 1);
 	const char *name;
 	const uint8_t *b;
 	size_t len;
@@ -56,7 +56,7 @@ static void records_round_trip(void **state)
 	assert_int_equal(statefile_next(r, &name, &b, &len, err, sizeof(err)), 0);
 	statefile_close(r);
 	snprintf(path, sizeof(path), "%s/missing.state", dir);
-	assert_int_equal(statefile_open(path, &r, err, sizeof(err)), 0);
+	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), 0);
 }
 
 static void corrupt_truncated_and_foreign_files_are_rejected(void **state)
@@ -73,19 +73,52 @@ static void corrupt_truncated_and_foreign_files_are_rejected(void **state)
 	fputc(0x55, f); /* flip a byte inside the blob */
 	fclose(f);
 	statefile_reader *r;
-	assert_int_equal(statefile_open(path, &r, err, sizeof(err)), -1);
+	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "checksum"));
 	assert_int_equal(truncate(path, 10), 0);
-	assert_int_equal(statefile_open(path, &r, err, sizeof(err)), -1);
+	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
 	f = fopen(path, "wb");
 	fputs("{\"not\": \"ours\"}", f);
 	fclose(f);
-	assert_int_equal(statefile_open(path, &r, err, sizeof(err)), -1);
+	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "magic"));
 	char moved[256];
 	assert_int_equal(statefile_set_aside(path, moved, sizeof(moved)), 0);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(access(moved, F_OK), 0);
+}
+
+/* The size bound is the caller's: a large fleet's state is not refused
+ * for its size, and only one rejected file is ever kept aside. */
+static void size_bound_is_the_callers_and_one_file_is_kept_aside(void **state)
+{
+	(void)state;
+	char path[128], err[256];
+	snprintf(path, sizeof(path), "%s/big.state", dir);
+	statefile_writer *w = statefile_begin(path, err, sizeof(err));
+	static uint8_t blob[1 << 20];
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "h%d", i);
+		assert_int_equal(statefile_put(w, name, blob, sizeof(blob)), 0);
+	}
+	assert_int_equal(statefile_commit(w, err, sizeof(err)), 0);
+	statefile_reader *r;
+	assert_int_equal(statefile_open(path, 2 << 20, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than the 2097152"));
+	assert_int_equal(statefile_open(path, 4 << 20, &r, err, sizeof(err)), 1);
+	statefile_close(r);
+	char moved[256], again[256];
+	assert_int_equal(statefile_set_aside(path, moved, sizeof(moved)), 0);
+	/* the same state refused at the next start, a second later */
+	w = statefile_begin(path, err, sizeof(err));
+	assert_int_equal(statefile_commit(w, err, sizeof(err)), 0);
+	sleep(1);
+	assert_int_equal(statefile_set_aside(path, again, sizeof(again)), 0);
+	assert_string_not_equal(moved, again);
+	assert_int_equal(access(moved, F_OK), -1);
+	assert_int_equal(access(again, F_OK), 0);
+	unlink(again);
 }
 
 static const pipeline_params PARAMS = {
@@ -163,6 +196,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(records_round_trip),
 		cmocka_unit_test(corrupt_truncated_and_foreign_files_are_rejected),
+		cmocka_unit_test(size_bound_is_the_callers_and_one_file_is_kept_aside),
 		cmocka_unit_test(pipeline_state_restores_the_same_phi),
 		cmocka_unit_test(pipeline_writes_fd_and_attention_rows),
 	};
