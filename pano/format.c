@@ -31,17 +31,28 @@ static void nanos_suffix(char *buf, size_t len, int32_t nsec)
 	buf[n] = '\0';
 }
 
-static void utc(int64_t sec, struct tm *tm)
+/* False for a time outside years 0..9999, which no format here can show:
+ * the caller prints the raw seconds instead of a wrong date. */
+static bool utc(int64_t sec, struct tm *tm)
 {
 	time_t t = (time_t)sec;
-	if (!gmtime_r(&t, tm))
-		memset(tm, 0, sizeof(*tm));
+	memset(tm, 0, sizeof(*tm));
+	return gmtime_r(&t, tm) && tm->tm_year >= -1900 && tm->tm_year <= 9999 - 1900;
+}
+
+static bool raw_seconds(char *buf, size_t len, int64_t sec, struct tm *tm)
+{
+	if (utc(sec, tm))
+		return false;
+	snprintf(buf, len, "(%lld s since 1970, not a date)", (long long)sec);
+	return true;
 }
 
 void fmt_rfc3339(char *buf, size_t len, int64_t sec, int32_t nsec)
 {
 	struct tm tm;
-	utc(sec, &tm);
+	if (raw_seconds(buf, len, sec, &tm))
+		return;
 	char frac[16];
 	nanos_suffix(frac, sizeof(frac), nsec);
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
@@ -51,7 +62,8 @@ void fmt_rfc3339(char *buf, size_t len, int64_t sec, int32_t nsec)
 void fmt_go_time(char *buf, size_t len, int64_t sec, int32_t nsec)
 {
 	struct tm tm;
-	utc(sec, &tm);
+	if (raw_seconds(buf, len, sec, &tm))
+		return;
 	char frac[16];
 	nanos_suffix(frac, sizeof(frac), nsec);
 	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d%s +0000 UTC", tm.tm_year + 1900,

@@ -20,6 +20,7 @@
 #include "natural.h"
 #include "watch.h"
 #include "endpoint.h"
+#include "safeout.h"
 
 #define PROG "hview-client"
 #define SYNOPSIS "[-server HOST:PORT] [-timeout MS] [-key FILE -serverkey FILE] [command args...]"
@@ -412,6 +413,14 @@ int main(int argc, char **argv)
 	if (timeout < 1 || timeout > 600000) {
 		fprintf(stderr, PROG ": -timeout: give milliseconds in 1..600000\n");
 		return 2;
+	}
+	/* what the node sends is shown, never obeyed by the terminal */
+	FILE *safe_out = pano_safe_stream(STDOUT_FILENO), *safe_err = pano_safe_stream(STDERR_FILENO);
+	if (safe_out)
+		stdout = safe_out;
+	if (safe_err) {
+		setvbuf(safe_err, NULL, _IONBF, 0);
+		stderr = safe_err;
 	}
 	char err[512];
 	session s = { 0 };

@@ -7,6 +7,10 @@
  *       the same for one subscription of BYTES bytes, spoken in raw ZMTP 3.0
  *       (a libzmq XSUB keeps its own subscriptions in a trie that a huge
  *       one overflows the stack of)
+ *   pano-hostile fake-node HOST:PORT
+ *       a "node" that answers every request with an error whose message
+ *       holds terminal escape sequences and bytes that are not UTF-8, for
+ *       10 s or until it has answered 5 requests
  * Only ever talks to the address it is given (the tests give it a loopback
  * one).  Exit 0 when everything was handed to ZeroMQ. */
 #include <arpa/inet.h>
@@ -22,6 +26,7 @@
 #include <zmq.h>
 
 #include "../../pano/endpoint.h"
+#include "panorama.pb-c.h"
 
 static int subscribe_flood(const char *addr, long count, long bytes)
 {
@@ -124,13 +129,62 @@ static int subscribe_raw(const char *addr, long bytes)
 	return 0;
 }
 
+static int fake_node(const char *addr)
+{
+	char endpoint[512];
+	if (pano_endpoint(addr, endpoint, sizeof(endpoint)) != 0)
+		return 2;
+	void *ctx = zmq_ctx_new();
+	void *s = zmq_socket(ctx, ZMQ_ROUTER);
+	int linger = 0;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(s, endpoint) != 0) {
+		fprintf(stderr, "pano-hostile: bind: %s\n", zmq_strerror(zmq_errno()));
+		return 1;
+	}
+	for (int answered = 0; answered < 5;) {
+		zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+		if (zmq_poll(&it, 1, 10000) <= 0)
+			break;
+		zmq_msg_t id, body;
+		zmq_msg_init(&id);
+		zmq_msg_init(&body);
+		zmq_msg_recv(&id, s, 0);
+		while (zmq_msg_recv(&body, s, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&body))
+			;
+		Panorama__Request *q = panorama__request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+		Panorama__ErrorReply e = PANORAMA__ERROR_REPLY__INIT;
+		e.code = PANORAMA__ERROR_REPLY__CODE__INTERNAL;
+		e.message = "\x1b[2J\x1b]0;owned\x07 cleared your screen \xff\xfe \xc2\x9b" "31m";
+		Panorama__Reply r = PANORAMA__REPLY__INIT;
+		r.id = q ? q->id : 0;
+		r.body_case = PANORAMA__REPLY__BODY_ERROR;
+		r.error = &e;
+		uint8_t out[512];
+		size_t n = panorama__reply__pack(&r, out);
+		zmq_msg_send(&id, s, ZMQ_SNDMORE);
+		zmq_send(s, out, n, 0);
+		if (q)
+			panorama__request__free_unpacked(q, NULL);
+		zmq_msg_close(&id);
+		zmq_msg_close(&body);
+		answered++;
+	}
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "fake-node") == 0)
+		return fake_node(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "subscribe-raw") == 0)
 		return subscribe_raw(argv[2], atol(argv[3]));
 	if (argc == 5 && strcmp(argv[1], "subscribe") == 0)
 		return subscribe_flood(argv[2], atol(argv[3]), atol(argv[4]));
 	fprintf(stderr, "usage: pano-hostile subscribe HOST:PORT COUNT BYTES\n"
-	                "       pano-hostile subscribe-raw HOST:PORT BYTES\n");
+	                "       pano-hostile subscribe-raw HOST:PORT BYTES\n"
+	                "       pano-hostile fake-node HOST:PORT\n");
 	return 2;
 }

@@ -109,6 +109,17 @@ else
 	skip "a read-only database" "needs root and a tmpfs mount"
 fi
 
+# --- what a node sends is shown, not obeyed ------------------------------------------------
+FP=$(free_port)
+$H fake-node 127.0.0.1:$FP &
+fake=$!
+on_exit "kill $fake"
+sleep 0.3
+$C -server 127.0.0.1:$FP ping >fake.out 2>&1
+check "escape sequences from a node reach the terminal escaped" \
+	bash -c "! grep -q \$'\\x1b' fake.out && grep -qF '\\x1b[2J' fake.out && grep -qF '\\xff\\xfe' fake.out"
+kill $fake 2>/dev/null
+
 # --- -daemon -------------------------------------------------------------------------------
 DP=$(free_port)
 $S -addr 127.0.0.1:$DP -dbfile d.db -daemon -pidfile d.pid -log d.log nd 2>daemon.err

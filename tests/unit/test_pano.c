@@ -259,6 +259,13 @@ static void formats_like_go(void **state)
 	assert_string_equal(b, "2017-05-19T17:16:25.5Z");
 	fmt_go_time(b, sizeof(b), 1495353639, 367133633);
 	assert_string_equal(b, "2017-05-21 08:00:39.367133633 +0000 UTC");
+	/* a time no date can show is shown as what it is */
+	fmt_go_time(b, sizeof(b), -1000000000000000000LL, 0);
+	assert_string_equal(b, "(-1000000000000000000 s since 1970, not a date)");
+	fmt_rfc3339(b, sizeof(b), 253402300800LL, 0); /* year 10000 */
+	assert_string_equal(b, "(253402300800 s since 1970, not a date)");
+	fmt_rfc3339(b, sizeof(b), 253402300799LL, 0);
+	assert_string_equal(b, "9999-12-31T23:59:59Z");
 	fmt_go_float(b, sizeof(b), 30.0f);
 	assert_string_equal(b, "30");
 	fmt_go_float(b, sizeof(b), 20.5f);
