@@ -842,10 +842,18 @@ static void handle_read(pano_server *s, pending *p)
 
 /* --- the loop ----------------------------------------------------------- */
 
+static bool is_peer(const pano_server *s, const char *id)
+{
+	for (size_t i = 0; i < s->cfg.npeers; i++)
+		if (strcmp(s->cfg.peers[i].id, id) == 0)
+			return true;
+	return false;
+}
+
 /* With CURVE: may the sender's key do this?  A key speaks for its own
- * name only: it registers and reports as that observer, and only a node
- * key relays reports, under its own id.  Reads need only a key the node
- * lets in.  false with an error reply set. */
+ * name only: it registers and reports as that observer, and only the node
+ * key of a configured peer relays reports, under its own id.  Reads need
+ * only a key the node lets in.  false with an error reply set. */
 static bool authorized(pano_server *s, pending *p)
 {
 	const Panorama__Request *q = p->req;
@@ -870,6 +878,12 @@ static bool authorized(pano_server *s, pending *p)
 		}
 		claimed = q->learn_report && q->learn_report->source ? q->learn_report->source->id : NULL;
 		as = "node";
+		if (claimed && strcmp(claimed, who->name) == 0 && !is_peer(s, who->name)) {
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__FORBIDDEN,
+			            "node '%.64s' is not one of this node's peers (Peers): it may not relay reports",
+			            who->name);
+			return false;
+		}
 		break;
 	default:
 		return true;

@@ -61,7 +61,10 @@ check "no database was made by the refused starts" test ! -e bad.db
 
 # --- a node with CURVE ---------------------------------------------------------------
 P=$(free_port)
-$S -addr 127.0.0.1:$P -dbfile n0.db -key keys/n0.key -allow allow n0 2>n0.log &
+# n1 is its peer (nothing serves there: only its relays matter here); n2 is not
+printf '{"Addr":"127.0.0.1:%s","Id":"n0","DBFile":"n0.db","Peers":{"n1":"127.0.0.1:%s"}}' \
+	$P $(free_port) >n0.json
+$S -config n0.json -key keys/n0.key -allow allow 2>n0.log &
 cnode=$!
 on_exit "kill -9 $cnode"
 ALICE="$C -server 127.0.0.1:$P -timeout 1500 -key keys/alice.key -serverkey keys/n0.pub"
@@ -90,8 +93,10 @@ $LEARN 127.0.0.1:$P keys/alice.key keys/n0.pub alice alice db-3 >learn1.out
 check "an observer key may not relay a peer's report" grep -q "^error 4: key of 'alice' is an observer's, not a node's" learn1.out
 $LEARN 127.0.0.1:$P keys/n1.key keys/n0.pub n2 alice db-3 >learn2.out
 check "a node key may not relay under another node's id" grep -q "^error 4: key of 'n1' may not speak as node 'n2'" learn2.out
+$LEARN 127.0.0.1:$P keys/n2.key keys/n0.pub n2 alice db-3 >learn3.out
+check "a node key that is not a peer may not relay" grep -q "^error 4: node 'n2' is not one of this node's peers" learn3.out
 out=$($LEARN 127.0.0.1:$P keys/n1.key keys/n0.pub n1 someone db-3)
-check "a node key relays under its own id" test "$out" = ACCEPTED
+check "a peer's node key relays under its own id" test "$out" = ACCEPTED
 check "the refused writes left no trace" test "$($ALICE list subject | cut -f1 | tr '\n' ' ')" = "db-1 db-2 db-3 "
 
 # --- the watch stream is CURVE too -----------------------------------------------------
