@@ -50,6 +50,7 @@ typedef struct {
 	bool gc_relative;
 	int64_t buf_hold_time, buf_hold_len;
 	bool fsync;    /* hview-server -fsync: reply only once the WAL is fsynced */
+	long max_views, max_values; /* hview-server -max-views, -max-values; 0: the store's defaults */
 	char *watch_addr; /* hview-server -watch: NULL for addr's port + 1, "off" for none */
 	char *curve_key;   /* NULL: no CURVE */
 	char *curve_allow;

@@ -18,7 +18,7 @@
 
 #define PROG "hview-server"
 #define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] " \
-	"[-key FILE -allow DIR] [-log FILE] [-daemon [-pidfile FILE]] [ID]"
+	"[-key FILE -allow DIR] [-log FILE] [-daemon [-pidfile FILE]] [-max-views N] [-max-values N] [ID]"
 
 /* Many clients and peers each hold a connection: take the file
  * descriptors the hard limit allows, so a crowd does not lock others out. */
@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL, *key = NULL, *allow = NULL;
 	const char *log_file = NULL, *pidfile = NULL;
 	int daemonize = 0, fsync_replies = 0;
+	long max_views = 0, max_values = 0;
 	const goflag flags[] = {
 		{ "addr", GF_STRING, &addr, "address to serve on (default 127.0.0.1:6688)" },
 		{ "config", GF_STRING, &config, "JSON config file (as hview-mkrc writes)" },
@@ -97,6 +98,8 @@ int main(int argc, char **argv)
 		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background, once serving" },
 		{ "pidfile", GF_STRING, &pidfile, "with -daemon: write the node's pid here (removed at exit)" },
 		{ "log", GF_STRING, &log_file, "append the log here instead of stderr (reopened on SIGHUP)" },
+		{ "max-views", GF_INT, &max_views, "views the node holds at most (default 1000000)" },
+		{ "max-values", GF_INT, &max_values, "metric values the node holds at most (default 10000000)" },
 		{ "fsync", GF_BOOL, &fsync_replies, "acknowledge reports only once fsynced (survive power loss)" },
 		{ "watch", GF_STRING, &watch, "address of the inference-change stream (default: port + 1; off: none)" },
 		{ "key", GF_STRING, &key, "the node's secret CURVE certificate (sonar-keygen -role node ID)" },
@@ -142,6 +145,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.fsync = fsync_replies;
+	if (max_views < 0 || max_values < 0) {
+		fprintf(stderr, PROG ": -max-views and -max-values must be positive\n");
+		pano_config_clear(&cfg);
+		return 2;
+	}
+	cfg.max_views = max_views;
+	cfg.max_values = max_values;
 	if (pidfile && !daemonize) {
 		fprintf(stderr, PROG ": -pidfile goes with -daemon\n");
 		pano_config_clear(&cfg);

@@ -125,7 +125,12 @@ unsigned long long pano_handle_of(const char *observer)
 /* A fresh store holding exactly what the database holds. */
 static int load_store(pano_server *s, char *err, size_t errlen)
 {
-	pano_store *st = pano_store_new(NULL);
+	pano_limits lim = pano_limits_default();
+	if (s->cfg.max_views > 0)
+		lim.max_views = (size_t)s->cfg.max_views;
+	if (s->cfg.max_values > 0)
+		lim.max_values = (size_t)s->cfg.max_values;
+	pano_store *st = pano_store_new(&lim);
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -28,6 +28,7 @@ struct pano_store {
 	strmap *subjects;  /* name -> pano_subject */
 	strmap *observers; /* name -> (uintptr_t) number of views */
 	strmap *names;     /* interned metric names (value unused) */
+	size_t nviews, nvalues; /* views, and metric values their rings hold */
 	const char **fresh; /* names interned since pano_store_names_mark */
 	size_t nfresh, capfresh;
 	strmap *watched;   /* subjects watched (value unused) */
@@ -36,8 +37,19 @@ struct pano_store {
 
 pano_limits pano_limits_default(void)
 {
-	pano_limits l = { 100000, 100000, 1000, 10000, 64, 255 };
+	pano_limits l = { 100000, 100000, 1000, 10000, 64, 255, 1000000, 10000000 };
 	return l;
+}
+
+size_t pano_store_view_count(const pano_store *s) { return s->nviews; }
+size_t pano_store_value_count(const pano_store *s) { return s->nvalues; }
+
+static size_t view_values(const pano_view *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < v->count; i++)
+		n += pano_view_at(v, i)->n;
+	return n;
 }
 
 pano_store *pano_store_new(const pano_limits *limits)
@@ -192,6 +204,7 @@ static pano_view *view_for(pano_store *s, const char *observer, const char *subj
                            pano_subject **subp, char *err, size_t errlen)
 {
 	pano_subject *sub = strmap_get(s->subjects, subject);
+	bool new_subject = !sub;
 	if (!sub) {
 		if (!pano_name_valid(s, subject, err, errlen))
 			return NULL;
@@ -214,24 +227,29 @@ static pano_view *view_for(pano_store *s, const char *observer, const char *subj
 	if (v)
 		return v;
 	if (!pano_name_valid(s, observer, err, errlen))
-		return NULL;
+		goto refused;
 	uintptr_t views_of_observer = (uintptr_t)strmap_get(s->observers, observer);
 	if (views_of_observer == 0 && strmap_count(s->observers) >= s->limits.max_observers) {
 		snprintf(err, errlen, "more than %zu observers", s->limits.max_observers);
-		return NULL;
+		goto refused;
 	}
 	if (strmap_count(sub->views) >= s->limits.max_views_per_subject) {
 		snprintf(err, errlen, "more than %zu observers of subject %s",
 		         s->limits.max_views_per_subject, subject);
-		return NULL;
+		goto refused;
+	}
+	if (s->nviews >= s->limits.max_views) {
+		snprintf(err, errlen, "the node holds %zu views, its bound: no new view", s->nviews);
+		goto refused;
 	}
 	v = calloc(1, sizeof(*v));
 	if (!v || strmap_put(s->observers, observer, (void *)(views_of_observer + 1)) != 0 ||
 	    strmap_put(sub->views, observer, v) != 0) {
 		free(v);
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		goto refused;
 	}
+	s->nviews++;
 	v->observer = strmap_key(s->observers, observer);
 	v->subject = sub->name;
 	if (resort(sub) != 0) {
@@ -239,6 +257,14 @@ static pano_view *view_for(pano_store *s, const char *observer, const char *subj
 		return NULL;
 	}
 	return v;
+refused:
+	/* a refused report leaves no empty subject behind */
+	if (new_subject) {
+		strmap_remove(s->subjects, subject);
+		subject_free(sub);
+		*subp = NULL;
+	}
+	return NULL;
 }
 
 /* The newest timestamp the subject's views hold: what it was "last seen",
@@ -258,8 +284,11 @@ static void recompute_last_seen(pano_subject *sub)
 		}
 }
 
-static void append(pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs)
+static void append(pano_store *s, pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs)
 {
+	s->nvalues += obs->n;
+	if (v->count == PANO_VIEW_DEPTH)
+		s->nvalues -= v->ring[v->head].n;
 	size_t slot = (v->head + v->count) % PANO_VIEW_DEPTH;
 	/* Pushing out the subject's newest observation (an observer's clock
 	 * went back) can lower its "last seen"; a new one only raises it. */
@@ -308,8 +337,13 @@ int pano_store_add(pano_store *s, const char *observer, const char *subject,
 	for (size_t i = 0; i < v->count; i++)
 		if (pano_obs_equal(pano_view_at(v, i), obs))
 			return 1; /* a retried or re-propagated report */
+	size_t out = v->count == PANO_VIEW_DEPTH ? v->ring[v->head].n : 0;
+	if (s->nvalues - out + obs->n > s->limits.max_values) {
+		snprintf(err, errlen, "the node holds %zu metric values, its bound: no more", s->nvalues);
+		return -1;
+	}
 	*seq = v->seq;
-	append(sub, v, v->seq, obs);
+	append(s, sub, v, v->seq, obs);
 	if (view)
 		*view = v;
 	return 0;
@@ -324,7 +358,7 @@ int pano_store_restore(pano_store *s, const char *observer, const char *subject,
 	if (!v)
 		return -1;
 	v->db_id = db_id;
-	append(sub, v, seq, obs);
+	append(s, sub, v, seq, obs);
 	size_t slot = (v->head + v->count - 1u) % PANO_VIEW_DEPTH;
 	*evicted = v->db_row[slot];
 	v->db_row[slot] = row;
@@ -473,8 +507,10 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 		bool touched = false, removed = false;
 		for (size_t k = 0; k < nv; k++) {
 			pano_view *v = (pano_view *)views[k];
+			size_t before = view_values(v);
 			if (!trim_view(v, now_sec, threshold_sec, relative, &dropped, hooks))
 				continue;
+			s->nvalues -= before - view_values(v);
 			touched = true;
 			summarise(v);
 			if (v->count && v->db_id && v->db_row[v->head] && hooks && hooks->trimmed)
@@ -491,6 +527,7 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 				if (v->db_id && hooks && hooks->gone)
 					hooks->gone(hooks->ctx, v->db_id);
 				view_free(v);
+				s->nviews--;
 				removed = true;
 			}
 		}

@@ -30,6 +30,11 @@ typedef struct {
 	size_t max_metric_names;      /* distinct metric names, default 10000 */
 	size_t max_metrics;           /* per observation, default 64 */
 	size_t max_name_len;          /* subjects, observers, metrics: default 255 */
+	/* The node's memory: views in all, and metric values held in all
+	 * views' observations (a report of 3 metrics holds 3).  Defaults
+	 * 1,000,000 and 10,000,000: about 1 GB at both bounds. */
+	size_t max_views;
+	size_t max_values;
 } pano_limits;
 
 pano_limits pano_limits_default(void);
@@ -39,6 +44,9 @@ typedef struct pano_store pano_store;
 pano_store *pano_store_new(const pano_limits *limits);
 void pano_store_free(pano_store *s);
 const pano_limits *pano_store_limits(const pano_store *s);
+/* Views and metric values held now (for the bounds above). */
+size_t pano_store_view_count(const pano_store *s);
+size_t pano_store_value_count(const pano_store *s);
 
 /* A name is 1..max_name_len bytes of valid UTF-8 with no space and no
  * control character (text.h). */

@@ -40,6 +40,31 @@ check "a real watcher still gets the changes" eventually 5 grep -q "w1" watch.ou
 kill $watcher; wait $watcher 2>/dev/null
 kill -TERM $node; wait $node
 
+# --- the node's memory bounds: views, metric values, metric names ---------------------------
+LP=$(free_port)
+"$S" -addr 127.0.0.1:$LP -dbfile lim.db -max-views 1000 -max-values 3000 nl 2>>lim.log &
+node=$!
+on_exit "kill -9 $node"
+wait_node 127.0.0.1:$LP
+{ echo "me o1"; for i in $(seq 1500); do echo "report s$i m:h:1"; done; } |
+	$C -server 127.0.0.1:$LP >views.out 2>views.err
+check "past -max-views 1000: the 1,000 views are kept, new ones refused ($(grep -c Accepted views.out) accepted)" \
+	bash -c "[ \$(grep -c Accepted views.out) -eq 1000 ] && [ \$(grep -c 'the node holds 1000 views, its bound' views.err) -eq 500 ]"
+{ echo "me o1"; for k in 1 2 3 4; do for i in $(seq 1000); do echo "report s$i m:h:$k"; done; done; } |
+	$C -server 127.0.0.1:$LP >values.out 2>values.err
+check "past -max-values 3000: reports beyond it are refused ($(grep -c 'metric values, its bound' values.err) refused)" \
+	bash -c "[ \$(grep -c 'the node holds 3000 metric values, its bound' values.err) -eq 2000 ]"
+check "the node's RSS stays small ($(rss $node) kB)" test "$(rss $node)" -lt 65536
+kill -TERM $node; wait $node
+NP=$(free_port)
+start_node 127.0.0.1:$NP names.db nn names.log
+{ echo "me o1"; for r in $(seq 160); do printf 'report n%d' $r; for i in $(seq 64); do printf ' m%d.%d:h:1' $r $i; done; echo; done; } |
+	$C -server 127.0.0.1:$NP >names.out 2>names.err
+check "10,000 distinct metric names, then a refusal ($(grep -c Accepted names.out) of 160 reports of 64 new names)" \
+	bash -c "[ \$(grep -c Accepted names.out) -eq 156 ] && grep -q 'more than 10000 distinct metric names' names.err"
+check "and the node's RSS stays small ($(rss $node) kB)" test "$(rss $node)" -lt 65536
+kill -TERM $node; wait $node
+
 # --- configs it cannot hold ------------------------------------------------------------
 refused() { # refused NAME CONFIG-JSON PATTERN
 	printf '%s' "$2" >bad.json

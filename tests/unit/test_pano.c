@@ -186,6 +186,37 @@ static void bounds_are_enforced(void **state)
 	pano_store_free(s);
 }
 
+/* The node's memory bounds: views and metric values in all; a refused
+ * report leaves nothing behind, and garbage collection gives room back. */
+static void memory_bounds_are_enforced(void **state)
+{
+	(void)state;
+	pano_limits lim = pano_limits_default();
+	lim.max_views = 2;
+	lim.max_values = 3;
+	pano_store *s = pano_store_new(&lim);
+	char err[128];
+	uint64_t seq;
+	add(s, "o1", "x", obs1(s, 1, "m", PANO_HEALTHY, 1));
+	add(s, "o2", "x", obs1(s, 1, "m", PANO_HEALTHY, 1));
+	pano_obs o = obs1(s, 1, "m", PANO_HEALTHY, 1);
+	assert_int_equal(pano_store_add(s, "o1", "y", &o, &seq, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "2 views"));
+	assert_null(pano_store_subject(s, "y")); /* no empty subject left */
+	pano_obs_clear(&o);
+	add(s, "o1", "x", obs1(s, 2, "m", PANO_HEALTHY, 1));
+	assert_int_equal(pano_store_value_count(s), 3);
+	o = obs1(s, 3, "m", PANO_HEALTHY, 1);
+	assert_int_equal(pano_store_add(s, "o2", "x", &o, &seq, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "3 metric values"));
+	pano_obs_clear(&o);
+	assert_int_equal(pano_store_gc(s, 100, 10, false, NULL), 3);
+	assert_int_equal(pano_store_view_count(s), 0);
+	assert_int_equal(pano_store_value_count(s), 0);
+	add(s, "o1", "y", obs1(s, 95, "m", PANO_HEALTHY, 1));
+	pano_store_free(s);
+}
+
 static void watch_list_filters_only_when_asked(void **state)
 {
 	(void)state;
@@ -427,6 +458,7 @@ int main(void)
 		cmocka_unit_test(majority_across_views_ties_go_worse),
 		cmocka_unit_test(inference_leaves_observations_alone),
 		cmocka_unit_test(bounds_are_enforced),
+		cmocka_unit_test(memory_bounds_are_enforced),
 		cmocka_unit_test(watch_list_filters_only_when_asked),
 		cmocka_unit_test(gc_drops_old_observations),
 		cmocka_unit_test(last_seen_follows_what_is_held),
