@@ -69,7 +69,13 @@ const char *pano_client_trouble(pano_client *c, char *buf, size_t len)
 	if (!c->curve) {
 		if (c->handshake == 0 || c->handshake == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 			return NULL;
-		snprintf(buf, len, "the handshake with %s failed: does it want CURVE keys (-key, -serverkey)?", c->addr);
+		/* libzmq reports a CURVE node and a peer that just hangs up alike */
+		if (c->handshake == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+		    c->handshake_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+			snprintf(buf, len, "%s wants CURVE keys (-key, -serverkey)", c->addr);
+		else
+			snprintf(buf, len, "the handshake with %s failed: if it uses CURVE, give -key and -serverkey; "
+			         "if not, it may not be a Panorama node", c->addr);
 		return buf;
 	}
 	switch (c->handshake) {

@@ -450,17 +450,20 @@ int main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	}
 	s.interactive = 1;
-	char line[8192];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
 	for (;;) {
 		fputs("> ", stdout);
 		fflush(stdout);
-		if (!fgets(line, sizeof(line), stdin))
+		if ((got = getline(&line, &cap, stdin)) < 0)
 			break;
-		if (!strchr(line, '\n') && !feof(stdin)) {
-			int ch;
-			while ((ch = getchar()) != EOF && ch != '\n')
-				;
-			fprintf(stderr, "line too long\n");
+		if (memchr(line, '\0', (size_t)got)) {
+			fprintf(stderr, "the line holds a NUL byte; skipped\n");
+			continue;
+		}
+		if (got > 8192) {
+			fprintf(stderr, "line of %zd bytes, longer than 8192; skipped\n", got);
 			continue;
 		}
 		char *args[MAX_ARGS];
@@ -471,6 +474,7 @@ int main(int argc, char **argv)
 			break;
 		fflush(stdout);
 	}
+	free(line);
 	pano_client_free(s.c);
 	return 0;
 }

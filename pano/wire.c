@@ -64,8 +64,9 @@ int pano_obs_from_pb(pano_store *s, const Panorama__Observation *in, int64_t now
 			pano_store_names_rollback(s);
 			return -1;
 		}
-		if (!isfinite(v->score)) {
-			snprintf(err, errlen, "metric %.64s: score is not a finite number", name);
+		if (!isfinite(v->score) || v->score < 0 || v->score > 100) {
+			snprintf(err, errlen, "metric %.64s: score %g is not a number from 0 to 100", name,
+			         (double)v->score);
 			free(m);
 			pano_store_names_rollback(s);
 			return -1;

@@ -151,6 +151,10 @@ static int read_series(FILE *in, const char *name, series *s)
 /* Scores a series; returns the seconds the model steps took. */
 static double detect(const series *s, const options *o, double *scores)
 {
+	if (s->n == 0) {
+		fprintf(stderr, PROG ": no values to score (an empty series)\n");
+		return -2;
+	}
 	double lo = INFINITY, hi = -INFINITY;
 	for (size_t i = 0; i < s->n; i++) {
 		lo = fmin(lo, s->value[i]);

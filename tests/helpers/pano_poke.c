@@ -299,6 +299,8 @@ int main(int argc, char **argv)
 		{ "empty observer", "", "s", "m", 2, 1, 0, 1 },
 		{ "NaN score", "obs", "s", "m", 2, NAN, 0, 1 },
 		{ "infinite score", "obs", "s", "m", 2, INFINITY, 0, 1 },
+		{ "score above 100", "obs", "s", "m", 2, 150, 0, 1 },
+		{ "negative score", "obs", "s", "m", 2, -1, 0, 1 },
 		{ "status out of range", "obs", "s", "m", 99, 1, 0, 1 },
 		{ "status INVALID", "obs", "s", "m", 0, 1, 0, 1 },
 		{ "timestamp a century ahead", "obs", "s", "m", 2, 1, 100LL * 365 * 86400, 1 },
