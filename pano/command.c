@@ -33,8 +33,9 @@ static int parse_metric(const char *spec, pano_command_metric *m, char *err, siz
 	const char *c1 = strchr(spec, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 	char *end = NULL;
 	float score = c2 ? strtof(c2 + 1, &end) : NAN;
-	if (!c1 || !c2 || c1 == spec || strchr(c2 + 1, ':') || !end || *end || end == c2 + 1 || !isfinite(score)) {
-		snprintf(err, errlen, "report: '%.200s' is not metric:status:score", spec);
+	if (!c1 || !c2 || c1 == spec || strchr(c2 + 1, ':') || !end || *end || end == c2 + 1 || !isfinite(score) ||
+	    score < 0 || score > 100) {
+		snprintf(err, errlen, "report: '%.200s' is not metric:status:score (a score from 0 to 100)", spec);
 		return 2;
 	}
 	char status_text[32];

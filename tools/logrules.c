@@ -255,8 +255,8 @@ static int load_rule(logrules *r, json_t *obj, size_t index, const char *origin,
 		else if (strcmp(key, "score") == 0) {
 			if (json_is_number(v)) {
 				x.score = json_number_value(v);
-				if (!isfinite(x.score))
-					rc = fail(err, errlen, origin, field, "must be a finite number");
+				if (!isfinite(x.score) || x.score < 0 || x.score > 100)
+					rc = fail(err, errlen, origin, field, "must be a number from 0 to 100");
 			} else
 				rc = get_text(v, MAX_TEMPLATE, &x.score_tpl, origin, field, err, errlen);
 		} else if (strcmp(key, "stop") == 0) {
@@ -537,7 +537,7 @@ size_t logrules_match(logrules *r, const char *line, logevent *out, size_t max)
 			char *end;
 			ok = expand(x->score_tpl, line, m, g, text, sizeof(text));
 			double s = ok ? strtod(text, &end) : NAN;
-			ok = ok && *end == '\0' && isfinite(s) && fabs(s) < 1e30;
+			ok = ok && *end == '\0' && s >= 0 && s <= 100; /* Panorama's scores */
 			e->score = (float)s;
 		}
 		bool named = true;

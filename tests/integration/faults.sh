@@ -85,13 +85,17 @@ kill -TERM $node; wait $node
 # its own, ending at or after the last one acknowledged, and the quiet one
 # its single report.
 P=$(free_port)
-{ echo "me o1"; echo "report quiet m:h:0"; for i in $(seq 100000); do echo "report c$((i % 20)) m:h:$i"; done; } >churn.in
+# report i carries i in three scores (scores are 0 to 100): i = a 10000 + b 100 + c
+{ echo "me o1"; echo "report quiet a:h:0 b:h:0 c:h:0"
+  awk 'BEGIN { for (i = 1; i <= 100000; i++)
+	printf "report c%d a:h:%d b:h:%d c:h:%d\n", i % 20, int(i / 10000), int(i / 100) % 100, i % 100 }'; } >churn.in
 kill_while_streaming 9000 churn
 acked=$(( $(acks_in churn.out) - 1 )) # the first is the quiet one
 $C -server 127.0.0.1:$P dump panorama >churn.dump
 verdict=$(awk -v acked="$acked" '
 	/^\[\[\.\.\. o1->/ { split($2, a, "->"); subject = a[2]; next }
-	/^  \|o1\|/ { v = $0; sub(/.*HEALTHY, /, "", v); sub(/;.*/, "", v); got[subject] = got[subject] " " v + 0; n[subject]++ }
+	/^  \|o1\|/ { v = $0; sub(/^[^{]*\{ a: HEALTHY, /, "", v); sub(/; \}$/, "", v); split(v, f, /; [abc]: HEALTHY, /)
+		got[subject] = got[subject] " " (f[1] * 10000 + f[2] * 100 + f[3]); n[subject]++ }
 	END {
 		bad = ""
 		if (got["quiet"] != " 0") bad = bad " quiet:" got["quiet"]
