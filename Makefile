@@ -6,7 +6,8 @@
 CC      ?= cc
 CSTD    := -std=c11
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS += -D_GNU_SOURCE -MMD -MP
+# Every include names its path from the top of the tree: "pano/node/store.h".
+CPPFLAGS += -D_GNU_SOURCE -MMD -MP -I.
 CFLAGS  ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) -fno-strict-aliasing
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -25,14 +26,19 @@ TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump clang libclang-rt-14-de
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
 SONAR_SRC    := $(filter-out agent/main.c,$(wildcard agent/*.c))
-PANO_MAINS   := pano/hview_server.c pano/hview_client.c pano/hview_mkrc.c
-PANO_SRC     := $(filter-out $(PANO_MAINS),$(wildcard pano/*.c))
+# Panorama in three floors, each using only those below it: common (the
+# protocol, names, keys, files) < client (talking to a node) < node.
+PANO_COMMON_SRC := $(wildcard pano/common/*.c)
+PANO_CLIENT_SRC := $(wildcard pano/client/*.c)
+PANO_NODE_SRC   := $(wildcard pano/node/*.c)
+PANO_SRC        := $(PANO_COMMON_SRC) $(PANO_CLIENT_SRC) $(PANO_NODE_SRC)
 GEN_SRC      := build/gen/panorama.pb-c.c build/gen/google/protobuf/timestamp.pb-c.c
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 
 LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
-LIBS_PANO     := -lzmq -lprotobuf-c -lsqlite3 -ljansson -lm -lpthread
+LIBS_CLIENT   := -lzmq -lprotobuf-c -ljansson -lm -lpthread
+LIBS_PANO     := -lsqlite3 $(LIBS_CLIENT)
 
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
 	bin/sonar-plot bin/nab-score bin/htm-detect bin/sonar-keygen
@@ -76,10 +82,22 @@ build-san/libdetector.a: $(DETECTOR_SRC:%.c=build-san/%.o) $(HTM_SRC:%.c=build-s
 build-san/libsonar.a: $(SONAR_SRC:%.c=build-san/%.o)
 	rm -f $@; ar rcs $@ $^
 GEN_OBJ := build/gen/panorama.pb-c.o build/gen/google/protobuf/timestamp.pb-c.o
-build/libpano.a: $(PANO_SRC:%.c=build/%.o) $(GEN_OBJ)
+build/libpano_common.a: $(PANO_COMMON_SRC:%.c=build/%.o) $(GEN_OBJ)
 	rm -f $@; ar rcs $@ $^
-build-san/libpano.a: $(PANO_SRC:%.c=build-san/%.o) $(GEN_OBJ:build/%=build-san/%)
+build/libpano_client.a: $(PANO_CLIENT_SRC:%.c=build/%.o)
 	rm -f $@; ar rcs $@ $^
+build/libpano_node.a: $(PANO_NODE_SRC:%.c=build/%.o)
+	rm -f $@; ar rcs $@ $^
+build-san/libpano_common.a: $(PANO_COMMON_SRC:%.c=build-san/%.o) $(GEN_OBJ:build/%=build-san/%)
+	rm -f $@; ar rcs $@ $^
+build-san/libpano_client.a: $(PANO_CLIENT_SRC:%.c=build-san/%.o)
+	rm -f $@; ar rcs $@ $^
+build-san/libpano_node.a: $(PANO_NODE_SRC:%.c=build-san/%.o)
+	rm -f $@; ar rcs $@ $^
+# In link order: a floor before the ones it uses.
+CLIENT_LIBS := build/libpano_client.a build/libpano_common.a
+NODE_LIBS   := build/libpano_node.a $(CLIENT_LIBS)
+SAN_NODE_LIBS := build-san/libpano_node.a build-san/libpano_client.a build-san/libpano_common.a
 
 bin/htm-detect: build/tools/htm_detect.o build/libdetector.a
 	@mkdir -p bin
@@ -89,46 +107,50 @@ bin/nab-score: build/tools/nab_score.o
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ -ljansson -lm
 
-bin/hview-%: build/pano/hview_%.o build/libpano.a
+bin/hview-server: build/pano/hview_server.o $(NODE_LIBS)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
+
+bin/hview-client bin/hview-mkrc: bin/hview-%: build/pano/hview_%.o $(CLIENT_LIBS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CLIENT)
 
 bin/sonar-plot: build/tools/sonar_plot.o build/libsonar.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^
 
-bin/sonar-keygen: build/tools/sonar_keygen.o build/libpano.a
+bin/sonar-keygen: build/tools/sonar_keygen.o build/libpano_common.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CLIENT)
 
 LOGTAIL_OBJ := $(addprefix build/tools/,hview_logtail.o logfollow.o logrules.o logtail_zookeeper.o)
-bin/hview-logtail: $(LOGTAIL_OBJ) build/libpano.a
+bin/hview-logtail: $(LOGTAIL_OBJ) $(CLIENT_LIBS)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CLIENT)
 
-bin/sonar-agent: build/agent/main.o build/libsonar.a build/libdetector.a build/libpano.a
+bin/sonar-agent: build/agent/main.o build/libsonar.a $(CLIENT_LIBS) build/libdetector.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_PANO)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_CLIENT)
 
-bin/sonar-replay: build/tools/sonar_replay.o build/tools/csv_reader.o build/libsonar.a build/libdetector.a build/libpano.a
+bin/sonar-replay: build/tools/sonar_replay.o build/tools/csv_reader.o build/libsonar.a $(CLIENT_LIBS) build/libdetector.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_PANO)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_CLIENT)
 
 # --- unit tests ------------------------------------------------------------
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 UNIT_SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build-san/tests/%)
 TOOL_OBJ     := tools/csv_reader.o tools/logrules.o tools/logfollow.o
 
-build/tests/%: build/tests/unit/%.o $(addprefix build/,$(TOOL_OBJ)) build/libsonar.a build/libdetector.a build/libpano.a
+build/tests/%: build/tests/unit/%.o $(addprefix build/,$(TOOL_OBJ)) build/libsonar.a $(NODE_LIBS) build/libdetector.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)
-build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) build-san/libsonar.a build-san/libdetector.a build-san/libpano.a
+build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) build-san/libsonar.a $(SAN_NODE_LIBS) build-san/libdetector.a
 	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)
 
 unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 # Helpers the integration tests run (panorama.sh loads a node with the bench's client).
 HELPERS := build/tests/pano-poke build/tests/pano-learn build/tests/pano-hostile build/tests/pano-bench
-build/tests/pano-%: build/tests/helpers/pano_%.o build/libpano.a
+build/tests/pano-%: build/tests/helpers/pano_%.o $(NODE_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
 FUZZ_SMOKE_SECONDS ?= 10
@@ -137,14 +159,14 @@ test: check-deps all unit-tests $(HELPERS)
 	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory $(FUZZ_BIN); fi
 	@FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/run-all.sh $(UNIT_BIN) $(UNIT_SAN_BIN)
 
-build/tests/pano-bench: build/tests/bench/pano_bench.o build/libpano.a
+build/tests/pano-bench: build/tests/bench/pano_bench.o $(NODE_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO) -lpthread
 
 # The detection scorecard: labelled gray-failure traces through the agent's
 # pipeline and through the trivial rule (make bench; tests/bench/scenarios.h).
 build/tests/detection-scorecard: build/tests/bench/detection_scorecard.o build/tests/bench/scenarios.o \
-		build/libsonar.a build/libdetector.a build/libpano.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_PANO)
+		build/libsonar.a $(CLIENT_LIBS) build/libdetector.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_CLIENT)
 
 # The gray-failure scenario alone (root; about a minute; part of make test).
 scenario: check-deps all

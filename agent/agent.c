@@ -1,5 +1,5 @@
 /* agent.c - the probe loop; see agent.h. */
-#include "agent.h"
+#include "agent/agent.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,15 +12,15 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "csvlog.h"
-#include "../pano/model.h"
-#include "pipeline.h"
-#include "promfile.h"
-#include "../pano/publisher.h"
-#include "resolver.h"
-#include "schedule.h"
-#include "statefile.h"
-#include "timefmt.h"
+#include "agent/csvlog.h"
+#include "pano/common/model.h"
+#include "agent/pipeline.h"
+#include "agent/promfile.h"
+#include "pano/client/publisher.h"
+#include "agent/resolver.h"
+#include "agent/schedule.h"
+#include "agent/statefile.h"
+#include "agent/timefmt.h"
 
 /* HTM models are ~125 KB each: saved every 5 minutes, and at exit. */
 #define STATE_SAVE_EVERY_NS (300 * INT64_C(1000000000))
@@ -304,7 +304,10 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	}
 	a->signal_watch.ready = signal_ready;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &a->signal_watch };
-	epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->sigfd, &ev);
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->sigfd, &ev) != 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
 
 	engine_env env = { a->epfd, a->n, a->timeout_ns, on_probe_done, a };
 	char why[256] = "";
@@ -332,7 +335,10 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		return -1;
 	a->resolver_watch.ready = resolver_ready;
 	ev.data.ptr = &a->resolver_watch;
-	epoll_ctl(a->epfd, EPOLL_CTL_ADD, resolver_fd(a->res), &ev);
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, resolver_fd(a->res), &ev) != 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
 	resolver_collect(a->res, on_resolved, a); /* the numeric addresses */
 	return 0;
 }

@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../pano/curve.h"
-#include "cli.h"
-#include "engine.h"
+#include "pano/common/curve.h"
+#include "agent/cli.h"
+#include "agent/engine.h"
 
 typedef struct {
 	detector_options det;

@@ -1,5 +1,5 @@
 /* cli.c - shared option parsing; see cli.h. */
-#include "cli.h"
+#include "agent/cli.h"
 
 #include <errno.h>
 #include <math.h>

@@ -3,7 +3,7 @@
  *
  * Both programs accept the same detector options, so a replay can be run
  * with exactly the options the agent ran with.  Errors are printed as the
- * one line "PROGRAM: --option: 'value' problem" that SPEC section 1 asks for;
+ * one line "PROGRAM: --option: 'value' problem";
  * callers then exit 2.
  */
 #ifndef CLOUDSONAR_CLI_H
@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pipeline.h"
+#include "agent/pipeline.h"
 
-/* Detector options and their defaults (SPEC section 2). */
+/* Detector options and their defaults. */
 typedef struct {
 	double interval_s;          /* --interval, default 1 */
 	double timeout_s;           /* --timeout, default: the interval */

@@ -1,5 +1,5 @@
 /* csvlog.c - append-only CSV log files with headers; see csvlog.h. */
-#include "csvlog.h"
+#include "agent/csvlog.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /*
- * csvlog.h - the set of CSV log files in a log directory (SPEC section 3).
+ * csvlog.h - the set of CSV log files in a log directory.
  *
  * Each file is opened for append; its header line is written only when the
  * file is new (empty), so runs accumulate in one file.  Writes are buffered

@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "pipeline.h"
+#include "agent/pipeline.h"
 
 typedef void (*probe_done_fn)(void *ctx, uint32_t host, uint32_t gen,
                               probe_status status, int64_t rtt_ns);

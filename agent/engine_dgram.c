@@ -9,9 +9,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "../detector/bytes.h"
-#include "engine.h"
-#include "timefmt.h"
+#include "detector/bytes.h"
+#include "agent/engine.h"
+#include "agent/timefmt.h"
 
 /* Our payload: a magic word, then the host and generation it belongs to.
  * The kernel owns the echo identifier of a ping socket, so the payload is

@@ -23,8 +23,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "timefmt.h"
+#include "agent/engine.h"
+#include "agent/timefmt.h"
 
 /* Enough to ride out a few batches stuck on lost probes; more only adds
  * lock contention on the queue. */

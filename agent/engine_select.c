@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "engine.h"
+#include "agent/cli.h"
+#include "agent/engine.h"
 
 int method_parse(const char *s, method_spec *out)
 {

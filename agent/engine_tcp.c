@@ -7,8 +7,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "timefmt.h"
+#include "agent/engine.h"
+#include "agent/timefmt.h"
 
 typedef struct {
 	watch w;

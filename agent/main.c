@@ -1,4 +1,4 @@
-/* main.c - sonar-agent's command line (SPEC section 2). */
+/* main.c - sonar-agent's command line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,10 +7,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "../pano/curve.h"
-#include "../pano/endpoint.h"
-#include "agent.h"
-#include "resolver.h"
+#include "pano/common/curve.h"
+#include "pano/common/endpoint.h"
+#include "agent/agent.h"
+#include "agent/resolver.h"
 
 #define PROG "sonar-agent"
 #define HOSTS_MAX 100000

@@ -1,15 +1,15 @@
 /* pipeline.c - detectors and their log rows per probe; see pipeline.h. */
-#include "pipeline.h"
+#include "agent/pipeline.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../detector/bytes.h"
-#include "../htm/htm.h"
-#include "statefile.h"
-#include "timefmt.h"
+#include "detector/bytes.h"
+#include "htm/htm.h"
+#include "agent/statefile.h"
+#include "agent/timefmt.h"
 
 typedef struct {
 	char *name;

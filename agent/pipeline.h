@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../detector/attention.h"
-#include "../detector/phi.h"
-#include "csvlog.h"
+#include "detector/attention.h"
+#include "detector/phi.h"
+#include "agent/csvlog.h"
 
 typedef enum { PROBE_OK = 0, PROBE_TIMEOUT, PROBE_ERROR } probe_status;
 

@@ -1,12 +1,12 @@
 /* promfile.c - the node-exporter textfile; see promfile.h. */
-#include "promfile.h"
+#include "agent/promfile.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "../pano/regfile.h"
+#include "pano/common/regfile.h"
 
 /* A label value as the exposition format wants it: \ " and newline escaped. */
 static void put_label(FILE *f, const char *s)

@@ -25,7 +25,7 @@
 
 #include <stddef.h>
 
-#include "pipeline.h"
+#include "agent/pipeline.h"
 
 /* 0, or -1 with "PATH: reason" in err. */
 int promfile_write(const char *path, const pipeline *p, double interval_s, char *err, size_t errlen);

@@ -1,5 +1,5 @@
 /* resolver.c - background name resolution; see resolver.h. */
-#include "resolver.h"
+#include "agent/resolver.h"
 
 #include <errno.h>
 #include <netdb.h>

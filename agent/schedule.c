@@ -1,5 +1,5 @@
 /* schedule.c - spread probe schedule and lateness histogram; see schedule.h. */
-#include "schedule.h"
+#include "agent/schedule.h"
 
 #include <math.h>
 

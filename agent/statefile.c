@@ -1,5 +1,5 @@
 /* statefile.c - crash-safe named records; see statefile.h. */
-#include "statefile.h"
+#include "agent/statefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../detector/bytes.h"
-#include "../pano/regfile.h"
+#include "detector/bytes.h"
+#include "pano/common/regfile.h"
 
 static const uint8_t MAGIC[8] = { 'C', 'S', 'S', 'T', 'A', 'T', 'E', 1 };
 

@@ -1,5 +1,5 @@
 /* timefmt.c - ISO 8601 UTC timestamps with milliseconds; see timefmt.h. */
-#include "timefmt.h"
+#include "agent/timefmt.h"
 
 #include <string.h>
 #include <time.h>

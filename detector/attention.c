@@ -1,12 +1,12 @@
 /* attention.c - the decision layer; see attention.h. */
-#include "attention.h"
+#include "detector/attention.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "baseline.h"
-#include "bytes.h"
+#include "detector/baseline.h"
+#include "detector/bytes.h"
 
 #define NEVER INT64_MIN
 /* A probe weighs the time since the previous one, at most this much (a

@@ -1,12 +1,12 @@
 /* baseline.c - a host's normal response times by hour; see baseline.h. */
-#include "baseline.h"
+#include "detector/baseline.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
+#include "detector/bytes.h"
 
 #define MS_PER_HOUR INT64_C(3600000)
 #define MS_PER_DAY (24 * MS_PER_HOUR)

@@ -1,5 +1,5 @@
 /* phi.c - phi accrual failure detector; see phi.h for the model. */
-#include "phi.h"
+#include "detector/phi.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #include <gsl/gsl_sf_erf.h>
 
-#include "bytes.h"
+#include "detector/bytes.h"
 
 struct phi_detector {
 	phi_dist dist;

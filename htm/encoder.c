@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "htm/internal.h"
 
 static uint32_t hash32(int64_t x, uint64_t seed)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../detector/bytes.h"
-#include "internal.h"
+#include "detector/bytes.h"
+#include "htm/internal.h"
 
 struct htm_model {
 	htm_params p;
@@ -96,8 +96,6 @@ htm_model *htm_new(const htm_params *p)
 	return m;
 }
 
-uint16_t htm_input_size(const htm_model *m) { return m->inputs; }
-uint64_t htm_steps(const htm_model *m) { return m->steps; }
 
 size_t htm_encode(const htm_model *m, double value, int64_t time, uint16_t *bits, size_t cap)
 {

@@ -81,7 +81,6 @@ void htm_step(htm_model *m, double value, int64_t time, bool learn, htm_result *
 
 /* Bytes of memory the model holds. */
 size_t htm_memory(const htm_model *m);
-uint64_t htm_steps(const htm_model *m);
 
 /* Versioned, checksummed blob of the whole model, parameters included. */
 size_t htm_state_size(const htm_model *m);
@@ -93,6 +92,5 @@ htm_model *htm_load(const uint8_t *buf, size_t len, char *err, size_t errlen);
 size_t htm_encode(const htm_model *m, double value, int64_t time, uint16_t *bits, size_t cap);
 /* Columns active after the last step (sorted); returns their count. */
 size_t htm_active_columns(const htm_model *m, uint16_t *cols, size_t cap);
-uint16_t htm_input_size(const htm_model *m);
 
 #endif

@@ -5,7 +5,7 @@
 #ifndef CLOUDSONAR_HTM_INTERNAL_H
 #define CLOUDSONAR_HTM_INTERNAL_H
 
-#include "htm.h"
+#include "htm/htm.h"
 
 /* xorshift64*: small, fast, and the same on every machine. */
 static inline uint64_t htm_rand(uint64_t *s)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "htm/internal.h"
 
 int likelihood_init(likelihood_state *l, const htm_params *p)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "htm/internal.h"
 
 static uint16_t scale16(double x)
 {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "htm/internal.h"
 
 static uint8_t scale8(double x)
 {

@@ -1,4 +1,4 @@
-/* hview_client.c - Panorama's query/report client (SPEC section 5):
+/* hview_client.c - Panorama's query/report client:
  *   hview-client [-server HOST:PORT] [-timeout MS] [command args...]
  * With no command, an interactive prompt "> ". */
 #include <ctype.h>
@@ -12,15 +12,14 @@
 
 #include <zmq.h>
 
-#include "client.h"
-#include "command.h"
-#include "format.h"
-#include "model.h"
-#include "goflags.h"
-#include "natural.h"
-#include "watch.h"
-#include "endpoint.h"
-#include "safeout.h"
+#include "pano/client/client.h"
+#include "pano/client/command.h"
+#include "pano/client/format.h"
+#include "pano/common/model.h"
+#include "pano/common/goflags.h"
+#include "pano/common/natural.h"
+#include "pano/common/endpoint.h"
+#include "pano/client/safeout.h"
 
 #define PROG "hview-client"
 #define SYNOPSIS "[-server HOST:PORT] [-timeout MS] [-key FILE -serverkey FILE] [command args...]"
@@ -425,7 +424,7 @@ int main(int argc, char **argv)
 	char err[512];
 	session s = { 0 };
 	char watch_buf[512];
-	if (!watch && pano_watch_default_addr(server, watch_buf, sizeof(watch_buf)) == 0)
+	if (!watch && pano_endpoint_watch_addr(server, watch_buf, sizeof(watch_buf)) == 0)
 		watch = watch_buf;
 	s.watch_addr = watch ? watch : "";
 	pano_curve_client curve;

@@ -1,4 +1,4 @@
-/* hview_mkrc.c - writes a Panorama cluster config (SPEC section 5):
+/* hview_mkrc.c - writes a Panorama cluster config:
  *   hview-mkrc -fix_port P -nserver N -addressp PATTERN -namep PATTERN -id ID
  *              [-filter -subjects a,b,c] [-dbfile F] [-keys DIR] [-output FILE]
  * PATTERN holds one %d, replaced by 0..N-1.  With -keys the node uses CURVE:
@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "goflags.h"
+#include "pano/common/goflags.h"
 
 #define PROG "hview-mkrc"
 #define SYNOPSIS "-fix_port P -nserver N -addressp PATTERN -namep PATTERN -id ID [-filter -subjects a,b,c] " \

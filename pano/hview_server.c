@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "goflags.h"
-#include "log.h"
-#include "server.h"
+#include "pano/node/config.h"
+#include "pano/common/goflags.h"
+#include "pano/common/log.h"
+#include "pano/node/server.h"
 
 #define PROG "hview-server"
 #define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] " \

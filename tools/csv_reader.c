@@ -1,13 +1,13 @@
 /* csv_reader.c - defensive sonar.csv reader; see csv_reader.h. */
-#include "csv_reader.h"
+#include "tools/csv_reader.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/cli.h"
-#include "../agent/resolver.h"
-#include "../agent/timefmt.h"
-#include "../detector/phi.h"
+#include "agent/cli.h"
+#include "agent/resolver.h"
+#include "agent/timefmt.h"
+#include "detector/phi.h"
 
 static const char HEADER[] = "timestamp,host,rtt_ns";
 

@@ -1,5 +1,4 @@
-/* htm_detect.c - the HTM anomaly model over a labelled-benchmark series
- * (SPEC section 1):
+/* htm_detect.c - the HTM anomaly model over a labelled-benchmark series:
  *
  *   htm-detect [options] [INPUT_CSV [OUTPUT_CSV]]
  *   htm-detect [options] --corpus DATA_DIR RESULTS_DIR
@@ -26,7 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../htm/htm.h"
+#include "htm/htm.h"
 
 #define PROG "htm-detect"
 #define LINE_MAX_LEN 4096

@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../pano/goflags.h"
-#include "../pano/publisher.h"
-#include "logfollow.h"
-#include "logrules.h"
-#include "logtail_zookeeper.h"
+#include "pano/common/goflags.h"
+#include "pano/client/publisher.h"
+#include "tools/logfollow.h"
+#include "tools/logrules.h"
+#include "tools/logtail_zookeeper.h"
 
 #define PROG "hview-logtail"
 #define SYNOPSIS                                                                              \

@@ -1,5 +1,5 @@
 /* logfollow.c - follow a log file across rotation; see logfollow.h. */
-#include "logfollow.h"
+#include "tools/logfollow.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* logrules.c - log lines to observations by rules; see logrules.h. */
-#include "logrules.h"
+#include "tools/logrules.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,9 +12,9 @@
 
 #include <jansson.h>
 
-#include "../pano/config.h"
-#include "../pano/model.h"
-#include "../pano/regfile.h"
+#include "pano/common/json.h"
+#include "pano/common/model.h"
+#include "pano/common/regfile.h"
 
 #define MAX_GROUPS 10
 #define MAX_TEMPLATE 1024

@@ -1,5 +1,5 @@
 /* logtail_zookeeper.c - the ZooKeeper plugin; see logtail_zookeeper.h. */
-#include "logtail_zookeeper.h"
+#include "tools/logtail_zookeeper.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,8 +10,8 @@
 
 #include <jansson.h>
 
-#include "../pano/config.h"
-#include "../pano/regfile.h"
+#include "pano/common/json.h"
+#include "pano/common/regfile.h"
 
 #define MAX_PEERS 255
 

@@ -28,7 +28,7 @@
 
 #include <stddef.h>
 
-#include "logrules.h"
+#include "tools/logrules.h"
 
 typedef struct zk_plugin zk_plugin;
 

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../pano/cert.h"
-#include "../pano/goflags.h"
+#include "pano/common/cert.h"
+#include "pano/common/goflags.h"
 
 #define PROG "sonar-keygen"
 #define SYNOPSIS "[-role observer|node] [-dir DIR] NAME..."

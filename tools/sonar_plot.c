@@ -20,8 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../agent/resolver.h"
-#include "../agent/timefmt.h"
+#include "agent/resolver.h"
+#include "agent/timefmt.h"
 
 #define PROG "sonar-plot"
 #define MAX_LINE 4096

@@ -1,4 +1,4 @@
-/* sonar_replay.c - re-runs the detectors over a recorded sonar.csv (SPEC 1).
+/* sonar_replay.c - re-runs the detectors over a recorded sonar.csv.
  *
  * Rows go through the agent's own pipeline in file order, so fd.csv and
  * attention.csv come out exactly as the live agent wrote them for the same
@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../agent/cli.h"
-#include "../agent/csvlog.h"
-#include "../agent/pipeline.h"
-#include "csv_reader.h"
-#include "../pano/strmap.h"
+#include "agent/cli.h"
+#include "agent/csvlog.h"
+#include "agent/pipeline.h"
+#include "tools/csv_reader.h"
+#include "pano/common/strmap.h"
 
 #define PROG "sonar-replay"
 #define REPLAY_HOSTS_MAX 1000000

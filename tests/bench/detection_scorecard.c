@@ -24,10 +24,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../agent/cli.h"
-#include "../../agent/pipeline.h"
-#include "../../agent/timefmt.h"
-#include "scenarios.h"
+#include "agent/cli.h"
+#include "agent/pipeline.h"
+#include "agent/timefmt.h"
+#include "tests/bench/scenarios.h"
 
 #define PROG "detection-scorecard"
 #define TRIVIAL_WINDOW 100

@@ -68,40 +68,32 @@ echo "  node 0 RSS $(rss_mb ${pids[0]}) MB"
 printf "  propagation: node 1 holds %s of node 0's %s stored observations (newest 10 per view)\n" "$n1" "$n0"
 kill -TERM "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
 
-P=$(free_port)
-$BIN/hview-server -addr 127.0.0.1:$P -dbfile big.db big 2>big.log &
-node=$!
-on_exit "kill -9 $node"
-wait_node 127.0.0.1:$P
-out=$($LOAD 127.0.0.1:$P 2 32 0 10000 10 10)
-printf "10,000 subjects x 10 observers x 10 observations: %s reports in %s s, node RSS %s MB\n" \
-	"$(echo "$out" | field reports)" "$(echo "$out" | field seconds)" "$(rss_mb $node)"
-kill -TERM $node; wait $node
-start=$(date +%s%N)
-$BIN/hview-server -addr 127.0.0.1:$P -dbfile big.db big 2>big2.log &
-node=$!
-wait_node 127.0.0.1:$P
-printf "  restart: %s, ready in %d ms\n" "$(grep -o 'loaded [0-9]* observations of [0-9]* subjects' big2.log)" \
-	$(( ($(date +%s%N) - start) / 1000000 ))
-kill -TERM $node; wait $node
-
-# a million views, the node's bound: how long a restart takes to serve
-P=$(free_port)
-$BIN/hview-server -addr 127.0.0.1:$P -dbfile million.db million 2>million.log &
-node=$!
-on_exit "kill -9 $node"
-wait_node 127.0.0.1:$P
-out=$($LOAD 127.0.0.1:$P 2 32 0 100000 10 1)
-printf "100,000 subjects x 10 observers (1,000,000 views, the default bound), one report each: %s reports in %s s, node RSS %s MB\n" \
-	"$(echo "$out" | field reports)" "$(echo "$out" | field seconds)" "$(rss_mb $node)"
-kill -TERM $node; wait $node
-start=$(date +%s%N)
-$BIN/hview-server -addr 127.0.0.1:$P -dbfile million.db million 2>million2.log &
-node=$!
-eventually 120 "$BIN/hview-client" -server 127.0.0.1:$P -timeout 200 ping >/dev/null 2>&1
-printf "  restart on it (%s MB of database, checked with quick_check first): ready in %d ms, RSS %s MB\n" \
-	$(( $(stat -c %s million.db) >> 20 )) $(( ($(date +%s%N) - start) / 1000000 )) "$(rss_mb $node)"
-kill -TERM $node; wait $node
+# fill_and_restart NAME SUBJECTS OBSERVERS DEPTH LABEL: a node filled with
+# SUBJECTS x OBSERVERS views of DEPTH reports each, then restarted on its
+# database (checked with quick_check first): how long until it serves.
+fill_and_restart() {
+	local name=$1 subjects=$2 observers=$3 depth=$4 label=$5 out start
+	P=$(free_port)
+	$BIN/hview-server -addr 127.0.0.1:$P -dbfile $name.db $name 2>$name.log &
+	node=$!
+	on_exit "kill -9 $node"
+	wait_node 127.0.0.1:$P
+	out=$($LOAD 127.0.0.1:$P 2 32 0 $subjects $observers $depth)
+	printf "%s: %s reports in %s s, node RSS %s MB\n" "$label" \
+		"$(echo "$out" | field reports)" "$(echo "$out" | field seconds)" "$(rss_mb $node)"
+	kill -TERM $node; wait $node
+	start=$(date +%s%N)
+	$BIN/hview-server -addr 127.0.0.1:$P -dbfile $name.db $name 2>$name-2.log &
+	node=$!
+	eventually 120 "$BIN/hview-client" -server 127.0.0.1:$P -timeout 200 ping >/dev/null 2>&1
+	printf "  restart: %s (%s MB of database), ready in %d ms, RSS %s MB\n" \
+		"$(grep -o 'loaded [0-9]* observations of [0-9]* subjects' $name-2.log)" \
+		$(( $(stat -c %s $name.db) >> 20 )) $(( ($(date +%s%N) - start) / 1000000 )) "$(rss_mb $node)"
+	kill -TERM $node; wait $node
+}
+fill_and_restart big 10000 10 10 "10,000 subjects x 10 observers x 10 observations"
+# a million views, the node's bound
+fill_and_restart million 100000 10 1 "100,000 subjects x 10 observers (1,000,000 views, the default bound) x 1 observation"
 echo "targets: >= 100,000 reports/s on one node, p99 < 2 ms, RSS < 256 MB at 10,000 x 10"
 echo "(without -fsync a report is acknowledged once in sqlite's WAL: it survives kill -9;"
 echo " with -fsync once the WAL is fsynced: it survives power loss too)"

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../pano/client.h"
-#include "../../pano/server.h"
+#include "pano/client/client.h"
+#include "pano/common/model.h"
 
 #define LAT_BUCKETS 100000 /* 1 us each, up to 100 ms */
 

@@ -1,5 +1,5 @@
 /* scenarios.c - labelled gray-failure traces; see scenarios.h. */
-#include "scenarios.h"
+#include "tests/bench/scenarios.h"
 
 #include <math.h>
 #include <stdlib.h>

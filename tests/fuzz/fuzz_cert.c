@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../pano/cert.h"
+#include "pano/common/cert.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

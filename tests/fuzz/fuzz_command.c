@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../pano/command.h"
+#include "pano/client/command.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../../tools/csv_reader.h"
+#include "tools/csv_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

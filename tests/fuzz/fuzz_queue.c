@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../pano/publisher.h"
+#include "pano/client/publisher.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../pano/store.h"
-#include "../../pano/wire.h"
+#include "pano/node/store.h"
+#include "pano/node/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

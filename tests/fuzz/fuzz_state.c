@@ -6,9 +6,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../agent/pipeline.h"
-#include "../../detector/phi.h"
-#include "../../htm/htm.h"
+#include "agent/pipeline.h"
+#include "detector/phi.h"
+#include "htm/htm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 
 #include <zmq.h>
 
-#include "../../pano/watch.h"
+#include "pano/node/watch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,7 +25,7 @@
 
 #include <zmq.h>
 
-#include "../../pano/endpoint.h"
+#include "pano/common/endpoint.h"
 #include "panorama.pb-c.h"
 
 static int subscribe_flood(const char *addr, long count, long bytes)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "../../pano/client.h"
+#include "pano/client/client.h"
 
 int main(int argc, char **argv)
 {

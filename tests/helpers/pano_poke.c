@@ -11,8 +11,8 @@
 
 #include <zmq.h>
 
-#include "../../pano/client.h"
-#include "../../pano/endpoint.h"
+#include "pano/client/client.h"
+#include "pano/common/endpoint.h"
 #include "panorama.pb-c.h"
 
 static int failures;
@@ -68,52 +68,6 @@ static int still_serving(pano_client *c)
 	return ok;
 }
 
-/* A SubmitReport of one metric, packed; the caller frees the buffer. */
-static uint8_t *submit(const char *observer, const char *subject, const char *metric, int status,
-                       float score, int64_t sec, size_t nmetrics, size_t *len)
-{
-	Panorama__Value v = PANORAMA__VALUE__INIT;
-	v.status = (Panorama__Status)status;
-	v.score = score;
-	Panorama__Metric m = PANORAMA__METRIC__INIT;
-	m.name = (char *)metric;
-	m.value = &v;
-	Panorama__Observation__MetricsEntry *entries = calloc(nmetrics, sizeof(*entries));
-	Panorama__Observation__MetricsEntry **ptrs = calloc(nmetrics, sizeof(*ptrs));
-	char (*names)[16] = calloc(nmetrics, 16);
-	for (size_t i = 0; i < nmetrics; i++) {
-		panorama__observation__metrics_entry__init(&entries[i]);
-		snprintf(names[i], 16, "m%u", (unsigned)(i % 1000000));
-		entries[i].key = nmetrics > 1 ? names[i] : (char *)metric;
-		entries[i].value = &m;
-		ptrs[i] = &entries[i];
-	}
-	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	ts.seconds = sec;
-	Panorama__Observation o = PANORAMA__OBSERVATION__INIT;
-	o.ts = &ts;
-	o.n_metrics = nmetrics;
-	o.metrics = ptrs;
-	Panorama__Report rep = PANORAMA__REPORT__INIT;
-	rep.observer = (char *)observer;
-	rep.subject = (char *)subject;
-	rep.observation = &o;
-	Panorama__SubmitReportRequest sr = PANORAMA__SUBMIT_REPORT_REQUEST__INIT;
-	sr.handle = 0;
-	sr.report = &rep;
-	Panorama__Request req = PANORAMA__REQUEST__INIT;
-	req.id = 77;
-	req.body_case = PANORAMA__REQUEST__BODY_SUBMIT_REPORT;
-	req.submit_report = &sr;
-	*len = panorama__request__get_packed_size(&req);
-	uint8_t *buf = malloc(*len);
-	panorama__request__pack(&req, buf);
-	free(entries);
-	free(ptrs);
-	free(names);
-	return buf;
-}
-
 /* The packed request msg with the right handle in: decoded, patched,
  * re-packed (msg is freed). */
 static uint8_t *with_handle(uint8_t *msg, size_t *len, uint64_t handle)
@@ -131,14 +85,14 @@ static uint8_t *with_handle(uint8_t *msg, size_t *len, uint64_t handle)
 	return m2;
 }
 
-/* A SubmitReport of the given metric names (healthy, score 90), packed;
- * the caller frees it. */
-static uint8_t *submit_names(const char *observer, const char *subject, uint64_t handle,
-                             char **names, size_t n, size_t *len)
+/* A SubmitReport of the given metric names, all of one status and score,
+ * packed; the caller frees it. */
+static uint8_t *submit_with(const char *observer, const char *subject, uint64_t handle, char **names, size_t n,
+                            int status, float score, int64_t sec, size_t *len)
 {
 	Panorama__Value v = PANORAMA__VALUE__INIT;
-	v.status = PANORAMA__STATUS__HEALTHY;
-	v.score = 90;
+	v.status = (Panorama__Status)status;
+	v.score = score;
 	Panorama__Metric *ms = calloc(n, sizeof(*ms));
 	Panorama__Observation__MetricsEntry *entries = calloc(n, sizeof(*entries));
 	Panorama__Observation__MetricsEntry **ptrs = calloc(n, sizeof(*ptrs));
@@ -152,7 +106,7 @@ static uint8_t *submit_names(const char *observer, const char *subject, uint64_t
 		ptrs[i] = &entries[i];
 	}
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	ts.seconds = time(NULL);
+	ts.seconds = sec;
 	Panorama__Observation o = PANORAMA__OBSERVATION__INIT;
 	o.ts = &ts;
 	o.n_metrics = n;
@@ -175,6 +129,29 @@ static uint8_t *submit_names(const char *observer, const char *subject, uint64_t
 	free(entries);
 	free(ptrs);
 	return buf;
+}
+
+/* Healthy, score 90, now. */
+static uint8_t *submit_names(const char *observer, const char *subject, uint64_t handle,
+                             char **names, size_t n, size_t *len)
+{
+	return submit_with(observer, subject, handle, names, n, PANORAMA__STATUS__HEALTHY, 90, time(NULL), len);
+}
+
+/* nmetrics metrics m0, m1, ... (or just metric), handle 0; the caller frees it. */
+static uint8_t *submit(const char *observer, const char *subject, const char *metric, int status,
+                       float score, int64_t sec, size_t nmetrics, size_t *len)
+{
+	char **names = calloc(nmetrics, sizeof(*names));
+	char (*buf)[16] = calloc(nmetrics, 16);
+	for (size_t i = 0; i < nmetrics; i++) {
+		snprintf(buf[i], 16, "m%u", (unsigned)(i % 1000000));
+		names[i] = nmetrics > 1 ? buf[i] : (char *)metric;
+	}
+	uint8_t *msg = submit_with(observer, subject, 0, names, nmetrics, status, score, sec, len);
+	free(names);
+	free(buf);
+	return msg;
 }
 
 static int is_accepted(Panorama__Reply *r)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The agent reporting to Panorama (SPEC section 6): every probed host becomes
+# The agent reporting to Panorama: every probed host becomes
 # a subject with metric rtt; reports survive a node's kill -9 and the agent's
 # restart, arrive in order, once.
 . "$(dirname "$0")/../lib.sh"

@@ -5,7 +5,7 @@ R=$BIN/sonar-replay
 cd "$WORK"
 
 # Host h: five samples (phi 0 until then), 600 ns, a lost probe, 1000 ns.
-# By hand (SPEC 3): 600/(300 ln 10) = 0.869; lost = 1 s/(350 ns ln 10)
+# By hand (phi as docs/detection.md defines it): 600/(300 ln 10) = 0.869; lost = 1 s/(350 ns ln 10)
 # = 1240841.377; 1000/(350 ln 10) = 1.241.  Host g interleaves, untouched.
 cat >s.csv <<'CSV'
 timestamp,host,rtt_ns

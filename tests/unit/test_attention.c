@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../detector/attention.h"
-#include "../../detector/baseline.h"
+#include "detector/attention.h"
+#include "detector/baseline.h"
 
 #define T0 INT64_C(1767571200000) /* a Monday, 00:00 UTC */
 #define MS 1000000                /* ns in a ms */

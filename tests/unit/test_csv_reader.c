@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../tools/csv_reader.h"
+#include "tools/csv_reader.h"
 
 static FILE *from(const char *text, size_t len)
 {

@@ -11,10 +11,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../pano/cert.h"
-#include "../../pano/command.h"
-#include "../../pano/keyring.h"
-#include "../../pano/model.h"
+#include "pano/common/cert.h"
+#include "pano/client/command.h"
+#include "pano/node/keyring.h"
+#include "pano/common/model.h"
 
 static int parse(const char *text, bool secret, pano_cert *c, char *err)
 {

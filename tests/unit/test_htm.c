@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../htm/htm.h"
+#include "htm/htm.h"
 
 static void same_result(const htm_result *a, const htm_result *b)
 {

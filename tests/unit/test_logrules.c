@@ -10,9 +10,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../pano/model.h"
-#include "../../tools/logfollow.h"
-#include "../../tools/logrules.h"
+#include "pano/common/model.h"
+#include "tools/logfollow.h"
+#include "tools/logrules.h"
 
 static logrules *load(const char *json)
 {

@@ -11,13 +11,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../pano/config.h"
-#include "../../pano/format.h"
-#include "../../pano/inference.h"
-#include "../../pano/natural.h"
-#include "../../pano/store.h"
-#include "../../pano/strmap.h"
-#include "../../pano/text.h"
+#include "pano/node/config.h"
+#include "pano/client/format.h"
+#include "pano/node/inference.h"
+#include "pano/common/natural.h"
+#include "pano/node/store.h"
+#include "pano/common/strmap.h"
+#include "pano/common/text.h"
 
 static void natural_order(void **state)
 {

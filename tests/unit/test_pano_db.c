@@ -13,8 +13,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "../../pano/db.h"
-#include "../../pano/store.h"
+#include "pano/node/db.h"
+#include "pano/node/store.h"
 
 typedef struct {
 	char dir[64], path[96];

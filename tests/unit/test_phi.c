@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../detector/phi.h"
+#include "detector/phi.h"
 
 static phi_detector *filled(phi_dist dist, size_t window, const int64_t *v, size_t n)
 {
@@ -40,7 +40,7 @@ static void exponential_matches_hand_computation(void **state)
 	phi_detector *d = filled(PHI_DIST_EXP, 1000, FIVE, 5);
 	/* mean 300 ns: phi(600) = 600 / (300 ln 10) */
 	assert_float_equal(phi_score(d, 600), 0.8685889638, 1e-9);
-	/* phi = 1 at t = mean * ln 10 = 2.3x the mean (SPEC 2) */
+	/* phi = 1 at t = mean * ln 10 = 2.3x the mean (docs/detection.md) */
 	assert_float_equal(phi_score(d, 691), 1.0, 2e-3);
 	assert_true(phi_score(d, 0) == 0.0);
 	phi_free(d);

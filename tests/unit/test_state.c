@@ -10,8 +10,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../agent/pipeline.h"
-#include "../../agent/statefile.h"
+#include "agent/pipeline.h"
+#include "agent/statefile.h"
 
 static char dir[64];
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../agent/schedule.h"
-#include "../../agent/timefmt.h"
+#include "agent/schedule.h"
+#include "agent/timefmt.h"
 
 static void formats_and_parses_iso8601_ms(void **state)
 {
