@@ -1,5 +1,5 @@
 #!/bin/bash
-# run.sh HOST... - the one-command start (SPEC section 1): builds on first use,
+# run.sh HOST... - the one-command start: builds on first use,
 # makes sure a Panorama node is reachable (with PANO_SERVER unset and nothing
 # answering on 127.0.0.1:6688, it starts a local hview-server there, its
 # database under logs/, and stops it again on exit), then runs sonar-agent in
