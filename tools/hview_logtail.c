@@ -4,7 +4,7 @@
  *                 [-queue FILE] [-once] PLUGIN [PLUGIN OPTIONS]
  *   PLUGIN: rules --rules FILE.json
  *           zookeeper --ensemble zoo.cfg [--filter FILE.json]
- * Reports go through the agent's acknowledged on-disk queue (pano/publisher.h). */
+ * Reports go through the agent's acknowledged on-disk queue (pano/client/publisher.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>

@@ -2,7 +2,7 @@
  *   sonar-keygen [-role observer|node] [-dir DIR] NAME...
  * For each NAME writes DIR/NAME.key (secret, mode 0600: for the key's
  * owner) and DIR/NAME.pub (public: for the nodes that let it in, and for
- * the clients of a node), in czmq's certificate format (pano/cert.h).
+ * the clients of a node), in czmq's certificate format (pano/common/cert.h).
  * NAME is the observer name the key speaks for (an agent's --observer,
  * host name by default), or with -role node the node's id.  Existing
  * files are never overwritten. */
