@@ -14,7 +14,7 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-o
 
 DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsqlite3-dev \
-	libjansson-dev libcmocka-dev iproute2 valgrind procps
+	libjansson-dev libcmocka-dev libmicrohttpd-dev iproute2 valgrind procps
 # Only the tests need these: gnuplot draws sonar-plot's charts (which says
 # how to install it when it is missing), promtool (in prometheus) checks the
 # agent's metrics file, faketime makes the wall clock jump, tcpdump shows
@@ -38,7 +38,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
 LIBS_CLIENT   := -lzmq -lprotobuf-c -ljansson -lm -lpthread
-LIBS_PANO     := -lsqlite3 $(LIBS_CLIENT)
+LIBS_PANO     := -lsqlite3 -lmicrohttpd $(LIBS_CLIENT)
 
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
 	bin/sonar-plot bin/nab-score bin/htm-detect bin/sonar-keygen
@@ -55,6 +55,13 @@ build/gen/panorama.pb-c.c build/gen/panorama.pb-c.h build/gen/google/protobuf/ti
 	@mkdir -p build/gen
 	protoc-c --proto_path=proto --proto_path=/usr/include --c_out=build/gen \
 		proto/panorama.proto google/protobuf/timestamp.proto
+
+# The console page, compiled into the node (it must work offline, from the
+# binary alone): one C string literal a line.
+build/gen/console_html.h: pano/node/console.html
+	@mkdir -p build/gen
+	awk 'BEGIN { print "#define CONSOLE_HTML \\" } { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); print "\"" $$0 "\\n\" \\" } END { print "\"\"" }' $< >$@
+build/pano/node/console.o build-san/pano/node/console.o build-fuzz/pano/node/console.o: build/gen/console_html.h
 
 # Generated code is protoc-c's: compiled without our extra prototype warnings.
 GEN_CFLAGS := $(CSTD) -Wall -Werror -Ibuild/gen

@@ -29,7 +29,7 @@ server=${PANO_SERVER:-}
 if [ -z "$server" ]; then
 	server=127.0.0.1:6688
 	if ! bin/hview-client -server "$server" -timeout 300 ping >/dev/null 2>&1; then
-		bin/hview-server -addr "$server" -dbfile logs/panorama.db 2>>logs/hview-server.log &
+		bin/hview-server -addr "$server" -http 127.0.0.1:6690 -dbfile logs/panorama.db 2>>logs/hview-server.log &
 		node=$!
 		trap 'kill -TERM $node 2>/dev/null; wait $node 2>/dev/null' EXIT
 		for _ in $(seq 50); do
@@ -37,6 +37,7 @@ if [ -z "$server" ]; then
 			sleep 0.1
 		done
 		echo "run.sh: started a local Panorama node on $server (log: logs/hview-server.log)" >&2
+		echo "run.sh: its console: http://127.0.0.1:6690/" >&2
 	fi
 fi
 echo "run.sh: logging to $(pwd)/logs; Ctrl-C to stop" >&2

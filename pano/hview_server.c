@@ -18,7 +18,7 @@
 
 #define PROG "hview-server"
 #define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] " \
-	"[-key FILE -allow DIR] [-log FILE] [-daemon [-pidfile FILE]] [-max-views N] [-max-values N] [ID]"
+	"[-key FILE -allow DIR] [-http IP:PORT] [-log FILE] [-daemon [-pidfile FILE]] [-max-views N] [-max-values N] [ID]"
 
 /* Many clients and peers each hold a connection: take the file
  * descriptors the hard limit allows, so a crowd does not lock others out. */
@@ -88,7 +88,7 @@ static int write_pidfile(const char *path, char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL, *key = NULL, *allow = NULL;
-	const char *log_file = NULL, *pidfile = NULL;
+	const char *log_file = NULL, *pidfile = NULL, *http = NULL;
 	int daemonize = 0, fsync_replies = 0;
 	long max_views = 0, max_values = 0;
 	const goflag flags[] = {
@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 		{ "dbfile", GF_STRING, &dbfile, "sqlite database file (default deephealth.db)" },
 		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background, once serving" },
 		{ "pidfile", GF_STRING, &pidfile, "with -daemon: write the node's pid here (removed at exit)" },
+		{ "http", GF_STRING, &http, "serve the console, JSON API and /metrics on IP:PORT (default off)" },
 		{ "log", GF_STRING, &log_file, "append the log here instead of stderr (reopened on SIGHUP)" },
 		{ "max-views", GF_INT, &max_views, "views the node holds at most (default 1000000)" },
 		{ "max-values", GF_INT, &max_values, "metric values the node holds at most (default 10000000)" },
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if ((addr && pano_config_set(&cfg.addr, addr)) || (dbfile && pano_config_set(&cfg.db_file, dbfile)) ||
-	    (watch && pano_config_set(&cfg.watch_addr, watch)) ||
+	    (watch && pano_config_set(&cfg.watch_addr, watch)) || (http && pano_config_set(&cfg.http_addr, http)) ||
 	    (key && pano_config_set(&cfg.curve_key, key)) || (allow && pano_config_set(&cfg.curve_allow, allow)) ||
 	    (first < argc && pano_config_set(&cfg.id, argv[first]))) {
 		fprintf(stderr, PROG ": out of memory\n");

@@ -54,6 +54,7 @@ typedef struct {
 	bool fsync;    /* hview-server -fsync: reply only once the WAL is fsynced */
 	long max_views, max_values; /* hview-server -max-views, -max-values; 0: the store's defaults */
 	char *watch_addr; /* hview-server -watch: NULL for addr's port + 1, "off" for none */
+	char *http_addr;  /* hview-server -http, HTTPAddr: the console, API and /metrics; NULL or "off": none */
 	char *curve_key;   /* NULL: no CURVE */
 	char *curve_allow;
 } pano_config;

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +22,9 @@
 #include "pano/common/arena.h"
 #include "pano/common/cert.h"
 #include "pano/common/curve.h"
+#include "pano/node/console.h"
 #include "pano/node/db.h"
+#include "pano/node/http.h"
 #include "pano/common/endpoint.h"
 #include "pano/node/keyring.h"
 #include "pano/common/log.h"
@@ -102,7 +105,10 @@ struct pano_server {
 	int64_t degraded_until;
 	int64_t compact_after; /* see COMPACT_RETRY_NS */
 	bool stopping;
-	unsigned long long served, accepted;
+	unsigned long long served, accepted, refused, ignored;
+	pano_console *console;    /* with -http: what the HTTP face shows */
+	pano_http *http;          /* NULL: no HTTP face */
+	const char **peer_ids, **peer_addrs;
 };
 
 static int64_t mono_ns(void)
@@ -110,6 +116,45 @@ static int64_t mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static pano_node_figures figures(void *ctx)
+{
+	pano_server *s = ctx;
+	char wal[4200];
+	snprintf(wal, sizeof(wal), "%s-wal", s->cfg.db_file);
+	struct stat st;
+	pano_node_figures f = { s->served, s->accepted, s->refused, s->ignored, s->cfg.npeers,
+	                        s->peer_ids, s->peer_addrs, stat(wal, &st) == 0 ? (long long)st.st_size : 0,
+	                        s->watch ? pano_watch_resets(s->watch) : 0 };
+	return f;
+}
+
+/* The HTTP face: the console reads the store on the loop, through the
+ * pointer to it (a reload replaces the store). */
+static int start_http(pano_server *s, char *err, size_t errlen)
+{
+	s->peer_ids = calloc(s->cfg.npeers + 1, sizeof(*s->peer_ids));
+	s->peer_addrs = calloc(s->cfg.npeers + 1, sizeof(*s->peer_addrs));
+	if (!s->peer_ids || !s->peer_addrs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < s->cfg.npeers; i++) {
+		s->peer_ids[i] = s->cfg.peers[i].id;
+		s->peer_addrs[i] = s->cfg.peers[i].addr;
+	}
+	s->console = pano_console_new(s->cfg.id, (const pano_store *const *)&s->store, figures, s);
+	if (!s->console) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->http = pano_http_new(s->cfg.http_addr, pano_console_render, s->console, err, errlen);
+	if (!s->http)
+		return -1;
+	pano_console_flush(s->console, s->http); /* nothing to post yet: it learns where to */
+	pano_log(PANO_LOG_INFO, "node %s: console on http://%s/", s->cfg.id, s->cfg.http_addr);
+	return 0;
 }
 
 /* A fresh store holding exactly what the database holds. */
@@ -320,6 +365,10 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 			return NULL;
 		}
 	}
+	if (cfg->http_addr && strcmp(cfg->http_addr, "off") != 0 && start_http(s, err, errlen) != 0) {
+		pano_server_free(s);
+		return NULL;
+	}
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->sync_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&s->sync_mu, NULL);
@@ -348,6 +397,10 @@ void pano_server_free(pano_server *s)
 	}
 	if (s->sync_efd >= 0)
 		close(s->sync_efd);
+	pano_http_free(s->http); /* its threads first: they wait on the loop */
+	pano_console_free(s->console);
+	free(s->peer_ids);
+	free(s->peer_addrs);
 	peers_free(s->peers);
 	pano_watch_free(s->watch);
 	if (s->router)
@@ -445,16 +498,19 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
 {
 	char err[256];
 	if (!r || !r->observer || !r->subject) {
+		s->refused++;
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "report without observer or subject");
 		return 0;
 	}
 	if (!pano_name_valid(s->store, r->observer, err, sizeof(err)) ||
 	    !pano_name_valid(s->store, r->subject, err, sizeof(err))) {
+		s->refused++;
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "observer or subject: %s", err);
 		return 0;
 	}
 	pano_obs obs;
 	if (pano_obs_from_pb(s->store, r->observation, (int64_t)time(NULL), &obs, err, sizeof(err)) != 0) {
+		s->refused++;
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
 		return 0;
 	}
@@ -464,6 +520,7 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
 	if (rc < 0) {
 		pano_obs_clear(&obs);
 		pano_store_names_rollback(s->store);
+		s->refused++;
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
 		return 0;
 	}
@@ -524,6 +581,7 @@ static int handle_learn(pano_server *s, pending *p)
 	if (subject && !pano_store_watching(s->store, subject)) {
 		pano_log(PANO_LOG_DEBUG, "learn from %s about %s: ignored (not watched)", source, subject);
 		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__IGNORED);
+		s->ignored++;
 		return 0;
 	}
 	if (writes_refused(s, p))
@@ -1007,8 +1065,12 @@ static void finish_batch(pano_server *s, batch *b, bool sync_failed)
 			s->accepted++;
 			peers_propagate(s->peers, p->req->submit_report->report);
 			pano_watch_subject(s->watch, s->store, p->req->submit_report->report->subject);
+			if (s->http)
+				pano_console_changed(s->console, p->req->submit_report->report->subject);
 		} else if (learned(p)) {
 			pano_watch_subject(s->watch, s->store, p->req->learn_report->report->subject);
+			if (s->http)
+				pano_console_changed(s->console, p->req->learn_report->report->subject);
 		}
 		if (p->subscribe_change) {
 			bool watch = p->req->body_case == PANORAMA__REQUEST__BODY_OBSERVE;
@@ -1176,7 +1238,7 @@ int pano_server_run(pano_server *s)
 	time_t next_mem = time(NULL) + MEM_DUMP_EVERY_S;
 	while (!s->stopping) {
 		size_t npeers = peers_count(s->peers);
-		zmq_pollitem_t items[4 + PEERS_MAX];
+		zmq_pollitem_t items[5 + PEERS_MAX];
 		items[0] = (zmq_pollitem_t){ s->router, 0, ZMQ_POLLIN, 0 };
 		items[1] = (zmq_pollitem_t){ NULL, s->sigfd, ZMQ_POLLIN, 0 };
 		items[2] = (zmq_pollitem_t){ NULL, s->sync_efd, ZMQ_POLLIN, 0 };
@@ -1184,14 +1246,20 @@ int pano_server_run(pano_server *s)
 		/* the watch socket last: absent, it is simply not polled */
 		pano_watch_tick(s->watch);
 		void *wsock = s->watch ? pano_watch_socket(s->watch) : NULL;
-		items[3 + npeers] = (zmq_pollitem_t){ wsock, -1, ZMQ_POLLIN, 0 };
-		if (zmq_poll(items, (int)(3 + npeers + (wsock != NULL)), 1000) < 0 && errno != EINTR) {
+		/* then the HTTP face's jobs (an fd of -1 is never ready) */
+		items[3 + npeers] = (zmq_pollitem_t){ NULL, s->http ? pano_http_fd(s->http) : -1, ZMQ_POLLIN, 0 };
+		items[4 + npeers] = (zmq_pollitem_t){ wsock, -1, ZMQ_POLLIN, 0 };
+		int due = s->http ? pano_console_due_ms(s->console) : -1;
+		long wait_ms = due >= 0 && due < 1000 ? due : 1000;
+		if (zmq_poll(items, (int)(4 + npeers + (wsock != NULL)), wait_ms) < 0 && errno != EINTR) {
 			pano_log(PANO_LOG_ERROR, "node %s: zmq_poll: %s", s->cfg.id, zmq_strerror(errno));
 			failed = true;
 			break;
 		}
-		if (wsock && items[3 + npeers].revents)
+		if (wsock && items[4 + npeers].revents)
 			pano_watch_read(s->watch);
+		if (s->http && items[3 + npeers].revents)
+			pano_http_run_jobs(s->http);
 		if (items[2].revents)
 			collect_synced(s, false);
 		if (items[1].revents) {
@@ -1211,6 +1279,8 @@ int pano_server_run(pano_server *s)
 				s->cur->n++;
 		if (s->cur->n)
 			process_batch(s);
+		if (s->http)
+			pano_console_flush(s->console, s->http);
 		time_t now = time(NULL);
 		if (s->cfg.gc_enable && now >= next_gc) {
 			run_gc(s);

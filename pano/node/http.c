@@ -1,0 +1,397 @@
+/* http.c - the node's HTTP face; see http.h. */
+#include "pano/node/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "pano/common/text.h"
+
+#define PATH_MAX_LEN 1024
+#define KEEPALIVE_S 15
+
+typedef struct job {
+	const char *path, *query;
+	pano_http_answer answer;
+	bool taken, done;
+	struct job *next;
+} job;
+
+struct pano_http {
+	struct MHD_Daemon *daemon;
+	pano_http_render_fn render;
+	void *ctx;
+	int efd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;      /* a job done, an event posted, or stopping */
+	job *jobs;              /* waiting, newest first */
+	char *ring[PANO_HTTP_EVENTS];
+	uint64_t posted;        /* events ever posted: the next one's number */
+	int listeners;
+	bool stopping;
+};
+
+typedef struct {
+	pano_http *h;
+	uint64_t next; /* the next event this listener sends */
+	char *pending;
+	size_t len, off;
+} listener;
+
+static int64_t deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+	return 0;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, int status, const char *type, char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result respond_text(struct MHD_Connection *c, int status, const char *text)
+{
+	char *body = strdup(text);
+	return body ? respond(c, status, "text/plain; charset=utf-8", body, strlen(body)) : MHD_NO;
+}
+
+/* Queues j for the loop and waits for its answer; false when the loop did
+ * not take it in time (j is then no longer queued). */
+static bool run_on_loop(pano_http *h, job *j)
+{
+	pthread_mutex_lock(&h->mu);
+	j->next = h->jobs;
+	h->jobs = j;
+	pthread_mutex_unlock(&h->mu);
+	uint64_t one = 1;
+	ssize_t w = write(h->efd, &one, sizeof(one));
+	(void)w;
+	struct timespec until;
+	deadline_in(&until, PANO_HTTP_JOB_WAIT_MS);
+	pthread_mutex_lock(&h->mu);
+	while (!j->done && !h->stopping) {
+		if (pthread_cond_timedwait(&h->cv, &h->mu, &until) == ETIMEDOUT && !j->taken)
+			break;
+	}
+	bool ok = j->done;
+	if (!ok && !j->taken) { /* still queued: take it back */
+		for (job **p = &h->jobs; *p; p = &(*p)->next)
+			if (*p == j) {
+				*p = j->next;
+				break;
+			}
+	}
+	while (!ok && j->taken && !j->done) /* being rendered: wait for it */
+		pthread_cond_wait(&h->cv, &h->mu);
+	ok = j->done;
+	pthread_mutex_unlock(&h->mu);
+	return ok;
+}
+
+void pano_http_run_jobs(pano_http *h)
+{
+	uint64_t n;
+	ssize_t r = read(h->efd, &n, sizeof(n));
+	(void)r;
+	pthread_mutex_lock(&h->mu);
+	job *list = h->jobs;
+	h->jobs = NULL;
+	for (job *j = list; j; j = j->next)
+		j->taken = true;
+	pthread_mutex_unlock(&h->mu);
+	for (job *j = list; j;) {
+		job *next = j->next; /* j belongs to a waiting thread: read next first */
+		pano_http_answer a = h->render(h->ctx, j->path, j->query);
+		pthread_mutex_lock(&h->mu);
+		j->answer = a;
+		j->done = true;
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		j = next;
+	}
+}
+
+/* --- /events ----------------------------------------------------------------- */
+
+static bool listener_fill(listener *l)
+{
+	pano_http *h = l->h;
+	free(l->pending);
+	l->pending = NULL;
+	l->len = l->off = 0;
+	pthread_mutex_lock(&h->mu);
+	if (l->next == h->posted && !h->stopping) {
+		struct timespec until;
+		deadline_in(&until, KEEPALIVE_S * 1000);
+		while (l->next == h->posted && !h->stopping)
+			if (pthread_cond_timedwait(&h->cv, &h->mu, &until) == ETIMEDOUT)
+				break;
+	}
+	bool stop = h->stopping;
+	char *text = NULL;
+	if (!stop && h->posted - l->next > PANO_HTTP_EVENTS) {
+		text = strdup("event: resync\ndata: {}\n\n");
+		l->next = h->posted;
+	} else if (!stop && l->next < h->posted) {
+		const char *line = h->ring[l->next % PANO_HTTP_EVENTS];
+		size_t n = strlen(line) + 16;
+		text = malloc(n);
+		if (text)
+			snprintf(text, n, "data: %s\n\n", line);
+		l->next++;
+	} else if (!stop) {
+		text = strdup(": keepalive\n\n");
+	}
+	pthread_mutex_unlock(&h->mu);
+	if (!text)
+		return false;
+	l->pending = text;
+	l->len = strlen(text);
+	return true;
+}
+
+static ssize_t listener_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	listener *l = cls;
+	if (l->off == l->len && !listener_fill(l))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	size_t n = l->len - l->off < max ? l->len - l->off : max;
+	memcpy(buf, l->pending + l->off, n);
+	l->off += n;
+	return (ssize_t)n;
+}
+
+static void listener_free(void *cls)
+{
+	listener *l = cls;
+	pthread_mutex_lock(&l->h->mu);
+	l->h->listeners--;
+	pthread_mutex_unlock(&l->h->mu);
+	free(l->pending);
+	free(l);
+}
+
+static enum MHD_Result serve_events(pano_http *h, struct MHD_Connection *c)
+{
+	listener *l = calloc(1, sizeof(*l));
+	if (!l)
+		return MHD_NO;
+	l->h = h;
+	const char *from = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from");
+	char *end = NULL;
+	unsigned long long n = from ? strtoull(from, &end, 10) : 0;
+	pthread_mutex_lock(&h->mu);
+	/* from the state the page fetched (a number ahead of us, or none:
+	 * from now; one the ring has forgotten: a resync, at the first read) */
+	l->next = from && end && !*end && n <= h->posted ? n : h->posted;
+	h->listeners++;
+	pthread_mutex_unlock(&h->mu);
+	/* the first thing sent says the stream is open */
+	l->pending = strdup(": open\n\n");
+	l->len = l->pending ? strlen(l->pending) : 0;
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, listener_read, l,
+	                                                           listener_free);
+	if (!r) {
+		listener_free(l);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+unsigned long long pano_http_posted(pano_http *h)
+{
+	pthread_mutex_lock(&h->mu);
+	unsigned long long n = h->posted;
+	pthread_mutex_unlock(&h->mu);
+	return n;
+}
+
+bool pano_http_listening(const pano_http *h)
+{
+	pano_http *m = (pano_http *)h;
+	pthread_mutex_lock(&m->mu);
+	bool any = m->listeners > 0;
+	pthread_mutex_unlock(&m->mu);
+	return any;
+}
+
+void pano_http_post(pano_http *h, const char *line)
+{
+	char *copy = strdup(line);
+	if (!copy)
+		return;
+	pthread_mutex_lock(&h->mu);
+	size_t slot = h->posted % PANO_HTTP_EVENTS;
+	free(h->ring[slot]);
+	h->ring[slot] = copy;
+	h->posted++;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* --- requests ------------------------------------------------------------------ */
+
+/* Paths and queries are names and slashes: printable UTF-8 only. */
+static bool sane(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n > PATH_MAX_LEN || !pano_utf8_valid(s ? s : "", n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **state)
+{
+	(void)version;
+	(void)upload;
+	pano_http *h = cls;
+	static int seen;
+	if (!*state) { /* the headers have arrived; the body, if any, comes next */
+		*state = &seen;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0; /* a GET with a body: read on, refuse at the end */
+		return MHD_YES;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	const char *query = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "subject");
+	if (!sane(url) || !sane(query))
+		return respond_text(c, MHD_HTTP_BAD_REQUEST, "a path or query that is not printable UTF-8\n");
+	if (strcmp(url, "/events") == 0)
+		return serve_events(h, c);
+	job j = { url, query, { NULL, 0, NULL, 0 }, false, false, NULL };
+	if (!run_on_loop(h, &j))
+		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the node is busy; retry\n");
+	if (!j.answer.body)
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	return respond(c, j.answer.status, j.answer.content_type, j.answer.body, j.answer.len);
+}
+
+/* host:port, IPv6 in brackets, numeric only (no DNS from a config). */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, bool *v6)
+{
+	const char *colon = strrchr(addr, ':');
+	if (!colon || colon == addr)
+		return -1;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return -1;
+	char host[128];
+	size_t n = (size_t)(colon - addr);
+	if (n >= sizeof(host))
+		return -1;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		host[n - 1] = '\0';
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		*v6 = true;
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	*len = sizeof(*s4);
+	*v6 = false;
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
+}
+
+pano_http *pano_http_new(const char *addr, pano_http_render_fn render, void *ctx, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	bool v6;
+	if (parse_addr(addr, &ss, &sslen, &v6) != 0) {
+		snprintf(err, errlen, "-http '%.200s' is not IP:port (numeric; IPv6 in brackets)", addr);
+		return NULL;
+	}
+	pano_http *h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->render = render;
+	h->ctx = ctx;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+	                 (v6 ? MHD_USE_IPv6 : 0);
+	if (h->efd >= 0)
+		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+		                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)PANO_HTTP_CONNECTIONS,
+		                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PANO_HTTP_TIMEOUT_S,
+		                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PANO_HTTP_REQUEST_MAX,
+		                             MHD_OPTION_END);
+	if (!h->daemon) {
+		snprintf(err, errlen, "cannot serve HTTP on %.200s: %s", addr, strerror(errno ? errno : EADDRINUSE));
+		pano_http_free(h);
+		return NULL;
+	}
+	(void)sslen;
+	return h;
+}
+
+void pano_http_free(pano_http *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->stopping = true;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	if (h->daemon)
+		MHD_stop_daemon(h->daemon);
+	for (size_t i = 0; i < PANO_HTTP_EVENTS; i++)
+		free(h->ring[i]);
+	if (h->efd >= 0)
+		close(h->efd);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+}
+
+int pano_http_fd(const pano_http *h) { return h->efd; }

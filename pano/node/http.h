@@ -1,0 +1,68 @@
+/*
+ * http.h - the node's HTTP face (hview-server -http ADDR): the console page,
+ * the JSON API, Prometheus /metrics and a stream of changes, served by
+ * libmicrohttpd without ever touching the store from its threads.
+ *
+ * HTTP requests are answered by libmicrohttpd's threads (one a connection,
+ * at most PANO_HTTP_CONNECTIONS).  Anything that needs the node's data is
+ * a job: the thread queues it, wakes the node's loop through
+ * pano_http_fd(), and waits; the loop, between two batches of reports,
+ * calls pano_http_run_jobs(), which renders each job's answer with the
+ * caller's render function and hands it back.  So the store keeps its one
+ * thread, and the report loop pays only for the rendering itself, which
+ * the render function may cache (console.h caches for a second).
+ *
+ * /events is a server-sent-events stream: the loop posts a line with
+ * pano_http_post(); each listener reads from a ring of the newest
+ * PANO_HTTP_EVENTS lines and, when it fell behind the ring, gets a
+ * "resync" event telling it to fetch the whole state again.
+ *
+ * Bounded: connections, request size (header and body) and time
+ * (PANO_HTTP_TIMEOUT_S idle); only GET and HEAD; a job waits at most
+ * PANO_HTTP_JOB_WAIT_MS for the loop.
+ */
+#ifndef PANO_NODE_HTTP_H
+#define PANO_NODE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PANO_HTTP_CONNECTIONS 128
+#define PANO_HTTP_TIMEOUT_S 10
+#define PANO_HTTP_REQUEST_MAX (16 * 1024)
+#define PANO_HTTP_EVENTS 4096
+#define PANO_HTTP_JOB_WAIT_MS 5000
+
+/* An answer the loop rendered: body (malloc'd, taken over), its type and
+ * HTTP status. */
+typedef struct {
+	char *body;
+	size_t len;
+	const char *content_type;
+	int status;
+} pano_http_answer;
+
+/* Renders the answer to GET path (the query string, if any, in query; both
+ * already checked to be printable ASCII).  Runs on the node's loop. */
+typedef pano_http_answer (*pano_http_render_fn)(void *ctx, const char *path, const char *query);
+
+typedef struct pano_http pano_http;
+
+/* Serves on addr (host:port; IPv6 in brackets).  NULL with err. */
+pano_http *pano_http_new(const char *addr, pano_http_render_fn render, void *ctx, char *err, size_t errlen);
+void pano_http_free(pano_http *h);
+
+/* Readable when jobs wait: for the loop's poll. */
+int pano_http_fd(const pano_http *h);
+/* Renders every waiting job (on the loop). */
+void pano_http_run_jobs(pano_http *h);
+
+/* Whether anyone listens to /events (nothing need be posted otherwise). */
+bool pano_http_listening(const pano_http *h);
+/* Posts one event: a line of JSON, sent as "data: LINE". */
+void pano_http_post(pano_http *h, const char *line);
+/* Events posted so far: /events?from=N sends from the N-th on, so a page
+ * that fetched a state rendered when N had been posted misses nothing. */
+unsigned long long pano_http_posted(pano_http *h);
+
+#endif
