@@ -183,6 +183,7 @@ bench: check-deps all build/tests/pano-bench build/tests/detection-scorecard
 	@tests/bench/detection-bench.sh
 	@tests/bench/agent-bench.sh
 	@tests/bench/pano-bench.sh
+	@tests/bench/http-bench.sh
 	@tests/bench/curve-bench.sh
 	@tests/bench/htm-bench.sh
 	@tests/bench/gray-bench.sh

@@ -28,13 +28,19 @@ check "/api/v1/inference says what get inference says (db-1: $(infer db-1))" \
 check "/api/v1/panorama?subject=db-1 has both views" \
 	bash -c "curl -sf '$URL/api/v1/panorama?subject=db-1' | python3 -c 'import json,sys; assert [v[\"observer\"] for v in json.load(sys.stdin)[\"views\"]] == [\"o1\", \"o2\"]'"
 check "/api/v1/matrix colours each cell by its view (db-2 by o1: UNHEALTHY)" \
-	bash -c "curl -sf $URL/api/v1/matrix | python3 -c 'import json,sys; m=json.load(sys.stdin); r=[x for x in m[\"subjects\"] if x[\"subject\"]==\"db-2\"][0]; assert r[\"cells\"][\"o1\"][\"status\"]==\"UNHEALTHY\" and \"o2\" not in r[\"cells\"]'"
+	bash -c "curl -sf $URL/api/v1/matrix | python3 -c 'import json,sys; m=json.load(sys.stdin); r=[x for x in m[\"subjects\"] if x[\"subject\"]==\"db-2\"][0]; assert r[\"cells\"][\"o1\"][0]==5 and \"o2\" not in r[\"cells\"]'"
 check "an unknown subject is a 404" bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '$URL/api/v1/panorama?subject=nope') = 404 ]"
 curl -sf $URL/metrics >metrics.txt
 if command -v promtool >/dev/null; then
 	check "promtool check metrics passes on /metrics" bash -c "promtool check metrics <metrics.txt"
 else
 	skip "promtool check metrics" "promtool (prometheus) not installed"
+fi
+if command -v promtool >/dev/null; then
+	check "the alerting rules pass promtool check rules" promtool check rules "$ROOT/tools/prometheus/panorama.rules.yml"
+	check "and promtool test rules on synthetic series" \
+		bash -c "cd '$ROOT/tools/prometheus' && promtool test rules panorama.rules.test.yml"
+	check "the scrape config example is valid" promtool check config "$ROOT/tools/prometheus/prometheus.yml"
 fi
 check "/metrics has each subject's inferred status" grep -q 'pano_subject_status_code{subject="db-2",metric="rtt",status="UNHEALTHY"} 5' metrics.txt
 
