@@ -37,8 +37,8 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 
 LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
-LIBS_CLIENT   := -lzmq -lprotobuf-c -ljansson -lm -lpthread
-LIBS_PANO     := -lsqlite3 -lmicrohttpd $(LIBS_CLIENT)
+LIBS_CLIENT   := -lzmq -lprotobuf-c -ljansson -lmicrohttpd -lm -lpthread
+LIBS_PANO     := -lsqlite3 $(LIBS_CLIENT)
 
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
 	bin/sonar-plot bin/nab-score bin/htm-detect bin/sonar-keygen

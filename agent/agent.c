@@ -1,7 +1,9 @@
 /* agent.c - the probe loop; see agent.h. */
 #include "agent/agent.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include "agent/schedule.h"
 #include "agent/statefile.h"
 #include "agent/timefmt.h"
+#include "pano/common/http.h"
 
 /* HTM models are ~125 KB each: saved every 5 minutes, and at exit. */
 #define STATE_SAVE_EVERY_NS (300 * INT64_C(1000000000))
@@ -66,7 +69,10 @@ typedef struct {
 	resolver *res;
 	publisher *pub;
 	int epfd;
-	watch signal_watch, resolver_watch;
+	watch signal_watch, resolver_watch, http_watch;
+	pano_http *http;          /* --http: /metrics, live */
+	char method[64];          /* the engine's name to its first blank: icmp, tcp:7 */
+	bool *resolved;           /* per host: its address is known */
 	int sigfd;
 	bool stopping, reopen;
 	bool no_pwait2; /* epoll_pwait2 is not available here */
@@ -105,10 +111,64 @@ static void on_probe_done(void *ctx, uint32_t host, uint32_t gen, probe_status s
 	complete(a, host, st, rtt_ns);
 }
 
+/* The address probed for host, as promfile labels it. */
+static void address_of(void *ctx, size_t host, char *out, size_t len)
+{
+	agent *a = ctx;
+	out[0] = '\0';
+	if (!a->resolved || !a->resolved[host])
+		return;
+	const struct sockaddr *sa = (const struct sockaddr *)&a->hosts[host].addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+static promfile_labels labels_of(agent *a)
+{
+	if (!a->method[0] && a->engine) {
+		snprintf(a->method, sizeof(a->method), "%s", a->engine->name);
+		a->method[strcspn(a->method, " ")] = '\0';
+	}
+	return (promfile_labels){ a->method, address_of, a };
+}
+
+/* --http: only /metrics, rendered on the loop at each scrape. */
+static pano_http_answer render_http(void *ctx, const char *path, const char *query)
+{
+	(void)query;
+	agent *a = ctx;
+	pano_http_answer no = { strdup("only /metrics here\n"), 0, "text/plain; charset=utf-8", 404 };
+	if (strcmp(path, "/metrics") != 0) {
+		no.len = no.body ? strlen(no.body) : 0;
+		return no;
+	}
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return (pano_http_answer){ NULL, 0, NULL, 500 };
+	promfile_labels l = labels_of(a);
+	promfile_render(f, a->pipe, a->cfg->det.interval_s, &l);
+	fclose(f);
+	free(no.body);
+	return (pano_http_answer){ buf, len, "text/plain; version=0.0.4; charset=utf-8", 200 };
+}
+
+static void http_ready(watch *w, uint32_t events)
+{
+	(void)events;
+	agent *a = (agent *)((char *)w - offsetof(agent, http_watch));
+	pano_http_run_jobs(a->http);
+}
+
 static void on_resolved(void *ctx, size_t host, const struct sockaddr *addr, socklen_t len)
 {
 	agent *a = ctx;
 	memcpy(&a->hosts[host].addr, addr, len);
+	if (a->resolved)
+		a->resolved[host] = true;
 	a->hosts[host].addrlen = len;
 	a->hosts[host].resolved = true;
 }
@@ -242,9 +302,10 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	a->timeout_ns = (int64_t)(cfg->det.timeout_s * 1e9 + 0.5);
 	a->sigfd = a->epfd = -1;
 	a->hosts = calloc(a->n, sizeof(*a->hosts));
+	a->resolved = calloc(a->n ? a->n : 1, sizeof(*a->resolved));
 	a->fifo_cap = 2 * a->n + 8;
 	a->fifo = calloc(a->fifo_cap, sizeof(*a->fifo));
-	if (!a->hosts || !a->fifo) {
+	if (!a->hosts || !a->fifo || !a->resolved) {
 		snprintf(err, errlen, "out of memory for %zu hosts", a->n);
 		return -1;
 	}
@@ -339,6 +400,18 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		return -1;
 	}
+	if (cfg->http_addr) {
+		a->http = pano_http_new(cfg->http_addr, render_http, a, err, errlen);
+		if (!a->http)
+			return -1;
+		a->http_watch.ready = http_ready;
+		ev.data.ptr = &a->http_watch;
+		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, pano_http_fd(a->http), &ev) != 0) {
+			snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+			return -1;
+		}
+		fprintf(stderr, "%s: metrics on http://%s/metrics\n", cfg->prog, cfg->http_addr);
+	}
 	resolver_collect(a->res, on_resolved, a); /* the numeric addresses */
 	return 0;
 }
@@ -347,7 +420,8 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 static void write_prom(agent *a, bool *failed)
 {
 	char err[600];
-	if (promfile_write(a->cfg->prom_file, a->pipe, a->cfg->det.interval_s, err, sizeof(err)) != 0) {
+	promfile_labels l = labels_of(a);
+	if (promfile_write(a->cfg->prom_file, a->pipe, a->cfg->det.interval_s, &l, err, sizeof(err)) != 0) {
 		if (!*failed)
 			fprintf(stderr, "%s: --prom-file: %s\n", a->cfg->prog, err);
 		*failed = true;
@@ -367,6 +441,7 @@ static void teardown(agent *a)
 		}
 		publisher_free(a->pub);
 	}
+	pano_http_free(a->http); /* its threads wait on this loop: first */
 	resolver_free(a->res);
 	engine_free(a->engine);
 	if (a->pipe && a->logs)
@@ -378,6 +453,7 @@ static void teardown(agent *a)
 	if (a->epfd >= 0)
 		close(a->epfd);
 	free(a->hosts);
+	free(a->resolved);
 	free(a->fifo);
 }
 

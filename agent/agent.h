@@ -29,6 +29,7 @@ typedef struct {
 	double duration_s;       /* 0: run until signalled */
 	bool stats;              /* print probe statistics at exit */
 	const char *prom_file;   /* node-exporter textfile, rewritten every interval */
+	const char *http_addr;   /* serve /metrics live on IP:PORT (NULL: no) */
 	const char *prog;
 } agent_config;
 

@@ -16,7 +16,7 @@
 #define HOSTS_MAX 100000
 
 enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
-       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY };
+       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY, OPT_HTTP };
 
 static void usage(FILE *out)
 {
@@ -41,6 +41,7 @@ static void usage(FILE *out)
 	        "  --stats                 print probe statistics on stderr at exit\n"
 	        "  --prom-file FILE        Prometheus metrics (node-exporter textfile),\n"
 	        "                          rewritten every interval (min 1 s)\n"
+	        "  --http IP:PORT          serve the same metrics live on http://IP:PORT/metrics\n"
 	        "%s"
 	        "  -h, --help              this help\n\n"
 	        "Signals: INT/TERM finish the probes in flight, save state and exit 0;\n"
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
 		{ "lock", required_argument, NULL, OPT_LOCK },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "prom-file", required_argument, NULL, OPT_PROM_FILE },
+		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -218,6 +220,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.prom_file = optarg;
+			break;
+		case OPT_HTTP:
+			cfg.http_addr = optarg;
 			break;
 		case ':':
 			fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);

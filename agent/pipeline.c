@@ -22,6 +22,8 @@ typedef struct {
 	double anomaly;      /* the latest HTM anomaly score, NAN before one */
 	int64_t last_report_ms;
 	uint64_t probes, lost; /* outcomes since start (lost: timeouts, errors) */
+	uint64_t rtt_in[PIPELINE_RTT_BUCKETS + 1]; /* answered, per bucket (the last: above every bound) */
+	double rtt_sum_s;
 	int64_t last_rtt_ns;   /* -1: the latest probe was lost (or none yet) */
 } host_detectors;
 
@@ -157,11 +159,20 @@ static bool feed_htm(pipeline *p, host_detectors *h, int64_t wall_ms, int64_t t_
 }
 attention_state pipeline_state(const pipeline *p, size_t host) { return attention_current(p->hosts[host].attention); }
 
+const double PIPELINE_RTT_BOUNDS_S[PIPELINE_RTT_BUCKETS] = {
+	0.00005, 0.0001, 0.0002, 0.0004, 0.0008, 0.0016, 0.0032, 0.0064,
+	0.0128, 0.0256, 0.0512, 0.1024, 0.2048, 0.4096, 0.8192, 1.6384,
+};
+
 void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats *out)
 {
 	const host_detectors *h = &p->hosts[host];
 	out->probes = h->probes;
 	out->lost = h->lost;
+	uint64_t sum = 0;
+	for (size_t b = 0; b < PIPELINE_RTT_BUCKETS; b++)
+		out->rtt_le[b] = sum += h->rtt_in[b];
+	out->rtt_sum_s = h->rtt_sum_s;
 	out->last_rtt_ns = h->last_rtt_ns;
 	out->phi = h->last_phi;
 	out->anomaly = h->anomaly;
@@ -176,6 +187,14 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 	h->probes++;
 	h->lost += lost;
 	h->last_rtt_ns = lost ? -1 : rtt_ns;
+	if (!lost) {
+		double s = rtt_ns / 1e9;
+		size_t b = 0;
+		while (b < PIPELINE_RTT_BUCKETS && s > PIPELINE_RTT_BOUNDS_S[b])
+			b++;
+		h->rtt_in[b]++;
+		h->rtt_sum_s += s;
+	}
 	double phi = phi_score(h->phi, lost ? p->params.timeout_ns : rtt_ns);
 	if (!lost)
 		phi_add(h->phi, rtt_ns);

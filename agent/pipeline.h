@@ -85,8 +85,15 @@ attention_state pipeline_state(const pipeline *p, size_t host);
 
 /* What a metrics exporter shows of a host (the counts are since this
  * process started; phi is 0 before the first outcome). */
+/* Response-time histogram buckets (upper bounds, seconds), as
+ * smokeping_prober's: from 50 us, doubling, to about 1.6 s; then +Inf. */
+#define PIPELINE_RTT_BUCKETS 16
+extern const double PIPELINE_RTT_BOUNDS_S[PIPELINE_RTT_BUCKETS];
+
 typedef struct {
 	uint64_t probes, lost;  /* lost: timeouts and errors */
+	uint64_t rtt_le[PIPELINE_RTT_BUCKETS]; /* answered probes up to each bound (cumulative) */
+	double rtt_sum_s;       /* their response times added up */
 	int64_t last_rtt_ns;    /* -1 when the latest probe was lost, or none yet */
 	double phi, anomaly;    /* anomaly NAN before HTM has one */
 	attention_state state;

@@ -27,16 +27,23 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample(FILE *f, const char *name, const char *host, const char *state, const char *value)
+typedef struct {
+	const char *host, *address, *method;
+} host_labels;
+
+/* name{host="..",address="..",method=".."[,extra]} value */
+static void sample(FILE *f, const char *name, const host_labels *l, const char *extra, const char *value)
 {
 	fprintf(f, "%s{host=\"", name);
-	put_label(f, host);
-	if (state)
-		fprintf(f, "\",state=\"%s", state);
-	fprintf(f, "\"} %s\n", value);
+	put_label(f, l->host);
+	fputs("\",address=\"", f);
+	put_label(f, l->address);
+	fputs("\",method=\"", f);
+	put_label(f, l->method);
+	fprintf(f, "\"%s%s} %s\n", extra ? "," : "", extra ? extra : "", value);
 }
 
-enum { M_RTT, M_SUCCESS, M_TOTAL, M_LOST, M_PHI, M_ANOMALY, M_STATE, M_COUNT };
+enum { M_RTT, M_SUCCESS, M_TOTAL, M_LOST, M_PHI, M_ANOMALY, M_STATE, M_HISTOGRAM, M_COUNT };
 
 static const struct { const char *name, *type, *help; } METRICS[M_COUNT] = {
 	{ "sonar_rtt_seconds", "gauge", "Response time of the latest answered probe." },
@@ -46,15 +53,19 @@ static const struct { const char *name, *type, *help; } METRICS[M_COUNT] = {
 	{ "sonar_phi", "gauge", "Phi accrual suspicion of the latest probe." },
 	{ "sonar_anomaly_score", "gauge", "HTM anomaly score (log likelihood) of the latest step." },
 	{ "sonar_state", "gauge", "Attention state of the host (1 for the current one)." },
+	{ "sonar_response_seconds", "histogram", "Response times of the answered probes." },
 };
 
-static void write_metric(FILE *f, int m, const pipeline *p)
+static void write_metric(FILE *f, int m, const pipeline *p, const promfile_labels *labels)
 {
 	header(f, METRICS[m].name, METRICS[m].type, METRICS[m].help);
 	for (size_t i = 0; i < pipeline_host_count(p); i++) {
 		pipeline_host_stats st;
 		pipeline_host_stats_get(p, i, &st);
-		const char *host = pipeline_host_name(p, i);
+		char address[64] = "";
+		if (labels && labels->address)
+			labels->address(labels->ctx, i, address, sizeof(address));
+		host_labels l = { pipeline_host_name(p, i), address, labels && labels->method ? labels->method : "" };
 		if (st.probes == 0 && m != M_TOTAL && m != M_LOST)
 			continue; /* not probed yet (unresolved): no state to show */
 		char v[64];
@@ -84,26 +95,50 @@ static void write_metric(FILE *f, int m, const pipeline *p)
 			snprintf(v, sizeof(v), "%.4f", st.anomaly);
 			break;
 		case M_STATE:
-			for (int s = ATTENTION_HEALTHY; s <= ATTENTION_DEAD; s++)
-				sample(f, METRICS[m].name, host, attention_state_name((attention_state)s),
-				       (int)st.state == s ? "1" : "0");
+			for (int s = ATTENTION_HEALTHY; s <= ATTENTION_DEAD; s++) {
+				char extra[64];
+				snprintf(extra, sizeof(extra), "state=\"%s\"", attention_state_name((attention_state)s));
+				sample(f, METRICS[m].name, &l, extra, (int)st.state == s ? "1" : "0");
+			}
+			continue;
+		case M_HISTOGRAM: {
+			uint64_t answered = st.probes - st.lost;
+			for (size_t b = 0; b < PIPELINE_RTT_BUCKETS; b++) {
+				char extra[64];
+				snprintf(extra, sizeof(extra), "le=\"%g\"", PIPELINE_RTT_BOUNDS_S[b]);
+				snprintf(v, sizeof(v), "%llu", (unsigned long long)st.rtt_le[b]);
+				sample(f, "sonar_response_seconds_bucket", &l, extra, v);
+			}
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)answered);
+			sample(f, "sonar_response_seconds_bucket", &l, "le=\"+Inf\"", v);
+			snprintf(v, sizeof(v), "%.9f", st.rtt_sum_s);
+			sample(f, "sonar_response_seconds_sum", &l, NULL, v);
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)answered);
+			sample(f, "sonar_response_seconds_count", &l, NULL, v);
 			continue;
 		}
-		sample(f, METRICS[m].name, host, NULL, v);
+		}
+		sample(f, METRICS[m].name, &l, NULL, v);
 	}
 }
 
-int promfile_write(const char *path, const pipeline *p, double interval_s, char *err, size_t errlen)
+void promfile_render(FILE *f, const pipeline *p, double interval_s, const promfile_labels *labels)
+{
+	header(f, "sonar_interval_seconds", "gauge", "Probe interval per host.");
+	fprintf(f, "sonar_interval_seconds %.6g\n", interval_s);
+	for (int m = 0; m < M_COUNT; m++)
+		write_metric(f, m, p, labels);
+}
+
+int promfile_write(const char *path, const pipeline *p, double interval_s, const promfile_labels *labels,
+                   char *err, size_t errlen)
 {
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = regfile_open(tmp, "w", err, errlen);
 	if (!f)
 		return -1;
-	header(f, "sonar_interval_seconds", "gauge", "Probe interval per host.");
-	fprintf(f, "sonar_interval_seconds %.6g\n", interval_s);
-	for (int m = 0; m < M_COUNT; m++)
-		write_metric(f, m, p);
+	promfile_render(f, p, interval_s, labels);
 	bool ok = fflush(f) == 0 && !ferror(f);
 	int saved = errno;
 	if (fclose(f) != 0 && ok) {

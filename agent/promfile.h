@@ -2,7 +2,9 @@
  * promfile.h - the agent's metrics for Prometheus, as a node-exporter
  * textfile (its textfile collector reads *.prom files from a folder).
  *
- * Per host, named in the style of the blackbox exporter:
+ * Per host, named in the style of the blackbox exporter, each with the
+ * labels host, address (the one probed; empty before it resolves) and
+ * method (the probe engine):
  *   sonar_rtt_seconds{host}          the latest answered probe's response time
  *                                    (absent while the latest one was lost)
  *   sonar_probe_success{host}        1 when the latest probe was answered, else 0
@@ -13,6 +15,9 @@
  *   sonar_anomaly_score{host}        the HTM anomaly score (absent before one)
  *   sonar_state{host,state}          1 for the host's attention state, 0 for
  *                                    the three others
+ *   sonar_response_seconds{host}     a histogram of the answered probes'
+ *                                    response times (_bucket{le}, _sum, _count),
+ *                                    as smokeping_prober's
  * and sonar_interval_seconds, the probe interval.  A host not probed yet
  * (a name that does not resolve) has only its two counters, at 0.
  *
@@ -24,10 +29,22 @@
 #define CLOUDSONAR_PROMFILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "agent/pipeline.h"
 
-/* 0, or -1 with "PATH: reason" in err. */
-int promfile_write(const char *path, const pipeline *p, double interval_s, char *err, size_t errlen);
+/* What labels a host's series besides its name. */
+typedef struct {
+	const char *method;
+	/* the address probed for host, as text ("" while unresolved) */
+	void (*address)(void *ctx, size_t host, char *out, size_t len);
+	void *ctx;
+} promfile_labels;
+
+/* The metrics, in the text exposition format, to f. */
+void promfile_render(FILE *f, const pipeline *p, double interval_s, const promfile_labels *labels);
+/* promfile_render into path, atomically; 0, or -1 with "PATH: reason" in err. */
+int promfile_write(const char *path, const pipeline *p, double interval_s, const promfile_labels *labels,
+                   char *err, size_t errlen);
 
 #endif

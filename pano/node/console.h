@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "pano/node/http.h"
+#include "pano/common/http.h"
 #include "pano/node/store.h"
 
 /* The node's own figures, as the loop keeps them. */

@@ -24,7 +24,7 @@
 #include "pano/common/curve.h"
 #include "pano/node/console.h"
 #include "pano/node/db.h"
-#include "pano/node/http.h"
+#include "pano/common/http.h"
 #include "pano/common/endpoint.h"
 #include "pano/node/keyring.h"
 #include "pano/common/log.h"

@@ -58,16 +58,34 @@ fi
 # the exposition format, checked here in any case
 check "every sample line is NAME{LABELS} VALUE, every metric has HELP and TYPE" awk '
 	/^# HELP [a-z_]+ / { help[$3] = 1; next }
-	/^# TYPE [a-z_]+ (gauge|counter)$/ { type[$3] = 1; next }
-	/^[a-z_]+(\{host="[^"]*"(,state="[A-Z_]+")?\})? -?[0-9.e+-]+$/ { n = $0; sub(/[{ ].*/, "", n); seen[n] = 1; next }
+	/^# TYPE [a-z_]+ (gauge|counter|histogram)$/ { type[$3] = 1; if ($4 == "histogram") hist[$3] = 1; next }
+	/^[a-z_]+(\{host="[^"]*",address="[^"]*",method="[^"]*"(,(state="[A-Z_]+"|le="[^"]+"))?\})? -?[0-9.e+-]+$/ {
+		n = $0; sub(/[{ ].*/, "", n); f = n; sub(/_(bucket|sum|count)$/, "", f); seen[hist[f] ? f : n] = 1; next }
 	{ print "bad line: " $0; bad = 1 }
 	END { for (m in seen) if (!help[m] || !type[m]) { print "no HELP/TYPE: " m; bad = 1 } exit bad }' sonar.prom
-check "sonar_probe_success is 1 for 127.0.0.1" grep -qx 'sonar_probe_success{host="127.0.0.1"} 1' sonar.prom
-check "probes counted for ::1" bash -c "awk '/^sonar_probes_total\\{host=\"::1\"\\}/ { exit !(\$2 >= 10) }' sonar.prom"
+check "sonar_probe_success is 1 for 127.0.0.1, with its address and method" \
+	grep -Eqx 'sonar_probe_success\{host="127.0.0.1",address="127.0.0.1",method="[^"]+"\} 1' sonar.prom
+check "probes counted for ::1" bash -c "awk '/^sonar_probes_total\\{host=\"::1\"/ { exit !(\$2 >= 10) }' sonar.prom"
 check "one attention state per host is 1" \
-	test "$(grep -c '^sonar_state{host="127.0.0.1",state="[A-Z_]*"} 1$' sonar.prom)" -eq 1
+	test "$(grep -c '^sonar_state{host="127.0.0.1",address="[^"]*",method="[^"]*",state="[A-Z_]*"} 1$' sonar.prom)" -eq 1
+check "the response times as a histogram: its +Inf bucket counts every answered probe" \
+	bash -c "awk -F'} ' '/^sonar_response_seconds_bucket\\{host=\"127.0.0.1\".*le=\"\\+Inf\"/ { b = \$2 } /^sonar_response_seconds_count\\{host=\"127.0.0.1\"/ { c = \$2 } END { exit !(b > 0 && b == c) }' sonar.prom"
 check "RTTs in seconds" bash -c "awk '/^sonar_rtt_seconds/ { if (\$2 <= 0 || \$2 > 0.1) bad = 1; n++ } END { exit bad || n != 2 }' sonar.prom"
 $BIN/sonar-agent --prom-file '' 127.0.0.1 2>/dev/null; check "--prom-file '': exit 2" test $? -eq 2
+# --http: the same metrics, live
+HP=$(free_port)
+$BIN/sonar-agent --interval 0.2 --duration 3 --log-dir httpagent --http 127.0.0.1:$HP 127.0.0.1 2>http.err &
+agent_pid=$!
+sleep 1.5
+curl -sf http://127.0.0.1:$HP/metrics >live.prom
+wait $agent_pid
+check "--http serves /metrics live" grep -Eq '^sonar_probes_total\{host="127.0.0.1",address="127.0.0.1",method="[^"]+"\} [1-9]' live.prom
+if command -v promtool >/dev/null; then
+	check "promtool check metrics accepts the live /metrics" bash -c "promtool check metrics <live.prom"
+fi
+check "the agent said where" grep -q "metrics on http://127.0.0.1:$HP/metrics" http.err
+$BIN/sonar-agent --http nonsense --duration 1 127.0.0.1 2>bad.err
+check "--http nonsense: one line, exit non-zero" bash -c "[ $? -ne 0 ] && grep -q 'is not IP:port' bad.err"
 $BIN/sonar-agent --interval 0.2 --duration 0.5 --log-dir prom2 --prom-file /nonexistent/dir/x.prom 127.0.0.1 2>prom2.err
 check "an unwritable --prom-file is said once, the agent goes on (exit 0)" \
 	bash -c "[ $? -eq 0 ] && [ \$(grep -c 'prom-file: /nonexistent/dir/x.prom.tmp' prom2.err) -eq 1 ]"

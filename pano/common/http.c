@@ -1,5 +1,5 @@
 /* http.c - the node's HTTP face; see http.h. */
-#include "pano/node/http.h"
+#include "pano/common/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -344,7 +344,7 @@ pano_http *pano_http_new(const char *addr, pano_http_render_fn render, void *ctx
 	socklen_t sslen;
 	bool v6;
 	if (parse_addr(addr, &ss, &sslen, &v6) != 0) {
-		snprintf(err, errlen, "-http '%.200s' is not IP:port (numeric; IPv6 in brackets)", addr);
+		snprintf(err, errlen, "HTTP address '%.200s' is not IP:port (numeric; IPv6 in brackets)", addr);
 		return NULL;
 	}
 	pano_http *h = calloc(1, sizeof(*h));

@@ -1,16 +1,16 @@
 /*
- * http.h - the node's HTTP face (hview-server -http ADDR): the console page,
- * the JSON API, Prometheus /metrics and a stream of changes, served by
- * libmicrohttpd without ever touching the store from its threads.
+ * http.h - an HTTP face for a program with one loop of its own (hview-server
+ * -http, sonar-agent --http), served by libmicrohttpd without ever touching
+ * the program's data from its threads.
  *
  * HTTP requests are answered by libmicrohttpd's threads (one a connection,
  * at most PANO_HTTP_CONNECTIONS).  Anything that needs the node's data is
  * a job: the thread queues it, wakes the node's loop through
  * pano_http_fd(), and waits; the loop, between two batches of reports,
  * calls pano_http_run_jobs(), which renders each job's answer with the
- * caller's render function and hands it back.  So the store keeps its one
- * thread, and the report loop pays only for the rendering itself, which
- * the render function may cache (console.h caches for a second).
+ * caller's render function and hands it back.  So the data keeps its one
+ * thread, and the loop pays only for the rendering itself, which the
+ * render function may cache (the node's console.h caches for a second).
  *
  * /events is a server-sent-events stream: the loop posts a line with
  * pano_http_post(); each listener reads from a ring of the newest
@@ -21,8 +21,8 @@
  * (PANO_HTTP_TIMEOUT_S idle); only GET and HEAD; a job waits at most
  * PANO_HTTP_JOB_WAIT_MS for the loop.
  */
-#ifndef PANO_NODE_HTTP_H
-#define PANO_NODE_HTTP_H
+#ifndef PANO_COMMON_HTTP_H
+#define PANO_COMMON_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
