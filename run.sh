@@ -23,19 +23,46 @@ if ! make -s all >/dev/null; then
 	echo "run.sh: build failed (see the messages above)" >&2
 	exit 1
 fi
-mkdir -p logs
-node=""
+if ! mkdir -p logs 2>/dev/null || [ ! -w logs ]; then
+	echo "run.sh: cannot write $(pwd)/logs (run as its owner, or from a copy you own)" >&2
+	exit 1
+fi
+# one run.sh a logs/ folder: a second would probe every host twice into the
+# same files and state
+exec 9>>logs/run.lock
+if ! flock -n 9; then
+	echo "run.sh: another run.sh is using $(pwd)/logs; stop it first" >&2
+	exit 1
+fi
+node="" agent=""
+# INT, TERM or the end of the agent: stop the agent (it saves its state),
+# then the node this script started
+stop() {
+	trap - INT TERM EXIT
+	[ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	[ -n "$node" ] && kill -TERM "$node" 2>/dev/null && wait "$node" 2>/dev/null
+	exit "${1:-0}"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
+trap 'stop $?' EXIT
 server=${PANO_SERVER:-}
 if [ -z "$server" ]; then
 	server=127.0.0.1:6688
 	if ! bin/hview-client -server "$server" -timeout 300 ping >/dev/null 2>&1; then
 		bin/hview-server -addr "$server" -http 127.0.0.1:6690 -dbfile logs/panorama.db 2>>logs/hview-server.log &
 		node=$!
-		trap 'kill -TERM $node 2>/dev/null; wait $node 2>/dev/null' EXIT
 		for _ in $(seq 50); do
 			bin/hview-client -server "$server" -timeout 200 ping >/dev/null 2>&1 && break
+			kill -0 "$node" 2>/dev/null || break
 			sleep 0.1
 		done
+		if ! kill -0 "$node" 2>/dev/null; then
+			node=""
+			echo "run.sh: the local Panorama node did not start:" >&2
+			tail -n 3 logs/hview-server.log >&2
+			exit 1
+		fi
 		echo "run.sh: started a local Panorama node on $server (log: logs/hview-server.log)" >&2
 		echo "run.sh: its console: http://127.0.0.1:6690/" >&2
 	fi
@@ -43,4 +70,11 @@ fi
 echo "run.sh: logging to $(pwd)/logs; Ctrl-C to stop" >&2
 echo "run.sh: see what Panorama knows:  bin/hview-client -server $server dump inference" >&2
 export PANO_SERVER=$server
-bin/sonar-agent --log-dir logs "$@"
+# in the background, so that this shell hears INT and TERM and passes them on
+bin/sonar-agent --log-dir logs "$@" &
+agent=$!
+set +e
+wait "$agent"
+rc=$?
+agent=""
+stop "$rc"

@@ -508,6 +508,15 @@ int agent_run(const agent_config *cfg)
 	int64_t prom_every = a.interval_ns > LOG_FLUSH_EVERY_NS ? a.interval_ns : LOG_FLUSH_EVERY_NS;
 	int64_t next_prom = cfg->prom_file ? start + prom_every : INT64_MAX;
 	bool prom_failed = false;
+	/* a file that cannot be written at all is a mistake to say at once, as
+	 * an error; one that fails later is said once and probing goes on */
+	if (cfg->prom_file) {
+		write_prom(&a, &prom_failed);
+		if (prom_failed) {
+			teardown(&a);
+			return 1;
+		}
+	}
 	int64_t next_save = start + STATE_SAVE_EVERY_NS;
 	int64_t drain_until = INT64_MAX;
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -163,3 +164,4 @@ void detector_options_to_params(const detector_options *o, pipeline_params *p)
 	p->dead_after_s = o->dead_after_s;
 	p->htm_resolution = PIPELINE_HTM_RESOLUTION;
 }
+

@@ -11,6 +11,7 @@
 #include "pano/common/endpoint.h"
 #include "agent/agent.h"
 #include "agent/resolver.h"
+#include "agent/badopt.h"
 
 #define PROG "sonar-agent"
 #define HOSTS_MAX 100000
@@ -153,7 +154,7 @@ int main(int argc, char **argv)
 	bool observer_given = false;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	for (int at = optind; (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1; at = optind) {
 		int r = detector_option(&cfg.det, opt, optarg, PROG);
 		if (r < 0)
 			return 2;
@@ -224,11 +225,8 @@ int main(int argc, char **argv)
 		case OPT_HTTP:
 			cfg.http_addr = optarg;
 			break;
-		case ':':
-			fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);
-			return 2;
 		default:
-			fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
+			cli_bad_option(PROG, opt, argv, at);
 			return 2;
 		}
 	}

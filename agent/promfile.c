@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "pano/common/regfile.h"
 
@@ -126,6 +127,11 @@ void promfile_render(FILE *f, const pipeline *p, double interval_s, const promfi
 {
 	header(f, "sonar_interval_seconds", "gauge", "Probe interval per host.");
 	fprintf(f, "sonar_interval_seconds %.6g\n", interval_s);
+	/* a file left behind by an agent that stopped says so by its age */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	header(f, "sonar_last_update_timestamp_seconds", "gauge", "When these figures were written.");
+	fprintf(f, "sonar_last_update_timestamp_seconds %lld.%03ld\n", (long long)now.tv_sec, now.tv_nsec / 1000000);
 	for (int m = 0; m < M_COUNT; m++)
 		write_metric(f, m, p, labels);
 }

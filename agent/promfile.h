@@ -18,7 +18,9 @@
  *   sonar_response_seconds{host}     a histogram of the answered probes'
  *                                    response times (_bucket{le}, _sum, _count),
  *                                    as smokeping_prober's
- * and sonar_interval_seconds, the probe interval.  A host not probed yet
+ * and sonar_interval_seconds, the probe interval, and
+ * sonar_last_update_timestamp_seconds, when the figures were written (a
+ * file an agent left behind when it stopped shows its age).  A host not probed yet
  * (a name that does not resolve) has only its two counters, at 0.
  *
  * The file is replaced atomically: written beside it as FILE.tmp (which the

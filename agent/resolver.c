@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,8 +52,21 @@ int host_name_valid(const char *s)
 	return 1;
 }
 
+/* RFC 6761: names under .invalid never resolve, so no resolver is asked
+ * (nothing leaves the machine for them, not even a DNS query). */
+static bool never_resolves(const char *name)
+{
+	size_t n = strlen(name);
+	while (n > 0 && name[n - 1] == '.')
+		n--;
+	return (n == 7 && strncasecmp(name, "invalid", 7) == 0) ||
+	       (n > 8 && strncasecmp(name + n - 8, ".invalid", 8) == 0);
+}
+
 static int lookup(const char *name, int flags, struct sockaddr_storage *out, socklen_t *len)
 {
+	if (never_resolves(name))
+		return EAI_NONAME;
 	struct addrinfo hints = { .ai_flags = flags, .ai_family = AF_UNSPEC,
 	                          .ai_socktype = SOCK_DGRAM };
 	struct addrinfo *res = NULL;

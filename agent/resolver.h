@@ -7,6 +7,7 @@
  * once on stderr and retried every retry interval until it does, while the
  * other hosts are probed as usual.  A name resolves to the first address
  * getaddrinfo prefers (RFC 6724 order) and keeps it for the agent's life.
+ * Names under .invalid (RFC 6761) fail at once, without asking anyone.
  */
 #ifndef CLOUDSONAR_RESOLVER_H
 #define CLOUDSONAR_RESOLVER_H

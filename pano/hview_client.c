@@ -29,7 +29,10 @@ static const char HELP[] =
 	"Command list:\n"
 	"         me observer\n"
 	"         report subject [<metric:status:score...>]\n"
-	"         get [report|view|inference|panorama] [observer] subject \n"
+	"         get report subject\n"
+	"         get view observer subject\n"
+	"         get inference subject\n"
+	"         get panorama subject\n"
 	"         list [subject|observer]\n"
 	"         dump [inference|panorama]\n"
 	"         ping\n"
@@ -406,6 +409,13 @@ int main(int argc, char **argv)
 		{ "serverkey", GF_STRING, &server_key, "the node's public certificate (its ID.pub)" },
 	};
 	int first;
+	for (int i = 1; i < argc && argv[i][0] == '-'; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "-help") || !strcmp(argv[i], "--help")) {
+			goflags_usage(stdout, PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]));
+			fputs("With no command, reads commands from stdin (a prompt on a terminal).\n", stdout);
+			fputs(HELP, stdout);
+			return 0;
+		}
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;

@@ -303,6 +303,7 @@ int main(int argc, char **argv)
 			       "  --raw             the raw anomaly score, not the log likelihood\n"
 			       "  --time-of-day     also encode the time of day (off: better on NAB)\n"
 			       "  --buckets N       the value range in N encoder buckets (default 200)\n"
+			       "  --seed N          the model's random seed (default 42; a seed gives the same output every run)\n"
 			       "  --param N=V       override a model parameter (htm/htm.h)\n"
 			       "  --model-size      print a default model's size and exit\n");
 			return 0;

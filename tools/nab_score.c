@@ -306,7 +306,11 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("usage: " PROG " [-labels FILE] [-profiles FILE] [-v] RESULTS_DIR\n"
 			       "Scores anomaly detection results as the Numenta Anomaly Benchmark does;\n"
-			       "prints the normalised score per profile.\n");
+			       "prints the normalised score per profile.\n"
+			       "  -labels FILE    NAB's labelled windows (default %s)\n"
+			       "  -profiles FILE  NAB's cost profiles (default %s)\n"
+			       "  -v              the score of every file too\n"
+			       "  RESULTS_DIR     a detector's results, as NAB lays them out\n", labels, profiles);
 			return 0;
 		} else if (!strcmp(argv[i], "-labels") && i + 1 < argc)
 			labels = argv[++i];
@@ -315,12 +319,12 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-v"))
 			verbose = 1;
 		else if (argv[i][0] == '-') {
-			fprintf(stderr, PROG ": unknown option '%.64s'\n", argv[i]);
+			fprintf(stderr, PROG ": unknown option '%.64s' (see --help)\n", argv[i]);
 			return 2;
 		} else if (!dir)
 			dir = argv[i];
 		else {
-			fprintf(stderr, PROG ": one RESULTS_DIR only\n");
+			fprintf(stderr, PROG ": one RESULTS_DIR only (see --help)\n");
 			return 2;
 		}
 	}

@@ -22,6 +22,7 @@
 
 #include "agent/resolver.h"
 #include "agent/timefmt.h"
+#include "agent/badopt.h"
 
 #define PROG "sonar-plot"
 #define MAX_LINE 4096
@@ -420,7 +421,7 @@ int main(int argc, char **argv)
 	};
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	for (int at = optind; (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1; at = optind) {
 		switch (c) {
 		case 'l': pl.log_dir = optarg; break;
 		case 'H':
@@ -451,8 +452,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
-		case ':': fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]); return 2;
-		default: fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]); return 2;
+		default: cli_bad_option(PROG, c, argv, at); return 2;
 		}
 	}
 	if (optind < argc) {

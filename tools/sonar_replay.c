@@ -16,6 +16,7 @@
 #include "agent/pipeline.h"
 #include "tools/csv_reader.h"
 #include "pano/common/strmap.h"
+#include "agent/badopt.h"
 
 #define PROG "sonar-replay"
 #define REPLAY_HOSTS_MAX 1000000
@@ -130,7 +131,7 @@ int main(int argc, char **argv)
 	detector_options_defaults(&det, "replay");
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	for (int at = optind; (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1; at = optind) {
 		int r = detector_option(&det, opt, optarg, PROG);
 		if (r < 0)
 			return 2;
@@ -140,10 +141,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
-		if (opt == ':')
-			fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);
-		else
-			fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
+		cli_bad_option(PROG, opt, argv, at);
 		return 2;
 	}
 	if (detector_options_finish(&det, PROG, false) != 0)

@@ -87,8 +87,9 @@ check "the agent said where" grep -q "metrics on http://127.0.0.1:$HP/metrics" h
 $BIN/sonar-agent --http nonsense --duration 1 127.0.0.1 2>bad.err
 check "--http nonsense: one line, exit non-zero" bash -c "[ $? -ne 0 ] && grep -q 'is not IP:port' bad.err"
 $BIN/sonar-agent --interval 0.2 --duration 0.5 --log-dir prom2 --prom-file /nonexistent/dir/x.prom 127.0.0.1 2>prom2.err
-check "an unwritable --prom-file is said once, the agent goes on (exit 0)" \
-	bash -c "[ $? -eq 0 ] && [ \$(grep -c 'prom-file: /nonexistent/dir/x.prom.tmp' prom2.err) -eq 1 ]"
+check "an unwritable --prom-file is an error at start: one line, exit 1" \
+	bash -c "[ $? -eq 1 ] && [ \$(grep -c 'prom-file: /nonexistent/dir/x.prom.tmp' prom2.err) -eq 1 ]"
+check "the textfile says when it was written" grep -q '^sonar_last_update_timestamp_seconds [0-9]' sonar.prom
 
 # --- hview-client watch ------------------------------------------------------------------
 P=$(free_port)
