@@ -401,7 +401,7 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (cfg->http_addr) {
-		a->http = pano_http_new(cfg->http_addr, render_http, a, err, errlen);
+		a->http = pano_http_new(cfg->http_addr, cfg->http_token, render_http, a, err, errlen);
 		if (!a->http)
 			return -1;
 		a->http_watch.ready = http_ready;

@@ -30,6 +30,7 @@ typedef struct {
 	bool stats;              /* print probe statistics at exit */
 	const char *prom_file;   /* node-exporter textfile, rewritten every interval */
 	const char *http_addr;   /* serve /metrics live on IP:PORT (NULL: no) */
+	const char *http_token;  /* a bearer token's file for it (NULL: none) */
 	const char *prog;
 } agent_config;
 

@@ -17,7 +17,7 @@
 #define HOSTS_MAX 100000
 
 enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
-       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY, OPT_HTTP };
+       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY, OPT_HTTP, OPT_HTTP_TOKEN };
 
 static void usage(FILE *out)
 {
@@ -43,6 +43,7 @@ static void usage(FILE *out)
 	        "  --prom-file FILE        Prometheus metrics (node-exporter textfile),\n"
 	        "                          rewritten every interval (min 1 s)\n"
 	        "  --http IP:PORT          serve the same metrics live on http://IP:PORT/metrics\n"
+	        "  --http-token FILE       with --http: requests must bear FILE's token\n"
 	        "%s"
 	        "  -h, --help              this help\n\n"
 	        "Signals: INT/TERM finish the probes in flight, save state and exit 0;\n"
@@ -136,6 +137,7 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "prom-file", required_argument, NULL, OPT_PROM_FILE },
 		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "http-token", required_argument, NULL, OPT_HTTP_TOKEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -224,6 +226,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HTTP:
 			cfg.http_addr = optarg;
+			break;
+		case OPT_HTTP_TOKEN:
+			cfg.http_token = optarg;
 			break;
 		default:
 			cli_bad_option(PROG, opt, argv, at);

@@ -88,7 +88,7 @@ static int write_pidfile(const char *path, char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL, *key = NULL, *allow = NULL;
-	const char *log_file = NULL, *pidfile = NULL, *http = NULL;
+	const char *log_file = NULL, *pidfile = NULL, *http = NULL, *http_token = NULL;
 	int daemonize = 0, fsync_replies = 0;
 	long max_views = 0, max_values = 0;
 	const goflag flags[] = {
@@ -98,6 +98,7 @@ int main(int argc, char **argv)
 		{ "daemon", GF_BOOL, &daemonize, "detach and run in the background, once serving" },
 		{ "pidfile", GF_STRING, &pidfile, "with -daemon: write the node's pid here (removed at exit)" },
 		{ "http", GF_STRING, &http, "serve the console, JSON API and /metrics on IP:PORT (default off)" },
+		{ "http-token", GF_STRING, &http_token, "with -http: a file whose token every request must bear" },
 		{ "log", GF_STRING, &log_file, "append the log here instead of stderr (reopened on SIGHUP)" },
 		{ "max-views", GF_INT, &max_views, "views the node holds at most (default 1000000)" },
 		{ "max-values", GF_INT, &max_values, "metric values the node holds at most (default 10000000)" },
@@ -124,6 +125,7 @@ int main(int argc, char **argv)
 	}
 	if ((addr && pano_config_set(&cfg.addr, addr)) || (dbfile && pano_config_set(&cfg.db_file, dbfile)) ||
 	    (watch && pano_config_set(&cfg.watch_addr, watch)) || (http && pano_config_set(&cfg.http_addr, http)) ||
+	    (http_token && pano_config_set(&cfg.http_token, http_token)) ||
 	    (key && pano_config_set(&cfg.curve_key, key)) || (allow && pano_config_set(&cfg.curve_allow, allow)) ||
 	    (first < argc && pano_config_set(&cfg.id, argv[first]))) {
 		fprintf(stderr, PROG ": out of memory\n");

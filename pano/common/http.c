@@ -15,6 +15,7 @@
 
 #include <microhttpd.h>
 
+#include "pano/common/regfile.h"
 #include "pano/common/text.h"
 
 #define PATH_MAX_LEN 1024
@@ -27,8 +28,12 @@ typedef struct job {
 	struct job *next;
 } job;
 
+#define TOKEN_MIN 16
+#define TOKEN_MAX 256
+
 struct pano_http {
 	struct MHD_Daemon *daemon;
+	char token[TOKEN_MAX + 1]; /* "" when none is asked for */
 	pano_http_render_fn render;
 	void *ctx;
 	int efd;
@@ -274,6 +279,44 @@ static bool sane(const char *s)
 	return true;
 }
 
+/* "Authorization: Bearer TOKEN", compared in constant time. */
+static bool authorized(const pano_http *h, struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!v || strncmp(v, "Bearer ", 7) != 0)
+		return false;
+	v += 7;
+	size_t n = strlen(h->token);
+	if (strlen(v) != n)
+		return false;
+	unsigned char diff = 0;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(v[i] ^ h->token[i]);
+	return diff == 0;
+}
+
+static int read_token(const char *path, char *out, char *err, size_t errlen)
+{
+	FILE *f = regfile_open(path, "r", err, errlen);
+	if (!f)
+		return -1;
+	char line[TOKEN_MAX + 2] = "";
+	bool got = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	size_t n = strlen(line);
+	bool printable = true;
+	for (size_t i = 0; i < n; i++)
+		printable = printable && line[i] > ' ' && line[i] < 0x7f;
+	if (!got || n < TOKEN_MIN || n > TOKEN_MAX || !printable) {
+		snprintf(err, errlen, "%s: the token must be one line of %d to %d printable characters", path,
+		         TOKEN_MIN, TOKEN_MAX);
+		return -1;
+	}
+	memcpy(out, line, n + 1);
+	return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **state)
 {
@@ -288,6 +331,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (*upload_size) {
 		*upload_size = 0; /* a GET with a body: read on, refuse at the end */
 		return MHD_YES;
+	}
+	if (h->token[0] && !authorized(h, c)) {
+		char *body = strdup("a bearer token is needed\n");
+		struct MHD_Response *r = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE)
+		                              : NULL;
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+		enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+		MHD_destroy_response(r);
+		return rc;
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
@@ -338,7 +392,8 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
 	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
 }
 
-pano_http *pano_http_new(const char *addr, pano_http_render_fn render, void *ctx, char *err, size_t errlen)
+pano_http *pano_http_new(const char *addr, const char *token_file, pano_http_render_fn render, void *ctx,
+                         char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -354,6 +409,10 @@ pano_http *pano_http_new(const char *addr, pano_http_render_fn render, void *ctx
 	}
 	h->render = render;
 	h->ctx = ctx;
+	if (token_file && read_token(token_file, h->token, err, errlen) != 0) {
+		free(h);
+		return NULL;
+	}
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -48,8 +48,11 @@ typedef pano_http_answer (*pano_http_render_fn)(void *ctx, const char *path, con
 
 typedef struct pano_http pano_http;
 
-/* Serves on addr (host:port; IPv6 in brackets).  NULL with err. */
-pano_http *pano_http_new(const char *addr, pano_http_render_fn render, void *ctx, char *err, size_t errlen);
+/* Serves on addr (host:port; IPv6 in brackets).  With token_file, every
+ * request must carry "Authorization: Bearer TOKEN", TOKEN the file's first
+ * line (16 characters at least), or it gets 401.  NULL with err. */
+pano_http *pano_http_new(const char *addr, const char *token_file, pano_http_render_fn render, void *ctx,
+                         char *err, size_t errlen);
 void pano_http_free(pano_http *h);
 
 /* Readable when jobs wait: for the loop's poll. */

@@ -37,6 +37,7 @@ void pano_config_clear(pano_config *c)
 	free(c->db_file);
 	free(c->watch_addr);
 	free(c->http_addr);
+	free(c->http_token);
 	free(c->curve_key);
 	free(c->curve_allow);
 	for (size_t i = 0; i < c->nsubjects; i++)
@@ -232,6 +233,8 @@ int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen)
 			rc = load_buf(c, v, path, err, errlen);
 		else if (strcmp(key, "HTTPAddr") == 0)
 			rc = get_string(v, &c->http_addr, path, key, err, errlen);
+		else if (strcmp(key, "HTTPTokenFile") == 0)
+			rc = get_string(v, &c->http_token, path, key, err, errlen);
 		else if (strcmp(key, "CurveKey") == 0)
 			rc = get_string(v, &c->curve_key, path, key, err, errlen);
 		else if (strcmp(key, "CurveAllow") == 0)

@@ -55,6 +55,7 @@ typedef struct {
 	long max_views, max_values; /* hview-server -max-views, -max-values; 0: the store's defaults */
 	char *watch_addr; /* hview-server -watch: NULL for addr's port + 1, "off" for none */
 	char *http_addr;  /* hview-server -http, HTTPAddr: the console, API and /metrics; NULL or "off": none */
+	char *http_token; /* -http-token, HTTPTokenFile: a bearer token's file; NULL: none */
 	char *curve_key;   /* NULL: no CURVE */
 	char *curve_allow;
 } pano_config;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "console_html.h" /* build/gen: pano/node/console.html as a C string */
+#include "panorama.pb-c.h"
 #include "pano/common/model.h"
 #include "pano/common/strmap.h"
 
@@ -284,6 +285,23 @@ static void metrics_text(pano_console *c, text *t)
 	pano_node_figures f = c->figures(c->ctx);
 	family(t, "pano_requests_total", "counter", "Requests the node answered.");
 	put(t, "pano_requests_total %llu\n", f.requests);
+	family(t, "pano_requests_by_kind_total", "counter", "Requests the node answered, by kind.");
+	for (unsigned k = 0; f.by_kind && k < PANO_REQUEST_KINDS; k++) {
+		const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(&panorama__request__descriptor, k);
+		if (fd && fd->label == PROTOBUF_C_LABEL_NONE && fd->type == PROTOBUF_C_TYPE_MESSAGE)
+			put(t, "pano_requests_by_kind_total{kind=\"%s\"} %llu\n", fd->name, f.by_kind[k]);
+	}
+	family(t, "pano_batch_duration_seconds", "histogram",
+	       "How long the loop took over each batch of requests (writes, reads, replies).");
+	unsigned long long cum = 0;
+	for (size_t k = 0; f.batch_le && k <= PANO_BATCH_BUCKETS; k++) {
+		cum += f.batch_le[k];
+		if (k < PANO_BATCH_BUCKETS)
+			put(t, "pano_batch_duration_seconds_bucket{le=\"%g\"} %llu\n", PANO_BATCH_BOUNDS_S[k], cum);
+		else
+			put(t, "pano_batch_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+	}
+	put(t, "pano_batch_duration_seconds_sum %.6f\npano_batch_duration_seconds_count %llu\n", f.batch_sum_s, cum);
 	family(t, "pano_reports_total", "counter", "Reports the node was sent, by what became of them.");
 	put(t, "pano_reports_total{result=\"accepted\"} %llu\n", f.accepted);
 	put(t, "pano_reports_total{result=\"refused\"} %llu\n", f.refused);
@@ -303,6 +321,10 @@ static void metrics_text(pano_console *c, text *t)
 	family(t, "pano_build_info", "gauge", "The node's id; always 1.");
 	put(t, "pano_build_info{node=\"%s\"} 1\n", label(c->node_id, a, sizeof(a)));
 }
+
+const double PANO_BATCH_BOUNDS_S[PANO_BATCH_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+};
 
 /* --- routing ------------------------------------------------------------------ */
 

@@ -27,8 +27,17 @@
 #include "pano/node/store.h"
 
 /* The node's own figures, as the loop keeps them. */
+/* The batch-duration histogram's upper bounds, seconds; then +Inf. */
+#define PANO_BATCH_BUCKETS 12
+extern const double PANO_BATCH_BOUNDS_S[PANO_BATCH_BUCKETS];
+/* Request kinds are the Request message's body field numbers; below this. */
+#define PANO_REQUEST_KINDS 32
+
 typedef struct {
 	unsigned long long requests, accepted, refused, ignored;
+	const unsigned long long *by_kind;     /* PANO_REQUEST_KINDS counters */
+	const unsigned long long *batch_le;    /* PANO_BATCH_BUCKETS + 1 counts, per bucket */
+	double batch_sum_s;
 	size_t peers;
 	const char *const *peer_ids, *const *peer_addrs;
 	long long wal_bytes;

@@ -106,6 +106,9 @@ struct pano_server {
 	int64_t compact_after; /* see COMPACT_RETRY_NS */
 	bool stopping;
 	unsigned long long served, accepted, refused, ignored;
+	unsigned long long by_kind[PANO_REQUEST_KINDS];
+	unsigned long long batch_in[PANO_BATCH_BUCKETS + 1];
+	double batch_sum_s;
 	pano_console *console;    /* with -http: what the HTTP face shows */
 	pano_http *http;          /* NULL: no HTTP face */
 	const char **peer_ids, **peer_addrs;
@@ -124,7 +127,8 @@ static pano_node_figures figures(void *ctx)
 	char wal[4200];
 	snprintf(wal, sizeof(wal), "%s-wal", s->cfg.db_file);
 	struct stat st;
-	pano_node_figures f = { s->served, s->accepted, s->refused, s->ignored, s->cfg.npeers,
+	pano_node_figures f = { s->served, s->accepted, s->refused, s->ignored, s->by_kind, s->batch_in, s->batch_sum_s,
+	                        s->cfg.npeers,
 	                        s->peer_ids, s->peer_addrs, stat(wal, &st) == 0 ? (long long)st.st_size : 0,
 	                        s->watch ? pano_watch_resets(s->watch) : 0 };
 	return f;
@@ -149,7 +153,7 @@ static int start_http(pano_server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	s->http = pano_http_new(s->cfg.http_addr, pano_console_render, s->console, err, errlen);
+	s->http = pano_http_new(s->cfg.http_addr, s->cfg.http_token, pano_console_render, s->console, err, errlen);
 	if (!s->http)
 		return -1;
 	pano_console_flush(s->console, s->http); /* nothing to post yet: it learns where to */
@@ -1024,6 +1028,8 @@ static void send_reply(pano_server *s, pending *p)
 	if (zmq_msg_send(&out, s->router, ZMQ_DONTWAIT) < 0)
 		zmq_msg_close(&out);
 	s->served++;
+	if (p->req && (unsigned)p->req->body_case < PANO_REQUEST_KINDS)
+		s->by_kind[p->req->body_case]++;
 }
 
 /* A peer's report the node stored (not one IGNORED, not a subscription). */
@@ -1130,8 +1136,19 @@ static void compact_log(pano_server *s)
 	}
 }
 
+static void count_batch(pano_server *s, int64_t started_ns)
+{
+	double d = (mono_ns() - started_ns) / 1e9;
+	size_t b = 0;
+	while (b < PANO_BATCH_BUCKETS && d > PANO_BATCH_BOUNDS_S[b])
+		b++;
+	s->batch_in[b]++;
+	s->batch_sum_s += d;
+}
+
 static void process_batch(pano_server *s)
 {
+	int64_t started = mono_ns();
 	apply_writes(s);
 	for (size_t i = 0; i < s->cur->n; i++) {
 		pending *p = &s->cur->items[i];
@@ -1143,6 +1160,7 @@ static void process_batch(pano_server *s)
 		 * is the durability asked for; answer at once. */
 		finish_batch(s, s->cur, false);
 		compact_log(s);
+		count_batch(s, started);
 		return;
 	}
 	/* Queue it behind the others and let the syncer know. */
@@ -1159,6 +1177,7 @@ static void process_batch(pano_server *s)
 		collect_synced(s, true);
 	s->cur = &s->batches[(s->qhead + s->qlen) % NBATCHES];
 	compact_log(s);
+	count_batch(s, started);
 }
 
 typedef struct {

@@ -86,6 +86,25 @@ check "its memory stays bounded (RSS $before -> $after kB)" test "$after" -lt $(
 kill -TERM $node; wait $node
 check "it stops cleanly on SIGTERM with the console on" grep -q "node nc stopping" c.log
 
+# --- a bearer token, for an address beyond loopback ------------------------------------------
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >token
+echo >>token
+P=$(free_port) HP=$(free_port)
+"$S" -addr 127.0.0.1:$P -http 127.0.0.1:$HP -http-token token -dbfile t.db nt 2>>t.log &
+node=$!
+on_exit "kill -9 $node"
+wait_node 127.0.0.1:$P
+check "with -http-token, a request without the token gets 401" \
+	bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HP/metrics) = 401 ]"
+check "one with the wrong token too" \
+	bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer 0123456789abcdef0123' http://127.0.0.1:$HP/metrics) = 401 ]"
+check "one with the token is served" \
+	bash -c "curl -sf -H \"Authorization: Bearer \$(head -1 token)\" http://127.0.0.1:$HP/metrics | grep -q pano_store_subjects"
+kill -TERM $node; wait $node
+echo short >short.token
+"$S" -addr 127.0.0.1:$(free_port) -http 127.0.0.1:$(free_port) -http-token short.token -dbfile s.db ns 2>short.err
+check "a token shorter than 16 characters is refused at start" bash -c "[ $? -ne 0 ] && grep -q 'the token must be one line of 16' short.err"
+
 # --- the page in a real browser: chromium, headless --------------------------------------
 BROWSER=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$BROWSER" ]; then
