@@ -237,35 +237,40 @@ static void family(text *t, const char *name, const char *type, const char *help
 	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Every subject's inferred metrics: their status codes, or their scores
+ * (a family's samples come together). */
+static void inferred_lines(text *t, const pano_subject **subs, size_t n, bool scores)
+{
+	char a[600], m[600];
+	for (size_t i = 0; i < n; i++) {
+		const pano_inference *inf = pano_subject_inference(subs[i]);
+		if (!inf || !inf->has_obs)
+			continue;
+		label(pano_subject_name(subs[i]), a, sizeof(a));
+		for (size_t k = 0; k < inf->obs.n; k++) {
+			const pano_metric *x = &inf->obs.metrics[k];
+			if (scores)
+				put(t, "pano_subject_score{subject=\"%s\",metric=\"%s\"} %.9g\n", a,
+				    label(x->name, m, sizeof(m)), (double)x->score);
+			else
+				put(t, "pano_subject_status_code{subject=\"%s\",metric=\"%s\",status=\"%s\"} %d\n", a,
+				    label(x->name, m, sizeof(m)), pano_status_name(x->status), x->status);
+		}
+	}
+}
+
 static void metrics_text(pano_console *c, text *t)
 {
 	const pano_store *st = *c->store;
 	size_t n = 0;
 	const pano_subject **subs = pano_store_subjects(st, &n);
-	char a[600], b[600], m[600];
+	char a[600], b[600];
 	family(t, "pano_subject_status_code", "gauge",
 	       "The inferred status of a subject's metric: 0 invalid, 1 NA, 2 HEALTHY, 3 PENDING, "
 	       "4 MAYBE_UNHEALTHY, 5 UNHEALTHY, 6 DYING, 7 DEAD.");
-	for (size_t i = 0; i < n; i++) {
-		const pano_inference *inf = pano_subject_inference(subs[i]);
-		if (!inf || !inf->has_obs)
-			continue;
-		label(pano_subject_name(subs[i]), a, sizeof(a));
-		for (size_t k = 0; k < inf->obs.n; k++)
-			put(t, "pano_subject_status_code{subject=\"%s\",metric=\"%s\",status=\"%s\"} %d\n", a,
-			    label(inf->obs.metrics[k].name, m, sizeof(m)), pano_status_name(inf->obs.metrics[k].status),
-			    inf->obs.metrics[k].status);
-	}
+	inferred_lines(t, subs, n, false);
 	family(t, "pano_subject_score", "gauge", "The inferred score of a subject's metric, 0 to 100.");
-	for (size_t i = 0; i < n; i++) {
-		const pano_inference *inf = pano_subject_inference(subs[i]);
-		if (!inf || !inf->has_obs)
-			continue;
-		label(pano_subject_name(subs[i]), a, sizeof(a));
-		for (size_t k = 0; k < inf->obs.n; k++)
-			put(t, "pano_subject_score{subject=\"%s\",metric=\"%s\"} %.9g\n", a,
-			    label(inf->obs.metrics[k].name, m, sizeof(m)), (double)inf->obs.metrics[k].score);
-	}
+	inferred_lines(t, subs, n, true);
 	family(t, "pano_view_last_observation_timestamp_seconds", "gauge",
 	       "When the newest observation of a view (an observer's view of a subject) was made.");
 	size_t views = 0;

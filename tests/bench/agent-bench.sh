@@ -3,7 +3,7 @@
 # interval, phi only, every address in 127.0.0.0/8 (all answer on loopback).
 # Prints probes/s achieved, lost probes, CPU % of one core (steady state,
 # after start-up), RSS, and the p50/p99 lateness of probes against their
-# schedule.  Targets (issue 2): 10,000 hosts with < 2% lost, < 30% CPU,
+# schedule.  Targets: 10,000 hosts with < 2% lost, < 30% CPU,
 # < 100 MB, p99 lateness < 5 ms.
 #
 # As root each run gets a network namespace of its own with its loopback up

@@ -1,5 +1,5 @@
 #!/bin/bash
-# curve-bench.sh - what CURVE costs a Panorama node's ingest (issue 7):
+# curve-bench.sh - what CURVE costs a Panorama node's ingest:
 # the same load against a node without keys and one with CURVE on every
 # socket.  A CURVE key speaks for one observer, so each of the 10 client
 # threads is one observer (obs@0..9) with its own key, reporting over 100

@@ -3,7 +3,7 @@
 # other every 1 s, a 10-minute quiet baseline, then one host goes slow.
 # Prints the detection time (fault onset -> UNHEALTHY inference on all five
 # Panorama nodes) and the false alarms per host-hour of the baseline.
-# Targets (issue 5): detection under 10 s, zero false alarms.  Needs root
+# Targets: detection under 10 s, zero false alarms.  Needs root
 # (network namespaces); GRAY_BASELINE sets the baseline in seconds.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 echo "== gray failure (about $(( (${GRAY_BASELINE:-600} + 30) / 60 )) minutes) =="

@@ -1,5 +1,5 @@
 #!/bin/bash
-# htm-bench.sh - the HTM model (issue 4): microseconds per step at default
+# htm-bench.sh - the HTM model: microseconds per step at default
 # parameters, bytes per model, and htm-detect's Numenta Anomaly Benchmark
 # scores over the whole corpus (standard / reward_low_FP / reward_low_FN).
 # Targets: < 20 us per step, < 256 KiB per model, NAB standard >= 65.5

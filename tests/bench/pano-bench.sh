@@ -1,5 +1,5 @@
 #!/bin/bash
-# pano-bench.sh - Panorama under load over loopback (issue 3):
+# pano-bench.sh - Panorama under load over loopback:
 #  1. one node, concurrent clients pipelining SubmitReports over 100 subjects
 #     x 10 observers, one metric each: acknowledged (fsynced) reports/s and
 #     p50/p99 latency, node RSS;

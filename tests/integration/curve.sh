@@ -1,5 +1,5 @@
 #!/bin/bash
-# ZeroMQ CURVE (issue 7): sonar-keygen's key pairs; a node with a key and an
+# ZeroMQ CURVE: sonar-keygen's key pairs; a node with a key and an
 # allow list lets in only the keys it lists, and a key speaks only for its
 # own name (observer) or, a node key, relays under its own id; peers
 # authenticate each other; the watch stream, the agent and hview-logtail

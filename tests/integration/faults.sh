@@ -1,5 +1,5 @@
 #!/bin/bash
-# Fault injection (issue 7): a node's disk fills up; it is killed under
+# Fault injection: a node's disk fills up; it is killed under
 # load; a peer stops answering; a crowd of connections.
 #  - disk full: the node's database lives on a small tmpfs the test mounts;
 #    a filler takes the rest.  The node must refuse new reports with an

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The gray-failure scenario (issue 5).  Five hosts in network namespaces on
+# The gray-failure scenario.  Five hosts in network namespaces on
 # one bridge, each running a Panorama node (config from hview-mkrc) and an
 # agent probing the four others.  After a quiet baseline, host 5 goes slow
 # but stays up: its link is rate-limited with tbf and loaded.  Every other
