@@ -259,6 +259,20 @@ static void inferred_lines(text *t, const pano_subject **subs, size_t n, bool sc
 	}
 }
 
+/* A histogram's _bucket, _sum and _count from per-bucket counts. */
+static void histogram_lines(text *t, const char *name, const unsigned long long *in, double sum)
+{
+	unsigned long long cum = 0;
+	for (size_t k = 0; in && k <= PANO_BATCH_BUCKETS; k++) {
+		cum += in[k];
+		if (k < PANO_BATCH_BUCKETS)
+			put(t, "%s_bucket{le=\"%g\"} %llu\n", name, PANO_BATCH_BOUNDS_S[k], cum);
+		else
+			put(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+	}
+	put(t, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, cum);
+}
+
 static void metrics_text(pano_console *c, text *t)
 {
 	const pano_store *st = *c->store;
@@ -298,15 +312,9 @@ static void metrics_text(pano_console *c, text *t)
 	}
 	family(t, "pano_batch_duration_seconds", "histogram",
 	       "How long the loop took over each batch of requests (writes, reads, replies).");
-	unsigned long long cum = 0;
-	for (size_t k = 0; f.batch_le && k <= PANO_BATCH_BUCKETS; k++) {
-		cum += f.batch_le[k];
-		if (k < PANO_BATCH_BUCKETS)
-			put(t, "pano_batch_duration_seconds_bucket{le=\"%g\"} %llu\n", PANO_BATCH_BOUNDS_S[k], cum);
-		else
-			put(t, "pano_batch_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-	}
-	put(t, "pano_batch_duration_seconds_sum %.6f\npano_batch_duration_seconds_count %llu\n", f.batch_sum_s, cum);
+	histogram_lines(t, "pano_batch_duration_seconds", f.batch_le, f.batch_sum_s);
+	family(t, "pano_commit_duration_seconds", "histogram", "How long each database commit took.");
+	histogram_lines(t, "pano_commit_duration_seconds", f.commit_le, f.commit_sum_s);
 	family(t, "pano_reports_total", "counter", "Reports the node was sent, by what became of them.");
 	put(t, "pano_reports_total{result=\"accepted\"} %llu\n", f.accepted);
 	put(t, "pano_reports_total{result=\"refused\"} %llu\n", f.refused);

@@ -38,6 +38,8 @@ typedef struct {
 	const unsigned long long *by_kind;     /* PANO_REQUEST_KINDS counters */
 	const unsigned long long *batch_le;    /* PANO_BATCH_BUCKETS + 1 counts, per bucket */
 	double batch_sum_s;
+	const unsigned long long *commit_le;   /* the same for the database's commits */
+	double commit_sum_s;
 	size_t peers;
 	const char *const *peer_ids, *const *peer_addrs;
 	long long wal_bytes;

@@ -109,6 +109,8 @@ struct pano_server {
 	unsigned long long by_kind[PANO_REQUEST_KINDS];
 	unsigned long long batch_in[PANO_BATCH_BUCKETS + 1];
 	double batch_sum_s;
+	unsigned long long commit_in[PANO_BATCH_BUCKETS + 1]; /* the database's COMMITs */
+	double commit_sum_s;
 	pano_console *console;    /* with -http: what the HTTP face shows */
 	pano_http *http;          /* NULL: no HTTP face */
 	const char **peer_ids, **peer_addrs;
@@ -128,7 +130,7 @@ static pano_node_figures figures(void *ctx)
 	snprintf(wal, sizeof(wal), "%s-wal", s->cfg.db_file);
 	struct stat st;
 	pano_node_figures f = { s->served, s->accepted, s->refused, s->ignored, s->by_kind, s->batch_in, s->batch_sum_s,
-	                        s->cfg.npeers,
+	                        s->commit_in, s->commit_sum_s, s->cfg.npeers,
 	                        s->peer_ids, s->peer_addrs, stat(wal, &st) == 0 ? (long long)st.st_size : 0,
 	                        s->watch ? pano_watch_resets(s->watch) : 0 };
 	return f;
@@ -159,6 +161,16 @@ static int start_http(pano_server *s, char *err, size_t errlen)
 	pano_console_flush(s->console, s->http); /* nothing to post yet: it learns where to */
 	pano_log(PANO_LOG_INFO, "node %s: console on http://%s/", s->cfg.id, s->cfg.http_addr);
 	return 0;
+}
+
+/* One duration into a histogram of PANO_BATCH_BOUNDS_S buckets. */
+static void histogram_add(unsigned long long *in, double d, double *sum)
+{
+	size_t b = 0;
+	while (b < PANO_BATCH_BUCKETS && d > PANO_BATCH_BOUNDS_S[b])
+		b++;
+	in[b]++;
+	*sum += d;
 }
 
 /* A fresh store holding exactly what the database holds. */
@@ -661,10 +673,14 @@ static void apply_writes(pano_server *s)
 		if (rc < 0)
 			failed = true;
 	}
-	if (open && !failed && pano_db_commit(s->db, err, sizeof(err)) != 0) {
+	int64_t commit_started = mono_ns();
+	bool committing = open && !failed;
+	if (committing && pano_db_commit(s->db, err, sizeof(err)) != 0) {
 		pano_log(PANO_LOG_ERROR, "database commit: %s", err);
 		failed = true;
-	}
+	}	if (committing)
+		histogram_add(s->commit_in, (mono_ns() - commit_started) / 1e9, &s->commit_sum_s);
+
 	if (!failed) {
 		s->cur->wrote = open;
 		return;
@@ -1138,12 +1154,7 @@ static void compact_log(pano_server *s)
 
 static void count_batch(pano_server *s, int64_t started_ns)
 {
-	double d = (mono_ns() - started_ns) / 1e9;
-	size_t b = 0;
-	while (b < PANO_BATCH_BUCKETS && d > PANO_BATCH_BOUNDS_S[b])
-		b++;
-	s->batch_in[b]++;
-	s->batch_sum_s += d;
+	histogram_add(s->batch_in, (mono_ns() - started_ns) / 1e9, &s->batch_sum_s);
 }
 
 static void process_batch(pano_server *s)
