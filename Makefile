@@ -43,7 +43,7 @@ LIBS_PANO     := -lsqlite3 $(LIBS_CLIENT)
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
 	bin/sonar-plot bin/nab-score bin/htm-detect bin/sonar-keygen
 
-.PHONY: all clean deps check-deps test unit-tests bench scenario fuzz
+.PHONY: all clean deps check-deps test unit-tests bench scenario fuzz install uninstall
 # Keep the objects of pattern-rule chains (make would delete them as
 # intermediates, after the test summary line).  Not .SECONDARY: with no
 # prerequisites, which would stop make rebuilding a missing archive.
@@ -222,3 +222,27 @@ clean:
 	rm -rf build build-san build-fuzz bin
 
 -include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)
+
+# --- install: make install [PREFIX=/usr/local] [DESTDIR=staging] ---------------
+# Programs to PREFIX/bin; systemd units (pointing at PREFIX/bin) and the
+# logrotate file; the docs and the Prometheus examples to PREFIX/share.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/cloudsonar
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+		$(DESTDIR)$(DOCDIR)/prometheus
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	for u in tools/systemd/*.service; do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g; s|/usr/local/share/doc/cloudsonar|$(DOCDIR)|g' $$u \
+			>$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	done
+	install -m 644 tools/logrotate/cloudsonar $(DESTDIR)$(SYSCONFDIR)/logrotate.d/cloudsonar
+	install -m 644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 tools/prometheus/* $(DESTDIR)$(DOCDIR)/prometheus/
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BIN)))
+	rm -f $(DESTDIR)$(UNITDIR)/hview-server.service $(DESTDIR)$(UNITDIR)/sonar-agent.service
+	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/cloudsonar
+	rm -rf $(DESTDIR)$(DOCDIR)
