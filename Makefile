@@ -19,9 +19,10 @@ DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 # how to install it when it is missing), promtool (in prometheus) checks the
 # agent's metrics file, faketime makes the wall clock jump, tcpdump shows
 # that CURVE traffic on loopback carries no plaintext, clang's libFuzzer
-# runs every fuzz target for FUZZ_SMOKE_SECONDS as part of the tests.
+# runs every fuzz target for FUZZ_SMOKE_SECONDS as part of the tests, and
+# a headless chromium drives the node's console page.
 # (systemd-analyze, for the unit files, is used when present.)
-TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump clang libclang-rt-14-dev
+TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump clang libclang-rt-14-dev chromium
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
