@@ -292,6 +292,30 @@ static int cmd_dump(session *s, const pano_command *cmd)
 static int cmd_watch(session *s, const pano_command *cmd)
 {
 	const char *subject = cmd->subject;
+	/* a stream that says nothing cannot tell a dead node from a quiet one:
+	 * ask the node first, and say what is known of the subject */
+	Panorama__PingRequest pq = PANORAMA__PING_REQUEST__INIT;
+	Panorama__Request req = PANORAMA__REQUEST__INIT;
+	req.body_case = PANORAMA__REQUEST__BODY_PING;
+	req.ping = &pq;
+	Panorama__Reply *pr = call(s, &req, PANORAMA__REPLY__BODY_PING);
+	if (!pr)
+		return fail("watch: no node answers at %s%s", pano_client_addr(s->c), "");
+	panorama__reply__free_unpacked(pr, NULL);
+	if (subject) {
+		Panorama__GetInferenceRequest gq = PANORAMA__GET_INFERENCE_REQUEST__INIT;
+		gq.subject = (char *)subject;
+		Panorama__Request greq = PANORAMA__REQUEST__INIT;
+		greq.body_case = PANORAMA__REQUEST__BODY_GET_INFERENCE;
+		greq.get_inference = &gq;
+		char err[512];
+		Panorama__Reply *gr = pano_client_call(s->c, &greq, err, sizeof(err));
+		if (gr && gr->body_case == PANORAMA__REPLY__BODY_ERROR)
+			fprintf(stderr, "watch: the node holds nothing about %s yet; waiting for its first report\n",
+			        subject);
+		if (gr)
+			panorama__reply__free_unpacked(gr, NULL);
+	}
 	char endpoint[512];
 	if (pano_endpoint(s->watch_addr, endpoint, sizeof(endpoint)) != 0)
 		return fail("watch: '%.200s' is not host:port%s (see -watch)", s->watch_addr, "");

@@ -12,6 +12,10 @@ printf 'me peer@2\nreport peer@1 snapshot:u:30\nget report peer@1\nexit\n' | $C 
 check "interactive: prompt, Accepted" grep -q '^> > Accepted$' session.out
 check "get report prints Go's protobuf text, as the seed README shows" \
 	grep -Eq '^> observer:"peer@2" subject:"peer@1" observation:<ts:<seconds:[0-9]+ nanos:[0-9]+ > metrics:<key:"snapshot" value:<name:"snapshot" value:<status:UNHEALTHY score:30 > > > >$' session.out
+timeout 10 $C -server 127.0.0.1:$(free_port) -timeout 300 watch x >/dev/null 2>deadwatch.err
+check "watch against a dead node says so and exits 1" bash -c "[ $? -eq 1 ] && grep -q 'watch: no node answers at' deadwatch.err"
+timeout 2 $C -server 127.0.0.1:$P watch no-such-subject >/dev/null 2>quietwatch.err
+check "watch of a subject the node does not hold says it waits for one" grep -q 'holds nothing about no-such-subject yet' quietwatch.err
 $C -server 127.0.0.1:$P help >help.out
 check "help lists the commands" bash -c "grep -qx '         get view observer subject' help.out && grep -qx '         get report subject' help.out"
 for i in 9 10 2; do
