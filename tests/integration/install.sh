@@ -3,6 +3,7 @@
 # pointing at the installed programs, the logrotate file, the docs and the
 # Prometheus examples; make uninstall takes them all away again.
 . "$(dirname "$0")/../lib.sh"
+cd "$WORK"
 S=$WORK/stage
 make -s -C "$ROOT" install DESTDIR="$S" PREFIX=/opt/cloudsonar >install.out 2>&1
 check "make install into a staging folder succeeds" test $? -eq 0
