@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 	bool observer_given = false;
 	int opt;
 	opterr = 0;
-	for (int at = optind; (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1; at = optind) {
+	for (int at = optind; (opt = getopt_long_only(argc, argv, ":h", longopts, NULL)) != -1; at = optind) {
 		int r = detector_option(&cfg.det, opt, optarg, PROG);
 		if (r < 0)
 			return 2;

@@ -421,7 +421,7 @@ int main(int argc, char **argv)
 	};
 	opterr = 0;
 	int c;
-	for (int at = optind; (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1; at = optind) {
+	for (int at = optind; (c = getopt_long_only(argc, argv, ":h", opts, NULL)) != -1; at = optind) {
 		switch (c) {
 		case 'l': pl.log_dir = optarg; break;
 		case 'H':
