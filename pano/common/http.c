@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ struct pano_http {
 	job *jobs;              /* waiting, newest first */
 	char *ring[PANO_HTTP_EVENTS];
 	uint64_t posted;        /* events ever posted: the next one's number */
-	int listeners;
+	atomic_int listeners;   /* read on the loop for every report: no lock */
 	bool stopping;
 };
 
@@ -53,7 +54,7 @@ typedef struct {
 	size_t len, off;
 } listener;
 
-static int64_t deadline_in(struct timespec *ts, long ms)
+static void deadline_in(struct timespec *ts, long ms)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
 	ts->tv_sec += ms / 1000;
@@ -62,7 +63,6 @@ static int64_t deadline_in(struct timespec *ts, long ms)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
-	return 0;
 }
 
 static enum MHD_Result respond(struct MHD_Connection *c, int status, const char *type, char *body, size_t len)
@@ -244,11 +244,7 @@ unsigned long long pano_http_posted(pano_http *h)
 
 bool pano_http_listening(const pano_http *h)
 {
-	pano_http *m = (pano_http *)h;
-	pthread_mutex_lock(&m->mu);
-	bool any = m->listeners > 0;
-	pthread_mutex_unlock(&m->mu);
-	return any;
+	return atomic_load(&((pano_http *)h)->listeners) > 0;
 }
 
 void pano_http_post(pano_http *h, const char *line)
@@ -359,7 +355,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 /* host:port, IPv6 in brackets, numeric only (no DNS from a config). */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, bool *v6)
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, bool *v6)
 {
 	const char *colon = strrchr(addr, ':');
 	if (!colon || colon == addr)
@@ -380,14 +376,12 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*s6);
 		*v6 = true;
 		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
 	}
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	s4->sin_family = AF_INET;
 	s4->sin_port = htons((uint16_t)port);
-	*len = sizeof(*s4);
 	*v6 = false;
 	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
 }
@@ -396,9 +390,8 @@ pano_http *pano_http_new(const char *addr, const char *token_file, pano_http_ren
                          char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
-	socklen_t sslen;
 	bool v6;
-	if (parse_addr(addr, &ss, &sslen, &v6) != 0) {
+	if (parse_addr(addr, &ss, &v6) != 0) {
 		snprintf(err, errlen, "HTTP address '%.200s' is not IP:port (numeric; IPv6 in brackets)", addr);
 		return NULL;
 	}
@@ -430,7 +423,6 @@ pano_http *pano_http_new(const char *addr, const char *token_file, pano_http_ren
 		pano_http_free(h);
 		return NULL;
 	}
-	(void)sslen;
 	return h;
 }
 

@@ -468,6 +468,9 @@ pano_http_answer pano_console_render(void *console, const char *path, const char
 
 void pano_console_changed(pano_console *c, const char *subject)
 {
+	/* on every stored report: nothing to keep while nobody can want it */
+	if (!c->http || !(pano_http_listening(c->http) || now_ms() - c->served_ms < PANO_CONSOLE_LOADING_MS))
+		return;
 	if (c->changed && !strmap_get(c->changed, subject))
 		strmap_put(c->changed, subject, (void *)1);
 }

@@ -56,7 +56,8 @@ void pano_console_free(pano_console *c);
 /* A pano_http_render_fn; ctx is the console. */
 pano_http_answer pano_console_render(void *console, const char *path, const char *query);
 
-/* After a report about subject is stored: remembers it changed. */
+/* After a report about subject is stored: remembers it changed, while
+ * someone listens or loaded the matrix lately (else it costs nothing). */
 void pano_console_changed(pano_console *c, const char *subject);
 /* Call once a loop: at most every PANO_CONSOLE_EVENT_MS, posts to h the
  * row ({"subject", "inferred", "cells"}) of each subject that changed since,
