@@ -78,7 +78,7 @@ static int parse_get(int argc, char *const *argv, pano_command *c, char *err, si
 		c->what = argv[i++];
 	int want = strcmp(c->what, "view") == 0 ? 2 : 1;
 	if (argc - i != want)
-		return usage(err, errlen, "usage: get [report|view|inference|panorama] [observer] subject");
+		return usage(err, errlen, "usage: get report|inference|panorama SUBJECT, or get view OBSERVER SUBJECT");
 	if (want == 2)
 		c->observer = argv[i];
 	c->subject = argv[argc - 1];

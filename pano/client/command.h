@@ -4,7 +4,8 @@
  *
  *   me OBSERVER
  *   report SUBJECT METRIC:STATUS:SCORE...   (status: n h p m u d dd, or a name)
- *   get [report|view|inference|panorama] [OBSERVER] SUBJECT   (OBSERVER: view only)
+ *   get report|inference|panorama SUBJECT
+ *   get view OBSERVER SUBJECT
  *   list [subject|observer]
  *   dump [inference|panorama]
  *   ping | help | exit | quit
