@@ -56,6 +56,12 @@ struct pano_db {
 	size_t live_words, live_count;
 	int64_t live_base, first_row, last_row;
 	bool map_valid; /* false from opening a non-empty log until a load succeeds */
+	/* Inside a transaction, every flip of the map and where the log
+	 * ended, so that a rollback can put the map back as it was. */
+	bool in_txn, txn_map_lost;
+	struct live_flip { int64_t row; bool was; } *flips;
+	size_t nflips, capflips;
+	int64_t txn_last_row;
 	int64_t compacted_at; /* last_row when pano_db_compact last ran */
 	int upgraded_from;
 	arena *arena;
@@ -158,6 +164,23 @@ static int check_file(pano_db *db, const char *path, int tables, int version, ch
 
 /* --- which rows are live ------------------------------------------------- */
 
+/* Inside a transaction: a flip, for pano_db_rollback to undo.  Should the
+ * list not grow, the rollback says the map is lost (the node reloads). */
+static void remember_flip(pano_db *db, int64_t row, bool was)
+{
+	if (db->nflips == db->capflips) {
+		size_t cap = db->capflips ? 2 * db->capflips : 256;
+		struct live_flip *grown = realloc(db->flips, cap * sizeof(*grown));
+		if (!grown) {
+			db->txn_map_lost = true;
+			return;
+		}
+		db->flips = grown;
+		db->capflips = cap;
+	}
+	db->flips[db->nflips++] = (struct live_flip){ row, was };
+}
+
 /* Marks a row live or dead.  -1 when the map cannot grow to hold it (or the
  * row lies below the map, which only deleted rows do). */
 static int live_mark(pano_db *db, int64_t row, bool live)
@@ -181,6 +204,8 @@ static int live_mark(pano_db *db, int64_t row, bool live)
 	}
 	uint64_t bit = UINT64_C(1) << (off & 63);
 	bool was = db->live[w] & bit;
+	if (was != live && db->in_txn)
+		remember_flip(db, row, was);
 	if (live && !was) {
 		db->live[w] |= bit;
 		db->live_count++;
@@ -218,6 +243,7 @@ static void live_trim(pano_db *db)
 		return;
 	if (gone > db->live_words)
 		gone = db->live_words;
+	db->txn_map_lost |= db->in_txn; /* rows below the new base cannot come back */
 	memmove(db->live, db->live + gone, (db->live_words - gone) * sizeof(*db->live));
 	memset(db->live + (db->live_words - gone), 0, gone * sizeof(*db->live));
 	db->live_base += (int64_t)gone * 64;
@@ -551,6 +577,7 @@ void pano_db_close(pano_db *db)
 	arena_free(db->arena);
 	free(db->qbuf);
 	free(db->live);
+	free(db->flips);
 	free(db);
 }
 
@@ -619,23 +646,40 @@ static int insert_queued(pano_db *db, char *err, size_t errlen)
 int pano_db_begin(pano_db *db, char *err, size_t errlen)
 {
 	drop_queued(db);
-	return step(db, db->begin, "begin", err, errlen);
+	if (step(db, db->begin, "begin", err, errlen) != 0)
+		return -1;
+	db->in_txn = true;
+	db->txn_map_lost = false;
+	db->nflips = 0;
+	db->txn_last_row = db->last_row;
+	return 0;
 }
 
 int pano_db_commit(pano_db *db, char *err, size_t errlen)
 {
-	if (insert_queued(db, err, errlen) != 0)
+	if (insert_queued(db, err, errlen) != 0 || step(db, db->commit, "commit", err, errlen) != 0)
 		return -1;
-	return step(db, db->commit, "commit", err, errlen);
+	db->in_txn = false;
+	return 0;
 }
 
-void pano_db_rollback(pano_db *db)
+int pano_db_rollback(pano_db *db)
 {
 	drop_queued(db);
 	if (!sqlite3_get_autocommit(db->h)) {
 		sqlite3_step(db->rollback);
 		sqlite3_reset(db->rollback);
 	}
+	if (!db->in_txn)
+		return 0;
+	db->in_txn = false;
+	while (db->nflips > 0) {
+		const struct live_flip *f = &db->flips[--db->nflips];
+		if (live_mark(db, f->row, f->was) != 0)
+			db->txn_map_lost = true;
+	}
+	db->last_row = db->txn_last_row;
+	return db->txn_map_lost ? -1 : 0;
 }
 
 int pano_db_put(pano_db *db, pano_view *v, uint64_t seq, char *err, size_t errlen)

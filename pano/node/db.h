@@ -53,7 +53,12 @@ int pano_db_sync(pano_db *db);
 
 int pano_db_begin(pano_db *db, char *err, size_t errlen);
 int pano_db_commit(pano_db *db, char *err, size_t errlen);
-void pano_db_rollback(pano_db *db);
+/* Takes the open transaction back, and with it what it did to the map of
+ * live rows: 0 when the map is again as at pano_db_begin (with
+ * pano_store_undo, the store and the file then agree, no reload needed);
+ * -1 when it is not (compaction moved the map, or memory was short):
+ * reload. */
+int pano_db_rollback(pano_db *db);
 
 /* Inside a transaction: stores the newest observation of a view, number
  * seq, in a new row (giving the view its row first if it has none); the row

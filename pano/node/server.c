@@ -632,6 +632,21 @@ static int handle_observe(pano_server *s, pending *p, bool watch)
 	return 1;
 }
 
+/* A peer's report the node stored (not one IGNORED, not a subscription). */
+static bool learned(const pending *p)
+{
+	return p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
+	       p->reply.learn_report->result == PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED &&
+	       p->req->learn_report->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL &&
+	       p->req->learn_report->report;
+}
+
+/* Whether p's reply acknowledges a write: what a failed fsync takes back. */
+static bool acknowledges_write(const pending *p)
+{
+	return p->local_accepted || p->subscribe_change || learned(p);
+}
+
 /* Phase one of a batch: every write, in one transaction. */
 static void apply_writes(pano_server *s)
 {
@@ -657,6 +672,7 @@ static void apply_writes(pano_server *s)
 				failed = true;
 			} else {
 				open = true;
+				pano_store_begin(s->store);
 			}
 		}
 		if (failed) {
@@ -678,29 +694,32 @@ static void apply_writes(pano_server *s)
 	if (committing && pano_db_commit(s->db, err, sizeof(err)) != 0) {
 		pano_log(PANO_LOG_ERROR, "database commit: %s", err);
 		failed = true;
-	}	if (committing)
+	}
+	if (committing)
 		histogram_add(s->commit_in, (mono_ns() - commit_started) / 1e9, &s->commit_sum_s);
 
 	if (!failed) {
+		pano_store_commit(s->store);
 		s->cur->wrote = open;
 		return;
 	}
 	/* Nothing of this batch is durable: refuse every write in it, and make
-	 * the store hold again exactly what was acknowledged before. */
-	pano_db_rollback(s->db);
+	 * the store hold again exactly what was acknowledged before: undone
+	 * in memory, or (should the database's map of live rows be lost)
+	 * reloaded from the file. */
+	if (pano_db_rollback(s->db) == 0) {
+		pano_store_undo(s->store);
+	} else if (load_store(s, err, sizeof(err)) != 0) {
+		pano_log(PANO_LOG_ERROR, "reloading after a failed commit: %s", err);
+	}
 	for (size_t i = 0; i < s->cur->n; i++) {
 		pending *p = &s->cur->items[i];
-		if (p->local_accepted || p->subscribe_change ||
-		    (p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
-		     p->reply.learn_report->result == PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED &&
-		     p->req->learn_report->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL)) {
+		if (acknowledges_write(p)) {
 			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE,
 			            "the node could not store this report (%s); retry later", err);
 			p->local_accepted = p->subscribe_change = false;
 		}
 	}
-	if (load_store(s, err, sizeof(err)) != 0)
-		pano_log(PANO_LOG_ERROR, "reloading after a failed commit: %s", err);
 	s->degraded_until = mono_ns() + DEGRADED_NS;
 }
 
@@ -1046,21 +1065,6 @@ static void send_reply(pano_server *s, pending *p)
 	s->served++;
 	if (p->req && (unsigned)p->req->body_case < PANO_REQUEST_KINDS)
 		s->by_kind[p->req->body_case]++;
-}
-
-/* A peer's report the node stored (not one IGNORED, not a subscription). */
-static bool learned(const pending *p)
-{
-	return p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
-	       p->reply.learn_report->result == PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED &&
-	       p->req->learn_report->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL &&
-	       p->req->learn_report->report;
-}
-
-/* Whether p's reply acknowledges a write: what a failed fsync takes back. */
-static bool acknowledges_write(const pending *p)
-{
-	return p->local_accepted || p->subscribe_change || learned(p);
 }
 
 /* Answers a batch whose writes are on disk, then tells the peers. */

@@ -23,6 +23,22 @@ struct pano_subject {
 	pano_inference inference;
 };
 
+/* One change of an open batch (pano_store_begin), enough to undo it: an
+ * add (sub set) or a watch-list change (watch_subject set). */
+typedef struct {
+	pano_subject *sub;
+	pano_view *v;
+	bool new_view, new_subject;
+	uint8_t head, count, slot; /* the view before; the slot the add wrote */
+	uint64_t seq;
+	int64_t db_id, db_row;    /* the view's row and the slot's row, before */
+	int64_t last_sec;         /* the subject's "last seen", before */
+	int32_t last_nsec;
+	pano_obs out;             /* what the add pushed out, kept until commit */
+	char *watch_subject;
+	bool was_watched;
+} undo_entry;
+
 struct pano_store {
 	pano_limits limits;
 	strmap *subjects;  /* name -> pano_subject */
@@ -33,6 +49,9 @@ struct pano_store {
 	size_t nfresh, capfresh;
 	strmap *watched;   /* subjects watched (value unused) */
 	bool filter;
+	bool journaling;   /* between pano_store_begin and commit / undo */
+	undo_entry *undo;
+	size_t nundo, capundo;
 };
 
 pano_limits pano_limits_default(void)
@@ -95,8 +114,10 @@ static int resort(pano_subject *sub)
 {
 	size_t count = strmap_count(sub->views);
 	const pano_view **sorted = realloc(sub->sorted, (count ? count : 1) * sizeof(*sorted));
-	if (!sorted)
+	if (!sorted && count > sub->nsorted)
 		return -1;
+	if (!sorted) /* fewer views than before: the old array holds them */
+		sorted = sub->sorted;
 	size_t i = 0, n = 0;
 	const char *key;
 	void *val;
@@ -137,6 +158,8 @@ void pano_store_free(pano_store *s)
 	strmap_free(s->names);
 	strmap_free(s->watched);
 	free(s->fresh);
+	pano_store_commit(s); /* frees what the journal holds */
+	free(s->undo);
 	free(s);
 }
 
@@ -198,13 +221,41 @@ static int reinfer(pano_subject *sub)
 	return 0;
 }
 
+/* A view that is going: out of its subject and the observers' counts, its
+ * values out of the total.  The caller re-sorts the subject's views. */
+static void drop_view(pano_store *s, pano_subject *sub, pano_view *v)
+{
+	char observer[1024]; /* the key is freed with its entry */
+	snprintf(observer, sizeof(observer), "%s", v->observer);
+	uintptr_t c = (uintptr_t)strmap_get(s->observers, observer);
+	strmap_remove(sub->views, observer);
+	if (c <= 1)
+		strmap_remove(s->observers, observer);
+	else
+		strmap_put(s->observers, observer, (void *)(c - 1));
+	s->nvalues -= view_values(v);
+	s->nviews--;
+	view_free(v);
+}
+
+/* A subject with no view left. */
+static void drop_subject(pano_store *s, pano_subject *sub)
+{
+	char name[1024];
+	snprintf(name, sizeof(name), "%s", sub->name);
+	strmap_remove(s->subjects, name);
+	subject_free(sub);
+}
+
 /* The view of observer about subject, created (with its subject) if need
- * be and the bounds allow. */
+ * be and the bounds allow; *created says which of the two are new. */
+enum { CREATED_VIEW = 1, CREATED_SUBJECT = 2 };
 static pano_view *view_for(pano_store *s, const char *observer, const char *subject,
-                           pano_subject **subp, char *err, size_t errlen)
+                           pano_subject **subp, unsigned *created, char *err, size_t errlen)
 {
 	pano_subject *sub = strmap_get(s->subjects, subject);
 	bool new_subject = !sub;
+	*created = 0;
 	if (!sub) {
 		if (!pano_name_valid(s, subject, err, errlen))
 			return NULL;
@@ -252,6 +303,7 @@ static pano_view *view_for(pano_store *s, const char *observer, const char *subj
 	s->nviews++;
 	v->observer = strmap_key(s->observers, observer);
 	v->subject = sub->name;
+	*created = CREATED_VIEW | (new_subject ? CREATED_SUBJECT : 0);
 	if (resort(sub) != 0) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -260,11 +312,23 @@ static pano_view *view_for(pano_store *s, const char *observer, const char *subj
 refused:
 	/* a refused report leaves no empty subject behind */
 	if (new_subject) {
-		strmap_remove(s->subjects, subject);
-		subject_free(sub);
+		drop_subject(s, sub);
 		*subp = NULL;
 	}
 	return NULL;
+}
+
+/* Takes back a view (and subject) view_for just created for an add that
+ * was then refused. */
+static void take_back(pano_store *s, pano_subject *sub, pano_view *v, unsigned created)
+{
+	if (!(created & CREATED_VIEW))
+		return;
+	drop_view(s, sub, v);
+	if (created & CREATED_SUBJECT)
+		drop_subject(s, sub);
+	else
+		resort(sub);
 }
 
 /* The newest timestamp the subject's views hold: what it was "last seen",
@@ -284,7 +348,9 @@ static void recompute_last_seen(pano_subject *sub)
 		}
 }
 
-static void append(pano_store *s, pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs)
+/* Appends obs to v; the observation it pushes out goes to *out when out is
+ * given (an open batch keeps it to undo), else it is freed. */
+static void append(pano_store *s, pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs, pano_obs *out)
 {
 	s->nvalues += obs->n;
 	if (v->count == PANO_VIEW_DEPTH)
@@ -295,7 +361,12 @@ static void append(pano_store *s, pano_subject *sub, pano_view *v, uint64_t seq,
 	bool newest_out = v->count == PANO_VIEW_DEPTH &&
 	                  pano_ts_cmp(v->ring[v->head].sec, v->ring[v->head].nsec, sub->last_sec, sub->last_nsec) >= 0;
 	if (v->count == PANO_VIEW_DEPTH) {
-		pano_obs_clear(&v->ring[v->head]);
+		if (out) {
+			*out = v->ring[v->head];
+			memset(&v->ring[v->head], 0, sizeof(v->ring[v->head]));
+		} else {
+			pano_obs_clear(&v->ring[v->head]);
+		}
 		slot = v->head;
 		v->head = (uint8_t)((v->head + 1) % PANO_VIEW_DEPTH);
 	} else {
@@ -325,11 +396,30 @@ static void prefetch_view(const pano_view *v)
 		__builtin_prefetch(v->ring[i].metrics);
 }
 
+/* Room for one more entry in the open batch's journal. */
+static int journal_reserve(pano_store *s)
+{
+	if (s->nundo < s->capundo)
+		return 0;
+	size_t cap = s->capundo ? 2 * s->capundo : 256;
+	undo_entry *grown = realloc(s->undo, cap * sizeof(*grown));
+	if (!grown)
+		return -1;
+	s->undo = grown;
+	s->capundo = cap;
+	return 0;
+}
+
 int pano_store_add(pano_store *s, const char *observer, const char *subject,
                    pano_obs *obs, uint64_t *seq, pano_view **view, char *err, size_t errlen)
 {
+	if (s->journaling && journal_reserve(s) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	pano_subject *sub = NULL;
-	pano_view *v = view_for(s, observer, subject, &sub, err, errlen);
+	unsigned created = 0;
+	pano_view *v = view_for(s, observer, subject, &sub, &created, err, errlen);
 	if (!v)
 		return -1;
 	prefetch_view(v);
@@ -339,13 +429,85 @@ int pano_store_add(pano_store *s, const char *observer, const char *subject,
 	size_t out = v->count == PANO_VIEW_DEPTH ? v->ring[v->head].n : 0;
 	if (s->nvalues - out + obs->n > s->limits.max_values) {
 		snprintf(err, errlen, "the node holds %zu metric values, its bound: no more", s->nvalues);
+		take_back(s, sub, v, created);
 		return -1;
 	}
 	*seq = v->seq;
-	append(s, sub, v, v->seq, obs);
+	if (s->journaling) {
+		undo_entry *u = &s->undo[s->nundo++];
+		uint8_t slot = (uint8_t)(v->count == PANO_VIEW_DEPTH ? v->head : (v->head + v->count) % PANO_VIEW_DEPTH);
+		*u = (undo_entry){ .sub = sub, .v = v, .new_view = created & CREATED_VIEW,
+		                   .new_subject = created & CREATED_SUBJECT, .head = v->head, .count = v->count,
+		                   .slot = slot, .seq = v->seq, .db_id = v->db_id, .db_row = v->db_row[slot],
+		                   .last_sec = sub->last_sec, .last_nsec = sub->last_nsec };
+		append(s, sub, v, v->seq, obs, &u->out);
+	} else {
+		append(s, sub, v, v->seq, obs, NULL);
+	}
 	if (view)
 		*view = v;
 	return 0;
+}
+
+void pano_store_begin(pano_store *s)
+{
+	pano_store_commit(s);
+	s->journaling = true;
+}
+
+void pano_store_commit(pano_store *s)
+{
+	for (size_t i = 0; i < s->nundo; i++) {
+		pano_obs_clear(&s->undo[i].out);
+		free(s->undo[i].watch_subject);
+	}
+	s->nundo = 0;
+	s->journaling = false;
+}
+
+static void undo_add(pano_store *s, undo_entry *u)
+{
+	pano_subject *sub = u->sub;
+	pano_view *v = u->v;
+	if (u->new_view) {
+		take_back(s, sub, v, CREATED_VIEW | (u->new_subject ? CREATED_SUBJECT : 0));
+		if (!u->new_subject) {
+			sub->dirty = true;
+			recompute_last_seen(sub);
+		}
+		return;
+	}
+	s->nvalues -= v->ring[u->slot].n;
+	pano_obs_clear(&v->ring[u->slot]);
+	v->ring[u->slot] = u->out;
+	memset(&u->out, 0, sizeof(u->out));
+	s->nvalues += v->ring[u->slot].n;
+	v->head = u->head;
+	v->count = u->count;
+	v->seq = u->seq;
+	v->db_id = u->db_id;
+	v->db_row[u->slot] = u->db_row;
+	summarise(v);
+	sub->dirty = true;
+	sub->last_sec = u->last_sec;
+	sub->last_nsec = u->last_nsec;
+}
+
+void pano_store_undo(pano_store *s)
+{
+	s->journaling = false;
+	while (s->nundo > 0) {
+		undo_entry *u = &s->undo[--s->nundo];
+		if (u->watch_subject) {
+			if (u->was_watched)
+				strmap_put(s->watched, u->watch_subject, NULL);
+			else
+				strmap_remove(s->watched, u->watch_subject);
+			free(u->watch_subject);
+		} else {
+			undo_add(s, u);
+		}
+	}
 }
 
 int pano_store_restore(pano_store *s, const char *observer, const char *subject,
@@ -353,11 +515,12 @@ int pano_store_restore(pano_store *s, const char *observer, const char *subject,
                        int64_t *evicted, char *err, size_t errlen)
 {
 	pano_subject *sub = NULL;
-	pano_view *v = view_for(s, observer, subject, &sub, err, errlen);
+	unsigned created;
+	pano_view *v = view_for(s, observer, subject, &sub, &created, err, errlen);
 	if (!v)
 		return -1;
 	v->db_id = db_id;
-	append(s, sub, v, seq, obs);
+	append(s, sub, v, seq, obs, NULL);
 	size_t slot = (v->head + v->count - 1u) % PANO_VIEW_DEPTH;
 	*evicted = v->db_row[slot];
 	v->db_row[slot] = row;
@@ -372,21 +535,36 @@ pano_view *pano_store_view(pano_store *s, const char *subject, const char *obser
 
 void pano_store_set_filter(pano_store *s, bool filter) { s->filter = filter; }
 
+/* An open batch remembers a change of the watch list, to undo it. */
+static int journal_watch(pano_store *s, const char *subject, bool was_watched)
+{
+	if (!s->journaling)
+		return 0;
+	char *copy = strdup(subject);
+	if (!copy || journal_reserve(s) != 0) {
+		free(copy);
+		return -1;
+	}
+	s->undo[s->nundo++] = (undo_entry){ .watch_subject = copy, .was_watched = was_watched };
+	return 0;
+}
+
 int pano_store_watch(pano_store *s, const char *subject)
 {
 	char err[64];
 	if (!pano_name_valid(s, subject, err, sizeof(err)))
 		return -1;
-	if (strmap_get(s->watched, subject) || strmap_key(s->watched, subject))
+	if (strmap_key(s->watched, subject))
 		return 0;
-	if (strmap_count(s->watched) >= s->limits.max_subjects)
+	if (strmap_count(s->watched) >= s->limits.max_subjects || journal_watch(s, subject, false) != 0)
 		return -1;
 	return strmap_put(s->watched, subject, NULL);
 }
 
 void pano_store_unwatch(pano_store *s, const char *subject)
 {
-	strmap_remove(s->watched, subject);
+	if (strmap_key(s->watched, subject) && journal_watch(s, subject, true) == 0)
+		strmap_remove(s->watched, subject);
 }
 
 bool pano_store_watching(const pano_store *s, const char *subject)
@@ -514,18 +692,9 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 			if (v->count && v->db_id && v->db_row[v->head] && hooks && hooks->trimmed)
 				hooks->trimmed(hooks->ctx, v->db_id, v->db_row[v->head]);
 			if (v->count == 0) {
-				uintptr_t c = (uintptr_t)strmap_get(s->observers, v->observer);
-				char observer[1024];
-				snprintf(observer, sizeof(observer), "%s", v->observer);
-				strmap_remove(sub->views, observer);
-				if (c <= 1)
-					strmap_remove(s->observers, observer);
-				else
-					strmap_put(s->observers, observer, (void *)(c - 1));
 				if (v->db_id && hooks && hooks->gone)
 					hooks->gone(hooks->ctx, v->db_id);
-				view_free(v);
-				s->nviews--;
+				drop_view(s, sub, v);
 				removed = true;
 			}
 		}
@@ -533,10 +702,7 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 		if (removed)
 			resort(sub);
 		if (strmap_count(sub->views) == 0) {
-			char name[1024];
-			snprintf(name, sizeof(name), "%s", sub->name);
-			strmap_remove(s->subjects, name);
-			subject_free(sub);
+			drop_subject(s, sub);
 		} else if (touched) {
 			sub->dirty = true;
 			recompute_last_seen(sub);

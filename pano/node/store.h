@@ -74,6 +74,20 @@ void pano_store_names_rollback(pano_store *s);
 int pano_store_add(pano_store *s, const char *observer, const char *subject,
                    pano_obs *obs, uint64_t *seq, pano_view **view, char *err, size_t errlen);
 
+/*
+ * A batch as one unit.  Between pano_store_begin and pano_store_commit the
+ * store journals every add and watch-list change, and pano_store_undo puts
+ * it back exactly as it was at begin: views and subjects the batch created
+ * go, observations it pushed out come back with their database rows.  The
+ * node undoes a batch whose transaction the database refused (a full disk)
+ * instead of reloading the whole store.  Metric names interned meanwhile
+ * stay: they are valid, and the retry will use them.  An add that cannot
+ * journal (out of memory) is refused like any other.
+ */
+void pano_store_begin(pano_store *s);
+void pano_store_commit(pano_store *s);
+void pano_store_undo(pano_store *s);
+
 /* As pano_store_add, at a given sequence number (restoring from the DB,
  * oldest first); inference follows at its first read, as after any add.
  * db_id and row: the view's and the observation's database rows; *evicted

@@ -30,6 +30,11 @@ if is_root && mkdir -p disk && mount -t tmpfs -o size=3m tmpfs disk 2>/dev/null;
 	check "reports were accepted until the disk was full ($accepted)" test "$accepted" -gt 0
 	check "then refused with an error reply ($refused)" test "$refused" -gt 0
 	check "queries are still served" bash -c "$C -server 127.0.0.1:$P get inference early | grep -q 's: HEALTHY'"
+	# a refused batch is undone in memory: no reload of the whole store
+	reloads=$(grep -c 'loaded [0-9]* observations' n.log)
+	check "refused batches were undone in memory, not reloaded ($reloads loads)" test "$reloads" -eq 1
+	live=$($C -server 127.0.0.1:$P list subject | cut -f1 | grep -c '^s[0-9]')
+	check "and the node holds just the reports it accepted ($live of $accepted)" test "$live" -eq "$accepted"
 	rm -f disk/filler
 	sleep 1.5 # the node refuses writes for a second after a failed commit
 	printf 'me o1\nreport after s:h:80\n' | $C -server 127.0.0.1:$P >after.out 2>&1

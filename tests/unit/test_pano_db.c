@@ -401,6 +401,56 @@ static void a_rolled_back_batch_is_forgotten_after_a_reload(void **state)
 	fixture_close(&f);
 }
 
+/* A batch the database refuses is undone in memory, with what it did to
+ * the map of live rows: new subjects, new views, pushed-out observations
+ * and watch-list changes are taken back, and the batches and restarts
+ * that follow find the store and the file in agreement. */
+static void a_refused_batch_is_undone_in_memory(void **state)
+{
+	(void)state;
+	fixture f;
+	fixture_open(&f);
+	pano_store_set_filter(f.s, true);
+	batch(&f, "o1", "x", 3, 40, 100); /* x0..x2 hold 10 each, some pushed out */
+	assert_int_equal(pano_store_watch(f.s, "w1"), 0);
+	int64_t rows = pano_db_log_rows(f.db);
+	size_t values = pano_store_value_count(f.s), views = pano_store_view_count(f.s);
+
+	begin(&f);
+	pano_store_begin(f.s);
+	for (int k = 0; k < 30; k++) {
+		char subject[16];
+		snprintf(subject, sizeof(subject), "x%d", k % 3);
+		put(&f, "o1", subject, 500 + k); /* pushes out */
+		put(&f, "o2", "y", 600 + k);     /* a new subject */
+		put(&f, "o3", "x0", 700 + k);    /* a new view of a subject held */
+	}
+	assert_int_equal(pano_store_watch(f.s, "w2"), 0);
+	pano_store_unwatch(f.s, "w1");
+	assert_int_equal(pano_db_rollback(f.db), 0);
+	pano_store_undo(f.s);
+
+	assert_null(pano_store_subject(f.s, "y"));
+	assert_null(view_of(&f, "x0", "o3"));
+	assert_int_equal(pano_view_newest(view_of(&f, "x1", "o1"))->sec, 137);
+	assert_true(pano_store_watching(f.s, "w1"));
+	assert_false(pano_store_watching(f.s, "w2"));
+	assert_int_equal(pano_store_value_count(f.s), values);
+	assert_int_equal(pano_store_view_count(f.s), views);
+	assert_int_equal(pano_db_log_rows(f.db), rows);
+	size_t n = 0;
+	const char **observers = pano_store_observers(f.s, &n);
+	assert_int_equal(n, 1);
+	free(observers);
+	assert_int_equal(restart(&f), 30);
+
+	/* what follows: enough batches for compaction to move and delete */
+	for (int b = 0; b < 200; b++)
+		batch(&f, b % 2 ? "o1" : "o4", "z", 40, 40, 1000 + 40 * b);
+	assert_int_equal(restart(&f), 30 + 2 * 40 * 10);
+	fixture_close(&f);
+}
+
 /* Rows go into the file in INSERTs of several: each row gets the id its
  * view was given for it, whatever the batch's size. */
 static void every_row_has_the_id_its_view_holds(void **state)
@@ -557,6 +607,7 @@ static void random_batches_restart_to_the_same_store(void **state)
 	size_t restarts = 0;
 	for (int batch = 1; batch <= 2400; batch++) {
 		begin(&f);
+		pano_store_begin(f.s);
 		int n = 1 + (int)((rng = rng * 6364136223846793005u + 1442695040888963407u) >> 59);
 		for (int k = 0; k < n; k++) {
 			rng = rng * 6364136223846793005u + 1442695040888963407u;
@@ -572,8 +623,14 @@ static void random_batches_restart_to_the_same_store(void **state)
 			snprintf(observer, sizeof(observer), "o%d", view / 5);
 			put(&f, observer, subject, clock++);
 		}
+		if (batch % 97 == 0 && batch % 2 == 0) {
+			/* a batch that fails: the node undoes it in memory */
+			assert_int_equal(pano_db_rollback(f.db), 0);
+			pano_store_undo(f.s);
+			continue;
+		}
 		if (batch % 97 == 0) {
-			/* a batch that fails: the node reloads what the file holds */
+			/* or, when the map of live rows is lost, reloads */
 			pano_db_rollback(f.db);
 			pano_store_free(f.s);
 			f.s = pano_store_new(NULL);
@@ -581,6 +638,7 @@ static void random_batches_restart_to_the_same_store(void **state)
 			assert_int_equal(pano_db_load(f.db, f.s, &count, err, sizeof(err)), 0);
 			continue;
 		}
+		pano_store_commit(f.s);
 		commit(&f);
 		if (batch % 151 == 0)
 			collect(&f, clock, 150, true); /* trims every view to about half */
@@ -612,6 +670,7 @@ int main(void)
 		cmocka_unit_test(compaction_keeps_up_with_large_batches),
 		cmocka_unit_test(compaction_keeps_a_lone_live_row_between_dead_runs),
 		cmocka_unit_test(a_rolled_back_batch_is_forgotten_after_a_reload),
+		cmocka_unit_test(a_refused_batch_is_undone_in_memory),
 		cmocka_unit_test(every_row_has_the_id_its_view_holds),
 		cmocka_unit_test(no_writes_before_a_load_succeeds),
 		cmocka_unit_test(a_version_2_file_is_upgraded),
