@@ -464,6 +464,11 @@ static void reply_error(pano_server *s, pending *p, int code, const char *fmt, .
 	p->reply.error = e;
 }
 
+static void reply_missing(pano_server *s, pending *p)
+{
+	reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "request without its arguments");
+}
+
 static void reply_submit(pano_server *s, pending *p, Panorama__SubmitReportReply__Status st)
 {
 	Panorama__SubmitReportReply *r = anew(s, sizeof(*r));
@@ -555,6 +560,10 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
 static int handle_submit(pano_server *s, pending *p)
 {
 	const Panorama__SubmitReportRequest *q = p->req->submit_report;
+	if (!q) {
+		reply_missing(s, p);
+		return 0;
+	}
 	if (writes_refused(s, p))
 		return 0;
 	if (!q->report || !q->report->observer || q->handle != pano_handle_of(q->report->observer)) {
@@ -575,6 +584,10 @@ static int handle_submit(pano_server *s, pending *p)
 static int handle_learn(pano_server *s, pending *p)
 {
 	const Panorama__LearnReportRequest *q = p->req->learn_report;
+	if (!q) {
+		reply_missing(s, p);
+		return 0;
+	}
 	const char *source = q->source && q->source->id ? q->source->id : "";
 	const char *subject = q->report && q->report->subject ? q->report->subject : NULL;
 	switch (q->kind) {
@@ -612,6 +625,10 @@ static int handle_observe(pano_server *s, pending *p, bool watch)
 {
 	const Panorama__ObserveRequest *q = watch ? p->req->observe : p->req->stop_observing;
 	char err[256];
+	if (!q) {
+		reply_missing(s, p);
+		return 0;
+	}
 	if (!q->subject || !pano_name_valid(s->store, q->subject, err, sizeof(err))) {
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "subject: %s",
 		            q->subject ? err : "missing");
@@ -647,6 +664,260 @@ static bool acknowledges_write(const pending *p)
 	return p->local_accepted || p->subscribe_change || learned(p);
 }
 
+/* --- reads: one function per reply ---------------------------------------- */
+
+/* The subject a request q names, or NULL with the reply set (q itself
+ * missing, or no such subject). */
+static const pano_subject *find_subject(pano_server *s, pending *p, const void *q, const char *name)
+{
+	if (!q) {
+		reply_missing(s, p);
+		return NULL;
+	}
+	const pano_subject *sub = name ? pano_store_subject(s->store, name) : NULL;
+	if (!sub)
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no such subject: %.200s",
+		            name ? name : "(none)");
+	return sub;
+}
+
+static int read_register(pano_server *s, pending *p)
+{
+	const Panorama__RegisterRequest *q = p->req->register_;
+	char err[128];
+	if (!q || !q->observer) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "register without an observer");
+	} else if (!pano_name_valid(s->store, q->observer, err, sizeof(err))) {
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "observer: %s", err);
+	} else {
+		Panorama__RegisterReply *rr = anew(s, sizeof(*rr));
+		if (rr) {
+			panorama__register_reply__init(rr);
+			rr->handle = pano_handle_of(q->observer);
+			p->reply.body_case = PANORAMA__REPLY__BODY_REGISTER;
+			p->reply.register_ = rr;
+		}
+	}
+	return 0;
+}
+
+static int read_latest_report(pano_server *s, pending *p)
+{
+	const Panorama__GetReportRequest *q = p->req->get_latest_report;
+	const pano_subject *sub = find_subject(s, p, q, q ? q->subject : NULL);
+	if (!sub)
+		return 0;
+	p->reply.report = wire_latest_report(s->cur->arena, sub);
+	p->reply.body_case = PANORAMA__REPLY__BODY_REPORT;
+	if (!p->reply.report)
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no report about %.200s", q->subject);
+	return 0;
+}
+
+static int read_panorama(pano_server *s, pending *p)
+{
+	const Panorama__GetPanoramaRequest *q = p->req->get_panorama;
+	const pano_subject *sub = find_subject(s, p, q, q ? q->subject : NULL);
+	if (sub && (p->reply.panorama = wire_panorama(s->cur->arena, sub)))
+		p->reply.body_case = PANORAMA__REPLY__BODY_PANORAMA;
+	return 0;
+}
+
+static int read_view(pano_server *s, pending *p)
+{
+	const Panorama__GetViewRequest *q = p->req->get_view;
+	const pano_subject *sub = find_subject(s, p, q, q ? q->subject : NULL);
+	if (!sub)
+		return 0;
+	const pano_view *v = q->observer ? pano_subject_view(sub, q->observer) : NULL;
+	if (!v)
+		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no view of %.100s by %.100s", q->subject,
+		            q->observer ? q->observer : "(none)");
+	else if ((p->reply.view = wire_view(s->cur->arena, v)))
+		p->reply.body_case = PANORAMA__REPLY__BODY_VIEW;
+	return 0;
+}
+
+static int read_inference(pano_server *s, pending *p)
+{
+	const Panorama__GetInferenceRequest *q = p->req->get_inference;
+	const pano_subject *sub = find_subject(s, p, q, q ? q->subject : NULL);
+	if (sub && (p->reply.inference = wire_inference(s->cur->arena, sub)))
+		p->reply.body_case = PANORAMA__REPLY__BODY_INFERENCE;
+	return 0;
+}
+
+static int read_subjects(pano_server *s, pending *p)
+{
+	size_t n = 0;
+	const pano_subject **subs = pano_store_subjects(s->store, &n);
+	Panorama__GetObservedSubjectsReply *sr = anew(s, sizeof(*sr));
+	Panorama__GetObservedSubjectsReply__SubjectsEntry *es = anew(s, (n ? n : 1) * sizeof(*es));
+	Panorama__GetObservedSubjectsReply__SubjectsEntry **ptrs = anew(s, (n ? n : 1) * sizeof(*ptrs));
+	if (subs && sr && es && ptrs) {
+		panorama__get_observed_subjects_reply__init(sr);
+		for (size_t i = 0; i < n; i++) {
+			panorama__get_observed_subjects_reply__subjects_entry__init(&es[i]);
+			es[i].key = (char *)pano_subject_name(subs[i]);
+			int64_t sec;
+			int32_t nsec;
+			pano_subject_last_seen(subs[i], &sec, &nsec);
+			es[i].value = wire_ts(s->cur->arena, sec, nsec);
+			ptrs[i] = &es[i];
+		}
+		sr->subjects = ptrs;
+		sr->n_subjects = n;
+		p->reply.body_case = PANORAMA__REPLY__BODY_SUBJECTS;
+		p->reply.subjects = sr;
+	}
+	free(subs);
+	return 0;
+}
+
+static int read_observers(pano_server *s, pending *p)
+{
+	size_t n = 0;
+	const char **names = pano_store_observers(s->store, &n);
+	Panorama__GetObserversReply *orp = anew(s, sizeof(*orp));
+	char **copy = anew(s, (n ? n : 1) * sizeof(char *));
+	if (names && orp && copy) {
+		panorama__get_observers_reply__init(orp);
+		memcpy(copy, names, n * sizeof(char *));
+		orp->observers = copy;
+		orp->n_observers = n;
+		p->reply.body_case = PANORAMA__REPLY__BODY_OBSERVERS;
+		p->reply.observers = orp;
+	}
+	free(names);
+	return 0;
+}
+
+/* The two dumps: a map entry per subject, key its name. */
+static int read_dump_panorama(pano_server *s, pending *p)
+{
+	size_t n = 0;
+	const pano_subject **subs = pano_store_subjects(s->store, &n);
+	Panorama__DumpPanoramaReply *d = anew(s, sizeof(*d));
+	Panorama__DumpPanoramaReply__PanoramasEntry *es = anew(s, (n ? n : 1) * sizeof(*es));
+	Panorama__DumpPanoramaReply__PanoramasEntry **ptrs = anew(s, (n ? n : 1) * sizeof(*ptrs));
+	if (subs && d && es && ptrs) {
+		panorama__dump_panorama_reply__init(d);
+		for (size_t i = 0; i < n; i++) {
+			panorama__dump_panorama_reply__panoramas_entry__init(&es[i]);
+			es[i].key = (char *)pano_subject_name(subs[i]);
+			es[i].value = wire_panorama(s->cur->arena, subs[i]);
+			ptrs[i] = &es[i];
+		}
+		d->panoramas = ptrs;
+		d->n_panoramas = n;
+		p->reply.body_case = PANORAMA__REPLY__BODY_DUMP_PANORAMA;
+		p->reply.dump_panorama = d;
+	}
+	free(subs);
+	return 0;
+}
+
+static int read_dump_inference(pano_server *s, pending *p)
+{
+	size_t n = 0;
+	const pano_subject **subs = pano_store_subjects(s->store, &n);
+	Panorama__DumpInferenceReply *d = anew(s, sizeof(*d));
+	Panorama__DumpInferenceReply__InferencesEntry *es = anew(s, (n ? n : 1) * sizeof(*es));
+	Panorama__DumpInferenceReply__InferencesEntry **ptrs = anew(s, (n ? n : 1) * sizeof(*ptrs));
+	if (subs && d && es && ptrs) {
+		panorama__dump_inference_reply__init(d);
+		for (size_t i = 0; i < n; i++) {
+			panorama__dump_inference_reply__inferences_entry__init(&es[i]);
+			es[i].key = (char *)pano_subject_name(subs[i]);
+			es[i].value = wire_inference(s->cur->arena, subs[i]);
+			ptrs[i] = &es[i];
+		}
+		d->inferences = ptrs;
+		d->n_inferences = n;
+		p->reply.body_case = PANORAMA__REPLY__BODY_DUMP_INFERENCE;
+		p->reply.dump_inference = d;
+	}
+	free(subs);
+	return 0;
+}
+
+static int read_ping(pano_server *s, pending *p)
+{
+	Panorama__PingReply *pr = anew(s, sizeof(*pr));
+	if (pr) {
+		panorama__ping_reply__init(pr);
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		pr->result = PANORAMA__PING_REPLY__STATUS__GOOD;
+		pr->time = wire_ts(s->cur->arena, now.tv_sec, (int32_t)now.tv_nsec);
+		p->reply.body_case = PANORAMA__REPLY__BODY_PING;
+		p->reply.ping = pr;
+	}
+	return 0;
+}
+
+static int read_peers(pano_server *s, pending *p)
+{
+	if ((p->reply.peers = peers_reply(s->peers, s->cur->arena)))
+		p->reply.body_case = PANORAMA__REPLY__BODY_PEERS;
+	return 0;
+}
+
+static int read_id(pano_server *s, pending *p)
+{
+	Panorama__Peer *me = anew(s, sizeof(*me));
+	if (me) {
+		panorama__peer__init(me);
+		me->id = s->cfg.id;
+		me->addr = s->cfg.addr;
+		p->reply.body_case = PANORAMA__REPLY__BODY_NODE;
+		p->reply.node = me;
+	}
+	return 0;
+}
+
+static int handle_observe_request(pano_server *s, pending *p) { return handle_observe(s, p, true); }
+static int handle_stop_observing(pano_server *s, pending *p) { return handle_observe(s, p, false); }
+
+/*
+ * Every kind of request: whether it writes (it then runs inside the batch's
+ * transaction, before the reads, and returns 1 stored, 0 refused with its
+ * reply set, -1 when the database failed) and what answers it.  A handler
+ * that leaves no reply ran out of the batch's memory.
+ */
+typedef struct {
+	bool writes;
+	int (*handle)(pano_server *s, pending *p);
+} request_kind;
+
+static const request_kind REQUEST_KINDS[] = {
+	[PANORAMA__REQUEST__BODY_REGISTER] = { false, read_register },
+	[PANORAMA__REQUEST__BODY_SUBMIT_REPORT] = { true, handle_submit },
+	[PANORAMA__REQUEST__BODY_LEARN_REPORT] = { true, handle_learn },
+	[PANORAMA__REQUEST__BODY_GET_LATEST_REPORT] = { false, read_latest_report },
+	[PANORAMA__REQUEST__BODY_GET_PANORAMA] = { false, read_panorama },
+	[PANORAMA__REQUEST__BODY_GET_VIEW] = { false, read_view },
+	[PANORAMA__REQUEST__BODY_GET_INFERENCE] = { false, read_inference },
+	[PANORAMA__REQUEST__BODY_GET_OBSERVED_SUBJECTS] = { false, read_subjects },
+	[PANORAMA__REQUEST__BODY_GET_OBSERVERS] = { false, read_observers },
+	[PANORAMA__REQUEST__BODY_DUMP_PANORAMA] = { false, read_dump_panorama },
+	[PANORAMA__REQUEST__BODY_DUMP_INFERENCE] = { false, read_dump_inference },
+	[PANORAMA__REQUEST__BODY_PING] = { false, read_ping },
+	[PANORAMA__REQUEST__BODY_GET_PEERS] = { false, read_peers },
+	[PANORAMA__REQUEST__BODY_GET_ID] = { false, read_id },
+	[PANORAMA__REQUEST__BODY_OBSERVE] = { true, handle_observe_request },
+	[PANORAMA__REQUEST__BODY_STOP_OBSERVING] = { true, handle_stop_observing },
+};
+
+/* The kind of a decoded request; NULL for one without a body or of a kind
+ * this node does not know. */
+static const request_kind *kind_of(const Panorama__Request *q)
+{
+	size_t c = (size_t)q->body_case;
+	return c < sizeof(REQUEST_KINDS) / sizeof(REQUEST_KINDS[0]) && REQUEST_KINDS[c].handle ? &REQUEST_KINDS[c]
+	                                                                                         : NULL;
+}
+
 /* Phase one of a batch: every write, in one transaction. */
 static void apply_writes(pano_server *s)
 {
@@ -656,15 +927,8 @@ static void apply_writes(pano_server *s)
 		pending *p = &s->cur->items[i];
 		if (!p->req)
 			continue;
-		int c = p->req->body_case;
-		bool write = c == PANORAMA__REQUEST__BODY_SUBMIT_REPORT ||
-		             c == PANORAMA__REQUEST__BODY_LEARN_REPORT ||
-		             c == PANORAMA__REQUEST__BODY_OBSERVE ||
-		             c == PANORAMA__REQUEST__BODY_STOP_OBSERVING;
-		if (!write || (c == PANORAMA__REQUEST__BODY_SUBMIT_REPORT && !p->req->submit_report) ||
-		    (c == PANORAMA__REQUEST__BODY_LEARN_REPORT && !p->req->learn_report) ||
-		    (c == PANORAMA__REQUEST__BODY_OBSERVE && !p->req->observe) ||
-		    (c == PANORAMA__REQUEST__BODY_STOP_OBSERVING && !p->req->stop_observing))
+		const request_kind *k = kind_of(p->req);
+		if (!k || !k->writes)
 			continue;
 		if (!open && !failed && mono_ns() >= s->degraded_until) {
 			if (pano_db_begin(s->db, err, sizeof(err)) != 0) {
@@ -679,14 +943,7 @@ static void apply_writes(pano_server *s)
 			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
 			continue;
 		}
-		int rc;
-		if (c == PANORAMA__REQUEST__BODY_SUBMIT_REPORT)
-			rc = handle_submit(s, p);
-		else if (c == PANORAMA__REQUEST__BODY_LEARN_REPORT)
-			rc = handle_learn(s, p);
-		else
-			rc = handle_observe(s, p, c == PANORAMA__REQUEST__BODY_OBSERVE);
-		if (rc < 0)
+		if (k->handle(s, p) < 0)
 			failed = true;
 	}
 	int64_t commit_started = mono_ns();
@@ -723,209 +980,24 @@ static void apply_writes(pano_server *s)
 	s->degraded_until = mono_ns() + DEGRADED_NS;
 }
 
-/* --- reads ------------------------------------------------------------ */
-
-static const pano_subject *find_subject(pano_server *s, pending *p, const char *name)
+/* Phase two of a batch: every request the writes left unanswered. */
+static void answer_reads(pano_server *s)
 {
-	const pano_subject *sub = name ? pano_store_subject(s->store, name) : NULL;
-	if (!sub)
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no such subject: %.200s",
-		            name ? name : "(none)");
-	return sub;
-}
-
-static void handle_read(pano_server *s, pending *p)
-{
-	Panorama__Request *q = p->req;
-	Panorama__Reply *r = &p->reply;
-	const pano_subject *sub;
-	switch (q->body_case) {
-	case PANORAMA__REQUEST__BODY_REGISTER: {
-		if (!q->register_ || !q->register_->observer) {
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "register without an observer");
-			return;
-		}
-		char err[128];
-		if (!pano_name_valid(s->store, q->register_->observer, err, sizeof(err))) {
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "observer: %s", err);
-			return;
-		}
-		Panorama__RegisterReply *rr = anew(s, sizeof(*rr));
-		if (!rr)
-			break;
-		panorama__register_reply__init(rr);
-		rr->handle = pano_handle_of(q->register_->observer);
-		r->body_case = PANORAMA__REPLY__BODY_REGISTER;
-		r->register_ = rr;
-		return;
+	for (size_t i = 0; i < s->cur->n; i++) {
+		pending *p = &s->cur->items[i];
+		if (!p->req || p->reply.body_case != PANORAMA__REPLY__BODY__NOT_SET)
+			continue;
+		const request_kind *k = kind_of(p->req);
+		if (k)
+			k->handle(s, p);
+		else if (p->req->body_case == PANORAMA__REQUEST__BODY__NOT_SET)
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "request without a body");
+		else
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "unknown request type %d",
+			            (int)p->req->body_case);
+		if (p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET)
+			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "the node is short of memory; retry");
 	}
-	case PANORAMA__REQUEST__BODY_GET_LATEST_REPORT:
-		if (!q->get_latest_report || !(sub = find_subject(s, p, q->get_latest_report->subject)))
-			break;
-		r->report = wire_latest_report(s->cur->arena, sub);
-		r->body_case = PANORAMA__REPLY__BODY_REPORT;
-		if (!r->report)
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no report about %.200s",
-			            q->get_latest_report->subject);
-		return;
-	case PANORAMA__REQUEST__BODY_GET_PANORAMA:
-		if (!q->get_panorama || !(sub = find_subject(s, p, q->get_panorama->subject)))
-			break;
-		r->panorama = wire_panorama(s->cur->arena, sub);
-		r->body_case = PANORAMA__REPLY__BODY_PANORAMA;
-		return;
-	case PANORAMA__REQUEST__BODY_GET_VIEW: {
-		if (!q->get_view || !(sub = find_subject(s, p, q->get_view->subject)))
-			break;
-		const pano_view *v = q->get_view->observer ? pano_subject_view(sub, q->get_view->observer) : NULL;
-		if (!v) {
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no view of %.100s by %.100s",
-			            q->get_view->subject, q->get_view->observer ? q->get_view->observer : "(none)");
-			return;
-		}
-		r->view = wire_view(s->cur->arena, v);
-		r->body_case = PANORAMA__REPLY__BODY_VIEW;
-		return;
-	}
-	case PANORAMA__REQUEST__BODY_GET_INFERENCE:
-		if (!q->get_inference || !(sub = find_subject(s, p, q->get_inference->subject)))
-			break;
-		r->inference = wire_inference(s->cur->arena, sub);
-		r->body_case = PANORAMA__REPLY__BODY_INFERENCE;
-		return;
-	case PANORAMA__REQUEST__BODY_GET_OBSERVED_SUBJECTS: {
-		size_t n = 0;
-		const pano_subject **subs = pano_store_subjects(s->store, &n);
-		Panorama__GetObservedSubjectsReply *sr = anew(s, sizeof(*sr));
-		Panorama__GetObservedSubjectsReply__SubjectsEntry **es = anew(s, (n ? n : 1) * sizeof(*es));
-		if (!subs || !sr || !es) {
-			free(subs);
-			break;
-		}
-		panorama__get_observed_subjects_reply__init(sr);
-		for (size_t i = 0; i < n; i++) {
-			es[i] = anew(s, sizeof(**es));
-			if (!es[i])
-				break;
-			panorama__get_observed_subjects_reply__subjects_entry__init(es[i]);
-			es[i]->key = (char *)pano_subject_name(subs[i]);
-			int64_t sec;
-			int32_t nsec;
-			pano_subject_last_seen(subs[i], &sec, &nsec);
-			es[i]->value = wire_ts(s->cur->arena, sec, nsec);
-			sr->n_subjects++;
-		}
-		sr->subjects = es;
-		free(subs);
-		r->body_case = PANORAMA__REPLY__BODY_SUBJECTS;
-		r->subjects = sr;
-		return;
-	}
-	case PANORAMA__REQUEST__BODY_GET_OBSERVERS: {
-		size_t n = 0;
-		const char **names = pano_store_observers(s->store, &n);
-		Panorama__GetObserversReply *orp = anew(s, sizeof(*orp));
-		char **copy = anew(s, (n ? n : 1) * sizeof(char *));
-		if (!names || !orp || !copy) {
-			free(names);
-			break;
-		}
-		panorama__get_observers_reply__init(orp);
-		memcpy(copy, names, n * sizeof(char *));
-		orp->observers = copy;
-		orp->n_observers = n;
-		free(names);
-		r->body_case = PANORAMA__REPLY__BODY_OBSERVERS;
-		r->observers = orp;
-		return;
-	}
-	case PANORAMA__REQUEST__BODY_DUMP_PANORAMA:
-	case PANORAMA__REQUEST__BODY_DUMP_INFERENCE: {
-		bool pano = q->body_case == PANORAMA__REQUEST__BODY_DUMP_PANORAMA;
-		size_t n = 0;
-		const pano_subject **subs = pano_store_subjects(s->store, &n);
-		if (!subs)
-			break;
-		if (pano) {
-			Panorama__DumpPanoramaReply *d = anew(s, sizeof(*d));
-			Panorama__DumpPanoramaReply__PanoramasEntry **es = anew(s, (n ? n : 1) * sizeof(*es));
-			if (!d || !es) {
-				free(subs);
-				break;
-			}
-			panorama__dump_panorama_reply__init(d);
-			for (size_t i = 0; i < n; i++) {
-				if (!(es[i] = anew(s, sizeof(**es))))
-					break;
-				panorama__dump_panorama_reply__panoramas_entry__init(es[i]);
-				es[i]->key = (char *)pano_subject_name(subs[i]);
-				es[i]->value = wire_panorama(s->cur->arena, subs[i]);
-				d->n_panoramas++;
-			}
-			d->panoramas = es;
-			r->body_case = PANORAMA__REPLY__BODY_DUMP_PANORAMA;
-			r->dump_panorama = d;
-		} else {
-			Panorama__DumpInferenceReply *d = anew(s, sizeof(*d));
-			Panorama__DumpInferenceReply__InferencesEntry **es = anew(s, (n ? n : 1) * sizeof(*es));
-			if (!d || !es) {
-				free(subs);
-				break;
-			}
-			panorama__dump_inference_reply__init(d);
-			for (size_t i = 0; i < n; i++) {
-				if (!(es[i] = anew(s, sizeof(**es))))
-					break;
-				panorama__dump_inference_reply__inferences_entry__init(es[i]);
-				es[i]->key = (char *)pano_subject_name(subs[i]);
-				es[i]->value = wire_inference(s->cur->arena, subs[i]);
-				d->n_inferences++;
-			}
-			d->inferences = es;
-			r->body_case = PANORAMA__REPLY__BODY_DUMP_INFERENCE;
-			r->dump_inference = d;
-		}
-		free(subs);
-		return;
-	}
-	case PANORAMA__REQUEST__BODY_PING: {
-		Panorama__PingReply *pr = anew(s, sizeof(*pr));
-		if (!pr)
-			break;
-		panorama__ping_reply__init(pr);
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		pr->result = PANORAMA__PING_REPLY__STATUS__GOOD;
-		pr->time = wire_ts(s->cur->arena, now.tv_sec, (int32_t)now.tv_nsec);
-		r->body_case = PANORAMA__REPLY__BODY_PING;
-		r->ping = pr;
-		return;
-	}
-	case PANORAMA__REQUEST__BODY_GET_PEERS:
-		r->peers = peers_reply(s->peers, s->cur->arena);
-		r->body_case = r->peers ? PANORAMA__REPLY__BODY_PEERS : PANORAMA__REPLY__BODY__NOT_SET;
-		return;
-	case PANORAMA__REQUEST__BODY_GET_ID: {
-		Panorama__Peer *me = anew(s, sizeof(*me));
-		if (!me)
-			break;
-		panorama__peer__init(me);
-		me->id = s->cfg.id;
-		me->addr = s->cfg.addr;
-		r->body_case = PANORAMA__REPLY__BODY_NODE;
-		r->node = me;
-		return;
-	}
-	case PANORAMA__REQUEST__BODY__NOT_SET:
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "request without a body");
-		return;
-	default:
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "unknown request type %d",
-		            (int)q->body_case);
-		return;
-	}
-	if (r->body_case == PANORAMA__REPLY__BODY__NOT_SET)
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "request without its arguments");
 }
 
 /* --- the loop ----------------------------------------------------------- */
@@ -1165,11 +1237,7 @@ static void process_batch(pano_server *s)
 {
 	int64_t started = mono_ns();
 	apply_writes(s);
-	for (size_t i = 0; i < s->cur->n; i++) {
-		pending *p = &s->cur->items[i];
-		if (p->req && p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET)
-			handle_read(s, p);
-	}
+	answer_reads(s);
 	if (!s->cfg.fsync) {
 		/* Committed means written to the WAL: safe from kill -9, which
 		 * is the durability asked for; answer at once. */
