@@ -352,13 +352,13 @@ static void *checkpointer(void *arg)
 static int start_checkpointer(pano_db *db, const char *path, char *err, size_t errlen)
 {
 	if (sqlite3_open_v2(path, &db->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->ckpt));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db->ckpt));
 		return -1;
 	}
 	sqlite3_busy_timeout(db->ckpt, 100);
 	/* A connection learns that the file is in WAL mode by reading it. */
 	if (sqlite3_exec(db->ckpt, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->ckpt));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db->ckpt));
 		return -1;
 	}
 	pthread_mutex_init(&db->ckpt_mu, NULL);
@@ -366,7 +366,7 @@ static int start_checkpointer(pano_db *db, const char *path, char *err, size_t e
 	if (pthread_create(&db->ckpt_thread, NULL, checkpointer, db) != 0) {
 		pthread_mutex_destroy(&db->ckpt_mu);
 		pthread_cond_destroy(&db->ckpt_cv);
-		snprintf(err, errlen, "%s: cannot start the checkpoint thread", path);
+		snprintf(err, errlen, "cannot start the checkpoint thread");
 		return -1;
 	}
 	db->ckpt_running = true;
@@ -403,100 +403,55 @@ static void configure_sqlite(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-pano_db *pano_db_open(const char *path, char *err, size_t errlen)
+/* A new file's tables, version 3. */
+static int create_schema(pano_db *db, char *err, size_t errlen)
 {
-	static pthread_once_t configured = PTHREAD_ONCE_INIT;
-	pthread_once(&configured, configure_sqlite);
-	pano_db *db = calloc(1, sizeof(*db));
-	if (!db || !(db->arena = arena_new())) {
-		free(db);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	db->wal_fd = -1;
-	snprintf(db->wal_path, sizeof(db->wal_path), "%s-wal", path);
-	/* sqlite would open a read-only file (or one in a read-only
-	 * directory, where the WAL cannot be made) and fail every write, or
-	 * say only "unable to open database file" */
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	if ((access(path, F_OK) == 0 && access(path, W_OK) != 0) || access(dir, W_OK) != 0) {
-		snprintf(err, errlen, "%s: read-only (%s); the node could not store a report", path, strerror(errno));
-		pano_db_close(db);
-		return NULL;
-	}
-	/* before sqlite reads the WAL, and drops what follows damage in it */
-	if (pano_wal_check(db->wal_path, err, errlen) != 0) {
-		size_t n = strlen(err);
-		snprintf(err + n, errlen - n, "; not touching it (docs/panorama.md, \"A damaged database\")");
-		pano_db_close(db);
-		return NULL;
-	}
-	/* NOMUTEX: only the node's loop uses this connection (the syncer
-	 * has its own descriptor, the checkpointer its own connection), so
-	 * sqlite need not lock it on every call. */
-	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                    NULL) != SQLITE_OK) {
-		fail(db, path, err, errlen);
-		pano_db_close(db);
-		return NULL;
-	}
-	sqlite3_extended_result_codes(db->h, 1);
-	/* Wait out the checkpointer's brief RESTART instead of failing. */
-	sqlite3_busy_handler(db->h, wait_briefly, db);
-	int tables = 0, version = 0;
-	char why[256];
-	if (query_int(db, "SELECT count(*) FROM sqlite_master", &tables, why, sizeof(why)) != 0 ||
-	    query_int(db, "PRAGMA user_version", &version, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "%s: %s", path, why);
-		pano_db_close(db);
-		return NULL;
-	}
-	if (check_file(db, path, tables, version, err, errlen) != 0) {
-		pano_db_close(db);
-		return NULL;
-	}
-	if (exec(db, "PRAGMA journal_mode=WAL", why, sizeof(why)) != 0 ||
-	    /* NORMAL: a commit writes the WAL but does not fsync it;
-	     * pano_db_sync does, on the node's syncer thread, before replies. */
-	    exec(db, "PRAGMA synchronous=NORMAL", why, sizeof(why)) != 0 ||
-	    exec(db, "PRAGMA wal_autocheckpoint=0", why, sizeof(why)) != 0 ||
-	    exec(db, "PRAGMA journal_size_limit=67108864", why, sizeof(why)) != 0 ||
-	    (tables == 0 &&
-	     exec(db,
-	          "BEGIN;"
-	          "CREATE TABLE views(id INTEGER PRIMARY KEY, subject TEXT NOT NULL,"
-	          " observer TEXT NOT NULL, floor INTEGER NOT NULL DEFAULT 0,"
-	          " UNIQUE(subject, observer));"
-	          "CREATE TABLE log(id INTEGER PRIMARY KEY, view INTEGER NOT NULL,"
-	          " seq INTEGER NOT NULL, obs BLOB NOT NULL);"
-	          "CREATE TABLE watched(subject TEXT PRIMARY KEY) WITHOUT ROWID;"
-	          "PRAGMA user_version=3;"
-	          "COMMIT;", why, sizeof(why)) != 0) ||
-	    /* Version 2 deleted every dead row at once, so its log holds only
-	     * live ones and every floor is 0.  Its row ids are renumbered from
-	     * 1, in order: a view that stopped reporting long ago would
-	     * otherwise leave the log spanning every row ever written. */
-	    (tables > 0 && version == 2 &&
-	     exec(db,
-	          "BEGIN;"
-	          "ALTER TABLE views ADD COLUMN floor INTEGER NOT NULL DEFAULT 0;"
-	          "CREATE TABLE log3(id INTEGER PRIMARY KEY, view INTEGER NOT NULL,"
-	          " seq INTEGER NOT NULL, obs BLOB NOT NULL);"
-	          "INSERT INTO log3(view, seq, obs) SELECT view, seq, obs FROM log ORDER BY id;"
-	          "DROP TABLE log;"
-	          "ALTER TABLE log3 RENAME TO log;"
-	          "PRAGMA user_version=3;"
-	          "COMMIT;", why, sizeof(why)) != 0)) {
-		snprintf(err, errlen, "%s: %s", path, why);
-		pano_db_close(db);
-		return NULL;
-	}
+	return exec(db,
+	            "BEGIN;"
+	            "CREATE TABLE views(id INTEGER PRIMARY KEY, subject TEXT NOT NULL,"
+	            " observer TEXT NOT NULL, floor INTEGER NOT NULL DEFAULT 0,"
+	            " UNIQUE(subject, observer));"
+	            "CREATE TABLE log(id INTEGER PRIMARY KEY, view INTEGER NOT NULL,"
+	            " seq INTEGER NOT NULL, obs BLOB NOT NULL);"
+	            "CREATE TABLE watched(subject TEXT PRIMARY KEY) WITHOUT ROWID;"
+	            "PRAGMA user_version=3;"
+	            "COMMIT;", err, errlen);
+}
+
+/* Version 2 deleted every dead row at once, so its log holds only live
+ * ones and every floor is 0.  Its row ids are renumbered from 1, in order:
+ * a view that stopped reporting long ago would otherwise leave the log
+ * spanning every row ever written. */
+static int upgrade_from_v2(pano_db *db, char *err, size_t errlen)
+{
+	if (exec(db,
+	         "BEGIN;"
+	         "ALTER TABLE views ADD COLUMN floor INTEGER NOT NULL DEFAULT 0;"
+	         "CREATE TABLE log3(id INTEGER PRIMARY KEY, view INTEGER NOT NULL,"
+	         " seq INTEGER NOT NULL, obs BLOB NOT NULL);"
+	         "INSERT INTO log3(view, seq, obs) SELECT view, seq, obs FROM log ORDER BY id;"
+	         "DROP TABLE log;"
+	         "ALTER TABLE log3 RENAME TO log;"
+	         "PRAGMA user_version=3;"
+	         "COMMIT;", err, errlen) != 0)
+		return -1;
+	db->upgraded_from = 2;
+	return 0;
+}
+
+/* The connection's settings. */
+static int configure(pano_db *db, char *err, size_t errlen)
+{
+	return exec(db, "PRAGMA journal_mode=WAL", err, errlen) != 0 ||
+	       /* NORMAL: a commit writes the WAL but does not fsync it;
+	        * pano_db_sync does, on the node's syncer thread, before replies. */
+	       exec(db, "PRAGMA synchronous=NORMAL", err, errlen) != 0 ||
+	       exec(db, "PRAGMA wal_autocheckpoint=0", err, errlen) != 0 ||
+	       exec(db, "PRAGMA journal_size_limit=67108864", err, errlen) != 0 ? -1 : 0;
+}
+
+static int prepare_statements(pano_db *db, char *err, size_t errlen)
+{
 	struct { sqlite3_stmt **st; const char *sql; } stmts[] = {
 		/* REPLACE: files written before garbage collection deleted the
 		 * rows of the views it dropped still hold such rows; when such a
@@ -516,38 +471,88 @@ pano_db *pano_db_open(const char *path, char *err, size_t errlen)
 		{ &db->commit, "COMMIT" },
 		{ &db->rollback, "ROLLBACK" },
 	};
-	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
-		if (sqlite3_prepare_v3(db->h, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
-		                       stmts[i].st, NULL) != SQLITE_OK) {
-			fail(db, path, err, errlen);
-			pano_db_close(db);
-			return NULL;
-		}
-	}
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+		if (sqlite3_prepare_v3(db->h, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st, NULL) != SQLITE_OK)
+			return fail(db, "preparing", err, errlen);
 	for (int n = 1; n <= PUT_CHUNK; n++) {
 		char sql[64 + PUT_CHUNK * 12];
 		int used = snprintf(sql, sizeof(sql), "INSERT INTO log(view, seq, obs) VALUES");
 		for (int i = 0; i < n; i++)
 			used += snprintf(sql + used, sizeof(sql) - (size_t)used, "%s(?,?,?)", i ? "," : "");
-		if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->put_rows[n], NULL) !=
-		    SQLITE_OK) {
-			fail(db, path, err, errlen);
-			pano_db_close(db);
-			return NULL;
-		}
+		if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->put_rows[n], NULL) != SQLITE_OK)
+			return fail(db, "preparing", err, errlen);
 	}
-	if (tables > 0 && version == 2)
-		db->upgraded_from = 2;
-	if (read_extent(db, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "%s: %s", path, why);
-		pano_db_close(db);
+	return 0;
+}
+
+/* sqlite would open a read-only file (or one in a read-only directory,
+ * where the WAL cannot be made) and fail every write, or say only "unable
+ * to open database file". */
+static int check_writable(const char *path, char *err, size_t errlen)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if ((access(path, F_OK) == 0 && access(path, W_OK) != 0) || access(dir, W_OK) != 0) {
+		snprintf(err, errlen, "read-only (%s); the node could not store a report", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+pano_db *pano_db_open(const char *path, char *err, size_t errlen)
+{
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
+	pthread_once(&configured, configure_sqlite);
+	pano_db *db = calloc(1, sizeof(*db));
+	if (!db || !(db->arena = arena_new())) {
+		free(db);
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (start_checkpointer(db, path, err, errlen) != 0) {
-		pano_db_close(db);
-		return NULL;
+	db->wal_fd = -1;
+	snprintf(db->wal_path, sizeof(db->wal_path), "%s-wal", path);
+	char why[256];
+	int tables = 0, version = 0;
+	if (check_writable(path, why, sizeof(why)) != 0)
+		goto failed;
+	/* before sqlite reads the WAL, and drops what follows damage in it */
+	if (pano_wal_check(db->wal_path, err, errlen) != 0) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, "; not touching it (docs/panorama.md, \"A damaged database\")");
+		goto refused;
 	}
+	/* NOMUTEX: only the node's loop uses this connection (the syncer
+	 * has its own descriptor, the checkpointer its own connection), so
+	 * sqlite need not lock it on every call. */
+	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db->h));
+		goto failed;
+	}
+	sqlite3_extended_result_codes(db->h, 1);
+	/* Wait out the checkpointer's brief RESTART instead of failing. */
+	sqlite3_busy_handler(db->h, wait_briefly, db);
+	if (query_int(db, "SELECT count(*) FROM sqlite_master", &tables, why, sizeof(why)) != 0 ||
+	    query_int(db, "PRAGMA user_version", &version, why, sizeof(why)) != 0)
+		goto failed;
+	if (check_file(db, path, tables, version, err, errlen) != 0)
+		goto refused;
+	if (configure(db, why, sizeof(why)) != 0 || (tables == 0 && create_schema(db, why, sizeof(why)) != 0) ||
+	    (tables > 0 && version == 2 && upgrade_from_v2(db, why, sizeof(why)) != 0) ||
+	    prepare_statements(db, why, sizeof(why)) != 0 || read_extent(db, why, sizeof(why)) != 0 ||
+	    start_checkpointer(db, path, why, sizeof(why)) != 0)
+		goto failed;
 	return db;
+failed:
+	snprintf(err, errlen, "%s: %s", path, why);
+refused:
+	pano_db_close(db);
+	return NULL;
 }
 
 void pano_db_close(pano_db *db)

@@ -317,23 +317,18 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		arenas = arenas && s->batches[i].arena;
 	}
 	s->cur = &s->batches[0];
-	if (cfg->curve_key && load_keys(s, err, errlen) != 0) {
-		pano_server_free(s);
-		return NULL;
-	}
+	if (cfg->curve_key && load_keys(s, err, errlen) != 0)
+		goto failed;
 	s->db = pano_db_open(cfg->db_file, err, errlen);
 	if (s->db && pano_db_upgraded_from(s->db))
 		pano_log(PANO_LOG_INFO, "upgraded %s from schema version %d to %d", cfg->db_file,
 		         pano_db_upgraded_from(s->db), PANO_DB_SCHEMA_VERSION);
-	if (!arenas || !s->db || load_store(s, err, errlen) != 0) {
-		pano_server_free(s);
-		return NULL;
-	}
+	if (!arenas || !s->db || load_store(s, err, errlen) != 0)
+		goto failed;
 	char endpoint[512];
 	if (pano_endpoint(cfg->addr, endpoint, sizeof(endpoint)) != 0) {
 		snprintf(err, errlen, "address '%.200s' is not host:port", cfg->addr);
-		pano_server_free(s);
-		return NULL;
+		goto failed;
 	}
 	s->zctx = zmq_ctx_new();
 	if (s->zctx)
@@ -341,14 +336,11 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	s->router = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
 	if (!s->router) {
 		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
-		pano_server_free(s);
-		return NULL;
+		goto failed;
 	}
 	if (s->keys && (!(s->zap = pano_zap_start(s->zctx, s->keys, err, errlen)) ||
-	                pano_curve_server_apply(s->router, &s->self, err, errlen) != 0)) {
-		pano_server_free(s);
-		return NULL;
-	}
+	                pano_curve_server_apply(s->router, &s->self, err, errlen) != 0))
+		goto failed;
 	int64_t maxmsg = PANO_MSG_MAX;
 	int hwm = 10000, one = 1, linger = 1000;
 	zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
@@ -359,14 +351,11 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof(linger));
 	if (pano_endpoint_prepare(s->router, endpoint) != 0 || zmq_bind(s->router, endpoint) != 0) {
 		snprintf(err, errlen, "cannot listen on %.200s: %s", cfg->addr, zmq_strerror(errno));
-		pano_server_free(s);
-		return NULL;
+		goto failed;
 	}
 	s->peers = peers_new(s->zctx, cfg, s->keys ? &s->self : NULL, s->keys, err, errlen);
-	if (!s->peers) {
-		pano_server_free(s);
-		return NULL;
-	}
+	if (!s->peers)
+		goto failed;
 	if (!cfg->watch_addr || strcmp(cfg->watch_addr, "off") != 0) {
 		char waddr[512];
 		if (cfg->watch_addr)
@@ -381,21 +370,21 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 			return NULL;
 		}
 	}
-	if (cfg->http_addr && strcmp(cfg->http_addr, "off") != 0 && start_http(s, err, errlen) != 0) {
-		pano_server_free(s);
-		return NULL;
-	}
+	if (cfg->http_addr && strcmp(cfg->http_addr, "off") != 0 && start_http(s, err, errlen) != 0)
+		goto failed;
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->sync_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&s->sync_mu, NULL);
 	pthread_cond_init(&s->sync_cv, NULL);
 	if (s->sigfd < 0 || s->sync_efd < 0 || pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
 		snprintf(err, errlen, "cannot start the syncer thread");
-		pano_server_free(s);
-		return NULL;
+		goto failed;
 	}
 	s->syncer_running = true;
 	return s;
+failed:
+	pano_server_free(s);
+	return NULL;
 }
 
 void pano_server_free(pano_server *s)
