@@ -107,7 +107,7 @@ CLIENT_LIBS := build/libpano_client.a build/libpano_common.a
 NODE_LIBS   := build/libpano_node.a $(CLIENT_LIBS)
 SAN_NODE_LIBS := build-san/libpano_node.a build-san/libpano_client.a build-san/libpano_common.a
 
-bin/htm-detect: build/tools/htm_detect.o build/libdetector.a
+bin/htm-detect: build/tools/htm_detect.o build/libdetector.a build/libpano_common.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_DETECTOR)
 

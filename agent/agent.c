@@ -24,6 +24,7 @@
 #include "agent/statefile.h"
 #include "agent/timefmt.h"
 #include "pano/common/http.h"
+#include "pano/common/clock.h"
 
 /* HTM models are ~125 KB each: saved every 5 minutes, and at exit. */
 #define STATE_SAVE_EVERY_NS (300 * INT64_C(1000000000))
@@ -235,7 +236,7 @@ static void send_due(agent *a, int64_t now)
 			expire_timeouts(a, INT64_MAX); /* cannot happen: cap > 2 rounds */
 		h->gen++;
 		h->inflight = true;
-		h->send_wall_ms = timefmt_wall_ms();
+		h->send_wall_ms = clock_wall_ms();
 		a->fifo[(a->fifo_head + a->fifo_len) % a->fifo_cap] =
 			(pending_timeout){ host, h->gen, now + a->timeout_ns };
 		a->fifo_len++;
@@ -244,7 +245,7 @@ static void send_due(agent *a, int64_t now)
 		if (engine_send(a->engine, host, h->gen, (struct sockaddr *)&h->addr,
 		                h->addrlen) != PROBE_OK && h->inflight)
 			complete(a, host, PROBE_ERROR, -1);
-		now = timefmt_mono_ns();
+		now = clock_mono_ns();
 	}
 	engine_flush(a->engine);
 }
@@ -434,9 +435,9 @@ static void teardown(agent *a)
 {
 	if (a->pub) {
 		/* a last second to deliver what is queued; the rest stays on disk */
-		int64_t until = timefmt_mono_ns() + INT64_C(1000000000);
-		while (publisher_pending(a->pub) && timefmt_mono_ns() < until) {
-			publisher_poll(a->pub, timefmt_mono_ns());
+		int64_t until = clock_mono_ns() + INT64_C(1000000000);
+		while (publisher_pending(a->pub) && clock_mono_ns() < until) {
+			publisher_poll(a->pub, clock_mono_ns());
 			usleep(10000);
 		}
 		publisher_free(a->pub);
@@ -500,7 +501,7 @@ int agent_run(const agent_config *cfg)
 		teardown(&a);
 		return 1;
 	}
-	int64_t start = timefmt_mono_ns();
+	int64_t start = clock_mono_ns();
 	schedule_init(&a.sched, start, a.interval_ns, a.n);
 	int64_t end = cfg->duration_s > 0 ? start + (int64_t)(cfg->duration_s * 1e9) : INT64_MAX;
 	int64_t next_flush = start + LOG_FLUSH_EVERY_NS;
@@ -521,7 +522,7 @@ int agent_run(const agent_config *cfg)
 	int64_t drain_until = INT64_MAX;
 
 	for (;;) {
-		int64_t now = timefmt_mono_ns();
+		int64_t now = clock_mono_ns();
 		if ((a.stopping || now >= end) && drain_until == INT64_MAX) {
 			/* Stop sending; let the probes in flight finish. */
 			a.stopping = true;
@@ -539,7 +540,7 @@ int agent_run(const agent_config *cfg)
 			if (csvlogs_reopen(a.logs, err, sizeof(err)) != 0)
 				fprintf(stderr, "%s: reopening logs: %s\n", cfg->prog, err);
 		}
-		now = timefmt_mono_ns();
+		now = clock_mono_ns();
 		if (now >= next_flush) {
 			csvlogs_flush(a.logs);
 			next_flush = now + LOG_FLUSH_EVERY_NS;
@@ -586,7 +587,7 @@ int agent_run(const agent_config *cfg)
 	if (cfg->prom_file)
 		write_prom(&a, &prom_failed); /* the final figures */
 	if (cfg->stats)
-		print_stats(&a, timefmt_mono_ns() - start);
+		print_stats(&a, clock_mono_ns() - start);
 	teardown(&a);
 	return 0;
 }

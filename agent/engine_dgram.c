@@ -12,6 +12,7 @@
 #include "detector/bytes.h"
 #include "agent/engine.h"
 #include "agent/timefmt.h"
+#include "pano/common/clock.h"
 
 /* Our payload: a magic word, then the host and generation it belongs to.
  * The kernel owns the echo identifier of a ping socket, so the payload is
@@ -72,7 +73,7 @@ static void dgram_read(watch *w, uint32_t events)
 		ssize_t n = recvfrom(s->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from, &fromlen);
 		if (n < 0)
 			return; /* EAGAIN: drained; anything else: try at the next wake */
-		int64_t now = timefmt_mono_ns();
+		int64_t now = clock_mono_ns();
 		uint8_t reply_type = s->family == AF_INET ? ICMP_ECHOREPLY : ICMP6_ECHO_REPLY;
 		if (n < ECHO_HDR + PAYLOAD_LEN || pkt[0] != reply_type)
 			continue;
@@ -121,7 +122,7 @@ static probe_status dgram_send(probe_engine *pe, uint32_t host, uint32_t gen,
 	put_u32le(pkt + ECHO_HDR + 8, gen);
 	memcpy(&e->addr[host], addr, len);
 	e->gen[host] = gen;
-	e->sent_ns[host] = timefmt_mono_ns();
+	e->sent_ns[host] = clock_mono_ns();
 	if (sendto(s->fd, pkt, sizeof(pkt), 0, addr, len) != (ssize_t)sizeof(pkt))
 		return PROBE_ERROR;
 	return PROBE_OK;

@@ -25,6 +25,7 @@
 
 #include "agent/engine.h"
 #include "agent/timefmt.h"
+#include "pano/common/clock.h"
 
 /* Enough to ride out a few batches stuck on lost probes; more only adds
  * lock contention on the queue. */
@@ -101,7 +102,7 @@ static void run_batch(lo_engine *e, lo_batch *b)
 		if (i < b->n)
 			ping_iterator_set_context(it, &b->items[i++]);
 	}
-	int64_t started = timefmt_mono_ns();
+	int64_t started = clock_mono_ns();
 	if (added && ping_send(obj) < 0) {
 		pthread_mutex_lock(&e->mu);
 		snprintf(e->error, sizeof(e->error), "%s", ping_get_error(obj));
@@ -113,7 +114,7 @@ static void run_batch(lo_engine *e, lo_batch *b)
 		/* liboping times a reply with the wall clock: a clock step during
 		 * the probe must not make an hour-long response time (which would
 		 * then sit in the phi window).  No reply took longer than the call. */
-		int64_t elapsed = timefmt_mono_ns() - started;
+		int64_t elapsed = clock_mono_ns() - started;
 		for (pingobj_iter_t *it = ping_iterator_get(obj); it; it = ping_iterator_next(it)) {
 			lo_item *item = ping_iterator_get_context(it);
 			double latency_ms = -1.0;

@@ -9,6 +9,7 @@
 
 #include "agent/engine.h"
 #include "agent/timefmt.h"
+#include "pano/common/clock.h"
 
 typedef struct {
 	watch w;
@@ -53,7 +54,7 @@ static void tcp_ready(watch *w, uint32_t events)
 	(void)events;
 	if (p->fd < 0)
 		return;
-	int64_t now = timefmt_mono_ns();
+	int64_t now = clock_mono_ns();
 	int so_error = 0;
 	socklen_t len = sizeof(so_error);
 	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
@@ -84,9 +85,9 @@ static probe_status tcp_send(probe_engine *pe, uint32_t host, uint32_t gen,
 	p->host = host;
 	p->gen = gen;
 	p->fd = fd;
-	p->sent_ns = timefmt_mono_ns();
+	p->sent_ns = clock_mono_ns();
 	if (connect(fd, (struct sockaddr *)&to, len) == 0 || errno == ECONNREFUSED) {
-		finish(p, 0, timefmt_mono_ns());
+		finish(p, 0, clock_mono_ns());
 		return PROBE_OK;
 	}
 	if (errno != EINPROGRESS) {

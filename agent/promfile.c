@@ -139,24 +139,11 @@ void promfile_render(FILE *f, const pipeline *p, double interval_s, const promfi
 int promfile_write(const char *path, const pipeline *p, double interval_s, const promfile_labels *labels,
                    char *err, size_t errlen)
 {
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = regfile_open(tmp, "w", err, errlen);
-	if (!f)
+	/* not durable: the file is rewritten every interval, and one lost
+	 * to a power cut is written again at the next */
+	regfile_replacement r;
+	if (regfile_replace_begin(&r, path, err, errlen) != 0)
 		return -1;
-	promfile_render(f, p, interval_s, labels);
-	bool ok = fflush(f) == 0 && !ferror(f);
-	int saved = errno;
-	if (fclose(f) != 0 && ok) {
-		ok = false;
-		saved = errno;
-	}
-	if (!ok || rename(tmp, path) != 0) {
-		if (ok)
-			saved = errno;
-		unlink(tmp);
-		snprintf(err, errlen, "%s: %s", path, strerror(saved));
-		return -1;
-	}
-	return 0;
+	promfile_render(r.f, p, interval_s, labels);
+	return regfile_replace_commit(&r, false, err, errlen);
 }

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +19,14 @@ static const uint8_t MAGIC[8] = { 'C', 'S', 'S', 'T', 'A', 'T', 'E', 1 };
 
 
 struct statefile_writer {
-	char path[PATH_MAX];
-	char tmp[PATH_MAX + 8];
-	FILE *f;
+	regfile_replacement file;
 	uint64_t sum;
 	int failed;
 };
 
 static void wr(statefile_writer *w, const void *p, size_t n)
 {
-	if (n && fwrite(p, 1, n, w->f) != n)
+	if (n && fwrite(p, 1, n, w->file.f) != n)
 		w->failed = 1;
 	w->sum = fnv1a(w->sum, p, n);
 }
@@ -37,15 +34,11 @@ static void wr(statefile_writer *w, const void *p, size_t n)
 statefile_writer *statefile_begin(const char *path, char *err, size_t errlen)
 {
 	statefile_writer *w = calloc(1, sizeof(*w));
-	if (!w || strlen(path) >= PATH_MAX) {
-		snprintf(err, errlen, "%s: %s", path, w ? "name too long" : "out of memory");
-		free(w);
+	if (!w) {
+		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
-	snprintf(w->path, sizeof(w->path), "%s", path);
-	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", path);
-	w->f = regfile_open(w->tmp, "wb", err, errlen);
-	if (!w->f) {
+	if (regfile_replace_begin(&w->file, path, err, errlen) != 0) {
 		free(w);
 		return NULL;
 	}
@@ -74,21 +67,8 @@ void statefile_abort(statefile_writer *w)
 {
 	if (!w)
 		return;
-	fclose(w->f);
-	unlink(w->tmp);
+	regfile_replace_abort(&w->file);
 	free(w);
-}
-
-static int fsync_dir_of(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
 }
 
 int statefile_commit(statefile_writer *w, char *err, size_t errlen)
@@ -96,18 +76,14 @@ int statefile_commit(statefile_writer *w, char *err, size_t errlen)
 	uint8_t tail[8];
 	put_u64le(tail, w->sum);
 	wr(w, tail, sizeof(tail));
-	int rc = -1;
-	if (w->failed || fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)
-		snprintf(err, errlen, "%s: %s", w->tmp, strerror(errno ? errno : EIO));
-	else if (rename(w->tmp, w->path) != 0)
-		snprintf(err, errlen, "rename %s: %s", w->tmp, strerror(errno));
-	else
-		rc = 0;
-	fclose(w->f);
-	if (rc != 0)
-		unlink(w->tmp);
-	else
-		fsync_dir_of(w->path); /* the rename itself must survive a crash */
+	int rc;
+	if (w->failed) {
+		snprintf(err, errlen, "%s: %s", w->file.tmp, strerror(errno ? errno : EIO));
+		regfile_replace_abort(&w->file);
+		rc = -1;
+	} else {
+		rc = regfile_replace_commit(&w->file, true, err, errlen);
+	}
 	free(w);
 	return rc;
 }

@@ -65,17 +65,3 @@ int timefmt_parse(const char *s, size_t len, int64_t *ms)
 	*ms = (int64_t)t * 1000 + f;
 	return 0;
 }
-
-int64_t timefmt_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t timefmt_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}

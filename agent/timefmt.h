@@ -17,8 +17,4 @@ void timefmt_format(int64_t ms, char buf[TIMEFMT_LEN]);
  * returns 0 and the time in *ms, or -1 when s is not such a timestamp. */
 int timefmt_parse(const char *s, size_t len, int64_t *ms);
 
-/* Wall clock and monotonic clock now, in ms and ns. */
-int64_t timefmt_wall_ms(void);
-int64_t timefmt_mono_ns(void);
-
 #endif

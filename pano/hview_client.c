@@ -20,6 +20,7 @@
 #include "pano/common/natural.h"
 #include "pano/common/endpoint.h"
 #include "pano/client/safeout.h"
+#include "pano/common/clock.h"
 
 #define PROG "hview-client"
 #define SYNOPSIS "[-server HOST:PORT] [-timeout MS] [-key FILE -serverkey FILE] [command args...]"
@@ -374,13 +375,11 @@ static int cmd_ping(session *s)
 	Panorama__Request req = PANORAMA__REQUEST__INIT;
 	req.body_case = PANORAMA__REQUEST__BODY_PING;
 	req.ping = &pq;
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	int64_t sent = clock_mono_ns();
 	Panorama__Reply *r = call(s, &req, PANORAMA__REPLY__BODY_PING);
 	if (!r)
 		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	double ms = (double)(clock_mono_ns() - sent) / 1e6;
 	printf("ping %s: %s, %.3f ms\n", pano_client_addr(s->c),
 	       r->ping->result == PANORAMA__PING_REPLY__STATUS__GOOD ? "GOOD" : "BAD", ms);
 	panorama__reply__free_unpacked(r, NULL);

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "htm/htm.h"
+#include "pano/common/clock.h"
 
 #define PROG "htm-detect"
 #define LINE_MAX_LEN 4096
@@ -176,8 +177,7 @@ static double detect(const series *s, const options *o, double *scores)
 		return -2;
 	}
 	double seen_lo = NAN, seen_hi = NAN;
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	int64_t started = clock_mono_ns();
 	for (size_t i = 0; i < s->n; i++) {
 		double v = s->value[i];
 		htm_result r;
@@ -193,9 +193,8 @@ static double detect(const series *s, const options *o, double *scores)
 			seen_hi = v;
 		scores[i] = o->raw ? r.raw_anomaly : (spatial ? 1.0 : r.log_likelihood);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &b);
 	htm_free(m);
-	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	return (double)(clock_mono_ns() - started) / 1e9;
 }
 
 static int write_scores(FILE *out, const series *s, const double *scores)

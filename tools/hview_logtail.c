@@ -19,6 +19,7 @@
 #include "tools/logfollow.h"
 #include "tools/logrules.h"
 #include "tools/logtail_zookeeper.h"
+#include "pano/common/clock.h"
 
 #define PROG "hview-logtail"
 #define SYNOPSIS                                                                              \
@@ -32,12 +33,6 @@ typedef struct {
 	const char *rules, *ensemble, *filter;
 } plugin_options;
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* --name VALUE, --name=VALUE or -name VALUE after the plugin's name. */
 static int plugin_args(const char *plugin, int argc, char **argv, plugin_options *o)
@@ -126,7 +121,7 @@ static void handle_line(const char *line, logrules *rules, publisher *pub, long 
 	logevent ev[16];
 	size_t n = logrules_match(rules, line, ev, 16);
 	c->lines++;
-	int64_t now = clock_ns(CLOCK_REALTIME);
+	int64_t now = clock_wall_ns();
 	for (size_t i = 0; i < n; i++) {
 		int64_t t = ev[i].time_ns ? ev[i].time_ns : now;
 		if (stale_s >= 0 && t < now - (int64_t)stale_s * 1000000000) {
@@ -268,7 +263,7 @@ int main(int argc, char **argv)
 			rotations = logfollow_rotations(follow);
 			truncations = logfollow_truncations(follow);
 		}
-		publisher_poll(pub, clock_ns(CLOCK_MONOTONIC));
+		publisher_poll(pub, clock_mono_ns());
 		if (once && !line) {
 			if ((line = logfollow_flush(follow, &lineno)) != NULL)
 				handle_line(line, pl.rules, pub, stale_s, &c);
@@ -282,9 +277,9 @@ int main(int argc, char **argv)
 			stop = true;
 	}
 	/* deliver what is queued; what is not stays on disk for the next run */
-	int64_t until = clock_ns(CLOCK_MONOTONIC) + (int64_t)wait_s * 1000000000;
-	while (publisher_pending(pub) && clock_ns(CLOCK_MONOTONIC) < until) {
-		publisher_poll(pub, clock_ns(CLOCK_MONOTONIC));
+	int64_t until = clock_mono_ns() + (int64_t)wait_s * 1000000000;
+	while (publisher_pending(pub) && clock_mono_ns() < until) {
+		publisher_poll(pub, clock_mono_ns());
 		struct timespec nap = { 0, 10000000 };
 		if (sigtimedwait(&sigs, NULL, &nap) > 0)
 			break;

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "pano/common/endpoint.h"
+#include "pano/common/clock.h"
 
 struct pano_client {
 	void *ctx, *sock;
@@ -213,12 +214,6 @@ Panorama__Reply *pano_client_recv(pano_client *c, int timeout_ms)
 	return r;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 Panorama__Reply *pano_client_call(pano_client *c, Panorama__Request *req, char *err, size_t errlen)
 {
@@ -231,9 +226,9 @@ Panorama__Reply *pano_client_call(pano_client *c, Panorama__Request *req, char *
 			snprintf(err, errlen, "cannot send to %s within %d ms", c->addr, c->timeout_ms);
 		return NULL;
 	}
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = clock_mono_ms() + c->timeout_ms;
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (left <= 0)
 			break;
 		Panorama__Reply *r = pano_client_recv(c, (int)left);

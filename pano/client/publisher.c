@@ -70,24 +70,22 @@ static int append_record(publisher *p, const uint8_t *bytes, size_t len)
 /* Rewrites the file with just the unacknowledged reports (atomically). */
 static void compact(publisher *p)
 {
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", p->path);
 	char err[256];
-	FILE *f = regfile_open(tmp, "wb", err, sizeof(err));
-	if (!f)
+	regfile_replacement r;
+	if (regfile_replace_begin(&r, p->path, err, sizeof(err)) != 0)
 		return;
-	bool ok = p->count == 0 || fwrite(QUEUE_MAGIC, 1, sizeof(QUEUE_MAGIC), f) == sizeof(QUEUE_MAGIC);
+	bool ok = p->count == 0 || fwrite(QUEUE_MAGIC, 1, sizeof(QUEUE_MAGIC), r.f) == sizeof(QUEUE_MAGIC);
 	for (size_t i = 0; i < p->count && ok; i++) {
 		uint8_t hdr[8];
 		record_header(hdr, at(p, i)->bytes, at(p, i)->len);
-		ok = fwrite(hdr, 1, 8, f) == 8 && fwrite(at(p, i)->bytes, 1, at(p, i)->len, f) == at(p, i)->len;
+		ok = fwrite(hdr, 1, 8, r.f) == 8 && fwrite(at(p, i)->bytes, 1, at(p, i)->len, r.f) == at(p, i)->len;
 	}
-	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-	fclose(f);
-	if (!ok || rename(tmp, p->path) != 0) {
-		unlink(tmp);
+	if (!ok) {
+		regfile_replace_abort(&r);
 		return;
 	}
+	if (regfile_replace_commit(&r, true, err, sizeof(err)) != 0)
+		return;
 	if (p->file)
 		fclose(p->file);
 	p->file = regfile_open(p->path, "ab", err, sizeof(err));

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,4 +49,60 @@ FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen)
 		errno = e;
 	}
 	return f;
+}
+
+int regfile_replace_begin(regfile_replacement *r, const char *path, char *err, size_t errlen)
+{
+	if (strlen(path) >= sizeof(r->path)) {
+		snprintf(err, errlen, "%.200s...: name too long", path);
+		r->f = NULL;
+		return -1;
+	}
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	snprintf(r->tmp, sizeof(r->tmp), "%s.tmp", path);
+	r->f = regfile_open(r->tmp, "wb", err, errlen);
+	return r->f ? 0 : -1;
+}
+
+void regfile_replace_abort(regfile_replacement *r)
+{
+	if (!r->f)
+		return;
+	fclose(r->f);
+	r->f = NULL;
+	unlink(r->tmp);
+}
+
+static void fsync_dir_of(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd); /* best effort: the file itself is whole either way */
+		close(fd);
+	}
+}
+
+int regfile_replace_commit(regfile_replacement *r, bool durable, char *err, size_t errlen)
+{
+	bool ok = fflush(r->f) == 0 && !ferror(r->f) && (!durable || fsync(fileno(r->f)) == 0);
+	int saved = errno ? errno : EIO;
+	if (fclose(r->f) != 0 && ok) {
+		ok = false;
+		saved = errno;
+	}
+	r->f = NULL;
+	if (ok && rename(r->tmp, r->path) != 0) {
+		ok = false;
+		saved = errno;
+	}
+	if (!ok) {
+		unlink(r->tmp);
+		snprintf(err, errlen, "%s: %s", r->path, strerror(saved));
+		return -1;
+	}
+	if (durable)
+		fsync_dir_of(r->path);
+	return 0;
 }

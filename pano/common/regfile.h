@@ -9,6 +9,7 @@
 #ifndef PANO_REGFILE_H
 #define PANO_REGFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -17,5 +18,24 @@
  * NULL with errno set and "PATH: cannot open: REASON" in err, or "PATH:
  * not a regular file" (errno EINVAL) for an existing file that is not. */
 FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen);
+
+/*
+ * Replacing a file whole, so that a crash leaves the old one or the new one,
+ * never a mix: the new content goes to PATH.tmp (through r->f), which
+ * regfile_replace_commit flushes, fsyncs (when durable), renames over PATH,
+ * and then fsyncs the directory, so that the rename survives a power cut
+ * too.  A failed or aborted replacement removes PATH.tmp and leaves PATH as
+ * it was.
+ */
+typedef struct {
+	FILE *f;
+	char path[4096];
+	char tmp[4100];
+} regfile_replacement;
+
+int regfile_replace_begin(regfile_replacement *r, const char *path, char *err, size_t errlen);
+/* 0, or -1 with "PATH: REASON" in err. */
+int regfile_replace_commit(regfile_replacement *r, bool durable, char *err, size_t errlen);
+void regfile_replace_abort(regfile_replacement *r);
 
 #endif

@@ -13,6 +13,7 @@
 #include "panorama.pb-c.h"
 #include "pano/common/model.h"
 #include "pano/common/strmap.h"
+#include "pano/common/clock.h"
 
 #define CACHE_SLOTS 4
 /* 14 digits: a time to the millisecond, and no 17-digit noise */
@@ -38,12 +39,6 @@ struct pano_console {
 	pano_http *http;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 pano_console *pano_console_new(const char *node_id, const pano_store *const *store,
                                pano_node_figures (*figures)(void *ctx), void *ctx)
@@ -363,7 +358,7 @@ static pano_http_answer not_found(const char *what)
 static pano_http_answer from_cache(pano_console *c, const char *path, const char *type,
                                    char *(*make)(pano_console *))
 {
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 	cached *slot = NULL;
 	for (size_t i = 0; i < CACHE_SLOTS && !slot; i++)
 		if (strcmp(c->cache[i].path, path) == 0 || !c->cache[i].path[0])
@@ -424,7 +419,7 @@ pano_http_answer pano_console_render(void *console, const char *path, const char
 	if (strcmp(path, "/metrics") == 0)
 		return from_cache(c, path, "text/plain; version=0.0.4; charset=utf-8", make_metrics);
 	if (strcmp(path, "/api/v1/matrix") == 0) {
-		c->served_ms = now_ms();
+		c->served_ms = clock_mono_ms();
 		return from_cache(c, path, "application/json", make_matrix);
 	}
 	if (strcmp(path, "/api/v1/inference") == 0)
@@ -469,7 +464,7 @@ pano_http_answer pano_console_render(void *console, const char *path, const char
 void pano_console_changed(pano_console *c, const char *subject)
 {
 	/* on every stored report: nothing to keep while nobody can want it */
-	if (!c->http || !(pano_http_listening(c->http) || now_ms() - c->served_ms < PANO_CONSOLE_LOADING_MS))
+	if (!c->http || !(pano_http_listening(c->http) || clock_mono_ms() - c->served_ms < PANO_CONSOLE_LOADING_MS))
 		return;
 	if (c->changed && !strmap_get(c->changed, subject))
 		strmap_put(c->changed, subject, (void *)1);
@@ -477,7 +472,7 @@ void pano_console_changed(pano_console *c, const char *subject)
 
 void pano_console_flush(pano_console *c, pano_http *h)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 	c->http = h;
 	if (!c->changed || strmap_count(c->changed) == 0 || now - c->flushed_ms < PANO_CONSOLE_EVENT_MS)
 		return;
@@ -506,6 +501,6 @@ int pano_console_due_ms(const pano_console *c)
 {
 	if (!c->changed || strmap_count(c->changed) == 0)
 		return -1;
-	int64_t left = PANO_CONSOLE_EVENT_MS - (now_ms() - c->flushed_ms);
+	int64_t left = PANO_CONSOLE_EVENT_MS - (clock_mono_ms() - c->flushed_ms);
 	return left < 0 ? 0 : (int)left;
 }

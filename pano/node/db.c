@@ -15,6 +15,7 @@
 #include "pano/common/arena.h"
 #include "pano/node/wire.h"
 #include "pano/node/walcheck.h"
+#include "pano/common/clock.h"
 
 #define CHECKPOINT_EVERY_MS 500
 #define WAL_RESTART_FRAMES 4096
@@ -383,9 +384,7 @@ static int start_checkpointer(pano_db *db, const char *path, char *err, size_t e
 static int wait_briefly(void *ctx, int tries)
 {
 	pano_db *db = ctx;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	int64_t now_ms = clock_mono_ms();
 	if (tries == 0)
 		db->busy_since_ms = now_ms;
 	else if (now_ms - db->busy_since_ms >= BUSY_GIVE_UP_MS)

@@ -33,6 +33,7 @@
 #include "pano/node/watch.h"
 #include "pano/node/wire.h"
 #include "pano/node/zap.h"
+#include "pano/common/clock.h"
 
 #define DEGRADED_NS (INT64_C(1000000000))
 /* After a failed compaction, the next try waits this long: each failure
@@ -116,12 +117,6 @@ struct pano_server {
 	const char **peer_ids, **peer_addrs;
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static pano_node_figures figures(void *ctx)
 {
@@ -495,7 +490,7 @@ static void reply_observe(pano_server *s, pending *p, bool ok)
 
 static bool writes_refused(pano_server *s, pending *p)
 {
-	if (mono_ns() >= s->degraded_until)
+	if (clock_mono_ns() >= s->degraded_until)
 		return false;
 	reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE,
 	            "the node's database cannot take writes now; retry later");
@@ -919,7 +914,7 @@ static void apply_writes(pano_server *s)
 		const request_kind *k = kind_of(p->req);
 		if (!k || !k->writes)
 			continue;
-		if (!open && !failed && mono_ns() >= s->degraded_until) {
+		if (!open && !failed && clock_mono_ns() >= s->degraded_until) {
 			if (pano_db_begin(s->db, err, sizeof(err)) != 0) {
 				pano_log(PANO_LOG_ERROR, "database: %s", err);
 				failed = true;
@@ -935,14 +930,14 @@ static void apply_writes(pano_server *s)
 		if (k->handle(s, p) < 0)
 			failed = true;
 	}
-	int64_t commit_started = mono_ns();
+	int64_t commit_started = clock_mono_ns();
 	bool committing = open && !failed;
 	if (committing && pano_db_commit(s->db, err, sizeof(err)) != 0) {
 		pano_log(PANO_LOG_ERROR, "database commit: %s", err);
 		failed = true;
 	}
 	if (committing)
-		histogram_add(s->commit_in, (mono_ns() - commit_started) / 1e9, &s->commit_sum_s);
+		histogram_add(s->commit_in, (clock_mono_ns() - commit_started) / 1e9, &s->commit_sum_s);
 
 	if (!failed) {
 		pano_store_commit(s->store);
@@ -966,7 +961,7 @@ static void apply_writes(pano_server *s)
 			p->local_accepted = p->subscribe_change = false;
 		}
 	}
-	s->degraded_until = mono_ns() + DEGRADED_NS;
+	s->degraded_until = clock_mono_ns() + DEGRADED_NS;
 }
 
 /* Phase two of a batch: every request the writes left unanswered. */
@@ -1133,7 +1128,7 @@ static void finish_batch(pano_server *s, batch *b, bool sync_failed)
 {
 	if (sync_failed && b->wrote) {
 		pano_log(PANO_LOG_ERROR, "fsync of the database's WAL failed; refusing writes for a second");
-		s->degraded_until = mono_ns() + DEGRADED_NS;
+		s->degraded_until = clock_mono_ns() + DEGRADED_NS;
 	}
 	batch *saved = s->cur;
 	s->cur = b; /* reply builders allocate from the batch being answered */
@@ -1205,7 +1200,7 @@ static void collect_synced(pano_server *s, bool block)
 static void compact_log(pano_server *s)
 {
 	char err[256];
-	if (mono_ns() < s->compact_after || !pano_db_compaction_due(s->db))
+	if (clock_mono_ns() < s->compact_after || !pano_db_compaction_due(s->db))
 		return;
 	if (pano_db_begin(s->db, err, sizeof(err)) != 0 || pano_db_compact(s->db, s->store, err, sizeof(err)) != 0 ||
 	    pano_db_commit(s->db, err, sizeof(err)) != 0) {
@@ -1213,18 +1208,18 @@ static void compact_log(pano_server *s)
 		pano_log(PANO_LOG_WARN, "compaction: %s; reloading, and trying again in 10 s", err);
 		if (load_store(s, err, sizeof(err)) != 0)
 			pano_log(PANO_LOG_ERROR, "reloading after a failed compaction: %s", err);
-		s->compact_after = mono_ns() + COMPACT_RETRY_NS;
+		s->compact_after = clock_mono_ns() + COMPACT_RETRY_NS;
 	}
 }
 
 static void count_batch(pano_server *s, int64_t started_ns)
 {
-	histogram_add(s->batch_in, (mono_ns() - started_ns) / 1e9, &s->batch_sum_s);
+	histogram_add(s->batch_in, (clock_mono_ns() - started_ns) / 1e9, &s->batch_sum_s);
 }
 
 static void process_batch(pano_server *s)
 {
-	int64_t started = mono_ns();
+	int64_t started = clock_mono_ns();
 	apply_writes(s);
 	answer_reads(s);
 	if (!s->cfg.fsync) {
