@@ -237,33 +237,53 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
  * would.  Version 2 records (no decision blob) still load: the decision
  * starts afresh. */
 #define HOST_RECORD_VERSION 3
-/* version, aggregation count (4), its max (8), the latest anomaly (8), phi
- * blob length (4), decision blob length (4) */
-#define HOST_RECORD_HEADER 29
-/* version 2: version, state, started, lost run (4), aggregation count (4),
- * its max (8), the latest anomaly (8), phi blob length (4) */
-#define HOST_RECORD_V2_HEADER 31
+
+/* The record's header, both ways (detector/bytes.h): version, aggregation
+ * count, its max, the latest anomaly, phi blob length, decision blob
+ * length.  Version 2 had the decision's state, whether it had started and
+ * its lost run after the version byte, and no decision blob. */
+static void code_record_header(bytes_cursor *c, host_detectors *h, uint32_t *phi_len, uint32_t *att_len)
+{
+	uint8_t version = HOST_RECORD_VERSION;
+	bytes_u8(c, &version);
+	if (c->decoding && version == 2) {
+		uint8_t state = 0, started = 0;
+		uint32_t lost_run = 0;
+		bytes_u8(c, &state);
+		bytes_u8(c, &started);
+		bytes_u32(c, &lost_run);
+		if (state > ATTENTION_DEAD || started > 1)
+			bytes_fail(c);
+	} else if (version != HOST_RECORD_VERSION) {
+		bytes_fail(c);
+	}
+	bytes_u32(c, &h->agg_count);
+	bytes_i64(c, &h->agg_max_ns);
+	bytes_f64(c, &h->anomaly);
+	bytes_u32(c, phi_len);
+	if (version != 2)
+		bytes_u32(c, att_len);
+}
 
 static size_t host_record_size(const host_detectors *h)
 {
-	return HOST_RECORD_HEADER + phi_state_size(h->phi) + attention_state_size() +
-	       (h->htm ? htm_state_size(h->htm) : 0);
+	uint32_t phi_len = 0, att_len = 0;
+	bytes_cursor c = bytes_encoder(NULL, 0);
+	code_record_header(&c, (host_detectors *)h, &phi_len, &att_len);
+	return c.pos + phi_state_size(h->phi) + attention_state_size() + (h->htm ? htm_state_size(h->htm) : 0);
 }
 
 static int host_record_write(const host_detectors *h, uint8_t *buf, size_t cap, size_t *len)
 {
-	buf[0] = HOST_RECORD_VERSION;
-	put_u32le(buf + 1, h->agg_count);
-	put_u64le(buf + 5, (uint64_t)h->agg_max_ns);
-	uint64_t a;
-	memcpy(&a, &h->anomaly, 8);
-	put_u64le(buf + 13, a);
-	size_t phi_len = 0, att_len = attention_state_size(), htm_len = 0;
-	if (phi_save(h->phi, buf + HOST_RECORD_HEADER, cap - HOST_RECORD_HEADER, &phi_len) != 0)
+	uint32_t phi_len = (uint32_t)phi_state_size(h->phi), att_len = (uint32_t)attention_state_size();
+	host_detectors copy = *h; /* encoding reads through the pointers only */
+	bytes_cursor c = bytes_encoder(buf, cap);
+	code_record_header(&c, &copy, &phi_len, &att_len);
+	size_t at = c.pos, phi_written = 0, htm_len = 0;
+	if (c.bad || phi_save(h->phi, buf + at, cap - at, &phi_written) != 0 || phi_written != phi_len ||
+	    cap - at - phi_len < att_len)
 		return -1;
-	put_u32le(buf + 21, (uint32_t)phi_len);
-	put_u32le(buf + 25, (uint32_t)att_len);
-	size_t at = HOST_RECORD_HEADER + phi_len;
+	at += phi_len;
 	attention_save(h->attention, buf + at);
 	at += att_len;
 	if (h->htm && htm_save(h->htm, buf + at, cap - at, &htm_len) != 0)
@@ -275,26 +295,18 @@ static int host_record_write(const host_detectors *h, uint8_t *buf, size_t cap, 
 static int host_record_read(const pipeline *p, const uint8_t *buf, size_t len,
                             host_detectors *out, char *err, size_t errlen)
 {
-	bool v2 = len >= HOST_RECORD_V2_HEADER && buf[0] == 2 && buf[1] <= ATTENTION_DEAD && buf[2] <= 1;
-	if (!v2 && (len < HOST_RECORD_HEADER || buf[0] != HOST_RECORD_VERSION)) {
-		snprintf(err, errlen, "malformed host record");
-		return -1;
-	}
-	const uint8_t *f = v2 ? buf + 7 : buf + 1; /* the fields both versions share */
-	size_t header = v2 ? HOST_RECORD_V2_HEADER : HOST_RECORD_HEADER;
-	out->agg_count = get_u32le(f);
-	out->agg_max_ns = (int64_t)get_u64le(f + 4);
-	uint64_t a = get_u64le(f + 12);
-	memcpy(&out->anomaly, &a, 8);
-	size_t phi_len = get_u32le(f + 20);
-	size_t att_len = v2 ? 0 : get_u32le(buf + 25);
+	uint32_t phi_len = 0, att_len = 0;
+	bytes_cursor c = bytes_decoder(buf, len);
+	code_record_header(&c, out, &phi_len, &att_len);
+	size_t header = c.pos;
 	if (out->agg_count >= p->params.htm_aggregate)
 		out->agg_count = 0; /* saved under another --htm-aggregate */
-	if (phi_len > len - header || att_len > len - header - phi_len || out->agg_max_ns < 0 ||
+	if (c.bad || phi_len > len - header || att_len > len - header - phi_len || out->agg_max_ns < 0 ||
 	    !(isnan(out->anomaly) || (out->anomaly >= 0 && out->anomaly <= 1))) {
 		snprintf(err, errlen, "malformed host record");
 		return -1;
 	}
+	bool v2 = buf[0] == 2;
 	out->phi = phi_load(buf + header, phi_len, p->params.phi_window,
 	                    p->params.phi_dist, err, errlen);
 	if (!out->phi)

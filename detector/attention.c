@@ -234,52 +234,58 @@ const char *attention_state_name(attention_state s)
 
 size_t attention_state_size(void) { return HEADER_BYTES + baseline_state_size(); }
 
+/* The header, both ways (detector/bytes.h). */
+static void code_header(bytes_cursor *c, attention_tracker *t)
+{
+	uint8_t version = STATE_VERSION, state = (uint8_t)t->state;
+	uint8_t flags = (uint8_t)((t->started ? 1 : 0) | (t->slow_episode ? 2 : 0) | (t->loss_episode ? 4 : 0) |
+	                          (t->htm_agreed ? 8 : 0));
+	bytes_u8(c, &version);
+	bytes_u8(c, &state);
+	bytes_u8(c, &flags);
+	bytes_i64(c, &t->prev_ms);
+	bytes_i64(c, &t->silent_since_ms);
+	bytes_u32(c, &t->lost_in_a_row);
+	bytes_u32(c, &t->loss_bits);
+	bytes_u32(c, &t->loss_filled);
+	bytes_u32(c, &t->slow_run);
+	bytes_u32(c, &t->normal_run);
+	bytes_i64(c, &t->slow_since_ms);
+	if (version != STATE_VERSION || state > ATTENTION_DEAD || flags > 15 || t->loss_bits > LOSS_MASK ||
+	    t->loss_filled > ATTENTION_LOSS_WINDOW)
+		bytes_fail(c);
+	t->state = (attention_state)state;
+	t->started = flags & 1;
+	t->slow_episode = (flags & 2) != 0;
+	t->loss_episode = (flags & 4) != 0;
+	t->htm_agreed = (flags & 8) != 0;
+}
+
 void attention_save(const attention_tracker *t, uint8_t *buf)
 {
-	buf[0] = STATE_VERSION;
-	buf[1] = (uint8_t)t->state;
-	buf[2] = (uint8_t)((t->started ? 1 : 0) | (t->slow_episode ? 2 : 0) |
-	                   (t->loss_episode ? 4 : 0) | (t->htm_agreed ? 8 : 0));
-	put_u64le(buf + 3, (uint64_t)t->prev_ms);
-	put_u64le(buf + 11, (uint64_t)t->silent_since_ms);
-	put_u32le(buf + 19, t->lost_in_a_row);
-	put_u32le(buf + 23, t->loss_bits);
-	put_u32le(buf + 27, t->loss_filled);
-	put_u32le(buf + 31, t->slow_run);
-	put_u32le(buf + 35, t->normal_run);
-	put_u64le(buf + 39, (uint64_t)t->slow_since_ms);
+	attention_tracker copy = *t; /* encoding reads through the pointers only */
+	bytes_cursor c = bytes_encoder(buf, HEADER_BYTES);
+	code_header(&c, &copy);
 	baseline_save(t->ref, buf + HEADER_BYTES);
 }
 
 attention_tracker *attention_load(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	if (len < HEADER_BYTES || buf[0] != STATE_VERSION || buf[1] > ATTENTION_DEAD || buf[2] > 15 ||
-	    get_u32le(buf + 23) > LOSS_MASK || get_u32le(buf + 27) > ATTENTION_LOSS_WINDOW) {
-		snprintf(err, errlen, "malformed attention state");
-		return NULL;
-	}
-	baseline *ref = baseline_load(buf + HEADER_BYTES, len - HEADER_BYTES, err, errlen);
-	if (!ref)
-		return NULL;
-	attention_tracker *t = malloc(sizeof(*t));
+	attention_tracker *t = calloc(1, sizeof(*t));
 	if (!t) {
-		baseline_free(ref);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	t->ref = ref;
-	t->state = (attention_state)buf[1];
-	t->started = buf[2] & 1;
-	t->slow_episode = (buf[2] & 2) != 0;
-	t->loss_episode = (buf[2] & 4) != 0;
-	t->htm_agreed = (buf[2] & 8) != 0;
-	t->prev_ms = (int64_t)get_u64le(buf + 3);
-	t->silent_since_ms = (int64_t)get_u64le(buf + 11);
-	t->lost_in_a_row = get_u32le(buf + 19);
-	t->loss_bits = get_u32le(buf + 23);
-	t->loss_filled = get_u32le(buf + 27);
-	t->slow_run = get_u32le(buf + 31);
-	t->normal_run = get_u32le(buf + 35);
-	t->slow_since_ms = (int64_t)get_u64le(buf + 39);
+	bytes_cursor c = bytes_decoder(buf, len < HEADER_BYTES ? len : HEADER_BYTES);
+	code_header(&c, t);
+	if (c.bad || c.pos != HEADER_BYTES) {
+		free(t);
+		snprintf(err, errlen, "malformed attention state");
+		return NULL;
+	}
+	if (!(t->ref = baseline_load(buf + HEADER_BYTES, len - HEADER_BYTES, err, errlen))) {
+		free(t);
+		return NULL;
+	}
 	return t;
 }

@@ -117,4 +117,20 @@ void likelihood_free(likelihood_state *l);
 double likelihood_step(likelihood_state *l, double raw);
 double likelihood_log(double likelihood);
 
+/* --- htm.c: the model --------------------------------------------------- */
+struct htm_model {
+	htm_params p;
+	uint64_t rng;           /* after initialisation: kept for the blob */
+	uint64_t steps;
+	uint16_t inputs;
+	sp_state sp;
+	tm_state tm;
+	likelihood_state lk;
+	uint16_t *cols;         /* active columns of the last step */
+	size_t ncols;
+	uint16_t *bits;         /* scratch: the encoding */
+	float *col_value;       /* per column: running mean of the values it stood for */
+	uint16_t *col_count;
+};
+
 #endif
