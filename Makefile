@@ -66,42 +66,36 @@ build/pano/node/console.o build-san/pano/node/console.o build-fuzz/pano/node/con
 
 # Generated code is protoc-c's: compiled without our extra prototype warnings.
 GEN_CFLAGS := $(CSTD) -Wall -Werror -Ibuild/gen
-build/gen/%.o: build/gen/%.c
-	$(CC) $(CPPFLAGS) -O2 -g $(GEN_CFLAGS) -c $< -o $@
-build-san/gen/%.o: build/gen/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) $(SANFLAGS) -c $< -o $@
-
-# --- objects: build/ (plain) and build-san/ (sanitizers) -------------------
-build/%.o: %.c | build/gen/panorama.pb-c.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Ibuild/gen $(CFLAGS) -c $< -o $@
-
-build-san/%.o: %.c | build/gen/panorama.pb-c.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Ibuild/gen $(CSTD) $(WARN) $(SANFLAGS) -c $< -o $@
-
-build/libdetector.a: $(DETECTOR_SRC:%.c=build/%.o) $(HTM_SRC:%.c=build/%.o)
-	rm -f $@; ar rcs $@ $^
-build/libsonar.a: $(SONAR_SRC:%.c=build/%.o)
-	rm -f $@; ar rcs $@ $^
-build-san/libdetector.a: $(DETECTOR_SRC:%.c=build-san/%.o) $(HTM_SRC:%.c=build-san/%.o)
-	rm -f $@; ar rcs $@ $^
-build-san/libsonar.a: $(SONAR_SRC:%.c=build-san/%.o)
-	rm -f $@; ar rcs $@ $^
 GEN_OBJ := build/gen/panorama.pb-c.o build/gen/google/protobuf/timestamp.pb-c.o
-build/libpano_common.a: $(PANO_COMMON_SRC:%.c=build/%.o) $(GEN_OBJ)
-	rm -f $@; ar rcs $@ $^
-build/libpano_client.a: $(PANO_CLIENT_SRC:%.c=build/%.o)
-	rm -f $@; ar rcs $@ $^
-build/libpano_node.a: $(PANO_NODE_SRC:%.c=build/%.o)
-	rm -f $@; ar rcs $@ $^
-build-san/libpano_common.a: $(PANO_COMMON_SRC:%.c=build-san/%.o) $(GEN_OBJ:build/%=build-san/%)
-	rm -f $@; ar rcs $@ $^
-build-san/libpano_client.a: $(PANO_CLIENT_SRC:%.c=build-san/%.o)
-	rm -f $@; ar rcs $@ $^
-build-san/libpano_node.a: $(PANO_NODE_SRC:%.c=build-san/%.o)
-	rm -f $@; ar rcs $@ $^
+
+# --- the three build trees, from one template ------------------------------
+# build/ (plain), build-san/ (ASan+UBSan, for the unit tests) and
+# build-fuzz/ (libFuzzer): $(1) the tree, $(2) the compiler, $(3) its flags
+# for our code, $(4) for protoc-c's.  Each tree has the same objects and
+# the archives that follow the floors.
+define BUILD_TREE
+$(1)/gen/%.o: build/gen/%.c
+	@mkdir -p $$(dir $$@)
+	$(2) $$(CPPFLAGS) $(4) -c $$< -o $$@
+$(1)/%.o: %.c | build/gen/panorama.pb-c.h
+	@mkdir -p $$(dir $$@)
+	$(2) $$(CPPFLAGS) -Ibuild/gen $(3) -c $$< -o $$@
+$(1)/libdetector.a: $$(DETECTOR_SRC:%.c=$(1)/%.o) $$(HTM_SRC:%.c=$(1)/%.o)
+	rm -f $$@; ar rcs $$@ $$^
+$(1)/libsonar.a: $$(SONAR_SRC:%.c=$(1)/%.o)
+	rm -f $$@; ar rcs $$@ $$^
+$(1)/libpano_common.a: $$(PANO_COMMON_SRC:%.c=$(1)/%.o) $$(GEN_OBJ:build/%=$(1)/%)
+	rm -f $$@; ar rcs $$@ $$^
+$(1)/libpano_client.a: $$(PANO_CLIENT_SRC:%.c=$(1)/%.o)
+	rm -f $$@; ar rcs $$@ $$^
+$(1)/libpano_node.a: $$(PANO_NODE_SRC:%.c=$(1)/%.o)
+	rm -f $$@; ar rcs $$@ $$^
+endef
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+$(eval $(call BUILD_TREE,build,$(CC),$(CFLAGS),-O2 -g $(GEN_CFLAGS)))
+$(eval $(call BUILD_TREE,build-san,$(CC),$(CSTD) $(WARN) $(SANFLAGS),$(GEN_CFLAGS) $(SANFLAGS)))
+$(eval $(call BUILD_TREE,build-fuzz,clang,$(CSTD) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(GEN_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link))
+
 # In link order: a floor before the ones it uses.
 CLIENT_LIBS := build/libpano_client.a build/libpano_common.a
 NODE_LIBS   := build/libpano_node.a $(CLIENT_LIBS)
@@ -192,18 +186,11 @@ bench: check-deps all build/tests/pano-bench build/tests/detection-scorecard
 # --- fuzzing (clang's libFuzzer; `make fuzz`, FUZZ_SECONDS per target) ---------
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_TARGETS  := request csv config rules state command cert queue watch
-FUZZ_FLAGS    := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_OBJ  := $(patsubst %.c,build-fuzz/%.o,$(DETECTOR_SRC) $(HTM_SRC) $(SONAR_SRC) $(PANO_SRC) \
 	tools/csv_reader.c tools/logrules.c) $(GEN_OBJ:build/%=build-fuzz/%)
 FUZZ_BIN      := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 FUZZ_SECONDS  ?= 60
 
-build-fuzz/gen/%.o: build/gen/%.c
-	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) $(GEN_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-build-fuzz/%.o: %.c | build/gen/panorama.pb-c.h
-	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -Ibuild/gen $(CSTD) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_AGENT) $(LIBS_PANO)
 
