@@ -140,7 +140,7 @@ static pano_http_answer render_http(void *ctx, const char *path, const char *que
 {
 	(void)query;
 	agent *a = ctx;
-	pano_http_answer no = { strdup("only /metrics here\n"), 0, "text/plain; charset=utf-8", 404 };
+	pano_http_answer no = { .body = strdup("only /metrics here\n"), .content_type = "text/plain; charset=utf-8", .status = 404 };
 	if (strcmp(path, "/metrics") != 0) {
 		no.len = no.body ? strlen(no.body) : 0;
 		return no;
@@ -149,12 +149,12 @@ static pano_http_answer render_http(void *ctx, const char *path, const char *que
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
-		return (pano_http_answer){ NULL, 0, NULL, 500 };
+		return (pano_http_answer){ .status = 500 };
 	promfile_labels l = labels_of(a);
 	promfile_render(f, a->pipe, a->cfg->det.interval_s, &l);
 	fclose(f);
 	free(no.body);
-	return (pano_http_answer){ buf, len, "text/plain; version=0.0.4; charset=utf-8", 200 };
+	return (pano_http_answer){ .body = buf, .len = len, .content_type = "text/plain; version=0.0.4; charset=utf-8", .status = 200 };
 }
 
 static void http_ready(watch *w, uint32_t events)

@@ -346,9 +346,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return respond_text(c, MHD_HTTP_BAD_REQUEST, "a path or query that is not printable UTF-8\n");
 	if (strcmp(url, "/events") == 0)
 		return serve_events(h, c);
-	job j = { url, query, { NULL, 0, NULL, 0 }, false, false, NULL };
+	job j = { url, query, { NULL, 0, NULL, 0, NULL, NULL }, false, false, NULL };
 	if (!run_on_loop(h, &j))
 		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the node is busy; retry\n");
+	if (j.answer.finish) /* the rendering the loop left to this thread */
+		j.answer.finish(j.answer.data, &j.answer);
 	if (!j.answer.body)
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	return respond(c, j.answer.status, j.answer.content_type, j.answer.body, j.answer.len);

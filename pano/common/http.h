@@ -9,8 +9,9 @@
  * pano_http_fd(), and waits; the loop, between two batches of reports,
  * calls pano_http_run_jobs(), which renders each job's answer with the
  * caller's render function and hands it back.  So the data keeps its one
- * thread, and the loop pays only for the rendering itself, which the
- * render function may cache (the node's console.h caches for a second).
+ * thread, and the loop pays only for the rendering itself; or, for a large
+ * answer, only for a copy of what it shows, which the HTTP thread then
+ * renders (pano_http_answer.finish; the node's snapshot.h).
  *
  * /events is a server-sent-events stream: the loop posts a line with
  * pano_http_post(); each listener reads from a ring of the newest
@@ -34,12 +35,17 @@
 #define PANO_HTTP_JOB_WAIT_MS 5000
 
 /* An answer the loop rendered: body (malloc'd, taken over), its type and
- * HTTP status. */
-typedef struct {
+ * HTTP status.  Or, for an answer too large to render on the loop, no body
+ * but finish: the HTTP thread then calls finish(data, answer) after the
+ * loop's part, to fill body and len from what the loop put in data (a copy
+ * of what the answer needs), and to release data. */
+typedef struct pano_http_answer {
 	char *body;
 	size_t len;
 	const char *content_type;
 	int status;
+	void (*finish)(void *data, struct pano_http_answer *a);
+	void *data;
 } pano_http_answer;
 
 /* Renders the answer to GET path (the query string, if any, in query; both

@@ -15,30 +15,25 @@
 #include "pano/common/strmap.h"
 #include "pano/common/clock.h"
 
-#define CACHE_SLOTS 4
 /* 14 digits: a time to the millisecond, and no 17-digit noise */
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(14))
-#define CACHE_MS 1000
-
-typedef struct {
-	char path[32];
-	char *body;
-	size_t len;
-	int64_t at_ms;
-} cached;
+/* A snapshot serves the whole-store answers for this long. */
+#define SNAPSHOT_MS 1000
+/* and is let go when nobody asked for one this long. */
+#define SNAPSHOT_IDLE_MS 10000
 
 struct pano_console {
 	const char *node_id;
 	const pano_store *const *store;
 	pano_node_figures (*figures)(void *ctx);
 	void *ctx;
-	cached cache[CACHE_SLOTS];
-	strmap *changed;   /* subjects changed since the last flush */
+	pano_snapshot *snap; /* the newest, while it serves */
+	int64_t asked_ms;    /* when a whole-store answer was last asked for */
+	strmap *changed;     /* subjects changed since the last flush */
 	int64_t flushed_ms;
-	int64_t served_ms; /* when a page last fetched the matrix */
+	int64_t served_ms;   /* when a page last fetched the matrix */
 	pano_http *http;
 };
-
 
 pano_console *pano_console_new(const char *node_id, const pano_store *const *store,
                                pano_node_figures (*figures)(void *ctx), void *ctx)
@@ -58,59 +53,51 @@ void pano_console_free(pano_console *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < CACHE_SLOTS; i++)
-		free(c->cache[i].body);
+	pano_snapshot_unref(c->snap);
 	strmap_free(c->changed);
 	free(c);
 }
 
 static double seconds(int64_t sec, int32_t nsec) { return (double)sec + nsec / 1e9; }
 
-/* --- JSON --------------------------------------------------------------------- */
+/* --- JSON ----------------------------------------------------------------------- */
 
-static json_t *metrics_json(const pano_obs *o)
+static json_t *status_json(int status, double score)
 {
-	json_t *m = json_object();
-	for (size_t i = 0; o && i < o->n; i++) {
-		json_t *v = json_object();
-		json_object_set_new_nocheck(v, "status", json_string_nocheck(pano_status_name(o->metrics[i].status)));
-		json_object_set_new_nocheck(v, "score", json_real(o->metrics[i].score));
-		json_object_set_new_nocheck(m, o->metrics[i].name, v);
-	}
-	return m;
-}
-
-/* The worst status of an observation's metrics, and that metric's score. */
-static json_t *worst_json(const pano_obs *o)
-{
-	int worst = 0;
-	double score = 0;
-	for (size_t i = 0; o && i < o->n; i++)
-		if (o->metrics[i].status > worst) {
-			worst = o->metrics[i].status;
-			score = o->metrics[i].score;
-		}
-	if (!worst)
+	if (!status)
 		return json_null();
 	json_t *w = json_object();
-	json_object_set_new_nocheck(w, "status", json_string_nocheck(pano_status_name(worst)));
-	json_object_set_new_nocheck(w, "code", json_integer(worst));
+	json_object_set_new_nocheck(w, "status", json_string_nocheck(pano_status_name(status)));
+	json_object_set_new_nocheck(w, "code", json_integer(status));
 	json_object_set_new_nocheck(w, "score", json_real(score));
 	return w;
 }
 
-static json_t *inference_json(const pano_subject *sub)
+static json_t *inference_json(const snap_subject *sub)
 {
-	const pano_inference *inf = pano_subject_inference(sub);
 	json_t *obs = json_array();
-	for (size_t i = 0; inf && i < inf->nobservers; i++)
-		json_array_append_new(obs, json_string_nocheck(inf->observers[i]));
+	for (size_t i = 0; i < sub->nobservers; i++)
+		json_array_append_new(obs, json_string_nocheck(sub->observers[i]));
 	json_t *j = json_object();
 	json_object_set_new_nocheck(j, "observers", obs);
-	if (inf && inf->has_obs) {
-		json_object_set_new(j, "ts", json_real(seconds(inf->obs.sec, inf->obs.nsec)));
-		json_object_set_new(j, "metrics", metrics_json(&inf->obs));
-		json_object_set_new(j, "worst", worst_json(&inf->obs));
+	if (sub->inferred) {
+		json_t *m = json_object();
+		int worst = 0;
+		double score = 0;
+		for (size_t i = 0; i < sub->nmetrics; i++) {
+			const snap_metric *x = &sub->metrics[i];
+			json_t *v = json_object();
+			json_object_set_new_nocheck(v, "status", json_string_nocheck(pano_status_name(x->status)));
+			json_object_set_new_nocheck(v, "score", json_real(x->score));
+			json_object_set_new_nocheck(m, x->name, v);
+			if (x->status > worst) {
+				worst = x->status;
+				score = x->score;
+			}
+		}
+		json_object_set_new(j, "ts", json_real(seconds(sub->sec, sub->nsec)));
+		json_object_set_new(j, "metrics", m);
+		json_object_set_new(j, "worst", status_json(worst, score));
 	}
 	return j;
 }
@@ -118,53 +105,97 @@ static json_t *inference_json(const pano_subject *sub)
 /* The row of the matrix for one subject: its inference and, per observer,
  * the newest observation's worst metric as [status code, score, time]
  * (arrays, not objects: 100,000 cells render several times faster). */
-static json_t *row_json(const pano_subject *sub)
+static json_t *row_json(const snap_subject *sub)
 {
-	size_t nv = 0;
-	const pano_view *const *views = pano_subject_views(sub, &nv);
 	json_t *cells = json_object();
-	for (size_t k = 0; k < nv; k++) {
-		const pano_obs *o = pano_view_newest(views[k]);
-		if (!o)
-			continue;
-		int worst = 0;
-		double score = 0;
-		for (size_t i = 0; i < o->n; i++)
-			if (o->metrics[i].status > worst) {
-				worst = o->metrics[i].status;
-				score = o->metrics[i].score;
-			}
+	for (size_t k = 0; k < sub->ncells; k++) {
+		const snap_cell *x = &sub->cells[k];
 		json_t *cell = json_array();
-		json_array_append_new(cell, json_integer(worst));
-		json_array_append_new(cell, json_real(score));
-		json_array_append_new(cell, json_real(seconds(o->sec, o->nsec)));
+		json_array_append_new(cell, json_integer(x->worst));
+		json_array_append_new(cell, json_real(x->worst_score));
+		json_array_append_new(cell, json_real(seconds(x->sec, x->nsec)));
 		/* names are checked UTF-8 already */
-		json_object_set_new_nocheck(cells, views[k]->observer, cell);
+		json_object_set_new_nocheck(cells, x->observer, cell);
 	}
 	json_t *row = json_object();
-	json_object_set_new_nocheck(row, "subject", json_string_nocheck(pano_subject_name(sub)));
+	json_object_set_new_nocheck(row, "subject", json_string_nocheck(sub->name));
 	json_object_set_new_nocheck(row, "inferred", inference_json(sub));
 	json_object_set_new_nocheck(row, "cells", cells);
 	return row;
 }
 
-static json_t *matrix_json(const pano_store *st, unsigned long long seq)
+static char *dumped(json_t *j, size_t *len)
 {
-	size_t n = 0, no = 0;
-	const pano_subject **subs = pano_store_subjects(st, &n);
-	const char **observers = pano_store_observers(st, &no);
-	json_t *obs = json_array(), *rows = json_array();
-	for (size_t i = 0; i < no; i++)
-		json_array_append_new(obs, json_string(observers[i]));
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(rows, row_json(subs[i]));
-	free(subs);
-	free(observers);
-	return json_pack("{s:o,s:o,s:I}", "observers", obs, "subjects", rows, "seq", (json_int_t)seq);
+	char *s = j ? json_dumps(j, DUMP_FLAGS) : NULL;
+	json_decref(j);
+	*len = s ? strlen(s) : 0;
+	return s;
 }
 
+static char *make_matrix(const pano_snapshot_data *d, size_t *len)
+{
+	json_t *obs = json_array(), *rows = json_array();
+	for (size_t i = 0; i < d->nobservers; i++)
+		json_array_append_new(obs, json_string_nocheck(d->observers[i]));
+	for (size_t i = 0; i < d->nsubjects; i++)
+		json_array_append_new(rows, row_json(&d->subjects[i]));
+	return dumped(json_pack("{s:o,s:o,s:I}", "observers", obs, "subjects", rows, "seq", (json_int_t)d->seq), len);
+}
+
+static char *make_inference(const pano_snapshot_data *d, size_t *len)
+{
+	json_t *j = json_object();
+	for (size_t i = 0; i < d->nsubjects; i++)
+		json_object_set_new_nocheck(j, d->subjects[i].name, inference_json(&d->subjects[i]));
+	return dumped(j, len);
+}
+
+static char *make_subjects(const pano_snapshot_data *d, size_t *len)
+{
+	json_t *j = json_array();
+	for (size_t i = 0; i < d->nsubjects; i++)
+		json_array_append_new(j, json_pack("{s:s,s:f}", "subject", d->subjects[i].name, "last_seen",
+		                                   seconds(d->subjects[i].last_sec, d->subjects[i].last_nsec)));
+	return dumped(j, len);
+}
+
+static char *make_observers(const pano_snapshot_data *d, size_t *len)
+{
+	json_t *j = json_array();
+	for (size_t i = 0; i < d->nobservers; i++)
+		json_array_append_new(j, json_string_nocheck(d->observers[i]));
+	return dumped(j, len);
+}
+
+static char *make_peers(const pano_snapshot_data *d, size_t *len)
+{
+	const pano_node_figures *f = &d->figures;
+	json_t *j = json_array();
+	for (size_t i = 0; i < f->peers; i++)
+		json_array_append_new(j, json_pack("{s:s,s:s,s:b}", "id", f->peer_ids[i], "addr", f->peer_addrs[i],
+		                                   "reachable", f->peer_up[i]));
+	return dumped(j, len);
+}
+
+static json_t *metrics_json(const pano_obs *o)
+{
+	json_t *m = json_object();
+	for (size_t i = 0; i < o->n; i++)
+		json_object_set_new_nocheck(m, o->metrics[i].name,
+		                            json_pack("{s:s,s:f}", "status", pano_status_name(o->metrics[i].status),
+		                                      "score", (double)o->metrics[i].score));
+	return m;
+}
+
+/* One subject: every view's observations, and the inference. */
 static json_t *panorama_json(const pano_subject *sub)
 {
+	arena *a = arena_new();
+	snap_subject inferred;
+	if (!a || !pano_snapshot_subject(a, sub, &inferred)) {
+		arena_free(a);
+		return NULL;
+	}
 	size_t nv = 0;
 	const pano_view *const *views = pano_subject_views(sub, &nv);
 	json_t *vs = json_array();
@@ -177,8 +208,10 @@ static json_t *panorama_json(const pano_subject *sub)
 		}
 		json_array_append_new(vs, json_pack("{s:s,s:o}", "observer", views[k]->observer, "observations", list));
 	}
-	return json_pack("{s:s,s:o,s:o}", "subject", pano_subject_name(sub), "inferred", inference_json(sub), "views",
-	                 vs);
+	json_t *j = json_pack("{s:s,s:o,s:o}", "subject", pano_subject_name(sub), "inferred",
+	                      inference_json(&inferred), "views", vs);
+	arena_free(a);
+	return j;
 }
 
 /* --- Prometheus -------------------------------------------------------------- */
@@ -234,16 +267,14 @@ static void family(text *t, const char *name, const char *type, const char *help
 
 /* Every subject's inferred metrics: their status codes, or their scores
  * (a family's samples come together). */
-static void inferred_lines(text *t, const pano_subject **subs, size_t n, bool scores)
+static void inferred_lines(text *t, const pano_snapshot_data *d, bool scores)
 {
 	char a[600], m[600];
-	for (size_t i = 0; i < n; i++) {
-		const pano_inference *inf = pano_subject_inference(subs[i]);
-		if (!inf || !inf->has_obs)
-			continue;
-		label(pano_subject_name(subs[i]), a, sizeof(a));
-		for (size_t k = 0; k < inf->obs.n; k++) {
-			const pano_metric *x = &inf->obs.metrics[k];
+	for (size_t i = 0; i < d->nsubjects; i++) {
+		const snap_subject *sub = &d->subjects[i];
+		label(sub->name, a, sizeof(a));
+		for (size_t k = 0; sub->inferred && k < sub->nmetrics; k++) {
+			const snap_metric *x = &sub->metrics[k];
 			if (scores)
 				put(t, "pano_subject_score{subject=\"%s\",metric=\"%s\"} %.9g\n", a,
 				    label(x->name, m, sizeof(m)), (double)x->score);
@@ -268,66 +299,74 @@ static void histogram_lines(text *t, const char *name, const unsigned long long 
 	put(t, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, cum);
 }
 
-static void metrics_text(pano_console *c, text *t)
+static void metrics_text(const pano_snapshot_data *d, text *t)
 {
-	const pano_store *st = *c->store;
-	size_t n = 0;
-	const pano_subject **subs = pano_store_subjects(st, &n);
 	char a[600], b[600];
 	family(t, "pano_subject_status_code", "gauge",
 	       "The inferred status of a subject's metric: 0 invalid, 1 NA, 2 HEALTHY, 3 PENDING, "
 	       "4 MAYBE_UNHEALTHY, 5 UNHEALTHY, 6 DYING, 7 DEAD.");
-	inferred_lines(t, subs, n, false);
+	inferred_lines(t, d, false);
 	family(t, "pano_subject_score", "gauge", "The inferred score of a subject's metric, 0 to 100.");
-	inferred_lines(t, subs, n, true);
+	inferred_lines(t, d, true);
 	family(t, "pano_view_last_observation_timestamp_seconds", "gauge",
 	       "When the newest observation of a view (an observer's view of a subject) was made.");
-	size_t views = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t nv = 0;
-		const pano_view *const *vs = pano_subject_views(subs[i], &nv);
-		label(pano_subject_name(subs[i]), a, sizeof(a));
-		for (size_t k = 0; k < nv; k++) {
-			const pano_obs *o = pano_view_newest(vs[k]);
-			if (o)
-				put(t, "pano_view_last_observation_timestamp_seconds{subject=\"%s\",observer=\"%s\"} %lld.%03d\n",
-				    a, label(vs[k]->observer, b, sizeof(b)), (long long)o->sec, (int)(o->nsec / 1000000));
-		}
-		views += nv;
+	for (size_t i = 0; i < d->nsubjects; i++) {
+		const snap_subject *sub = &d->subjects[i];
+		label(sub->name, a, sizeof(a));
+		for (size_t k = 0; k < sub->ncells; k++)
+			put(t, "pano_view_last_observation_timestamp_seconds{subject=\"%s\",observer=\"%s\"} %lld.%03d\n", a,
+			    label(sub->cells[k].observer, b, sizeof(b)), (long long)sub->cells[k].sec,
+			    (int)(sub->cells[k].nsec / 1000000));
 	}
-	free(subs);
-	pano_node_figures f = c->figures(c->ctx);
+	const pano_node_figures *f = &d->figures;
 	family(t, "pano_requests_total", "counter", "Requests the node answered.");
-	put(t, "pano_requests_total %llu\n", f.requests);
+	put(t, "pano_requests_total %llu\n", f->requests);
 	family(t, "pano_requests_by_kind_total", "counter", "Requests the node answered, by kind.");
-	for (unsigned k = 0; f.by_kind && k < PANO_REQUEST_KINDS; k++) {
+	for (unsigned k = 0; f->by_kind && k < PANO_REQUEST_KINDS; k++) {
 		const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(&panorama__request__descriptor, k);
 		if (fd && fd->label == PROTOBUF_C_LABEL_NONE && fd->type == PROTOBUF_C_TYPE_MESSAGE)
-			put(t, "pano_requests_by_kind_total{kind=\"%s\"} %llu\n", fd->name, f.by_kind[k]);
+			put(t, "pano_requests_by_kind_total{kind=\"%s\"} %llu\n", fd->name, f->by_kind[k]);
 	}
 	family(t, "pano_batch_duration_seconds", "histogram",
 	       "How long the loop took over each batch of requests (writes, reads, replies).");
-	histogram_lines(t, "pano_batch_duration_seconds", f.batch_le, f.batch_sum_s);
+	histogram_lines(t, "pano_batch_duration_seconds", f->batch_le, f->batch_sum_s);
 	family(t, "pano_commit_duration_seconds", "histogram", "How long each database commit took.");
-	histogram_lines(t, "pano_commit_duration_seconds", f.commit_le, f.commit_sum_s);
+	histogram_lines(t, "pano_commit_duration_seconds", f->commit_le, f->commit_sum_s);
 	family(t, "pano_reports_total", "counter", "Reports the node was sent, by what became of them.");
-	put(t, "pano_reports_total{result=\"accepted\"} %llu\n", f.accepted);
-	put(t, "pano_reports_total{result=\"refused\"} %llu\n", f.refused);
-	put(t, "pano_reports_total{result=\"ignored\"} %llu\n", f.ignored);
+	put(t, "pano_reports_total{result=\"accepted\"} %llu\n", f->accepted);
+	put(t, "pano_reports_total{result=\"refused\"} %llu\n", f->refused);
+	put(t, "pano_reports_total{result=\"ignored\"} %llu\n", f->ignored);
 	family(t, "pano_store_subjects", "gauge", "Subjects the node holds.");
-	put(t, "pano_store_subjects %zu\n", n);
+	put(t, "pano_store_subjects %zu\n", d->nsubjects);
 	family(t, "pano_store_views", "gauge", "Views (observer, subject) the node holds.");
-	put(t, "pano_store_views %zu\n", views);
+	put(t, "pano_store_views %zu\n", d->views);
 	family(t, "pano_store_metric_values", "gauge", "Metric values held in all views' observations.");
-	put(t, "pano_store_metric_values %zu\n", pano_store_value_count(st));
+	put(t, "pano_store_metric_values %zu\n", d->values);
 	family(t, "pano_peers", "gauge", "Peers the node is configured to exchange reports with.");
-	put(t, "pano_peers %zu\n", f.peers);
+	put(t, "pano_peers %zu\n", f->peers);
+	family(t, "pano_peers_reachable", "gauge", "Peers that answered the node within the last 15 seconds.");
+	put(t, "pano_peers_reachable %zu\n", f->peers_reachable);
 	family(t, "pano_wal_bytes", "gauge", "Size of the database's write-ahead log.");
-	put(t, "pano_wal_bytes %lld\n", f.wal_bytes);
+	put(t, "pano_wal_bytes %lld\n", f->wal_bytes);
 	family(t, "pano_watch_resets_total", "counter", "Times the watch socket dropped every watcher (a bound).");
-	put(t, "pano_watch_resets_total %ld\n", f.watch_resets);
+	put(t, "pano_watch_resets_total %ld\n", f->watch_resets);
+	family(t, "pano_snapshot_duration_seconds", "gauge",
+	       "How long the node's loop took to copy the store for these whole-store answers.");
+	put(t, "pano_snapshot_duration_seconds %.6f\n", d->took_s);
 	family(t, "pano_build_info", "gauge", "The node's id; always 1.");
-	put(t, "pano_build_info{node=\"%s\"} 1\n", label(c->node_id, a, sizeof(a)));
+	put(t, "pano_build_info{node=\"%s\"} 1\n", label(d->node_id, a, sizeof(a)));
+}
+
+static char *make_metrics(const pano_snapshot_data *d, size_t *len)
+{
+	text t = { NULL, 0, 0, false };
+	metrics_text(d, &t);
+	if (t.failed) {
+		free(t.buf);
+		return NULL;
+	}
+	*len = t.len;
+	return t.buf;
 }
 
 const double PANO_BATCH_BOUNDS_S[PANO_BATCH_BUCKETS] = {
@@ -338,124 +377,86 @@ const double PANO_BATCH_BOUNDS_S[PANO_BATCH_BUCKETS] = {
 
 static pano_http_answer answer(char *body, const char *type, int status)
 {
-	return (pano_http_answer){ body, body ? strlen(body) : 0, type, status };
+	return (pano_http_answer){ body, body ? strlen(body) : 0, type, status, NULL, NULL };
 }
 
 static pano_http_answer json_answer(json_t *j, int status)
 {
-	char *body = j ? json_dumps(j, DUMP_FLAGS) : NULL;
-	json_decref(j);
+	size_t len;
+	char *body = dumped(j, &len);
 	return answer(body, "application/json", status);
 }
 
 static pano_http_answer not_found(const char *what)
 {
-	json_t *j = json_pack("{s:s}", "error", what);
-	return json_answer(j, 404);
+	return json_answer(json_pack("{s:s}", "error", what), 404);
 }
 
-/* The whole-store answers, from the copy made within the last second. */
-static pano_http_answer from_cache(pano_console *c, const char *path, const char *type,
-                                   char *(*make)(pano_console *))
+/* The whole-store answers: one kind each, rendered from a snapshot. */
+typedef char *(*snapshot_renderer)(const pano_snapshot_data *d, size_t *len);
+static const struct {
+	const char *path, *type;
+	snapshot_renderer make;
+} WHOLE[] = {
+	{ "/metrics", "text/plain; version=0.0.4; charset=utf-8", make_metrics },
+	{ "/api/v1/matrix", "application/json", make_matrix },
+	{ "/api/v1/inference", "application/json", make_inference },
+	{ "/api/v1/subjects", "application/json", make_subjects },
+	{ "/api/v1/observers", "application/json", make_observers },
+	{ "/api/v1/peers", "application/json", make_peers },
+};
+
+typedef struct {
+	pano_snapshot *snap;
+	unsigned kind;
+} rendering;
+
+/* On the HTTP thread: the answer from the snapshot the loop handed over. */
+static void finish_rendering(void *data, pano_http_answer *a)
+{
+	rendering *r = data;
+	a->body = pano_snapshot_render(r->snap, r->kind, WHOLE[r->kind].make, &a->len);
+	pano_snapshot_unref(r->snap);
+	free(r);
+}
+
+/* On the loop: the snapshot taken within the last second, or a new one. */
+static pano_snapshot *current_snapshot(pano_console *c)
 {
 	int64_t now = clock_mono_ms();
-	cached *slot = NULL;
-	for (size_t i = 0; i < CACHE_SLOTS && !slot; i++)
-		if (strcmp(c->cache[i].path, path) == 0 || !c->cache[i].path[0])
-			slot = &c->cache[i];
-	if (!slot)
-		slot = &c->cache[0];
-	if (strcmp(slot->path, path) != 0 || !slot->body || now - slot->at_ms >= CACHE_MS) {
-		free(slot->body);
-		snprintf(slot->path, sizeof(slot->path), "%s", path);
-		slot->body = make(c);
-		slot->len = slot->body ? strlen(slot->body) : 0;
-		slot->at_ms = now;
-	}
-	char *copy = slot->body ? malloc(slot->len + 1) : NULL;
-	if (copy)
-		memcpy(copy, slot->body, slot->len + 1);
-	return answer(copy, type, 200);
+	c->asked_ms = now;
+	if (c->snap && now - pano_snapshot_get(c->snap)->taken_ms < SNAPSHOT_MS)
+		return c->snap;
+	pano_snapshot_unref(c->snap);
+	pano_node_figures f = c->figures(c->ctx);
+	c->snap = pano_snapshot_take(*c->store, c->node_id, &f, c->http ? pano_http_posted(c->http) : 0);
+	return c->snap;
 }
 
-static char *make_matrix(pano_console *c)
+static pano_http_answer whole_store(pano_console *c, unsigned kind)
 {
-	json_t *j = matrix_json(*c->store, c->http ? pano_http_posted(c->http) : 0);
-	char *s = json_dumps(j, DUMP_FLAGS);
-	json_decref(j);
-	return s;
-}
-
-static char *make_inference(pano_console *c)
-{
-	size_t n = 0;
-	const pano_subject **subs = pano_store_subjects(*c->store, &n);
-	json_t *j = json_object();
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(j, pano_subject_name(subs[i]), inference_json(subs[i]));
-	free(subs);
-	char *s = json_dumps(j, DUMP_FLAGS);
-	json_decref(j);
-	return s;
-}
-
-static char *make_metrics(pano_console *c)
-{
-	text t = { NULL, 0, 0, false };
-	metrics_text(c, &t);
-	if (t.failed) {
-		free(t.buf);
-		return NULL;
-	}
-	return t.buf;
+	pano_snapshot *snap = current_snapshot(c);
+	rendering *r = snap ? malloc(sizeof(*r)) : NULL;
+	if (!r)
+		return answer(NULL, WHOLE[kind].type, 500);
+	pano_snapshot_ref(snap);
+	*r = (rendering){ snap, kind };
+	return (pano_http_answer){ NULL, 0, WHOLE[kind].type, 200, finish_rendering, r };
 }
 
 pano_http_answer pano_console_render(void *console, const char *path, const char *query)
 {
 	pano_console *c = console;
-	const pano_store *st = *c->store;
 	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
 		return answer(strdup(CONSOLE_HTML), "text/html; charset=utf-8", 200);
-	if (strcmp(path, "/metrics") == 0)
-		return from_cache(c, path, "text/plain; version=0.0.4; charset=utf-8", make_metrics);
-	if (strcmp(path, "/api/v1/matrix") == 0) {
-		c->served_ms = clock_mono_ms();
-		return from_cache(c, path, "application/json", make_matrix);
-	}
-	if (strcmp(path, "/api/v1/inference") == 0)
-		return from_cache(c, path, "application/json", make_inference);
-	if (strcmp(path, "/api/v1/subjects") == 0) {
-		size_t n = 0;
-		const pano_subject **subs = pano_store_subjects(st, &n);
-		json_t *j = json_array();
-		for (size_t i = 0; i < n; i++) {
-			int64_t sec;
-			int32_t nsec;
-			pano_subject_last_seen(subs[i], &sec, &nsec);
-			json_array_append_new(j, json_pack("{s:s,s:f}", "subject", pano_subject_name(subs[i]), "last_seen",
-			                                   seconds(sec, nsec)));
+	for (unsigned k = 0; k < sizeof(WHOLE) / sizeof(WHOLE[0]); k++)
+		if (strcmp(path, WHOLE[k].path) == 0) {
+			if (WHOLE[k].make == make_matrix)
+				c->served_ms = clock_mono_ms();
+			return whole_store(c, k);
 		}
-		free(subs);
-		return json_answer(j, 200);
-	}
-	if (strcmp(path, "/api/v1/observers") == 0) {
-		size_t n = 0;
-		const char **obs = pano_store_observers(st, &n);
-		json_t *j = json_array();
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(j, json_string(obs[i]));
-		free(obs);
-		return json_answer(j, 200);
-	}
-	if (strcmp(path, "/api/v1/peers") == 0) {
-		pano_node_figures f = c->figures(c->ctx);
-		json_t *j = json_array();
-		for (size_t i = 0; i < f.peers; i++)
-			json_array_append_new(j, json_pack("{s:s,s:s}", "id", f.peer_ids[i], "addr", f.peer_addrs[i]));
-		return json_answer(j, 200);
-	}
 	if (strcmp(path, "/api/v1/panorama") == 0) {
-		const pano_subject *sub = query ? pano_store_subject(st, query) : NULL;
+		const pano_subject *sub = query ? pano_store_subject(*c->store, query) : NULL;
 		return sub ? json_answer(panorama_json(sub), 200) : not_found("no such subject (give ?subject=NAME)");
 	}
 	return not_found("no such page");
@@ -474,6 +475,10 @@ void pano_console_flush(pano_console *c, pano_http *h)
 {
 	int64_t now = clock_mono_ms();
 	c->http = h;
+	if (c->snap && now - c->asked_ms >= SNAPSHOT_IDLE_MS) {
+		pano_snapshot_unref(c->snap); /* nobody polls: its memory back */
+		c->snap = NULL;
+	}
 	if (!c->changed || strmap_count(c->changed) == 0 || now - c->flushed_ms < PANO_CONSOLE_EVENT_MS)
 		return;
 	c->flushed_ms = now;
@@ -482,17 +487,20 @@ void pano_console_flush(pano_console *c, pano_http *h)
 	size_t i = 0;
 	const char *name;
 	void *v;
-	while (wanted && strmap_next(c->changed, &i, &name, &v)) {
+	arena *a = wanted ? arena_new() : NULL;
+	while (a && strmap_next(c->changed, &i, &name, &v)) {
 		const pano_subject *sub = pano_store_subject(*c->store, name);
-		if (!sub)
+		snap_subject row;
+		arena_reset(a);
+		if (!sub || !pano_snapshot_subject(a, sub, &row))
 			continue;
-		json_t *j = row_json(sub);
-		char *line = json_dumps(j, DUMP_FLAGS);
-		json_decref(j);
+		size_t len;
+		char *line = dumped(row_json(&row), &len);
 		if (line)
 			pano_http_post(h, line);
 		free(line);
 	}
+	arena_free(a);
 	strmap_free(c->changed);
 	c->changed = strmap_new();
 }

@@ -5,18 +5,19 @@
  *   /events                  (http.h) changes, as server-sent events
  *   /api/v1/subjects         [{subject, last_seen}]          as list subject
  *   /api/v1/observers        [observer]                      as list observer
- *   /api/v1/peers            [{id, addr}]
+ *   /api/v1/peers            [{id, addr, reachable}]
  *   /api/v1/inference        {subject: inference}            as dump inference
  *   /api/v1/panorama?subject=S   {subject, views: [...]}     as get panorama
  *   /api/v1/matrix           {observers, subjects: [{subject, inferred, cells}]}
  *   /metrics                 Prometheus text exposition format
  *
  * Times are seconds since 1970 (with fractions), statuses Panorama's names.
- * Whole-store answers (matrix, inference, metrics) are rendered at most
- * once a second and served from that copy in between, so clients polling
- * them cost the report loop one rendering a second at most.
+ * The whole-store answers (metrics, matrix, inference, subjects, observers,
+ * peers) come from a snapshot (snapshot.h) taken at most once a second:
+ * clients polling them cost the report loop one copy of the store's
+ * figures a second at most, and the rendering runs on the HTTP threads.
  *
- * Runs on the node's loop only (it reads the store).
+ * Runs on the node's loop (it reads the store), but for the renderings.
  */
 #ifndef PANO_NODE_CONSOLE_H
 #define PANO_NODE_CONSOLE_H
@@ -24,27 +25,8 @@
 #include <stdint.h>
 
 #include "pano/common/http.h"
+#include "pano/node/snapshot.h"
 #include "pano/node/store.h"
-
-/* The node's own figures, as the loop keeps them. */
-/* The batch-duration histogram's upper bounds, seconds; then +Inf. */
-#define PANO_BATCH_BUCKETS 12
-extern const double PANO_BATCH_BOUNDS_S[PANO_BATCH_BUCKETS];
-/* Request kinds are the Request message's body field numbers; below this. */
-#define PANO_REQUEST_KINDS 32
-
-typedef struct {
-	unsigned long long requests, accepted, refused, ignored;
-	const unsigned long long *by_kind;     /* PANO_REQUEST_KINDS counters */
-	const unsigned long long *batch_le;    /* PANO_BATCH_BUCKETS + 1 counts, per bucket */
-	double batch_sum_s;
-	const unsigned long long *commit_le;   /* the same for the database's commits */
-	double commit_sum_s;
-	size_t peers;
-	const char *const *peer_ids, *const *peer_addrs;
-	long long wal_bytes;
-	long watch_resets;
-} pano_node_figures;
 
 typedef struct pano_console pano_console;
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pano/common/clock.h"
 #include "pano/common/curve.h"
 #include "pano/common/endpoint.h"
 #include "pano/common/log.h"
@@ -18,6 +19,7 @@ typedef struct {
 	void *sock;
 	strmap *ignored;  /* subjects this peer does not want */
 	strmap *pending;  /* request id -> subject (strdup) awaiting a reply */
+	int64_t replied_ms; /* its last reply (monotonic); 0: none yet */
 } peer;
 
 struct peers {
@@ -25,6 +27,7 @@ struct peers {
 	size_t n;
 	const char *self_id, *self_addr;
 	unsigned long long next_id, sent, dropped;
+	int64_t pinged_ms;
 };
 
 /* The pending map and the subjects it holds. */
@@ -147,6 +150,8 @@ void peers_free(peers *p)
 }
 
 size_t peers_count(const peers *p) { return p->n; }
+const char *peers_id(const peers *p, size_t i) { return p->list[i].id; }
+const char *peers_addr(const peers *p, size_t i) { return p->list[i].addr; }
 
 void peers_pollitems(peers *p, zmq_pollitem_t *items)
 {
@@ -159,6 +164,7 @@ static void read_one(peer *pr, zmq_msg_t *m)
 	Panorama__Reply *r = panorama__reply__unpack(NULL, zmq_msg_size(m), zmq_msg_data(m));
 	if (!r)
 		return;
+	pr->replied_ms = clock_mono_ms();
 	char key[32];
 	snprintf(key, sizeof(key), "%llu", (unsigned long long)r->id);
 	char *subject = strmap_remove(pr->pending, key);
@@ -257,6 +263,33 @@ void peers_set_interest(peers *p, const char *peer_id, const char *subject, bool
 		else if (strmap_count(p->list[i].ignored) < 1000000)
 			strmap_put(p->list[i].ignored, subject, NULL);
 	}
+}
+
+void peers_tick(peers *p)
+{
+	int64_t now = clock_mono_ms();
+	if (now - p->pinged_ms < PEERS_PING_MS)
+		return;
+	p->pinged_ms = now;
+	Panorama__PingRequest ping = PANORAMA__PING_REQUEST__INIT;
+	Panorama__Request req = PANORAMA__REQUEST__INIT;
+	req.body_case = PANORAMA__REQUEST__BODY_PING;
+	req.ping = &ping;
+	for (size_t i = 0; i < p->n; i++) {
+		req.id = ++p->next_id;
+		size_t len = panorama__request__get_packed_size(&req);
+		zmq_msg_t m;
+		if (zmq_msg_init_size(&m, len) != 0)
+			return;
+		panorama__request__pack(&req, zmq_msg_data(&m));
+		if (zmq_msg_send(&m, p->list[i].sock, ZMQ_DONTWAIT) < 0)
+			zmq_msg_close(&m);
+	}
+}
+
+bool peers_reachable(const peers *p, size_t i)
+{
+	return i < p->n && p->list[i].replied_ms && clock_mono_ms() - p->list[i].replied_ms <= PEERS_REACHABLE_MS;
 }
 
 void peers_stats(const peers *p, unsigned long long *sent, unsigned long long *dropped)

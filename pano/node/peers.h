@@ -41,6 +41,9 @@ peers *peers_new(void *zctx, const pano_config *cfg, const pano_cert *self, cons
                  char *err, size_t errlen);
 void peers_free(peers *p);
 size_t peers_count(const peers *p);
+/* The i-th peer's id and address (i below peers_count). */
+const char *peers_id(const peers *p, size_t i);
+const char *peers_addr(const peers *p, size_t i);
 
 /* Fills one poll item per peer, and handles their replies after zmq_poll. */
 void peers_pollitems(peers *p, zmq_pollitem_t *items);
@@ -50,6 +53,15 @@ void peers_propagate(peers *p, const Panorama__Report *r);
 void peers_announce(peers *p, const char *subject, bool subscribe);
 /* A peer (by id) subscribed to or unsubscribed from subject. */
 void peers_set_interest(peers *p, const char *peer_id, const char *subject, bool interested);
+
+/* Call once a loop: every PEERS_PING_MS it pings each peer, so that a
+ * peer's reachability is known without reports to send.  A peer is
+ * reachable (peers_reachable, by its index in the config's order less the
+ * node itself) when it answered anything within PEERS_REACHABLE_MS. */
+#define PEERS_PING_MS 5000
+#define PEERS_REACHABLE_MS 15000
+void peers_tick(peers *p);
+bool peers_reachable(const peers *p, size_t i);
 
 /* Messages propagated and dropped since start (for logs and tests). */
 void peers_stats(const peers *p, unsigned long long *sent, unsigned long long *dropped);

@@ -115,6 +115,7 @@ struct pano_server {
 	pano_console *console;    /* with -http: what the HTTP face shows */
 	pano_http *http;          /* NULL: no HTTP face */
 	const char **peer_ids, **peer_addrs;
+	bool *peer_up;
 };
 
 
@@ -124,9 +125,13 @@ static pano_node_figures figures(void *ctx)
 	char wal[4200];
 	snprintf(wal, sizeof(wal), "%s-wal", s->cfg.db_file);
 	struct stat st;
+	size_t npeers = peers_count(s->peers), up = 0;
+	for (size_t i = 0; i < npeers; i++)
+		up += s->peer_up[i] = peers_reachable(s->peers, i);
 	pano_node_figures f = { s->served, s->accepted, s->refused, s->ignored, s->by_kind, s->batch_in, s->batch_sum_s,
-	                        s->commit_in, s->commit_sum_s, s->cfg.npeers,
-	                        s->peer_ids, s->peer_addrs, stat(wal, &st) == 0 ? (long long)st.st_size : 0,
+	                        s->commit_in, s->commit_sum_s, npeers, up,
+	                        s->peer_ids, s->peer_addrs, s->peer_up,
+	                        stat(wal, &st) == 0 ? (long long)st.st_size : 0,
 	                        s->watch ? pano_watch_resets(s->watch) : 0 };
 	return f;
 }
@@ -135,15 +140,17 @@ static pano_node_figures figures(void *ctx)
  * pointer to it (a reload replaces the store). */
 static int start_http(pano_server *s, char *err, size_t errlen)
 {
-	s->peer_ids = calloc(s->cfg.npeers + 1, sizeof(*s->peer_ids));
-	s->peer_addrs = calloc(s->cfg.npeers + 1, sizeof(*s->peer_addrs));
-	if (!s->peer_ids || !s->peer_addrs) {
+	size_t npeers = peers_count(s->peers);
+	s->peer_ids = calloc(npeers + 1, sizeof(*s->peer_ids));
+	s->peer_addrs = calloc(npeers + 1, sizeof(*s->peer_addrs));
+	s->peer_up = calloc(npeers + 1, sizeof(*s->peer_up));
+	if (!s->peer_ids || !s->peer_addrs || !s->peer_up) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < s->cfg.npeers; i++) {
-		s->peer_ids[i] = s->cfg.peers[i].id;
-		s->peer_addrs[i] = s->cfg.peers[i].addr;
+	for (size_t i = 0; i < npeers; i++) {
+		s->peer_ids[i] = peers_id(s->peers, i);
+		s->peer_addrs[i] = peers_addr(s->peers, i);
 	}
 	s->console = pano_console_new(s->cfg.id, (const pano_store *const *)&s->store, figures, s);
 	if (!s->console) {
@@ -401,6 +408,7 @@ void pano_server_free(pano_server *s)
 	pano_console_free(s->console);
 	free(s->peer_ids);
 	free(s->peer_addrs);
+	free(s->peer_up);
 	peers_free(s->peers);
 	pano_watch_free(s->watch);
 	if (s->router)
@@ -1358,6 +1366,7 @@ int pano_server_run(pano_server *s)
 			}
 		}
 		peers_read_replies(s->peers, items + 3);
+		peers_tick(s->peers);
 		int rc;
 		while (s->cur->n < PANO_BATCH_MAX && arena_used(s->cur->arena) < BATCH_ARENA_MAX &&
 		       (rc = receive_one(s, &s->cur->items[s->cur->n])) != 0)
