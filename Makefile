@@ -185,7 +185,7 @@ bench: check-deps all build/tests/pano-bench build/tests/detection-scorecard
 
 # --- fuzzing (clang's libFuzzer; `make fuzz`, FUZZ_SECONDS per target) ---------
 FUZZ_PACKAGES := clang libclang-rt-14-dev
-FUZZ_TARGETS  := request csv config rules state command cert queue watch
+FUZZ_TARGETS  := request csv config rules state command cert queue watch targets
 FUZZ_LIB_OBJ  := $(patsubst %.c,build-fuzz/%.o,$(DETECTOR_SRC) $(HTM_SRC) $(SONAR_SRC) $(PANO_SRC) \
 	tools/csv_reader.c tools/logrules.c) $(GEN_OBJ:build/%=build-fuzz/%)
 FUZZ_BIN      := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)

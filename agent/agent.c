@@ -1,7 +1,6 @@
 /* agent.c - the probe loop; see agent.h. */
-#include "agent/agent.h"
+#include "agent/agent_internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <limits.h>
@@ -12,21 +11,16 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/csvlog.h"
 #include "pano/common/model.h"
-#include "agent/pipeline.h"
 #include "agent/promfile.h"
-#include "pano/client/publisher.h"
-#include "agent/resolver.h"
-#include "agent/schedule.h"
 #include "agent/statefile.h"
 #include "agent/timefmt.h"
-#include "pano/common/http.h"
 #include "pano/common/clock.h"
 
-/* HTM models are ~125 KB each: saved every 5 minutes, and at exit. */
+/* HTM models are ~200 KB each: saved every 5 minutes, and at exit. */
 #define STATE_SAVE_EVERY_NS (300 * INT64_C(1000000000))
 #define LOG_FLUSH_EVERY_NS (INT64_C(1000000000))
 #define DRAIN_GRACE_NS (100 * INT64_C(1000000))
@@ -36,56 +30,36 @@
 #define SEND_COALESCE_NS (INT64_C(1000000))
 #define PUBLISH_POLL_NS (INT64_C(20000000))
 
-typedef struct {
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	bool resolved;
-	bool inflight;
-	uint32_t gen;
-	int64_t send_wall_ms;
-} host_slot;
-
-typedef struct {
-	uint32_t host, gen;
-	int64_t deadline_ns;
-} pending_timeout;
-
-typedef struct {
-	uint64_t sent, answered, lost, errors, skipped, unresolved;
-} probe_counts;
-
-typedef struct {
-	const agent_config *cfg;
-	host_slot *hosts;
-	size_t n;
-	int64_t interval_ns, timeout_ns;
-	schedule sched;
-	/* In-flight probes in send order.  Every probe has the same timeout,
-	 * so send order is deadline order and a FIFO is all the timer needed. */
-	pending_timeout *fifo;
-	size_t fifo_cap, fifo_head, fifo_len;
-	probe_engine *engine;
-	pipeline *pipe;
-	csvlogs *logs;
-	resolver *res;
-	publisher *pub;
-	int epfd;
-	watch signal_watch, resolver_watch, http_watch;
-	pano_http *http;          /* --http: /metrics, live */
-	char method[64];          /* the engine's name to its first blank: icmp, tcp:7 */
-	bool *resolved;           /* per host: its address is known */
-	int sigfd;
-	bool stopping, reopen;
-	bool no_pwait2; /* epoll_pwait2 is not available here */
-	char state_path[PATH_MAX];
-	probe_counts counts;
-	lateness_histogram lateness;
-} agent;
-
-static void complete(agent *a, uint32_t host, probe_status st, int64_t rtt_ns)
+static void sonar_row(agent *a, size_t slot, int64_t wall_ms, probe_status st, int64_t rtt_ns)
 {
-	host_slot *h = &a->hosts[host];
+	char ts[TIMEFMT_LEN];
+	timefmt_format(wall_ms, ts);
+	FILE *sonar = csvlogs_file(a->logs, LOG_SONAR);
+	if (st == PROBE_OK)
+		fprintf(sonar, "%s,%s,%lld\n", ts, a->slots[slot].t.name, (long long)rtt_ns);
+	else
+		fprintf(sonar, "%s,%s,\n", ts, a->slots[slot].t.name);
+}
+
+/* A burst's outcome: its probes' rows in sonar.csv, together and all with
+ * the burst's time (sonar-replay tells the bursts apart by it), then the
+ * detectors. */
+static void finish_burst(agent *a, size_t slot)
+{
+	host_slot *h = &a->slots[slot];
+	if (h->got == 0)
+		return;
+	for (unsigned i = 0; i < h->got; i++)
+		sonar_row(a, slot, h->burst_wall_ms, h->outcomes[i].status, h->outcomes[i].rtt_ns);
+	pipeline_observe_burst(a->pipe, slot, h->burst_wall_ms, h->outcomes, h->got);
+	h->got = 0;
+}
+
+static void complete(agent *a, size_t slot, probe_status st, int64_t rtt_ns)
+{
+	host_slot *h = &a->slots[slot];
 	h->inflight = false;
+	a->inflight--;
 	if (st == PROBE_OK)
 		a->counts.answered++;
 	else if (st == PROBE_TIMEOUT)
@@ -94,45 +68,42 @@ static void complete(agent *a, uint32_t host, probe_status st, int64_t rtt_ns)
 		a->counts.errors++;
 	if (st == PROBE_OK && rtt_ns < 0)
 		rtt_ns = 0;
-	FILE *sonar = csvlogs_file(a->logs, LOG_SONAR);
-	char ts[TIMEFMT_LEN];
-	timefmt_format(h->send_wall_ms, ts);
-	if (st == PROBE_OK)
-		fprintf(sonar, "%s,%s,%lld\n", ts, a->cfg->hosts[host], (long long)rtt_ns);
-	else
-		fprintf(sonar, "%s,%s,\n", ts, a->cfg->hosts[host]);
-	pipeline_observe(a->pipe, host, h->send_wall_ms, st, rtt_ns);
-}
-
-static void on_probe_done(void *ctx, uint32_t host, uint32_t gen, probe_status st, int64_t rtt_ns)
-{
-	agent *a = ctx;
-	if (host >= a->n || !a->hosts[host].inflight || a->hosts[host].gen != gen)
-		return; /* stale: already timed out */
-	complete(a, host, st, rtt_ns);
-}
-
-/* The address probed for host, as promfile labels it. */
-static void address_of(void *ctx, size_t host, char *out, size_t len)
-{
-	agent *a = ctx;
-	out[0] = '\0';
-	if (!a->resolved || !a->resolved[host])
+	if (h->burst <= 1) {
+		sonar_row(a, slot, h->send_wall_ms, st, rtt_ns);
+		pipeline_observe(a->pipe, slot, h->send_wall_ms, st, rtt_ns);
 		return;
-	const struct sockaddr *sa = (const struct sockaddr *)&a->hosts[host].addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+	}
+	if (h->got < PIPELINE_BURST_MAX)
+		h->outcomes[h->got++] = (probe_outcome){ st, rtt_ns };
+	if (h->burst_of % h->burst == h->burst - 1) /* its last probe */
+		finish_burst(a, slot);
+}
+
+void agent_probe_done(void *ctx, uint32_t slot, uint32_t gen, probe_status st, int64_t rtt_ns)
+{
+	agent *a = ctx;
+	if (slot >= a->nslots || !a->slots[slot].live || !a->slots[slot].inflight || a->slots[slot].gen != gen)
+		return; /* stale: already timed out, or its target left */
+	complete(a, slot, st, rtt_ns);
+}
+
+/* What promfile labels a host's series with. */
+static void describe_host(void *ctx, size_t slot, promfile_host *out)
+{
+	agent *a = ctx;
+	hosts_address(a, slot, out->address, sizeof(out->address));
+	if (slot >= a->nslots || !a->slots[slot].live)
+		return;
+	const host_slot *h = &a->slots[slot];
+	out->method = h->method;
+	out->group = h->t.group;
+	out->labels = (const char *const *)h->t.labels;
+	out->nlabels = h->t.nlabels;
 }
 
 static promfile_labels labels_of(agent *a)
 {
-	if (!a->method[0] && a->engine) {
-		snprintf(a->method, sizeof(a->method), "%s", a->engine->name);
-		a->method[strcspn(a->method, " ")] = '\0';
-	}
-	return (promfile_labels){ a->method, address_of, a };
+	return (promfile_labels){ describe_host, a };
 }
 
 /* --http: only /metrics, rendered on the loop at each scrape. */
@@ -140,10 +111,10 @@ static pano_http_answer render_http(void *ctx, const char *path, const char *que
 {
 	(void)query;
 	agent *a = ctx;
-	pano_http_answer no = { .body = strdup("only /metrics here\n"), .content_type = "text/plain; charset=utf-8", .status = 404 };
 	if (strcmp(path, "/metrics") != 0) {
-		no.len = no.body ? strlen(no.body) : 0;
-		return no;
+		char *body = strdup("only /metrics here\n");
+		return (pano_http_answer){ .body = body, .len = body ? strlen(body) : 0,
+		                           .content_type = "text/plain; charset=utf-8", .status = 404 };
 	}
 	char *buf = NULL;
 	size_t len = 0;
@@ -153,8 +124,8 @@ static pano_http_answer render_http(void *ctx, const char *path, const char *que
 	promfile_labels l = labels_of(a);
 	promfile_render(f, a->pipe, a->cfg->det.interval_s, &l);
 	fclose(f);
-	free(no.body);
-	return (pano_http_answer){ .body = buf, .len = len, .content_type = "text/plain; version=0.0.4; charset=utf-8", .status = 200 };
+	return (pano_http_answer){ .body = buf, .len = len, .content_type = "text/plain; version=0.0.4; charset=utf-8",
+	                           .status = 200 };
 }
 
 static void http_ready(watch *w, uint32_t events)
@@ -164,14 +135,9 @@ static void http_ready(watch *w, uint32_t events)
 	pano_http_run_jobs(a->http);
 }
 
-static void on_resolved(void *ctx, size_t host, const struct sockaddr *addr, socklen_t len)
+static void on_resolved(void *ctx, size_t slot, uint32_t tag, const struct sockaddr *addr, socklen_t len)
 {
-	agent *a = ctx;
-	memcpy(&a->hosts[host].addr, addr, len);
-	if (a->resolved)
-		a->resolved[host] = true;
-	a->hosts[host].addrlen = len;
-	a->hosts[host].resolved = true;
+	hosts_resolved(ctx, slot, tag, addr, len);
 }
 
 static void resolver_ready(watch *w, uint32_t events)
@@ -188,7 +154,7 @@ static void signal_ready(watch *w, uint32_t events)
 	struct signalfd_siginfo si;
 	while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
-			a->reopen = true;
+			a->reopen = a->reload = true; /* the logs (logrotate), and the targets file */
 		else
 			a->stopping = true;
 	}
@@ -196,58 +162,78 @@ static void signal_ready(watch *w, uint32_t events)
 
 static void expire_timeouts(agent *a, int64_t now)
 {
-	while (a->fifo_len) {
-		pending_timeout *t = &a->fifo[a->fifo_head];
-		host_slot *h = &a->hosts[t->host];
-		bool live = h->inflight && h->gen == t->gen;
-		if (live && t->deadline_ns > now)
-			break;
-		a->fifo_head = (a->fifo_head + 1) % a->fifo_cap;
-		a->fifo_len--;
-		if (live) {
-			engine_cancel(a->engine, t->host);
-			complete(a, t->host, PROBE_TIMEOUT, -1);
+	due_entry e;
+	while (due_peek(&a->deadlines, &e) && e.at <= now) {
+		due_pop(&a->deadlines);
+		host_slot *h = e.slot < a->nslots ? &a->slots[e.slot] : NULL;
+		if (h && h->live && h->inflight && h->gen == e.gen) {
+			engine_cancel(h->engine, e.slot);
+			complete(a, e.slot, PROBE_TIMEOUT, -1);
 		}
+	}
+}
+
+/* Probe number k of slot, due at due. */
+static void send_one(agent *a, uint32_t slot, uint64_t k, int64_t due, int64_t now)
+{
+	host_slot *h = &a->slots[slot];
+	bool last_of_burst = h->burst > 1 && k % h->burst == h->burst - 1;
+	if (h->burst > 1 && k % h->burst == 0) {
+		finish_burst(a, slot); /* what is left of the previous one (a stall skipped its end) */
+		h->burst_wall_ms = clock_wall_ms();
+	}
+	/* After a stall (SIGSTOP, a suspended VM) skip what is more than an
+	 * interval overdue instead of sending it all in one burst. */
+	if (now - due > h->interval_ns || !h->resolved) {
+		if (!h->resolved)
+			a->counts.unresolved++;
+		else
+			a->counts.skipped++;
+		if (last_of_burst)
+			finish_burst(a, slot);
+		return;
+	}
+	if (h->inflight) { /* only when the timeout is the whole period, to the ns */
+		engine_cancel(h->engine, slot);
+		complete(a, slot, PROBE_TIMEOUT, -1);
+		h = &a->slots[slot];
+	}
+	h->gen++;
+	h->inflight = true;
+	a->inflight++;
+	h->burst_of = k;
+	h->send_wall_ms = clock_wall_ms();
+	if (due_push(&a->deadlines, now + h->timeout_ns, slot, h->gen) != 0) {
+		complete(a, slot, PROBE_ERROR, -1); /* out of memory: no deadline, no probe */
+		return;
+	}
+	lateness_record(&a->lateness, now - due);
+	a->counts.sent++;
+	uint32_t gen = h->gen;
+	if (engine_send(h->engine, slot, gen, (struct sockaddr *)&h->addr, h->addrlen) != PROBE_OK) {
+		h = &a->slots[slot];
+		if (h->inflight && h->gen == gen)
+			complete(a, slot, PROBE_ERROR, -1);
 	}
 }
 
 static void send_due(agent *a, int64_t now)
 {
-	int64_t due;
-	while ((due = schedule_due(&a->sched, a->sched.next)) <= now) {
-		uint32_t host = (uint32_t)schedule_host(&a->sched, a->sched.next);
-		a->sched.next++;
-		/* After a stall (SIGSTOP, a suspended VM) skip what is more than
-		 * an interval overdue instead of sending it all in one burst. */
-		if (now - due > a->interval_ns) {
-			a->counts.skipped++;
-			continue;
-		}
-		host_slot *h = &a->hosts[host];
-		if (!h->resolved) {
-			a->counts.unresolved++;
-			continue;
-		}
-		if (h->inflight) { /* only when timeout == interval, to the ns */
-			engine_cancel(a->engine, host);
-			complete(a, host, PROBE_TIMEOUT, -1);
-		}
-		if (a->fifo_len == a->fifo_cap)
-			expire_timeouts(a, INT64_MAX); /* cannot happen: cap > 2 rounds */
-		h->gen++;
-		h->inflight = true;
-		h->send_wall_ms = clock_wall_ms();
-		a->fifo[(a->fifo_head + a->fifo_len) % a->fifo_cap] =
-			(pending_timeout){ host, h->gen, now + a->timeout_ns };
-		a->fifo_len++;
-		lateness_record(&a->lateness, now - due);
-		a->counts.sent++;
-		if (engine_send(a->engine, host, h->gen, (struct sockaddr *)&h->addr,
-		                h->addrlen) != PROBE_OK && h->inflight)
-			complete(a, host, PROBE_ERROR, -1);
+	due_entry e;
+	while (due_peek(&a->due, &e) && e.at <= now) {
+		due_pop(&a->due);
+		host_slot *h = e.slot < a->nslots ? &a->slots[e.slot] : NULL;
+		if (!h || !h->live || h->epoch != e.gen)
+			continue; /* its target left, or is probed another way now */
+		uint64_t k = h->next_probe++;
+		if (due_push(&a->due, schedule_due(h->phase_ns, h->interval_ns, h->burst, h->next_probe), e.slot,
+		             h->epoch) != 0)
+			fprintf(stderr, "%s: out of memory: %s is no longer probed\n", a->cfg->prog, h->t.name);
+		send_one(a, e.slot, k, e.at, now);
 		now = clock_mono_ns();
 	}
-	engine_flush(a->engine);
+	for (size_t i = 0; i < a->nengines; i++)
+		engine_flush(a->engines[i].engine);
 }
 
 /* Attention states to Panorama statuses, and a score: 100 is healthy. */
@@ -295,19 +281,105 @@ static void raise_fd_limit(void)
 	}
 }
 
+static int watch_fd(agent *a, int fd, watch *w, void (*ready)(watch *, uint32_t), char *err, size_t errlen)
+{
+	w->ready = ready;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Probes the static targets and the mesh's members from now on. */
+static int apply_targets(agent *a, char *err, size_t errlen)
+{
+	target_list want;
+	if (hosts_wanted(a, &want) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = hosts_apply(a, &want, clock_mono_ns(), err, errlen);
+	targets_free(&want);
+	if (a->last_change.added)
+		load_state(a); /* a target that comes back takes up its saved state */
+	return rc;
+}
+
+/* The targets file's identity, to see that it changed. */
+static bool targets_file_changed(agent *a, struct stat *st)
+{
+	if (stat(a->cfg->targets_file, st) != 0)
+		return false; /* gone for now (an editor's rename): keep what runs */
+	return st->st_mtim.tv_sec != a->targets_mtime.tv_sec || st->st_mtim.tv_nsec != a->targets_mtime.tv_nsec ||
+	       st->st_ctim.tv_sec != a->targets_ctime.tv_sec || st->st_ctim.tv_nsec != a->targets_ctime.tv_nsec ||
+	       st->st_size != a->targets_size || st->st_ino != a->targets_ino;
+}
+
+static void remember_targets_file(agent *a, const struct stat *st)
+{
+	a->targets_mtime = st->st_mtim;
+	a->targets_ctime = st->st_ctim;
+	a->targets_size = st->st_size;
+	a->targets_ino = st->st_ino;
+}
+
+/* Reads the targets file again (SIGHUP, or it changed): a bad one is said
+ * once and the targets running keep running. */
+static void reload_targets(agent *a, bool forced)
+{
+	struct stat st;
+	if (!a->cfg->targets_file || (!targets_file_changed(a, &st) && !forced))
+		return;
+	if (forced && stat(a->cfg->targets_file, &st) != 0)
+		memset(&st, 0, sizeof(st));
+	remember_targets_file(a, &st); /* a bad version is not read again until it changes */
+	char err[600];
+	target_list fresh;
+	if (targets_load(a->cfg->targets_file, &fresh, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: --targets: %s; keeping the %zu targets running\n", a->cfg->prog, err, a->live);
+		return;
+	}
+	targets_free(&a->static_targets);
+	a->static_targets = fresh;
+	if (apply_targets(a, err, sizeof(err)) != 0)
+		fprintf(stderr, "%s: --targets: %s\n", a->cfg->prog, err);
+	const target_change *c = &a->last_change;
+	fprintf(stderr, "%s: targets reloaded: %zu (%zu added, %zu removed, %zu changed, %zu kept)\n", a->cfg->prog,
+	        a->live, c->added, c->removed, c->restarted, c->kept);
+}
+
+static void mesh_ready(watch *w, uint32_t events)
+{
+	agent *a = (agent *)((char *)w - offsetof(agent, mesh_watch));
+	(void)events;
+	char **members;
+	size_t n;
+	if (mesh_take(a->mesh, &members, &n) != 1)
+		return;
+	for (size_t i = 0; i < a->nmembers; i++)
+		free(a->members[i]);
+	free(a->members);
+	a->members = members;
+	a->nmembers = n;
+	char err[600];
+	if (apply_targets(a, err, sizeof(err)) != 0)
+		fprintf(stderr, "%s: --mesh: %s\n", a->cfg->prog, err);
+	const target_change *c = &a->last_change;
+	if (c->added || c->removed)
+		fprintf(stderr, "%s: mesh %s: probing %zu hosts (%zu joined, %zu left)\n", a->cfg->prog,
+		        a->cfg->mesh_group, a->live, c->added, c->removed);
+}
+
 static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 {
 	a->cfg = cfg;
-	a->n = cfg->nhosts;
 	a->interval_ns = (int64_t)(cfg->det.interval_s * 1e9 + 0.5);
 	a->timeout_ns = (int64_t)(cfg->det.timeout_s * 1e9 + 0.5);
 	a->sigfd = a->epfd = -1;
-	a->hosts = calloc(a->n, sizeof(*a->hosts));
-	a->resolved = calloc(a->n ? a->n : 1, sizeof(*a->resolved));
-	a->fifo_cap = 2 * a->n + 8;
-	a->fifo = calloc(a->fifo_cap, sizeof(*a->fifo));
-	if (!a->hosts || !a->fifo || !a->resolved) {
-		snprintf(err, errlen, "out of memory for %zu hosts", a->n);
+	if (!(a->by_name = strmap_new())) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	raise_fd_limit();
@@ -326,9 +398,10 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "--state-dir %.200s: %s", state_dir, strerror(errno));
 		return -1;
 	}
-	if (snprintf(a->state_path, sizeof(a->state_path), "%s/phi.state", state_dir) >=
-	    (int)sizeof(a->state_path)) {
-		snprintf(err, errlen, "--state-dir: name too long");
+	if (snprintf(a->state_path, sizeof(a->state_path), "%s/phi.state", state_dir) >= (int)sizeof(a->state_path) ||
+	    snprintf(a->targets_csv, sizeof(a->targets_csv), "%s/targets.csv", cfg->det.log_dir) >=
+	        (int)sizeof(a->targets_csv)) {
+		snprintf(err, errlen, "--state-dir or --log-dir: name too long");
 		return -1;
 	}
 
@@ -342,12 +415,6 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < a->n; i++)
-		if (pipeline_add_host(a->pipe, cfg->hosts[i]) < 0) {
-			snprintf(err, errlen, "out of memory for %zu hosts", a->n);
-			return -1;
-		}
-	load_state(a);
 
 	/* Signals arrive as readable data, never interrupting the loop; they
 	 * are blocked before any thread starts so none of those takes them. */
@@ -364,22 +431,15 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "epoll/signalfd: %s", strerror(errno));
 		return -1;
 	}
-	a->signal_watch.ready = signal_ready;
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &a->signal_watch };
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->sigfd, &ev) != 0) {
-		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+	if (watch_fd(a, a->sigfd, &a->signal_watch, signal_ready, err, errlen) != 0)
 		return -1;
-	}
 
-	engine_env env = { a->epfd, a->n, a->timeout_ns, on_probe_done, a };
-	char why[256] = "";
-	a->engine = engine_for_method(&cfg->method, &env, why, sizeof(why));
-	if (!a->engine) {
-		snprintf(err, errlen, "--method: %s", why);
+	probe_engine *engine = hosts_default_engine(a, err, errlen);
+	if (!engine)
 		return -1;
-	}
-	fprintf(stderr, "%s: probing %zu host%s every %g s by %s\n", cfg->prog, a->n,
-	        a->n == 1 ? "" : "s", cfg->det.interval_s, a->engine->name);
+	size_t n = cfg->targets ? cfg->targets->n : 0;
+	fprintf(stderr, "%s: probing %zu host%s every %g s by %s\n", cfg->prog, n, n == 1 ? "" : "s",
+	        cfg->det.interval_s, engine->name);
 
 	if (cfg->nservers) {
 		char queue[PATH_MAX + 32];
@@ -392,28 +452,36 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		fprintf(stderr, "%s: reporting to Panorama %s as observer %s%s\n", cfg->prog, cfg->servers[0],
 		        cfg->observer, cfg->curves ? " (CURVE)" : " without CURVE keys (plain text; see --key)");
 	}
-	a->res = resolver_new(cfg->hosts, a->n, a->interval_ns, cfg->prog, err, errlen);
-	if (!a->res)
+	a->res = resolver_new(a->interval_ns, cfg->prog, err, errlen);
+	if (!a->res || watch_fd(a, resolver_fd(a->res), &a->resolver_watch, resolver_ready, err, errlen) != 0)
 		return -1;
-	a->resolver_watch.ready = resolver_ready;
-	ev.data.ptr = &a->resolver_watch;
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, resolver_fd(a->res), &ev) != 0) {
-		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
-		return -1;
-	}
 	if (cfg->http_addr) {
 		a->http = pano_http_new(cfg->http_addr, cfg->http_token, render_http, a, err, errlen);
-		if (!a->http)
+		if (!a->http || watch_fd(a, pano_http_fd(a->http), &a->http_watch, http_ready, err, errlen) != 0)
 			return -1;
-		a->http_watch.ready = http_ready;
-		ev.data.ptr = &a->http_watch;
-		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, pano_http_fd(a->http), &ev) != 0) {
-			snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
-			return -1;
-		}
 		fprintf(stderr, "%s: metrics on http://%s/metrics\n", cfg->prog, cfg->http_addr);
 	}
+	if (cfg->targets_file) {
+		struct stat st;
+		if (stat(cfg->targets_file, &st) == 0)
+			remember_targets_file(a, &st);
+	}
+	if (cfg->targets && targets_copy(&a->static_targets, cfg->targets) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (apply_targets(a, err, errlen) != 0)
+		return -1;
 	resolver_collect(a->res, on_resolved, a); /* the numeric addresses */
+	if (cfg->mesh_group) {
+		mesh_config mc = { cfg->servers, cfg->nservers, cfg->curves, cfg->observer, cfg->mesh_group,
+		                   cfg->mesh_refresh_s, cfg->mesh_peers, cfg->prog };
+		a->mesh = mesh_new(&mc, err, errlen);
+		if (!a->mesh || watch_fd(a, mesh_fd(a->mesh), &a->mesh_watch, mesh_ready, err, errlen) != 0)
+			return -1;
+		fprintf(stderr, "%s: mesh %s: announcing %s to %s every %g s\n", cfg->prog, cfg->mesh_group,
+		        cfg->observer, cfg->servers[0], cfg->mesh_refresh_s);
+	}
 	return 0;
 }
 
@@ -433,6 +501,7 @@ static void write_prom(agent *a, bool *failed)
 
 static void teardown(agent *a)
 {
+	mesh_free(a->mesh);
 	if (a->pub) {
 		/* a last second to deliver what is queued; the rest stays on disk */
 		int64_t until = clock_mono_ns() + INT64_C(1000000000);
@@ -444,18 +513,19 @@ static void teardown(agent *a)
 	}
 	pano_http_free(a->http); /* its threads wait on this loop: first */
 	resolver_free(a->res);
-	engine_free(a->engine);
 	if (a->pipe && a->logs)
 		save_state(a);
+	hosts_free(a); /* the engines, after the last probe's outcome */
 	pipeline_free(a->pipe);
 	csvlogs_close(a->logs);
 	if (a->sigfd >= 0)
 		close(a->sigfd);
 	if (a->epfd >= 0)
 		close(a->epfd);
-	free(a->hosts);
-	free(a->resolved);
-	free(a->fifo);
+	targets_free(&a->static_targets);
+	for (size_t i = 0; i < a->nmembers; i++)
+		free(a->members[i]);
+	free(a->members);
 }
 
 static void print_stats(const agent *a, int64_t elapsed_ns)
@@ -465,7 +535,7 @@ static void print_stats(const agent *a, int64_t elapsed_ns)
 	        "%s: stats: hosts=%zu seconds=%.1f sent=%llu answered=%llu lost=%llu errors=%llu "
 	        "skipped=%llu unresolved=%llu probes_per_s=%.1f lateness_p50_us=%.0f "
 	        "lateness_p99_us=%.0f lateness_max_us=%.0f\n",
-	        a->cfg->prog, a->n, secs, (unsigned long long)a->counts.sent,
+	        a->cfg->prog, a->live, secs, (unsigned long long)a->counts.sent,
 	        (unsigned long long)a->counts.answered, (unsigned long long)a->counts.lost,
 	        (unsigned long long)a->counts.errors, (unsigned long long)a->counts.skipped,
 	        (unsigned long long)a->counts.unresolved,
@@ -502,7 +572,6 @@ int agent_run(const agent_config *cfg)
 		return 1;
 	}
 	int64_t start = clock_mono_ns();
-	schedule_init(&a.sched, start, a.interval_ns, a.n);
 	int64_t end = cfg->duration_s > 0 ? start + (int64_t)(cfg->duration_s * 1e9) : INT64_MAX;
 	int64_t next_flush = start + LOG_FLUSH_EVERY_NS;
 	/* the metrics file: every interval, but not more than once a second */
@@ -530,7 +599,7 @@ int agent_run(const agent_config *cfg)
 		}
 		expire_timeouts(&a, now);
 		if (a.stopping) {
-			if (a.fifo_len == 0 || now >= drain_until)
+			if (a.inflight == 0 || now >= drain_until)
 				break;
 		} else {
 			send_due(&a, now);
@@ -544,6 +613,11 @@ int agent_run(const agent_config *cfg)
 		if (now >= next_flush) {
 			csvlogs_flush(a.logs);
 			next_flush = now + LOG_FLUSH_EVERY_NS;
+			reload_targets(&a, a.reload); /* and once a second, whether it changed */
+			a.reload = false;
+		} else if (a.reload) {
+			reload_targets(&a, true);
+			a.reload = false;
 		}
 		if (now >= next_save) {
 			save_state(&a);
@@ -555,19 +629,22 @@ int agent_run(const agent_config *cfg)
 			next_prom = now + prom_every;
 		}
 		int64_t wake = next_flush < next_prom ? next_flush : next_prom;
+		due_entry next;
 		if (!a.stopping) {
-			int64_t due = schedule_due(&a.sched, a.sched.next);
-			if (due > now && due < now + SEND_COALESCE_NS)
-				due = now + SEND_COALESCE_NS;
-			if (due < wake)
-				wake = due;
+			if (due_peek(&a.due, &next)) {
+				int64_t due = next.at;
+				if (due > now && due < now + SEND_COALESCE_NS)
+					due = now + SEND_COALESCE_NS;
+				if (due < wake)
+					wake = due;
+			}
 			if (end < wake)
 				wake = end;
 		} else if (drain_until < wake) {
 			wake = drain_until;
 		}
-		if (a.fifo_len && a.fifo[a.fifo_head].deadline_ns < wake)
-			wake = a.fifo[a.fifo_head].deadline_ns;
+		if (due_peek(&a.deadlines, &next) && next.at < wake)
+			wake = next.at;
 		if (a.pub) {
 			publisher_poll(a.pub, now);
 			/* replies come on zmq's own sockets: look again soon */
@@ -584,6 +661,9 @@ int agent_run(const agent_config *cfg)
 			w->ready(w, evs[i].events);
 		}
 	}
+	for (size_t i = 0; i < a.nslots; i++) /* bursts cut short by the stop */
+		if (a.slots[i].live && a.slots[i].burst > 1)
+			finish_burst(&a, i);
 	if (cfg->prom_file)
 		write_prom(&a, &prom_failed); /* the final figures */
 	if (cfg->stats)

@@ -2,9 +2,11 @@
  * agent.h - the sonar agent's probe loop.
  *
  * One thread runs everything that decides: the spread schedule, sends,
- * timeouts, the detectors and the logs (engines and the resolver only post
- * results back to it), so outcomes are processed in one well-defined order,
- * the order sonar.csv records and sonar-replay replays.
+ * timeouts, the detectors and the logs (engines, the resolver and the mesh
+ * only post results back to it), so outcomes are processed in one
+ * well-defined order, the order sonar.csv records and sonar-replay replays.
+ * The targets can change while it runs (a reloaded targets file, a mesh's
+ * members): hosts.c starts and stops them.
  */
 #ifndef CLOUDSONAR_AGENT_H
 #define CLOUDSONAR_AGENT_H
@@ -15,12 +17,17 @@
 #include "pano/common/curve.h"
 #include "agent/cli.h"
 #include "agent/engine.h"
+#include "agent/targets.h"
 
 typedef struct {
 	detector_options det;
 	method_spec method;
-	char *const *hosts;
-	size_t nhosts;
+	const target_list *targets; /* the command line's, or the targets file's */
+	const char *targets_file;   /* reloaded on SIGHUP and when it changes; NULL: none */
+	unsigned burst;             /* probes per interval (1: one) */
+	const char *mesh_group;     /* --mesh: the group; NULL: no mesh */
+	double mesh_refresh_s;
+	size_t mesh_peers;
 	const char *state_dir;   /* NULL: LOGDIR/state */
 	char *const *servers;    /* Panorama nodes (none: no publishing) */
 	size_t nservers;

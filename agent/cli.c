@@ -23,7 +23,10 @@ const char DETECTOR_OPTIONS_HELP[] =
 	"  --accept-after SEC      slow responses this long in all become the host's\n"
 	"                          normal (default 1800)\n"
 	"  --dead-after SEC        DEAD after no answer this long, 3 probes at least\n"
-	"                          (default 10)\n";
+	"                          (default 10)\n"
+	"  --burst N               N probes per interval, spread over it (as smokeping's\n"
+	"                          pings); the detectors see each burst's median and\n"
+	"                          its loss (default 1, at most 20)\n";
 
 void detector_options_defaults(detector_options *o, const char *log_dir)
 {
@@ -41,6 +44,7 @@ void detector_options_defaults(detector_options *o, const char *log_dir)
 	o->accept_after_s = ap.accept_after_s;
 	o->dead_after_s = ap.dead_after_s;
 	o->htm = true;
+	o->burst = 1;
 }
 
 int parse_double(const char *s, double min, double max, double *out)
@@ -133,6 +137,11 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 			return 1;
 		fprintf(stderr, "%s: --dead-after: '%s' is not a number of seconds in [0, 86400]\n", prog, arg);
 		return -1;
+	case OPT_BURST:
+		if (parse_long(arg, 1, PIPELINE_BURST_MAX, &o->burst) == 0)
+			return 1;
+		fprintf(stderr, "%s: --burst: '%s' is not an integer in [1, %d]\n", prog, arg, PIPELINE_BURST_MAX);
+		return -1;
 	default:
 		return 0;
 	}
@@ -140,11 +149,12 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 
 int detector_options_finish(detector_options *o, const char *prog, bool live)
 {
+	double period = o->interval_s / (double)o->burst; /* between two probes of a host */
 	if (!o->timeout_set)
-		o->timeout_s = o->interval_s;
-	if (live && o->timeout_s > o->interval_s) {
-		fprintf(stderr, "%s: --timeout: %g s is longer than the interval (%g s); "
-		        "a host has at most one probe in flight\n", prog, o->timeout_s, o->interval_s);
+		o->timeout_s = period;
+	if (live && o->timeout_s > period) {
+		fprintf(stderr, "%s: --timeout: %g s is longer than the time between two probes of a host (%g s); "
+		        "a host has at most one probe in flight\n", prog, o->timeout_s, period);
 		return -1;
 	}
 	return 0;

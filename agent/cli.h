@@ -30,6 +30,7 @@ typedef struct {
 	double accept_after_s;      /* --accept-after, default 1800 */
 	double dead_after_s;        /* --dead-after, default 10 */
 	bool htm;                   /* false with --no-htm: no HTM model */
+	long burst;                 /* --burst: probes per interval, default 1 */
 } detector_options;
 
 #define INTERVAL_MIN_S 0.01
@@ -39,7 +40,7 @@ typedef struct {
 enum {
 	OPT_INTERVAL = 256, OPT_TIMEOUT, OPT_LOG_DIR, OPT_PHI_THRESHOLD,
 	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE, OPT_NO_HTM, OPT_CONFIRM,
-	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER,
+	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER, OPT_BURST,
 	OPT_SHARED_END
 };
 
@@ -55,7 +56,8 @@ enum {
 	{ "no-htm", no_argument, NULL, OPT_NO_HTM }, \
 	{ "confirm", required_argument, NULL, OPT_CONFIRM }, \
 	{ "accept-after", required_argument, NULL, OPT_ACCEPT_AFTER }, \
-	{ "dead-after", required_argument, NULL, OPT_DEAD_AFTER }
+	{ "dead-after", required_argument, NULL, OPT_DEAD_AFTER }, \
+	{ "burst", required_argument, NULL, OPT_BURST }
 
 /* The usage lines of the shared options. */
 extern const char DETECTOR_OPTIONS_HELP[];
@@ -67,7 +69,7 @@ void detector_options_defaults(detector_options *o, const char *log_dir);
 int detector_option(detector_options *o, int opt, const char *arg, const char *prog);
 
 /* Checks the options together; a live agent (live = true) also needs
- * timeout <= interval.  0, or -1 after printing an error. */
+ * timeout <= interval / burst.  0, or -1 after printing an error. */
 int detector_options_finish(detector_options *o, const char *prog, bool live);
 
 void detector_options_to_params(const detector_options *o, pipeline_params *p);

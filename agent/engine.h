@@ -57,6 +57,8 @@ typedef struct {
 	/* The end of one burst of sends (liboping hands the batch over here). */
 	void (*flush)(probe_engine *e);
 	void (*destroy)(probe_engine *e);
+	/* Room for hosts numbered up to hosts - 1 (targets came); 0 or -1. */
+	int (*grow)(probe_engine *e, size_t hosts);
 } probe_engine_ops;
 
 struct probe_engine {
@@ -91,5 +93,6 @@ static inline probe_status engine_send(probe_engine *e, uint32_t host, uint32_t 
 static inline void engine_cancel(probe_engine *e, uint32_t host) { e->ops->cancel(e, host); }
 static inline void engine_flush(probe_engine *e) { e->ops->flush(e); }
 static inline void engine_free(probe_engine *e) { if (e) e->ops->destroy(e); }
+static inline int engine_grow(probe_engine *e, size_t hosts) { return e->ops->grow(e, hosts); }
 
 #endif

@@ -149,7 +149,31 @@ static void dgram_destroy(probe_engine *pe)
 	free(e);
 }
 
-static const probe_engine_ops dgram_ops = { dgram_send, dgram_cancel, dgram_flush, dgram_destroy };
+static int dgram_grow(probe_engine *pe, size_t hosts)
+{
+	dgram_engine *e = (dgram_engine *)pe;
+	size_t old = e->env.hosts;
+	if (hosts <= old)
+		return 0;
+	int64_t *sent = realloc(e->sent_ns, hosts * sizeof(*sent));
+	if (sent)
+		e->sent_ns = sent;
+	uint32_t *gen = realloc(e->gen, hosts * sizeof(*gen));
+	if (gen)
+		e->gen = gen;
+	struct sockaddr_storage *addr = realloc(e->addr, hosts * sizeof(*addr));
+	if (addr)
+		e->addr = addr;
+	if (!sent || !gen || !addr)
+		return -1;
+	memset(sent + old, 0, (hosts - old) * sizeof(*sent));
+	memset(gen + old, 0, (hosts - old) * sizeof(*gen));
+	memset(addr + old, 0, (hosts - old) * sizeof(*addr));
+	e->env.hosts = hosts;
+	return 0;
+}
+
+static const probe_engine_ops dgram_ops = { dgram_send, dgram_cancel, dgram_flush, dgram_destroy, dgram_grow };
 
 probe_engine *engine_dgram_new(const engine_env *env, char *err, size_t errlen)
 {

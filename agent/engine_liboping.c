@@ -299,7 +299,15 @@ static void lo_destroy(probe_engine *pe)
 	free(e);
 }
 
-static const probe_engine_ops lo_ops = { lo_send, lo_cancel, lo_flush, lo_destroy };
+/* Nothing kept per host: hosts travel with each batch. */
+static int lo_grow(probe_engine *pe, size_t hosts)
+{
+	(void)pe;
+	(void)hosts;
+	return 0;
+}
+
+static const probe_engine_ops lo_ops = { lo_send, lo_cancel, lo_flush, lo_destroy, lo_grow };
 
 probe_engine *engine_liboping_new(const engine_env *env, char *err, size_t errlen)
 {

@@ -24,7 +24,7 @@ typedef struct tcp_engine {
 	probe_engine base;
 	engine_env env;
 	int port;
-	tcp_probe *probes; /* one per host: at most one probe in flight each */
+	tcp_probe **probes; /* one per host, made at its first probe: at most one in flight each */
 } tcp_engine;
 
 /* Close with an RST rather than a FIN: a probe must not leave thousands of
@@ -66,7 +66,13 @@ static probe_status tcp_send(probe_engine *pe, uint32_t host, uint32_t gen,
                              const struct sockaddr *addr, socklen_t len)
 {
 	tcp_engine *e = (tcp_engine *)pe;
-	tcp_probe *p = &e->probes[host];
+	if (host >= e->env.hosts)
+		return PROBE_ERROR;
+	if (!e->probes[host] && !(e->probes[host] = calloc(1, sizeof(tcp_probe))))
+		return PROBE_ERROR;
+	tcp_probe *p = e->probes[host];
+	if (!p->e) /* new: epoll holds its watch by address, so it never moves */
+		*p = (tcp_probe){ { tcp_ready }, e, host, 0, -1, 0 };
 	if (p->fd >= 0)
 		close_abortive(p->fd); /* the loop should have cancelled it */
 	p->fd = -1;
@@ -107,8 +113,8 @@ static probe_status tcp_send(probe_engine *pe, uint32_t host, uint32_t gen,
 static void tcp_cancel(probe_engine *pe, uint32_t host)
 {
 	tcp_engine *e = (tcp_engine *)pe;
-	tcp_probe *p = &e->probes[host];
-	if (p->fd < 0)
+	tcp_probe *p = host < e->env.hosts ? e->probes[host] : NULL;
+	if (!p || p->fd < 0)
 		return;
 	epoll_ctl(e->env.epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	close_abortive(p->fd);
@@ -120,14 +126,30 @@ static void tcp_flush(probe_engine *pe) { (void)pe; }
 static void tcp_destroy(probe_engine *pe)
 {
 	tcp_engine *e = (tcp_engine *)pe;
-	for (size_t i = 0; i < e->env.hosts; i++)
-		if (e->probes[i].fd >= 0)
-			close_abortive(e->probes[i].fd);
+	for (size_t i = 0; i < e->env.hosts; i++) {
+		if (e->probes[i] && e->probes[i]->fd >= 0)
+			close_abortive(e->probes[i]->fd);
+		free(e->probes[i]);
+	}
 	free(e->probes);
 	free(e);
 }
 
-static const probe_engine_ops tcp_ops = { tcp_send, tcp_cancel, tcp_flush, tcp_destroy };
+static int tcp_grow(probe_engine *pe, size_t hosts)
+{
+	tcp_engine *e = (tcp_engine *)pe;
+	if (hosts <= e->env.hosts)
+		return 0;
+	tcp_probe **grown = realloc(e->probes, hosts * sizeof(*grown));
+	if (!grown)
+		return -1;
+	memset(grown + e->env.hosts, 0, (hosts - e->env.hosts) * sizeof(*grown));
+	e->probes = grown;
+	e->env.hosts = hosts;
+	return 0;
+}
+
+static const probe_engine_ops tcp_ops = { tcp_send, tcp_cancel, tcp_flush, tcp_destroy, tcp_grow };
 
 probe_engine *engine_tcp_new(const engine_env *env, int port, char *err, size_t errlen)
 {
@@ -143,7 +165,5 @@ probe_engine *engine_tcp_new(const engine_env *env, int port, char *err, size_t 
 	snprintf(e->base.name, sizeof(e->base.name), "tcp:%d (connect handshake)", port);
 	e->env = *env;
 	e->port = port;
-	for (size_t i = 0; i < env->hosts; i++)
-		e->probes[i] = (tcp_probe){ { tcp_ready }, e, (uint32_t)i, 0, -1, 0 };
 	return &e->base;
 }

@@ -12,20 +12,36 @@
 #include "agent/agent.h"
 #include "agent/resolver.h"
 #include "agent/badopt.h"
+#include "agent/mesh.h"
+#include "agent/targets.h"
 
 #define PROG "sonar-agent"
-#define HOSTS_MAX 100000
 
 enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
-       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY, OPT_HTTP, OPT_HTTP_TOKEN };
+       OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY, OPT_HTTP, OPT_HTTP_TOKEN,
+       OPT_TARGETS, OPT_MESH, OPT_MESH_REFRESH, OPT_MESH_PEERS };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: " PROG " [options] HOST...\n"
+	        "       " PROG " [options] --targets FILE\n"
+	        "       " PROG " [options] --mesh GROUP --server ENDPOINT [HOST...]\n"
 	        "Probes each HOST (name, IPv4 or IPv6 address) every interval and logs\n"
 	        "response times, phi and health states as CSV (sonar.csv, fd.csv,\n"
 	        "htm.csv, attention.csv) in the log directory.\n\n"
+	        "  --targets FILE          the targets from FILE: one a line, the address\n"
+	        "                          first, then name= group= method= interval=\n"
+	        "                          timeout= phi-threshold= anomaly-threshold= and\n"
+	        "                          labels KEY=VALUE; reread on SIGHUP and when it\n"
+	        "                          changes (a bad file keeps the old list running)\n"
+	        "  --mesh GROUP            announce this agent to its Panorama node as a\n"
+	        "                          member of GROUP and probe the other members\n"
+	        "                          (at --observer, a name or address they can reach)\n"
+	        "  --mesh-refresh SEC      ask the node for the members this often (default 30);\n"
+	        "                          one silent for 3 refreshes is dropped\n"
+	        "  --mesh-peers N          probe at most N members (default 10): each member\n"
+	        "                          is then probed by N others\n"
 	        "  --method auto|icmp|tcp[:PORT]  probe method (default auto: ICMP when\n"
 	        "                          permitted, else TCP connect to port 7);\n"
 	        "                          icmp:liboping or icmp:dgram force one ICMP path\n"
@@ -47,7 +63,7 @@ static void usage(FILE *out)
 	        "%s"
 	        "  -h, --help              this help\n\n"
 	        "Signals: INT/TERM finish the probes in flight, save state and exit 0;\n"
-	        "HUP reopens the log files.\n",
+	        "HUP reopens the log files and rereads the targets file.\n",
 	        DETECTOR_OPTIONS_HELP);
 }
 
@@ -98,30 +114,6 @@ static int take_lock(const char *path)
 	return 0; /* fd stays open: the lock lasts until exit */
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* 0 when every host is distinct, else -1 and one repeated name in *dup:
- * each host names one set of log rows and one saved state. */
-static int find_duplicate(char *const *hosts, size_t n, const char **dup)
-{
-	char **sorted = malloc(n * sizeof(*sorted));
-	if (!sorted)
-		return 0; /* cannot check; the agent still works */
-	memcpy(sorted, hosts, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_str);
-	int rc = 0;
-	for (size_t i = 1; i < n && rc == 0; i++)
-		if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-			*dup = sorted[i];
-			rc = -1;
-		}
-	free(sorted);
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -138,13 +130,19 @@ int main(int argc, char **argv)
 		{ "prom-file", required_argument, NULL, OPT_PROM_FILE },
 		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "http-token", required_argument, NULL, OPT_HTTP_TOKEN },
+		{ "targets", required_argument, NULL, OPT_TARGETS },
+		{ "mesh", required_argument, NULL, OPT_MESH },
+		{ "mesh-refresh", required_argument, NULL, OPT_MESH_REFRESH },
+		{ "mesh-peers", required_argument, NULL, OPT_MESH_PEERS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	agent_config cfg = { .prog = PROG };
 	detector_options_defaults(&cfg.det, "logs");
 	method_parse("auto", &cfg.method);
-	const char *lock = NULL, *dup = NULL;
+	const char *lock = NULL;
+	cfg.mesh_refresh_s = MESH_REFRESH_DEFAULT_S;
+	cfg.mesh_peers = MESH_PEERS_DEFAULT;
 	char *servers[16];
 	size_t nservers = 0;
 	const char *key = NULL, *server_keys[16];
@@ -230,6 +228,37 @@ int main(int argc, char **argv)
 		case OPT_HTTP_TOKEN:
 			cfg.http_token = optarg;
 			break;
+		case OPT_TARGETS:
+			if (!optarg[0]) {
+				fprintf(stderr, PROG ": --targets: the file name is empty\n");
+				return 2;
+			}
+			cfg.targets_file = optarg;
+			break;
+		case OPT_MESH:
+			if (!host_name_valid(optarg)) {
+				fprintf(stderr, PROG ": --mesh: '%s' is not a group name (letters, digits, . - _ : %%)\n",
+				        optarg);
+				return 2;
+			}
+			cfg.mesh_group = optarg;
+			break;
+		case OPT_MESH_REFRESH:
+			if (parse_double(optarg, 0.1, 86400, &cfg.mesh_refresh_s) != 0) {
+				fprintf(stderr, PROG ": --mesh-refresh: '%s' is not a number of seconds in [0.1, 86400]\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case OPT_MESH_PEERS: {
+			long peers;
+			if (parse_long(optarg, 1, 1000, &peers) != 0) {
+				fprintf(stderr, PROG ": --mesh-peers: '%s' is not an integer in [1, 1000]\n", optarg);
+				return 2;
+			}
+			cfg.mesh_peers = (size_t)peers;
+			break;
+		}
 		default:
 			cli_bad_option(PROG, opt, argv, at);
 			return 2;
@@ -237,30 +266,45 @@ int main(int argc, char **argv)
 	}
 	if (detector_options_finish(&cfg.det, PROG, true) != 0)
 		return 2;
-	cfg.hosts = argv + optind;
-	cfg.nhosts = (size_t)(argc - optind);
-	if (cfg.nhosts == 0) {
+	size_t nhosts = (size_t)(argc - optind);
+	if (nhosts && cfg.targets_file) {
+		fprintf(stderr, PROG ": HOST arguments and --targets do not go together: put the hosts in the file\n");
+		return 2;
+	}
+	if (nhosts == 0 && !cfg.targets_file && !cfg.mesh_group) {
 		fprintf(stderr, PROG ": no HOST given (see --help)\n");
 		return 2;
 	}
-	if (cfg.nhosts > HOSTS_MAX) {
-		fprintf(stderr, PROG ": %zu hosts given; at most %d\n", cfg.nhosts, HOSTS_MAX);
+	if (nhosts > TARGETS_MAX) {
+		fprintf(stderr, PROG ": %zu hosts given; at most %d\n", nhosts, TARGETS_MAX);
 		return 2;
 	}
-	for (size_t i = 0; i < cfg.nhosts; i++) {
-		if (!host_name_valid(cfg.hosts[i])) {
-			fprintf(stderr, PROG ": host '%.64s' is not a host name or address\n", cfg.hosts[i]);
+	target_list targets = { NULL, 0, 0 };
+	char err[600];
+	if ((cfg.targets_file ? targets_load(cfg.targets_file, &targets, err, sizeof(err))
+	                      : targets_from_hosts(argv + optind, nhosts, &targets, err, sizeof(err))) != 0) {
+		fprintf(stderr, PROG ": %s%s\n", cfg.targets_file ? "--targets: " : "", err);
+		return 2;
+	}
+	for (size_t i = 0; i < targets.n; i++) {
+		const target *t = &targets.items[i];
+		double interval = t->interval_s > 0 ? t->interval_s : cfg.det.interval_s;
+		double timeout = t->timeout_s > 0 ? t->timeout_s : 0;
+		if (timeout > interval / (double)cfg.det.burst) {
+			fprintf(stderr, PROG ": --targets: %s:%zu: timeout %g s is longer than the time between two probes "
+			        "(%g s)\n", cfg.targets_file, t->line, timeout, interval / (double)cfg.det.burst);
+			targets_free(&targets);
 			return 2;
 		}
 	}
-	if (find_duplicate(cfg.hosts, cfg.nhosts, &dup) != 0) {
-		fprintf(stderr, PROG ": host '%s' given twice\n", dup);
-		return 2;
-	}
+	cfg.targets = &targets;
+	cfg.burst = (unsigned)cfg.det.burst;
 	if (lock) {
 		int r = take_lock(lock);
-		if (r != 0)
+		if (r != 0) {
+			targets_free(&targets);
 			return r > 0 ? 0 : 1;
+		}
 	}
 	/* PANO_SERVER: one node or several, comma-separated, when no --server */
 	char *env = getenv("PANO_SERVER"), *envcopy = NULL;
@@ -275,19 +319,22 @@ int main(int argc, char **argv)
 		if (pano_endpoint(servers[i], endpoint, sizeof(endpoint)) != 0) {
 			fprintf(stderr, PROG ": --server: '%.64s' is not host:port\n", servers[i]);
 			free(envcopy);
+			targets_free(&targets);
 			return 2;
 		}
 	}
 	cfg.servers = servers;
 	cfg.nservers = nservers;
 	pano_curve_client curves[16];
-	if (load_curve(key, server_keys, nserver_keys, nservers, &cfg.observer, observer_given, curves) != 0) {
-		free(envcopy);
-		return 2;
+	int rc = 2;
+	if (cfg.mesh_group && nservers == 0)
+		fprintf(stderr, PROG ": --mesh needs a Panorama node (--server or PANO_SERVER)\n");
+	else if (load_curve(key, server_keys, nserver_keys, nservers, &cfg.observer, observer_given, curves) == 0) {
+		cfg.curves = key ? curves : NULL;
+		rc = agent_run(&cfg);
 	}
-	cfg.curves = key ? curves : NULL;
-	int rc = agent_run(&cfg);
 	memset(curves, 0, sizeof(curves)); /* secret keys */
 	free(envcopy);
+	targets_free(&targets);
 	return rc;
 }

@@ -12,7 +12,10 @@
 #include "agent/timefmt.h"
 
 typedef struct {
-	char *name;
+	char *name;          /* NULL: a free slot */
+	bool fresh;          /* no outcome yet: the state file may restore it */
+	attention_params att; /* the pipeline's, with the host's own thresholds */
+	int64_t timeout_ns;   /* what a lost outcome counts as */
 	phi_detector *phi;
 	attention_tracker *attention;
 	double last_phi;
@@ -62,48 +65,89 @@ pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs)
 	return p;
 }
 
+static void clear_slot(host_detectors *h)
+{
+	free(h->name);
+	phi_free(h->phi);
+	attention_free(h->attention);
+	htm_free(h->htm);
+	memset(h, 0, sizeof(*h));
+}
+
 void pipeline_free(pipeline *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->count; i++) {
-		free(p->hosts[i].name);
-		phi_free(p->hosts[i].phi);
-		attention_free(p->hosts[i].attention);
-		htm_free(p->hosts[i].htm);
-	}
+	for (size_t i = 0; i < p->count; i++)
+		clear_slot(&p->hosts[i]);
 	free(p->hosts);
 	free(p);
 }
 
-long pipeline_add_host(pipeline *p, const char *name)
+static attention_params host_attention(const pipeline *p, const pipeline_host_options *o)
 {
-	if (p->count == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		host_detectors *h = realloc(p->hosts, cap * sizeof(*h));
-		if (!h)
+	attention_params a = p->attention;
+	if (o && !isnan(o->phi_threshold))
+		a.phi_threshold = o->phi_threshold;
+	if (o && !isnan(o->anomaly_threshold))
+		a.anomaly_threshold = o->anomaly_threshold;
+	return a;
+}
+
+int pipeline_set_host(pipeline *p, size_t slot, const char *name, const pipeline_host_options *o)
+{
+	if (slot >= p->cap) {
+		size_t cap = p->cap ? p->cap : 16;
+		while (cap <= slot)
+			cap *= 2;
+		host_detectors *grown = realloc(p->hosts, cap * sizeof(*grown));
+		if (!grown)
 			return -1;
-		p->hosts = h;
+		memset(grown + p->cap, 0, (cap - p->cap) * sizeof(*grown));
+		p->hosts = grown;
 		p->cap = cap;
 	}
-	host_detectors *h = &p->hosts[p->count];
+	host_detectors *h = &p->hosts[slot];
+	if (h->name)
+		return -1;
 	h->name = strdup(name);
 	h->phi = phi_new(p->params.phi_window, p->params.phi_dist);
 	h->attention = attention_new();
 	if (!h->name || !h->phi || !h->attention) {
-		free(h->name);
-		phi_free(h->phi);
-		attention_free(h->attention);
+		clear_slot(h);
 		return -1;
 	}
-	h->last_phi = 0.0;
-	h->htm = NULL;
-	h->agg_count = 0;
-	h->agg_max_ns = 0;
+	h->fresh = true;
+	h->att = host_attention(p, o);
+	h->timeout_ns = o && o->timeout_ns > 0 ? o->timeout_ns : p->params.timeout_ns;
 	h->anomaly = NAN;
 	h->last_report_ms = INT64_MIN;
 	h->last_rtt_ns = -1;
-	return (long)p->count++;
+	if (slot >= p->count)
+		p->count = slot + 1;
+	return 0;
+}
+
+void pipeline_set_host_options(pipeline *p, size_t slot, const pipeline_host_options *o)
+{
+	if (!pipeline_has_host(p, slot))
+		return;
+	p->hosts[slot].att = host_attention(p, o);
+	p->hosts[slot].timeout_ns = o && o->timeout_ns > 0 ? o->timeout_ns : p->params.timeout_ns;
+}
+
+void pipeline_clear_host(pipeline *p, size_t slot)
+{
+	if (slot < p->count)
+		clear_slot(&p->hosts[slot]);
+}
+
+bool pipeline_has_host(const pipeline *p, size_t slot) { return slot < p->count && p->hosts[slot].name; }
+
+long pipeline_add_host(pipeline *p, const char *name)
+{
+	size_t slot = p->count;
+	return pipeline_set_host(p, slot, name, NULL) == 0 ? (long)slot : -1;
 }
 
 size_t pipeline_host_count(const pipeline *p) { return p->count; }
@@ -179,10 +223,9 @@ void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats
 	out->state = attention_current(h->attention);
 }
 
-void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
-                      probe_status status, int64_t rtt_ns)
+/* One probe's figures for the exporters. */
+static void count_probe(host_detectors *h, probe_status status, int64_t rtt_ns)
 {
-	host_detectors *h = &p->hosts[host];
 	bool lost = status != PROBE_OK;
 	h->probes++;
 	h->lost += lost;
@@ -195,7 +238,16 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 		h->rtt_in[b]++;
 		h->rtt_sum_s += s;
 	}
-	double phi = phi_score(h->phi, lost ? p->params.timeout_ns : rtt_ns);
+}
+
+/* One outcome (a probe, or a burst: burst probes, burst_lost of them lost)
+ * through the detectors and into fd.csv, htm.csv and attention.csv. */
+static void observe(pipeline *p, host_detectors *h, int64_t wall_ms, probe_status status, int64_t rtt_ns,
+                    uint16_t burst, uint16_t burst_lost)
+{
+	bool lost = status != PROBE_OK;
+	h->fresh = false;
+	double phi = phi_score(h->phi, lost ? h->timeout_ns : rtt_ns);
 	if (!lost)
 		phi_add(h->phi, rtt_ns);
 	h->last_phi = phi;
@@ -209,10 +261,10 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 		else
 			fprintf(fd, "%s,%s,%lld,OK,%.3f\n", ts, h->name, (long long)rtt_ns, phi);
 	}
-	feed_htm(p, h, wall_ms, lost ? p->params.timeout_ns : rtt_ns);
+	feed_htm(p, h, wall_ms, lost ? h->timeout_ns : rtt_ns);
 	double anomaly = h->anomaly;
-	attention_input in = { wall_ms, lost, rtt_ns, phi, anomaly };
-	bool changed = attention_update(h->attention, &p->attention, &in);
+	attention_input in = { wall_ms, lost, rtt_ns, phi, anomaly, burst, burst_lost };
+	bool changed = attention_update(h->attention, &h->att, &in);
 	attention_state state = attention_current(h->attention);
 	if (p->report && (changed || h->last_report_ms == INT64_MIN ||
 	                  wall_ms - h->last_report_ms >= PIPELINE_REPORT_EVERY_MS || wall_ms < h->last_report_ms)) {
@@ -228,6 +280,43 @@ void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
 		else
 			fprintf(att, "%.4f\n", anomaly);
 	}
+}
+
+void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms, probe_status status, int64_t rtt_ns)
+{
+	host_detectors *h = &p->hosts[host];
+	count_probe(h, status, rtt_ns);
+	observe(p, h, wall_ms, status, rtt_ns, 1, status != PROBE_OK);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+void pipeline_observe_burst(pipeline *p, size_t host, int64_t wall_ms, const probe_outcome *o, size_t n)
+{
+	host_detectors *h = &p->hosts[host];
+	int64_t rtt[PIPELINE_BURST_MAX];
+	size_t answered = 0, errors = 0;
+	if (n > PIPELINE_BURST_MAX)
+		n = PIPELINE_BURST_MAX;
+	for (size_t i = 0; i < n; i++) {
+		count_probe(h, o[i].status, o[i].rtt_ns);
+		if (o[i].status == PROBE_OK)
+			rtt[answered++] = o[i].rtt_ns;
+		else
+			errors += o[i].status == PROBE_ERROR;
+	}
+	if (answered == 0) {
+		observe(p, h, wall_ms, errors == n && n ? PROBE_ERROR : PROBE_TIMEOUT, -1, (uint16_t)n, (uint16_t)n);
+		return;
+	}
+	/* the median: of an even count, the lower middle one, an answer that
+	 * was really seen */
+	qsort(rtt, answered, sizeof(rtt[0]), cmp_i64);
+	observe(p, h, wall_ms, PROBE_OK, rtt[(answered - 1) / 2], (uint16_t)n, (uint16_t)(n - answered));
 }
 
 /* A host's saved record: the HTM aggregation, the latest anomaly, then the
@@ -340,6 +429,8 @@ int pipeline_save_state(const pipeline *p, const char *path, char *err, size_t e
 	size_t bufcap = 0;
 	int rc = 0;
 	for (size_t i = 0; i < p->count && rc == 0; i++) {
+		if (!p->hosts[i].name)
+			continue;
 		size_t need = host_record_size(&p->hosts[i]), len = 0;
 		if (need > bufcap) {
 			uint8_t *nb = realloc(buf, need);
@@ -394,9 +485,11 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	size_t nindex = 0;
 	for (size_t i = 0; i < p->count; i++)
-		index[i] = &p->hosts[i];
-	qsort(index, p->count, sizeof(*index), cmp_name_ptr);
+		if (p->hosts[i].name && p->hosts[i].fresh)
+			index[nindex++] = &p->hosts[i];
+	qsort(index, nindex, sizeof(*index), cmp_name_ptr);
 
 	const char *name;
 	const uint8_t *blob;
@@ -405,7 +498,7 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 	rc = loaded ? 0 : -1;
 	while (rc == 0 && (rc = statefile_next(r, &name, &blob, &len, err, errlen)) == 1) {
 		rc = 0;
-		host_detectors **hit = bsearch(name, index, p->count, sizeof(*index), cmp_key_name);
+		host_detectors **hit = nindex ? bsearch(name, index, nindex, sizeof(*index), cmp_key_name) : NULL;
 		if (!hit)
 			continue;
 		size_t at = (size_t)(*hit - p->hosts);
@@ -431,6 +524,7 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 	for (size_t i = 0; i < p->count; i++) {
 		host_detectors *h = &p->hosts[i];
 		if (rc == 0 && loaded[i].phi) {
+			h->fresh = false; /* restored once */
 			phi_free(h->phi);
 			attention_free(h->attention);
 			htm_free(h->htm);

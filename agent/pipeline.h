@@ -60,15 +60,46 @@ typedef struct pipeline pipeline;
 pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs);
 void pipeline_free(pipeline *p);
 
-/* Adds a host; returns its index, or -1 when out of memory. */
+/*
+ * Hosts live in numbered slots (the agent's): a slot is set when a target
+ * comes and cleared when it leaves (its detectors go, and its record leaves
+ * the state file at the next save).  Each host may have its own thresholds.
+ */
+typedef struct {
+	double phi_threshold;     /* NAN: the pipeline's */
+	double anomaly_threshold; /* NAN: the pipeline's */
+	int64_t timeout_ns;       /* what a lost probe counts as; 0: the pipeline's */
+} pipeline_host_options;
+
+/* Puts host name in slot, which must be free, with fresh detectors (o NULL:
+ * no options of its own); 0, or -1 when out of memory. */
+int pipeline_set_host(pipeline *p, size_t slot, const char *name, const pipeline_host_options *o);
+void pipeline_set_host_options(pipeline *p, size_t slot, const pipeline_host_options *o);
+void pipeline_clear_host(pipeline *p, size_t slot);
+bool pipeline_has_host(const pipeline *p, size_t slot);
+/* Adds a host after every slot; returns its slot, or -1 when out of memory. */
 long pipeline_add_host(pipeline *p, const char *name);
+/* Slots, free ones included. */
 size_t pipeline_host_count(const pipeline *p);
+/* NULL for a free slot. */
 const char *pipeline_host_name(const pipeline *p, size_t host);
 
 /* One probe outcome of host, sent at wall time wall_ms (rtt_ns is ignored
  * unless status is PROBE_OK). */
 void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms,
                       probe_status status, int64_t rtt_ns);
+
+/* A burst of n probes (smokeping's pings of a step) as one outcome of time
+ * wall_ms: every probe counts in the exporters' figures and in the loss
+ * window, and the detectors see the median response time of the answered
+ * ones (the lower middle one of an even count), or a lost outcome when none
+ * was answered. */
+#define PIPELINE_BURST_MAX 20
+typedef struct {
+	probe_status status;
+	int64_t rtt_ns;
+} probe_outcome;
+void pipeline_observe_burst(pipeline *p, size_t host, int64_t wall_ms, const probe_outcome *o, size_t n);
 
 /* Called with a host's state at every change and at least every
  * PIPELINE_REPORT_EVERY_MS of probe time otherwise (for Panorama). */
@@ -102,10 +133,11 @@ void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats
 
 /*
  * Detector state on disk (path written atomically: temporary file, fsync,
- * rename).  pipeline_load_state restores the hosts it knows by name and
- * ignores the others, and returns 1 with the count in *restored; a missing
- * file returns 0.  A malformed file returns -1 with a reason in err and
- * restores no host at all.
+ * rename).  pipeline_load_state restores the hosts it knows by name that
+ * have seen no outcome yet (so a target added later, by a reload or a mesh,
+ * takes up its saved state too) and ignores the others, and returns 1 with
+ * the count in *restored; a missing file returns 0.  A malformed file
+ * returns -1 with a reason in err and restores no host at all.
  */
 int pipeline_save_state(const pipeline *p, const char *path, char *err, size_t errlen);
 int pipeline_load_state(pipeline *p, const char *path, size_t *restored,

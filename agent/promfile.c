@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,20 +29,49 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-typedef struct {
-	const char *host, *address, *method;
-} host_labels;
-
-/* name{host="..",address="..",method=".."[,extra]} value */
-static void sample(FILE *f, const char *name, const host_labels *l, const char *extra, const char *value)
+/* Every label of one host's series, rendered once per file:
+ * host="..",address="..",method=".."[,group=".."][,key=".."...] */
+static char *labels_text(const char *host, const promfile_labels *labels, size_t i)
 {
-	fprintf(f, "%s{host=\"", name);
-	put_label(f, l->host);
+	promfile_host d = { "", "", "", NULL, 0 };
+	if (labels && labels->describe)
+		labels->describe(labels->ctx, i, &d);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	fputs("host=\"", f);
+	put_label(f, host);
 	fputs("\",address=\"", f);
-	put_label(f, l->address);
+	put_label(f, d.address);
 	fputs("\",method=\"", f);
-	put_label(f, l->method);
-	fprintf(f, "\"%s%s} %s\n", extra ? "," : "", extra ? extra : "", value);
+	put_label(f, d.method ? d.method : "");
+	fputc('"', f);
+	if (d.group && d.group[0]) {
+		fputs(",group=\"", f);
+		put_label(f, d.group);
+		fputc('"', f);
+	}
+	for (size_t k = 0; k < d.nlabels; k++) {
+		const char *eq = strchr(d.labels[k], '=');
+		if (!eq)
+			continue;
+		fprintf(f, ",%.*s=\"", (int)(eq - d.labels[k]), d.labels[k]);
+		put_label(f, eq + 1);
+		fputc('"', f);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* name{LABELS[,extra]} value */
+static void sample(FILE *f, const char *name, const char *labels, const char *extra, const char *value)
+{
+	fprintf(f, "%s{%s%s%s} %s\n", name, labels, extra ? "," : "", extra ? extra : "", value);
 }
 
 enum { M_RTT, M_SUCCESS, M_TOTAL, M_LOST, M_PHI, M_ANOMALY, M_STATE, M_HISTOGRAM, M_COUNT };
@@ -57,16 +87,15 @@ static const struct { const char *name, *type, *help; } METRICS[M_COUNT] = {
 	{ "sonar_response_seconds", "histogram", "Response times of the answered probes." },
 };
 
-static void write_metric(FILE *f, int m, const pipeline *p, const promfile_labels *labels)
+static void write_metric(FILE *f, int m, const pipeline *p, char *const *labels)
 {
 	header(f, METRICS[m].name, METRICS[m].type, METRICS[m].help);
 	for (size_t i = 0; i < pipeline_host_count(p); i++) {
+		if (!labels[i])
+			continue; /* a free slot (or no memory for its labels) */
 		pipeline_host_stats st;
 		pipeline_host_stats_get(p, i, &st);
-		char address[64] = "";
-		if (labels && labels->address)
-			labels->address(labels->ctx, i, address, sizeof(address));
-		host_labels l = { pipeline_host_name(p, i), address, labels && labels->method ? labels->method : "" };
+		const char *l = labels[i];
 		if (st.probes == 0 && m != M_TOTAL && m != M_LOST)
 			continue; /* not probed yet (unresolved): no state to show */
 		char v[64];
@@ -99,7 +128,7 @@ static void write_metric(FILE *f, int m, const pipeline *p, const promfile_label
 			for (int s = ATTENTION_HEALTHY; s <= ATTENTION_DEAD; s++) {
 				char extra[64];
 				snprintf(extra, sizeof(extra), "state=\"%s\"", attention_state_name((attention_state)s));
-				sample(f, METRICS[m].name, &l, extra, (int)st.state == s ? "1" : "0");
+				sample(f, METRICS[m].name, l, extra, (int)st.state == s ? "1" : "0");
 			}
 			continue;
 		case M_HISTOGRAM: {
@@ -108,18 +137,18 @@ static void write_metric(FILE *f, int m, const pipeline *p, const promfile_label
 				char extra[64];
 				snprintf(extra, sizeof(extra), "le=\"%g\"", PIPELINE_RTT_BOUNDS_S[b]);
 				snprintf(v, sizeof(v), "%llu", (unsigned long long)st.rtt_le[b]);
-				sample(f, "sonar_response_seconds_bucket", &l, extra, v);
+				sample(f, "sonar_response_seconds_bucket", l, extra, v);
 			}
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)answered);
-			sample(f, "sonar_response_seconds_bucket", &l, "le=\"+Inf\"", v);
+			sample(f, "sonar_response_seconds_bucket", l, "le=\"+Inf\"", v);
 			snprintf(v, sizeof(v), "%.9f", st.rtt_sum_s);
-			sample(f, "sonar_response_seconds_sum", &l, NULL, v);
+			sample(f, "sonar_response_seconds_sum", l, NULL, v);
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)answered);
-			sample(f, "sonar_response_seconds_count", &l, NULL, v);
+			sample(f, "sonar_response_seconds_count", l, NULL, v);
 			continue;
 		}
 		}
-		sample(f, METRICS[m].name, &l, NULL, v);
+		sample(f, METRICS[m].name, l, NULL, v);
 	}
 }
 
@@ -132,8 +161,16 @@ void promfile_render(FILE *f, const pipeline *p, double interval_s, const promfi
 	clock_gettime(CLOCK_REALTIME, &now);
 	header(f, "sonar_last_update_timestamp_seconds", "gauge", "When these figures were written.");
 	fprintf(f, "sonar_last_update_timestamp_seconds %lld.%03ld\n", (long long)now.tv_sec, now.tv_nsec / 1000000);
-	for (int m = 0; m < M_COUNT; m++)
-		write_metric(f, m, p, labels);
+	size_t n = pipeline_host_count(p);
+	char **text = calloc(n ? n : 1, sizeof(*text));
+	for (size_t i = 0; text && i < n; i++)
+		if (pipeline_has_host(p, i))
+			text[i] = labels_text(pipeline_host_name(p, i), labels, i);
+	for (int m = 0; text && m < M_COUNT; m++)
+		write_metric(f, m, p, text);
+	for (size_t i = 0; text && i < n; i++)
+		free(text[i]);
+	free(text);
 }
 
 int promfile_write(const char *path, const pipeline *p, double interval_s, const promfile_labels *labels,

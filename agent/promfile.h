@@ -3,8 +3,8 @@
  * textfile (its textfile collector reads *.prom files from a folder).
  *
  * Per host, named in the style of the blackbox exporter, each with the
- * labels host, address (the one probed; empty before it resolves) and
- * method (the probe engine):
+ * labels host, address (the one probed; empty before it resolves), method
+ * (the probe engine), and the group and labels a targets file gave it:
  *   sonar_rtt_seconds{host}          the latest answered probe's response time
  *                                    (absent while the latest one was lost)
  *   sonar_probe_success{host}        1 when the latest probe was answered, else 0
@@ -37,9 +37,15 @@
 
 /* What labels a host's series besides its name. */
 typedef struct {
-	const char *method;
-	/* the address probed for host, as text ("" while unresolved) */
-	void (*address)(void *ctx, size_t host, char *out, size_t len);
+	char address[64];          /* the address probed ("" while unresolved) */
+	const char *method;        /* the probe engine: icmp, tcp:7 */
+	const char *group;         /* its targets-file group; "" for none (no label) */
+	const char *const *labels; /* its targets-file labels, "key=value" */
+	size_t nlabels;
+} promfile_host;
+
+typedef struct {
+	void (*describe)(void *ctx, size_t host, promfile_host *out);
 	void *ctx;
 } promfile_labels;
 

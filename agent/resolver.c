@@ -14,26 +14,32 @@
 #include <unistd.h>
 
 typedef struct {
-	size_t host;
+	size_t slot;
+	uint32_t tag;
 	struct sockaddr_storage addr;
 	socklen_t len;
 } resolution;
 
+/* A name still to resolve. */
+typedef struct {
+	size_t slot;
+	uint32_t tag;
+	char *name;
+	bool reported;            /* its failure was said */
+} wanted;
+
 struct resolver {
-	char *const *names;
-	size_t n;
 	int64_t retry_ns;
 	const char *prog;
 	int efd;
 	pthread_t thread;
 	bool thread_started;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;       /* guards everything below */
 	pthread_cond_t cv;
-	bool stopping;
-	size_t *pending;          /* thread-owned: names still to resolve */
-	size_t npending;
-	bool *reported;           /* thread-owned: failure already printed */
-	resolution *ready;        /* guarded by mu */
+	bool stopping, added;     /* added: new names since the thread's last pass */
+	wanted *want;
+	size_t nwant, capwant;
+	resolution *ready;
 	size_t nready, capready;
 };
 
@@ -87,61 +93,87 @@ static int lookup(const char *name, int flags, struct sockaddr_storage *out, soc
 	return rc;
 }
 
-static void post(resolver *r, size_t host, const struct sockaddr_storage *a, socklen_t len)
+/* With mu held. */
+static void post_locked(resolver *r, size_t slot, uint32_t tag, const struct sockaddr_storage *a, socklen_t len)
 {
-	pthread_mutex_lock(&r->mu);
 	if (r->nready == r->capready) {
 		size_t cap = r->capready ? r->capready * 2 : 16;
 		resolution *nr = realloc(r->ready, cap * sizeof(*nr));
-		if (!nr) {
-			pthread_mutex_unlock(&r->mu);
-			return; /* retried on the next pass */
-		}
+		if (!nr)
+			return; /* the name stays wanted and is retried */
 		r->ready = nr;
 		r->capready = cap;
 	}
-	r->ready[r->nready++] = (resolution){ host, *a, len };
-	pthread_mutex_unlock(&r->mu);
+	r->ready[r->nready++] = (resolution){ slot, tag, *a, len };
 	uint64_t one = 1;
 	if (write(r->efd, &one, sizeof(one)) < 0) {
-		/* cannot overflow at one write per host */
+		/* an eventfd counter does not overflow at one write per name */
 	}
+}
+
+static wanted *find_wanted(resolver *r, size_t slot)
+{
+	for (size_t i = 0; i < r->nwant; i++)
+		if (r->want[i].slot == slot)
+			return &r->want[i];
+	return NULL;
+}
+
+static void drop_wanted(resolver *r, wanted *w)
+{
+	free(w->name);
+	*w = r->want[--r->nwant];
+}
+
+/* One pass over the names wanted when it began: resolved ones are posted
+ * and dropped, failures said once. */
+static void resolve_pass(resolver *r)
+{
+	pthread_mutex_lock(&r->mu);
+	size_t n = r->nwant;
+	wanted *copy = malloc((n ? n : 1) * sizeof(*copy));
+	for (size_t i = 0; copy && i < n; i++) {
+		copy[i] = r->want[i];
+		copy[i].name = strdup(r->want[i].name);
+	}
+	r->added = false;
+	pthread_mutex_unlock(&r->mu);
+	for (size_t i = 0; copy && i < n; i++) {
+		struct sockaddr_storage a;
+		socklen_t len = 0;
+		int rc = copy[i].name ? lookup(copy[i].name, AI_ADDRCONFIG, &a, &len) : EAI_MEMORY;
+		pthread_mutex_lock(&r->mu);
+		wanted *w = find_wanted(r, copy[i].slot);
+		if (w && w->tag == copy[i].tag) {
+			if (rc == 0) {
+				if (w->reported)
+					fprintf(stderr, "%s: %s: resolves now\n", r->prog, w->name);
+				post_locked(r, w->slot, w->tag, &a, len);
+				drop_wanted(r, w);
+			} else if (!w->reported) {
+				fprintf(stderr, "%s: %s: cannot resolve (%s); retrying every interval\n", r->prog, w->name,
+				        gai_strerror(rc));
+				w->reported = true;
+			}
+		}
+		pthread_mutex_unlock(&r->mu);
+		free(copy[i].name);
+	}
+	free(copy);
 }
 
 static void *resolver_main(void *arg)
 {
 	resolver *r = arg;
 	for (;;) {
-		size_t keep = 0;
-		for (size_t i = 0; i < r->npending; i++) {
-			size_t h = r->pending[i];
-			struct sockaddr_storage a;
-			socklen_t len = 0;
-			int rc = lookup(r->names[h], AI_ADDRCONFIG, &a, &len);
-			if (rc == 0) {
-				post(r, h, &a, len);
-				if (r->reported[h])
-					fprintf(stderr, "%s: %s: resolves now\n", r->prog, r->names[h]);
-				continue;
-			}
-			if (!r->reported[h])
-				fprintf(stderr, "%s: %s: cannot resolve (%s); retrying every interval\n",
-				        r->prog, r->names[h], gai_strerror(rc));
-			r->reported[h] = true;
-			r->pending[keep++] = h;
-		}
-		r->npending = keep;
+		resolve_pass(r);
 		pthread_mutex_lock(&r->mu);
-		if (keep == 0 || r->stopping) {
-			pthread_mutex_unlock(&r->mu);
-			break;
-		}
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		int64_t ns = until.tv_nsec + r->retry_ns;
 		until.tv_sec += ns / 1000000000;
 		until.tv_nsec = ns % 1000000000;
-		while (!r->stopping && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
+		while (!r->stopping && !r->added && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
 			;
 		bool stop = r->stopping;
 		pthread_mutex_unlock(&r->mu);
@@ -151,45 +183,73 @@ static void *resolver_main(void *arg)
 	return NULL;
 }
 
-resolver *resolver_new(char *const *names, size_t n, int64_t retry_ns,
-                       const char *prog, char *err, size_t errlen)
+resolver *resolver_new(int64_t retry_ns, const char *prog, char *err, size_t errlen)
 {
 	resolver *r = calloc(1, sizeof(*r));
 	if (!r) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	r->names = names;
-	r->n = n;
 	r->retry_ns = retry_ns;
 	r->prog = prog;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	r->pending = calloc(n ? n : 1, sizeof(*r->pending));
-	r->reported = calloc(n ? n : 1, sizeof(*r->reported));
-	if (r->efd < 0 || !r->pending || !r->reported) {
-		snprintf(err, errlen, "resolver: %s", strerror(errno ? errno : ENOMEM));
+	if (r->efd < 0) {
+		snprintf(err, errlen, "resolver: %s", strerror(errno));
 		resolver_free(r);
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct sockaddr_storage a;
-		socklen_t len;
-		if (lookup(names[i], AI_NUMERICHOST, &a, &len) == 0)
-			post(r, i, &a, len);
-		else
-			r->pending[r->npending++] = i;
-	}
-	if (r->npending) {
-		if (pthread_create(&r->thread, NULL, resolver_main, r) != 0) {
-			snprintf(err, errlen, "resolver: cannot start its thread");
-			resolver_free(r);
-			return NULL;
-		}
-		r->thread_started = true;
-	}
 	return r;
+}
+
+/* With mu held: a name to look up. */
+static int want_locked(resolver *r, size_t slot, uint32_t tag, const char *name)
+{
+	if (r->nwant == r->capwant) {
+		size_t cap = r->capwant ? 2 * r->capwant : 16;
+		wanted *grown = realloc(r->want, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		r->want = grown;
+		r->capwant = cap;
+	}
+	char *copy = strdup(name);
+	if (!copy)
+		return -1;
+	r->want[r->nwant++] = (wanted){ slot, tag, copy, false };
+	r->added = true;
+	pthread_cond_signal(&r->cv);
+	if (!r->thread_started)
+		r->thread_started = pthread_create(&r->thread, NULL, resolver_main, r) == 0;
+	return r->thread_started ? 0 : -1;
+}
+
+int resolver_add(resolver *r, size_t slot, uint32_t tag, const char *name)
+{
+	struct sockaddr_storage a;
+	socklen_t len;
+	bool numeric = lookup(name, AI_NUMERICHOST, &a, &len) == 0;
+	int rc = 0;
+	pthread_mutex_lock(&r->mu);
+	wanted *old = find_wanted(r, slot);
+	if (old)
+		drop_wanted(r, old);
+	if (numeric)
+		post_locked(r, slot, tag, &a, len);
+	else
+		rc = want_locked(r, slot, tag, name);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+void resolver_forget(resolver *r, size_t slot)
+{
+	pthread_mutex_lock(&r->mu);
+	wanted *w = find_wanted(r, slot);
+	if (w)
+		drop_wanted(r, w);
+	pthread_mutex_unlock(&r->mu);
 }
 
 int resolver_fd(const resolver *r) { return r->efd; }
@@ -207,7 +267,7 @@ void resolver_collect(resolver *r, resolved_fn fn, void *ctx)
 	r->nready = r->capready = 0;
 	pthread_mutex_unlock(&r->mu);
 	for (size_t i = 0; i < n; i++)
-		fn(ctx, ready[i].host, (const struct sockaddr *)&ready[i].addr, ready[i].len);
+		fn(ctx, ready[i].slot, ready[i].tag, (const struct sockaddr *)&ready[i].addr, ready[i].len);
 	free(ready);
 }
 
@@ -228,8 +288,9 @@ void resolver_free(resolver *r)
 		close(r->efd);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
-	free(r->pending);
-	free(r->reported);
+	for (size_t i = 0; i < r->nwant; i++)
+		free(r->want[i].name);
+	free(r->want);
 	free(r->ready);
 	free(r);
 }

@@ -2,21 +2,81 @@
 #include "agent/schedule.h"
 
 #include <math.h>
+#include <stdlib.h>
 
-void schedule_init(schedule *s, int64_t start_ns, int64_t interval_ns, uint64_t hosts)
+int64_t schedule_due(int64_t phase_ns, int64_t interval_ns, unsigned burst, uint64_t probe)
 {
-	s->start_ns = start_ns;
-	s->interval_ns = interval_ns;
-	s->hosts = hosts ? hosts : 1;
-	s->next = 0;
+	uint64_t b = burst ? burst : 1, round = probe / b, k = probe % b;
+	return phase_ns + (int64_t)round * interval_ns + (int64_t)((k * (uint64_t)interval_ns) / b);
 }
 
-int64_t schedule_due(const schedule *s, uint64_t probe)
+int64_t schedule_spread(int64_t interval_ns, size_t i, size_t n)
 {
-	uint64_t round = probe / s->hosts, slot = probe % s->hosts;
-	/* slot * interval < 2^63 for any sane host count and interval. */
-	return s->start_ns + (int64_t)round * s->interval_ns +
-	       (int64_t)((slot * (uint64_t)s->interval_ns) / s->hosts);
+	/* i * interval < 2^63 for any sane count and interval */
+	return n ? (int64_t)(((uint64_t)i * (uint64_t)interval_ns) / n) : 0;
+}
+
+/* Earlier first; at the same time, lower slots first, so that targets
+ * spread over the same instants go out in the order they were given. */
+static bool before(const due_entry *a, const due_entry *b)
+{
+	return a->at < b->at || (a->at == b->at && a->slot < b->slot);
+}
+
+int due_push(due_heap *h, int64_t at, uint32_t slot, uint32_t gen)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 64;
+		due_entry *grown = realloc(h->e, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		h->e = grown;
+		h->cap = cap;
+	}
+	size_t i = h->n++;
+	due_entry x = { at, slot, gen };
+	while (i > 0 && before(&x, &h->e[(i - 1) / 2])) {
+		h->e[i] = h->e[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->e[i] = x;
+	return 0;
+}
+
+bool due_peek(const due_heap *h, due_entry *out)
+{
+	if (h->n == 0)
+		return false;
+	*out = h->e[0];
+	return true;
+}
+
+void due_pop(due_heap *h)
+{
+	if (h->n == 0)
+		return;
+	due_entry x = h->e[--h->n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && before(&h->e[c + 1], &h->e[c]))
+			c++;
+		if (!before(&h->e[c], &x))
+			break;
+		h->e[i] = h->e[c];
+		i = c;
+	}
+	if (h->n)
+		h->e[i] = x;
+}
+
+void due_free(due_heap *h)
+{
+	free(h->e);
+	h->e = NULL;
+	h->n = h->cap = 0;
 }
 
 /* Buckets: 10 us wide below 20 ms (2000 of them), 1 ms wide from 20 ms to

@@ -144,9 +144,13 @@ bool attention_update(attention_tracker *t, const attention_params *p, const att
 			t->loss_filled = 0;
 		}
 	}
-	t->loss_bits = ((t->loss_bits << 1) | (in->lost ? 1u : 0u)) & LOSS_MASK;
-	if (t->loss_filled < ATTENTION_LOSS_WINDOW)
-		t->loss_filled++;
+	unsigned probes = in->burst > 1 ? in->burst : 1;
+	unsigned lost_probes = in->burst > 1 ? in->burst_lost : in->lost;
+	for (unsigned k = 0; k < probes && k < ATTENTION_LOSS_WINDOW; k++) {
+		t->loss_bits = ((t->loss_bits << 1) | (k < lost_probes ? 1u : 0u)) & LOSS_MASK;
+		if (t->loss_filled < ATTENTION_LOSS_WINDOW)
+			t->loss_filled++;
+	}
 
 	bool slow = false, normal = false;
 	if (!in->lost) {
@@ -190,7 +194,8 @@ bool attention_update(attention_tracker *t, const attention_params *p, const att
 	/* Loss with answers in between: a lone run of losses is the host
 	 * going silent, which is DEAD's to judge. */
 	unsigned lost = popcount16(t->loss_bits);
-	if (!t->loss_episode && lost >= ATTENTION_LOSS_ENTER && lost > t->lost_in_a_row)
+	uint64_t silent_bits = (uint64_t)t->lost_in_a_row * probes; /* of the run of whole outcomes lost */
+	if (!t->loss_episode && lost >= ATTENTION_LOSS_ENTER && lost > silent_bits)
 		t->loss_episode = true;
 	else if (t->loss_episode && lost <= ATTENTION_LOSS_LEAVE)
 		t->loss_episode = false;

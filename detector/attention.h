@@ -71,13 +71,17 @@ typedef struct {
 /* The defaults: phi 1, anomaly 0.4, confirm 3, accept after 30 min, dead after 10 s. */
 attention_params attention_params_default(void);
 
-/* One probe outcome as the decision sees it. */
+/* One probe outcome as the decision sees it.  A burst of probes (the
+ * agent's --burst) is one outcome: its median response time, lost when
+ * every probe of it was; each of its probes counts in the loss window. */
 typedef struct {
 	int64_t wall_ms;  /* when it was sent */
 	bool lost;
 	int64_t rtt_ns;   /* ignored when lost */
 	double phi;       /* phi as fd.csv logs it */
 	double anomaly;   /* the latest HTM anomaly score; NAN before one */
+	uint16_t burst;        /* probes in the outcome; 0 or 1: a single probe */
+	uint16_t burst_lost;   /* how many of them were lost */
 } attention_input;
 
 typedef struct attention_tracker attention_tracker;

@@ -6,6 +6,7 @@
  * lost one in sonar.csv and replays as TIMEOUT, with the same phi). */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "tools/csv_reader.h"
 #include "pano/common/strmap.h"
 #include "agent/badopt.h"
+#include "agent/targets.h"
 
 #define PROG "sonar-replay"
 #define REPLAY_HOSTS_MAX 1000000
@@ -25,11 +27,14 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: " PROG " [--log-dir DIR] [detector options] SONAR_CSV\n"
+	        "usage: " PROG " [--log-dir DIR] [--targets FILE] [detector options] SONAR_CSV\n"
 	        "Re-runs the detectors over a recorded sonar.csv ('-' for stdin) and writes\n"
 	        "fd.csv, htm.csv and attention.csv into DIR (default ./replay), replacing\n"
 	        "earlier ones, exactly as the live agent would have with these options.\n"
-	        "Lost probes count as --timeout (default 1 s).\n\n%s"
+	        "Lost probes count as --timeout (default: the interval).  With --burst,\n"
+	        "consecutive rows of a host with the same time are one burst.\n\n"
+	        "  --targets FILE          the agent's targets file: each target's own\n"
+	        "                          interval, timeout and thresholds\n%s"
 	        "  -h, --help              this help\n\n"
 	        "Bad lines are reported with their line number and skipped; the exit\n"
 	        "status is then 1.\n",
@@ -50,7 +55,42 @@ static int remove_outputs(const char *dir)
 	return 0;
 }
 
-static int replay(FILE *in, const char *name, const detector_options *det)
+/* The rows of one burst so far (with --burst): consecutive rows of a host
+ * with the same time, as the agent writes them. */
+typedef struct {
+	long host;
+	int64_t wall_ms;
+	probe_outcome o[PIPELINE_BURST_MAX];
+	size_t n;
+} burst_rows;
+
+static void flush_burst(pipeline *pipe, burst_rows *b)
+{
+	if (b->n)
+		pipeline_observe_burst(pipe, (size_t)b->host, b->wall_ms, b->o, b->n);
+	b->n = 0;
+}
+
+/* A host seen for the first time: into the pipeline, with what the targets
+ * file says of it.  Its index, or -1. */
+static long add_host(pipeline *pipe, strmap *index, const char *host, const target_list *targets,
+                     const detector_options *det)
+{
+	const target *t = targets ? targets_find(targets, host) : NULL;
+	pipeline_host_options o = { NAN, NAN, 0 };
+	if (t) {
+		double interval, timeout;
+		target_timing(t, det->interval_s, det->timeout_s, (unsigned)det->burst, &interval, &timeout);
+		o = (pipeline_host_options){ t->phi_threshold, t->anomaly_threshold, (int64_t)(timeout * 1e9 + 0.5) };
+	}
+	long at = (long)pipeline_host_count(pipe);
+	if (pipeline_set_host(pipe, (size_t)at, host, &o) != 0 ||
+	    strmap_put(index, host, (void *)(intptr_t)(at + 1)) != 0)
+		return -1;
+	return at;
+}
+
+static int replay(FILE *in, const char *name, const detector_options *det, const target_list *targets)
 {
 	char err[512];
 	if (remove_outputs(det->log_dir) != 0)
@@ -76,6 +116,7 @@ static int replay(FILE *in, const char *name, const detector_options *det)
 	}
 	unsigned long rows = 0, bad = 0;
 	sonar_row row;
+	burst_rows b = { -1, 0, { { 0, 0 } }, 0 };
 	int r;
 	while ((r = csv_reader_next(reader, &row, err, sizeof(err))) != 0) {
 		if (r < 0) {
@@ -90,17 +131,25 @@ static int replay(FILE *in, const char *name, const detector_options *det)
 				rc = 1;
 				break;
 			}
-			host = pipeline_add_host(pipe, row.host);
-			if (host < 0 || strmap_put(index, row.host, (void *)(intptr_t)(host + 1)) != 0) {
+			if ((host = add_host(pipe, index, row.host, targets, det)) < 0) {
 				fprintf(stderr, PROG ": out of memory\n");
 				rc = 1;
 				break;
 			}
 		}
-		pipeline_observe(pipe, (size_t)host, row.wall_ms,
-		                 row.lost ? PROBE_TIMEOUT : PROBE_OK, row.rtt_ns);
+		probe_status st = row.lost ? PROBE_TIMEOUT : PROBE_OK;
 		rows++;
+		if (det->burst <= 1) {
+			pipeline_observe(pipe, (size_t)host, row.wall_ms, st, row.rtt_ns);
+			continue;
+		}
+		if (b.n && (b.host != host || b.wall_ms != row.wall_ms || b.n == (size_t)det->burst))
+			flush_burst(pipe, &b);
+		b.host = host;
+		b.wall_ms = row.wall_ms;
+		b.o[b.n++] = (probe_outcome){ st, row.rtt_ns };
 	}
+	flush_burst(pipe, &b);
 	if (ferror(in)) {
 		fprintf(stderr, PROG ": %s: read error\n", name);
 		rc = 1;
@@ -124,11 +173,13 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		DETECTOR_LONG_OPTIONS,
+		{ "targets", required_argument, NULL, OPT_SHARED_END },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	detector_options det;
 	detector_options_defaults(&det, "replay");
+	const char *targets_file = NULL;
 	int opt;
 	opterr = 0;
 	for (int at = optind; (opt = getopt_long_only(argc, argv, ":h", longopts, NULL)) != -1; at = optind) {
@@ -141,6 +192,10 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
+		if (opt == OPT_SHARED_END) {
+			targets_file = optarg;
+			continue;
+		}
 		cli_bad_option(PROG, opt, argv, at);
 		return 2;
 	}
@@ -151,14 +206,22 @@ int main(int argc, char **argv)
 		        argc - optind);
 		return 2;
 	}
+	target_list targets = { NULL, 0, 0 };
+	char err[600];
+	if (targets_file && targets_load(targets_file, &targets, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": --targets: %s\n", err);
+		return 2;
+	}
 	const char *path = argv[optind];
 	FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (!in) {
 		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+		targets_free(&targets);
 		return 1;
 	}
-	int rc = replay(in, path, &det);
+	int rc = replay(in, path, &det, targets_file ? &targets : NULL);
 	if (in != stdin)
 		fclose(in);
+	targets_free(&targets);
 	return rc;
 }

@@ -41,7 +41,7 @@ static int64_t jittered(host *h, double rtt_ms)
 
 static attention_state probe(host *h, bool lost, double rtt_ms, double anomaly)
 {
-	attention_input in = { h->now_ms, lost, lost ? 0 : jittered(h, rtt_ms), 0.1, anomaly };
+	attention_input in = { h->now_ms, lost, lost ? 0 : jittered(h, rtt_ms), 0.1, anomaly, 1, lost };
 	attention_update(h->t, &h->p, &in);
 	h->now_ms += h->step_ms;
 	return attention_current(h->t);
@@ -58,7 +58,7 @@ static void first_probe_is_always_a_change(void **state)
 	(void)state;
 	attention_tracker *t = attention_new();
 	attention_params p = attention_params_default();
-	attention_input in = { T0, false, 10 * MS, 0.1, NAN };
+	attention_input in = { T0, false, 10 * MS, 0.1, NAN, 1, 0 };
 	assert_true(attention_update(t, &p, &in));
 	assert_int_equal(attention_current(t), ATTENTION_HEALTHY);
 	in.wall_ms += 1000;

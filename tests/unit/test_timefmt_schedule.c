@@ -40,15 +40,51 @@ static void rejects_malformed_timestamps(void **state)
 static void probes_are_spread_over_the_interval(void **state)
 {
 	(void)state;
-	schedule s;
-	schedule_init(&s, 1000, 1000000000, 4);
-	assert_true(schedule_due(&s, 0) == 1000);
-	assert_true(schedule_due(&s, 1) == 1000 + 250000000);
-	assert_true(schedule_due(&s, 3) == 1000 + 750000000);
-	assert_true(schedule_due(&s, 4) == 1000 + 1000000000);
-	assert_int_equal(schedule_host(&s, 6), 2);
+	/* 4 targets spread over 1 s, from 1000 ns */
+	assert_true(1000 + schedule_spread(1000000000, 0, 4) == 1000);
+	assert_true(1000 + schedule_spread(1000000000, 1, 4) == 1000 + 250000000);
+	assert_true(1000 + schedule_spread(1000000000, 3, 4) == 1000 + 750000000);
+	assert_true(schedule_due(1000, 1000000000, 1, 1) == 1000 + 1000000000);
 	/* no drift after a year of probes */
-	assert_true(schedule_due(&s, UINT64_C(4) * 31536000) == 1000 + INT64_C(31536000) * 1000000000);
+	assert_true(schedule_due(1000, 1000000000, 1, UINT64_C(31536000)) == 1000 + INT64_C(31536000) * 1000000000);
+}
+
+static void a_burst_is_spread_over_its_interval(void **state)
+{
+	(void)state;
+	/* 5 probes a second: 200 ms apart, the 6th opens the next second */
+	assert_true(schedule_due(0, 1000000000, 5, 0) == 0);
+	assert_true(schedule_due(0, 1000000000, 5, 1) == 200000000);
+	assert_true(schedule_due(0, 1000000000, 5, 4) == 800000000);
+	assert_true(schedule_due(0, 1000000000, 5, 5) == 1000000000);
+	assert_true(schedule_due(0, 1000000000, 5, 7) == 1400000000);
+}
+
+static void the_heap_gives_the_earliest_first(void **state)
+{
+	(void)state;
+	due_heap h = { NULL, 0, 0 };
+	uint64_t rng = 7;
+	for (uint32_t i = 0; i < 1000; i++) {
+		rng = rng * 6364136223846793005u + 1442695040888963407u;
+		assert_int_equal(due_push(&h, (int64_t)(rng >> 40), i, i * 3), 0);
+	}
+	due_entry e, prev = { INT64_MIN, 0, 0 };
+	size_t n = 0;
+	while (due_peek(&h, &e)) {
+		due_pop(&h);
+		assert_true(e.at > prev.at || (e.at == prev.at && e.slot > prev.slot));
+		assert_int_equal(e.gen, e.slot * 3);
+		prev = e;
+		n++;
+	}
+	assert_int_equal(n, 1000);
+	/* at the same time, lower slots first */
+	due_push(&h, 5, 9, 0);
+	due_push(&h, 5, 2, 0);
+	due_push(&h, 5, 4, 0);
+	assert_true(due_peek(&h, &e) && e.slot == 2);
+	due_free(&h);
 }
 
 static void lateness_quantiles(void **state)
@@ -71,6 +107,8 @@ int main(void)
 		cmocka_unit_test(formats_and_parses_iso8601_ms),
 		cmocka_unit_test(rejects_malformed_timestamps),
 		cmocka_unit_test(probes_are_spread_over_the_interval),
+		cmocka_unit_test(a_burst_is_spread_over_its_interval),
+		cmocka_unit_test(the_heap_gives_the_earliest_first),
 		cmocka_unit_test(lateness_quantiles),
 	};
 	return cmocka_run_group_tests_name("timefmt_schedule", tests, NULL, NULL);

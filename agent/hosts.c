@@ -1,0 +1,332 @@
+/* hosts.c - the targets the agent probes, as slots; see agent_internal.h. */
+#include "agent/agent_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pano/common/regfile.h"
+
+/* Engines start with room for this many hosts, and double. */
+#define ENGINE_CAP_MIN 1024
+
+static void timing_of(const agent *a, const target *t, int64_t *interval_ns, int64_t *timeout_ns)
+{
+	double interval, timeout;
+	target_timing(t, a->cfg->det.interval_s, a->cfg->det.timeout_s, a->cfg->burst, &interval, &timeout);
+	*interval_ns = (int64_t)(interval * 1e9 + 0.5);
+	*timeout_ns = (int64_t)(timeout * 1e9 + 0.5);
+}
+
+static pipeline_host_options options_of(const agent *a, const target *t)
+{
+	int64_t interval, timeout;
+	timing_of(a, t, &interval, &timeout);
+	return (pipeline_host_options){ t->phi_threshold, t->anomaly_threshold, timeout };
+}
+
+/* The engine for a way of probing, made the first time it is needed. */
+static probe_engine *engine_for(agent *a, const method_spec *m, int64_t timeout_ns, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < a->nengines; i++) {
+		const engine_entry *e = &a->engines[i];
+		if (e->method.method == m->method && e->method.tcp_port == m->tcp_port && e->timeout_ns == timeout_ns)
+			return e->engine;
+	}
+	engine_entry *grown = realloc(a->engines, (a->nengines + 1) * sizeof(*grown));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->engines = grown;
+	if (a->engine_cap < ENGINE_CAP_MIN)
+		a->engine_cap = ENGINE_CAP_MIN;
+	engine_env env = { a->epfd, a->engine_cap, timeout_ns, agent_probe_done, a };
+	char why[256] = "";
+	probe_engine *e = engine_for_method(m, &env, why, sizeof(why));
+	if (!e) {
+		snprintf(err, errlen, "--method: %s", why);
+		return NULL;
+	}
+	a->engines[a->nengines++] = (engine_entry){ *m, timeout_ns, e };
+	return e;
+}
+
+probe_engine *hosts_default_engine(agent *a, char *err, size_t errlen)
+{
+	return engine_for(a, &a->cfg->method, a->timeout_ns, err, errlen);
+}
+
+/* A slot for a new target: a free one, or one more (engines grown to fit). */
+static long alloc_slot(agent *a)
+{
+	if (a->nfree)
+		return (long)a->free_slots[--a->nfree];
+	if (a->nslots == a->capslots) {
+		size_t cap = a->capslots ? 2 * a->capslots : 64;
+		host_slot *slots = realloc(a->slots, cap * sizeof(*slots));
+		if (!slots)
+			return -1;
+		memset(slots + a->capslots, 0, (cap - a->capslots) * sizeof(*slots));
+		a->slots = slots;
+		size_t *free_slots = realloc(a->free_slots, cap * sizeof(*free_slots));
+		if (!free_slots)
+			return -1;
+		a->free_slots = free_slots;
+		a->capslots = cap;
+	}
+	if (a->nslots + 1 > a->engine_cap) {
+		size_t cap = a->engine_cap ? 2 * a->engine_cap : ENGINE_CAP_MIN;
+		for (size_t i = 0; i < a->nengines; i++)
+			if (engine_grow(a->engines[i].engine, cap) != 0)
+				return -1;
+		a->engine_cap = cap;
+	}
+	return (long)a->nslots++;
+}
+
+/* Stops what a slot has in flight, without an outcome: its target left or
+ * is probed another way from now on. */
+static void stop_probing(agent *a, host_slot *h, size_t slot)
+{
+	if (h->inflight) {
+		engine_cancel(h->engine, (uint32_t)slot);
+		h->inflight = false;
+		a->inflight--;
+	}
+	h->got = 0;
+	h->epoch++;
+}
+
+/* Sets how a slot probes its target, and schedules its first probe. */
+static int start_probing(agent *a, size_t slot, int64_t first_ns, char *err, size_t errlen)
+{
+	host_slot *h = &a->slots[slot];
+	timing_of(a, &h->t, &h->interval_ns, &h->timeout_ns);
+	const method_spec *m = h->t.method_set ? &h->t.method : &a->cfg->method;
+	if (!(h->engine = engine_for(a, m, h->timeout_ns, err, errlen)))
+		return -1;
+	h = &a->slots[slot];
+	snprintf(h->method, sizeof(h->method), "%s", h->engine->name);
+	h->method[strcspn(h->method, " ")] = '\0';
+	h->burst = a->cfg->burst > 1 ? a->cfg->burst : 1;
+	if (h->burst > 1 && !h->outcomes && !(h->outcomes = calloc(PIPELINE_BURST_MAX, sizeof(*h->outcomes)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	h->phase_ns = first_ns;
+	h->next_probe = 0;
+	h->got = 0;
+	if (due_push(&a->due, first_ns, (uint32_t)slot, h->epoch) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void remove_slot(agent *a, size_t slot)
+{
+	host_slot *h = &a->slots[slot];
+	stop_probing(a, h, slot);
+	resolver_forget(a->res, slot);
+	pipeline_clear_host(a->pipe, slot);
+	strmap_remove(a->by_name, h->t.name);
+	target_clear(&h->t);
+	h->live = false;
+	h->resolved = false;
+	a->free_slots[a->nfree++] = slot;
+	a->live--;
+}
+
+static int add_slot(agent *a, const target *t, int64_t first_ns, char *err, size_t errlen)
+{
+	long s = alloc_slot(a);
+	if (s < 0) {
+		snprintf(err, errlen, "out of memory for %zu targets", a->live + 1);
+		return -1;
+	}
+	size_t slot = (size_t)s;
+	host_slot *h = &a->slots[slot];
+	h->epoch++;
+	h->addr_epoch++;
+	h->resolved = false;
+	pipeline_host_options o = options_of(a, t);
+	if (target_copy(&h->t, t) != 0 || pipeline_set_host(a->pipe, slot, t->name, &o) != 0) {
+		target_clear(&h->t);
+		a->free_slots[a->nfree++] = slot;
+		snprintf(err, errlen, "out of memory for %zu targets", a->live + 1);
+		return -1;
+	}
+	h->live = true;
+	a->live++;
+	if (strmap_put(a->by_name, t->name, (void *)(slot + 1)) != 0 || resolver_add(a->res, slot, h->addr_epoch, t->address) != 0 ||
+	    start_probing(a, slot, first_ns, err, errlen) != 0) {
+		if (!err[0])
+			snprintf(err, errlen, "out of memory for %zu targets", a->live);
+		remove_slot(a, slot);
+		return -1;
+	}
+	return 0;
+}
+
+/* The side file that says what each host of the logs is: rewritten at every
+ * change of the targets, so the CSV logs keep the contract's columns. */
+static void write_targets_csv(agent *a)
+{
+	char err[512];
+	regfile_replacement r;
+	if (regfile_replace_begin(&r, a->targets_csv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", a->cfg->prog, err);
+		return;
+	}
+	fputs("host,address,group,method,interval_s,labels\n", r.f);
+	for (size_t i = 0; i < a->nslots; i++) {
+		const host_slot *h = &a->slots[i];
+		if (!h->live)
+			continue;
+		fprintf(r.f, "%s,%s,%s,%s,%g,", h->t.name, h->t.address, h->t.group, h->method, h->interval_ns / 1e9);
+		for (size_t k = 0; k < h->t.nlabels; k++)
+			fprintf(r.f, "%s%s", k ? ";" : "", h->t.labels[k]);
+		fputc('\n', r.f);
+	}
+	if (regfile_replace_commit(&r, false, err, sizeof(err)) != 0)
+		fprintf(stderr, "%s: %s\n", a->cfg->prog, err);
+}
+
+int hosts_apply(agent *a, const target_list *want, int64_t now_ns, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	strmap *wanted = strmap_new();
+	if (!wanted) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t j = 0; j < want->n; j++)
+		if (strmap_put(wanted, want->items[j].name, (void *)1) != 0) {
+			strmap_free(wanted);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	size_t removed = 0, added = 0, restarted = 0, starting = 0;
+	for (size_t i = 0; i < a->nslots; i++)
+		if (a->slots[i].live && !strmap_key(wanted, a->slots[i].t.name)) {
+			remove_slot(a, i);
+			removed++;
+		}
+	strmap_free(wanted);
+	/* the ones starting (new, or probed another way) are spread over their
+	 * interval, in the order given */
+	for (size_t j = 0; j < want->n; j++) {
+		uintptr_t at = (uintptr_t)strmap_get(a->by_name, want->items[j].name);
+		starting += !at || !target_probed_alike(&a->slots[at - 1].t, &want->items[j]);
+	}
+	size_t k = 0;
+	int rc = 0;
+	for (size_t j = 0; j < want->n && rc == 0; j++) {
+		const target *t = &want->items[j];
+		uintptr_t at = (uintptr_t)strmap_get(a->by_name, t->name);
+		int64_t interval, timeout;
+		timing_of(a, t, &interval, &timeout);
+		int64_t first = now_ns + schedule_spread(interval, k, starting);
+		if (!at) {
+			rc = add_slot(a, t, first, err, errlen);
+			added++;
+			k++;
+			continue;
+		}
+		size_t slot = at - 1;
+		host_slot *h = &a->slots[slot];
+		bool alike = target_probed_alike(&h->t, t), moved = strcmp(h->t.address, t->address) != 0;
+		target copy;
+		if (target_copy(&copy, t) != 0) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+			break;
+		}
+		target_clear(&h->t);
+		h->t = copy;
+		pipeline_host_options o = options_of(a, t);
+		pipeline_set_host_options(a->pipe, slot, &o);
+		if (alike)
+			continue;
+		stop_probing(a, h, slot);
+		if (moved) {
+			h->resolved = false;
+			h->addr_epoch++;
+			rc = resolver_add(a->res, slot, h->addr_epoch, t->address) != 0 ? -1 : 0;
+		}
+		if (rc == 0)
+			rc = start_probing(a, slot, first, err, errlen);
+		restarted++;
+		k++;
+	}
+	write_targets_csv(a);
+	a->last_change = (target_change){ added, removed, restarted, a->live - added - restarted };
+	if (rc != 0 && !err[0])
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
+int hosts_wanted(const agent *a, target_list *out)
+{
+	target_list l;
+	if (targets_copy(&l, &a->static_targets) != 0)
+		return -1;
+	for (size_t i = 0; i < a->nmembers; i++) {
+		if (targets_find(&l, a->members[i]))
+			continue; /* named by the static targets: theirs */
+		if (targets_add(&l, a->members[i]) != 0)
+			goto oom;
+		target *c = &l.items[l.n - 1];
+		free(c->group);
+		if (!(c->group = strdup(a->cfg->mesh_group ? a->cfg->mesh_group : "")))
+			goto oom;
+	}
+	*out = l;
+	return 0;
+oom:
+	targets_free(&l);
+	return -1;
+}
+
+void hosts_free(agent *a)
+{
+	for (size_t i = 0; i < a->nslots; i++) {
+		target_clear(&a->slots[i].t);
+		free(a->slots[i].outcomes);
+	}
+	free(a->slots);
+	free(a->free_slots);
+	strmap_free(a->by_name);
+	for (size_t i = 0; i < a->nengines; i++)
+		engine_free(a->engines[i].engine);
+	free(a->engines);
+	due_free(&a->due);
+	due_free(&a->deadlines);
+}
+
+void hosts_address(const agent *a, size_t slot, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (slot >= a->nslots || !a->slots[slot].live || !a->slots[slot].resolved)
+		return;
+	const struct sockaddr *sa = (const struct sockaddr *)&a->slots[slot].addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+void hosts_resolved(agent *a, size_t slot, uint32_t tag, const struct sockaddr *addr, socklen_t len)
+{
+	if (slot >= a->nslots || !a->slots[slot].live || a->slots[slot].addr_epoch != tag ||
+	    len > sizeof(a->slots[slot].addr))
+		return;
+	host_slot *h = &a->slots[slot];
+	memcpy(&h->addr, addr, len);
+	h->addrlen = len;
+	h->resolved = true;
+}
