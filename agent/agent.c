@@ -251,8 +251,10 @@ static void report_to_panorama(void *ctx, const char *host, attention_state st, 
 static void save_state(agent *a)
 {
 	char err[512] = "";
+	int64_t started = clock_mono_ns();
 	if (pipeline_save_state(a->pipe, a->state_path, err, sizeof(err)) != 0)
 		fprintf(stderr, "%s: saving state: %s\n", a->cfg->prog, err);
+	a->last_save_ns = clock_mono_ns() - started;
 }
 
 static int load_state(agent *a)
@@ -513,7 +515,7 @@ static void teardown(agent *a)
 	}
 	pano_http_free(a->http); /* its threads wait on this loop: first */
 	resolver_free(a->res);
-	if (a->pipe && a->logs)
+	if (a->pipe && a->logs && !a->saved)
 		save_state(a);
 	hosts_free(a); /* the engines, after the last probe's outcome */
 	pipeline_free(a->pipe);
@@ -528,13 +530,19 @@ static void teardown(agent *a)
 	free(a->members);
 }
 
+static long long state_bytes(const agent *a)
+{
+	struct stat st;
+	return stat(a->state_path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
 static void print_stats(const agent *a, int64_t elapsed_ns)
 {
 	double secs = (double)elapsed_ns / 1e9;
 	fprintf(stderr,
 	        "%s: stats: hosts=%zu seconds=%.1f sent=%llu answered=%llu lost=%llu errors=%llu "
 	        "skipped=%llu unresolved=%llu probes_per_s=%.1f lateness_p50_us=%.0f "
-	        "lateness_p99_us=%.0f lateness_max_us=%.0f\n",
+	        "lateness_p99_us=%.0f lateness_max_us=%.0f state_bytes=%lld state_save_ms=%.1f\n",
 	        a->cfg->prog, a->live, secs, (unsigned long long)a->counts.sent,
 	        (unsigned long long)a->counts.answered, (unsigned long long)a->counts.lost,
 	        (unsigned long long)a->counts.errors, (unsigned long long)a->counts.skipped,
@@ -542,7 +550,7 @@ static void print_stats(const agent *a, int64_t elapsed_ns)
 	        secs > 0 ? (double)a->counts.sent / secs : 0.0,
 	        (double)lateness_quantile(&a->lateness, 0.5) / 1e3,
 	        (double)lateness_quantile(&a->lateness, 0.99) / 1e3,
-	        (double)a->lateness.max_ns / 1e3);
+	        (double)a->lateness.max_ns / 1e3, state_bytes(a), (double)a->last_save_ns / 1e6);
 }
 
 /* epoll_pwait2 waits to the nanosecond; kernels before 5.11 (and
@@ -666,6 +674,8 @@ int agent_run(const agent_config *cfg)
 			finish_burst(&a, i);
 	if (cfg->prom_file)
 		write_prom(&a, &prom_failed); /* the final figures */
+	save_state(&a);
+	a.saved = true;
 	if (cfg->stats)
 		print_stats(&a, clock_mono_ns() - start);
 	teardown(&a);

@@ -103,6 +103,8 @@ typedef struct agent {
 	probe_counts counts;
 	lateness_histogram lateness;
 	target_change last_change;
+	int64_t last_save_ns;    /* how long the last save of the state took */
+	bool saved;              /* the state was saved at the end of the run */
 	struct timespec targets_mtime, targets_ctime; /* of the targets file last read */
 	off_t targets_size;
 	ino_t targets_ino;

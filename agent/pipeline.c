@@ -359,12 +359,13 @@ static size_t host_record_size(const host_detectors *h)
 	uint32_t phi_len = 0, att_len = 0;
 	bytes_cursor c = bytes_encoder(NULL, 0);
 	code_record_header(&c, (host_detectors *)h, &phi_len, &att_len);
-	return c.pos + phi_state_size(h->phi) + attention_state_size() + (h->htm ? htm_state_size(h->htm) : 0);
+	return c.pos + phi_state_size(h->phi) + attention_state_size(h->attention) +
+	       (h->htm ? htm_state_size(h->htm) : 0);
 }
 
 static int host_record_write(const host_detectors *h, uint8_t *buf, size_t cap, size_t *len)
 {
-	uint32_t phi_len = (uint32_t)phi_state_size(h->phi), att_len = (uint32_t)attention_state_size();
+	uint32_t phi_len = (uint32_t)phi_state_size(h->phi), att_len = (uint32_t)attention_state_size(h->attention);
 	host_detectors copy = *h; /* encoding reads through the pointers only */
 	bytes_cursor c = bytes_encoder(buf, cap);
 	code_record_header(&c, &copy, &phi_len, &att_len);

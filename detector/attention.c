@@ -237,7 +237,7 @@ const char *attention_state_name(attention_state s)
  * (4), normal run (4), slow since (8); then the baseline */
 #define HEADER_BYTES 47
 
-size_t attention_state_size(void) { return HEADER_BYTES + baseline_state_size(); }
+size_t attention_state_size(const attention_tracker *t) { return HEADER_BYTES + baseline_state_size(t->ref); }
 
 /* The header, both ways (detector/bytes.h). */
 static void code_header(bytes_cursor *c, attention_tracker *t)

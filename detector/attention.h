@@ -100,8 +100,8 @@ attention_state attention_current(const attention_tracker *t);
 const char *attention_state_name(attention_state s);
 
 /* Saved state: a versioned little-endian blob of exactly
- * attention_state_size() bytes (the baseline included). */
-size_t attention_state_size(void);
+ * attention_state_size(t) bytes (the baseline included). */
+size_t attention_state_size(const attention_tracker *t);
 void attention_save(const attention_tracker *t, uint8_t *buf);
 attention_tracker *attention_load(const uint8_t *buf, size_t len, char *err, size_t errlen);
 

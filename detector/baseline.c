@@ -21,8 +21,13 @@
 #define TAIL_FROM_BODY 1.82 /* z(0.99) / z(0.90) */
 #define NEVER INT64_MIN
 
+/* Only the bins from lo to lo + n - 1 are kept; the others are 0.  A host's
+ * answers fill a few dozen of the 130 bins, and most held histograms none,
+ * so a baseline takes a few kB where every bin would take 27.  Zero bins add
+ * nothing to any sum, so the numbers are those of a full array, to the bit. */
 typedef struct {
-	float w[BASELINE_BINS]; /* seconds of responses per bin (faded) */
+	float *w;               /* seconds of responses per bin (faded) */
+	uint8_t lo, n;
 	double mass;            /* their sum */
 	int64_t faded_ms;       /* the moment w was last faded to */
 } histogram;
@@ -41,9 +46,35 @@ struct baseline {
 
 static void histogram_init(histogram *h)
 {
-	memset(h->w, 0, sizeof(h->w));
+	free(h->w);
+	h->w = NULL;
+	h->lo = h->n = 0;
 	h->mass = 0.0;
 	h->faded_ms = NEVER;
+}
+
+static float histogram_at(const histogram *h, int i)
+{
+	return i >= h->lo && i < h->lo + h->n ? h->w[i - h->lo] : 0.0f;
+}
+
+/* Widens the kept bins to hold bin i; -1 when memory is short. */
+static int histogram_cover(histogram *h, int i)
+{
+	if (h->n && i >= h->lo && i < h->lo + h->n)
+		return 0;
+	int lo = h->n ? (i < h->lo ? i : h->lo) : i;
+	int hi = h->n ? (i >= h->lo + h->n ? i + 1 : h->lo + h->n) : i + 1;
+	float *w = calloc((size_t)(hi - lo), sizeof(*w));
+	if (!w)
+		return -1;
+	if (h->n)
+		memcpy(w + (h->lo - lo), h->w, h->n * sizeof(*w));
+	free(h->w);
+	h->w = w;
+	h->lo = (uint8_t)lo;
+	h->n = (uint8_t)(hi - lo);
+	return 0;
 }
 
 static void cell_init(cell *c)
@@ -56,17 +87,30 @@ static void cell_init(cell *c)
 
 baseline *baseline_new(void)
 {
-	baseline *b = malloc(sizeof(*b));
+	baseline *b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
 	cell_init(&b->day);
 	for (int i = 0; i < 24; i++)
 		cell_init(&b->hour[i]);
-	b->probes = 0;
 	return b;
 }
 
-void baseline_free(baseline *b) { free(b); }
+static void cell_free(cell *c)
+{
+	histogram_init(&c->normal);
+	histogram_init(&c->held);
+}
+
+void baseline_free(baseline *b)
+{
+	if (!b)
+		return;
+	cell_free(&b->day);
+	for (int i = 0; i < 24; i++)
+		cell_free(&b->hour[i]);
+	free(b);
+}
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -95,7 +139,7 @@ static void histogram_fade(histogram *h, int64_t wall_ms, double fade_ms)
 	if (h->faded_ms != NEVER && wall_ms > h->faded_ms && h->mass > 0.0) {
 		double f = exp(-(double)(wall_ms - h->faded_ms) / fade_ms);
 		double mass = 0.0;
-		for (int i = 0; i < BASELINE_BINS; i++) {
+		for (int i = 0; i < h->n; i++) {
 			h->w[i] = (float)(h->w[i] * f);
 			mass += h->w[i];
 		}
@@ -107,17 +151,20 @@ static void histogram_fade(histogram *h, int64_t wall_ms, double fade_ms)
 static void histogram_add(histogram *h, int64_t wall_ms, double fade_ms, double x, double weight_s)
 {
 	histogram_fade(h, wall_ms, fade_ms);
-	int i = bin_of(x);
-	float before = h->w[i];
-	h->w[i] = (float)(h->w[i] + weight_s);
-	h->mass += (double)h->w[i] - (double)before;
+	int b = bin_of(x);
+	if (histogram_cover(h, b) != 0)
+		return; /* memory short: this answer is not learned */
+	float *w = &h->w[b - h->lo];
+	float before = *w;
+	*w = (float)(*w + weight_s);
+	h->mass += (double)*w - (double)before;
 }
 
 static double histogram_quantile(const histogram *h, double q)
 {
 	double target = q * h->mass, cum = 0.0;
-	for (int i = 0; i < BASELINE_BINS; i++) {
-		double w = h->w[i];
+	for (int i = h->lo; i < h->lo + h->n; i++) {
+		double w = h->w[i - h->lo];
 		if (w > 0.0 && cum + w >= target)
 			return BASELINE_BIN * (i + (target - cum) / w);
 		cum += w;
@@ -177,10 +224,12 @@ double baseline_held_seconds(baseline *b, int64_t wall_ms, double held_fade_s)
 	histogram *h = &b->day.held;
 	histogram_fade(h, wall_ms, held_fade_s * 1000.0);
 	double most = 0.0;
-	for (int i = 0; i + BASELINE_HELD_LEVEL <= BASELINE_BINS; i++) {
+	/* the windows that reach a kept bin; the others sum to 0 */
+	int first = h->lo - (BASELINE_HELD_LEVEL - 1) > 0 ? h->lo - (BASELINE_HELD_LEVEL - 1) : 0;
+	for (int i = first; i < h->lo + h->n && i + BASELINE_HELD_LEVEL <= BASELINE_BINS; i++) {
 		double sum = 0.0;
 		for (int k = 0; k < BASELINE_HELD_LEVEL; k++)
-			sum += h->w[i + k];
+			sum += histogram_at(h, i + k);
 		if (sum > most)
 			most = sum;
 	}
@@ -191,13 +240,16 @@ static void cell_accept(cell *c, int64_t wall_ms, double fade_ms, double held_fa
 {
 	histogram_fade(&c->normal, wall_ms, fade_ms);
 	histogram_fade(&c->held, wall_ms, held_fade_ms);
+	histogram *n = &c->normal, *h = &c->held;
+	if (h->n && (histogram_cover(n, h->lo) != 0 || histogram_cover(n, h->lo + h->n - 1) != 0))
+		return; /* memory short: the held ones stay held */
 	double mass = 0.0;
-	for (int i = 0; i < BASELINE_BINS; i++) {
-		c->normal.w[i] += c->held.w[i];
-		mass += c->normal.w[i];
+	for (int i = n->lo; i < n->lo + n->n; i++) {
+		n->w[i - n->lo] += histogram_at(h, i);
+		mass += n->w[i - n->lo];
 	}
-	c->normal.mass = mass;
-	histogram_init(&c->held);
+	n->mass = mass;
+	histogram_init(h);
 }
 
 void baseline_accept(baseline *b, int64_t wall_ms, double held_fade_s)
@@ -209,78 +261,96 @@ void baseline_accept(baseline *b, int64_t wall_ms, double held_fade_s)
 
 /* --- saved state ------------------------------------------------------------ */
 
-#define STATE_VERSION 1
-/* per histogram: the fade moment (8) and the bins (4 each) */
-#define HISTOGRAM_BYTES (8 + 4 * BASELINE_BINS)
-/* per cell: days (2), last day (4), two histograms */
-#define CELL_BYTES (2 + 4 + 2 * HISTOGRAM_BYTES)
-/* version (1), probes (4), 25 cells */
-#define STATE_BYTES (1 + 4 + 25 * CELL_BYTES)
+/*
+ * Version 2: version (1), probes (4), then 25 cells (the day's, then the
+ * hours'), each: days (2), last day (4), and two histograms (normal, held),
+ * each: the fade moment (8), the first kept bin (1), how many (1), and their
+ * weights (4 each).  Version 1, every bin of every histogram, still loads.
+ */
+#define STATE_VERSION 2
+#define V1_HISTOGRAM_BYTES (8 + 4 * BASELINE_BINS)
+#define V1_STATE_BYTES (1 + 4 + 25 * (2 + 4 + 2 * V1_HISTOGRAM_BYTES))
 
-size_t baseline_state_size(void) { return STATE_BYTES; }
-
-static uint8_t *put_histogram(uint8_t *p, const histogram *h)
+/* Bins as floats, bit for bit. */
+static void code_weights(bytes_cursor *c, float *w, size_t n)
 {
-	put_u64le(p, (uint64_t)h->faded_ms);
-	p += 8;
-	for (int i = 0; i < BASELINE_BINS; i++, p += 4) {
-		uint32_t u;
-		memcpy(&u, &h->w[i], 4);
-		put_u32le(p, u);
-	}
-	return p;
+	bytes_f32s(c, w, n);
+	for (size_t i = 0; c->decoding && i < n; i++)
+		if (!isfinite(w[i]) || w[i] < 0.0f || w[i] > 1e12f)
+			bytes_fail(c);
 }
 
-static uint8_t *put_cell(uint8_t *p, const cell *c)
+static void code_histogram(bytes_cursor *c, histogram *h, bool v1)
 {
-	p[0] = (uint8_t)c->days;
-	p[1] = (uint8_t)(c->days >> 8);
-	put_u32le(p + 2, (uint32_t)c->last_day);
-	p = put_histogram(p + 6, &c->normal);
-	return put_histogram(p, &c->held);
+	bytes_i64(c, &h->faded_ms);
+	if (v1) { /* every bin: keep those from the first to the last that is not 0 */
+		float all[BASELINE_BINS];
+		code_weights(c, all, BASELINE_BINS);
+		int lo = 0, hi = BASELINE_BINS;
+		while (lo < hi && all[lo] == 0.0f)
+			lo++;
+		while (hi > lo && all[hi - 1] == 0.0f)
+			hi--;
+		if (hi > lo && (histogram_cover(h, lo) != 0 || histogram_cover(h, hi - 1) != 0))
+			bytes_fail(c);
+		if (!c->bad && hi > lo)
+			memcpy(h->w, all + lo, (size_t)(hi - lo) * sizeof(float));
+	} else {
+		uint8_t lo = h->lo, n = h->n;
+		bytes_u8(c, &lo);
+		bytes_u8(c, &n);
+		if (c->decoding && !c->bad && n) {
+			if (lo + n > BASELINE_BINS || histogram_cover(h, lo) != 0 || histogram_cover(h, lo + n - 1) != 0)
+				bytes_fail(c);
+		}
+		if (!c->bad)
+			code_weights(c, h->w, h->n);
+	}
+	if (c->decoding) {
+		h->mass = 0.0;
+		for (int i = 0; i < h->n; i++)
+			h->mass += h->w[i];
+	}
+}
+
+static void code_cell(bytes_cursor *c, cell *x, bool v1)
+{
+	bytes_u16(c, &x->days);
+	uint32_t last = (uint32_t)x->last_day;
+	bytes_u32(c, &last);
+	x->last_day = (int32_t)last;
+	code_histogram(c, &x->normal, v1);
+	code_histogram(c, &x->held, v1);
+}
+
+/* The whole baseline, both ways; v1 only decodes. */
+static void code_baseline(bytes_cursor *c, baseline *b, bool v1)
+{
+	uint8_t version = v1 ? 1 : STATE_VERSION;
+	bytes_u8(c, &version);
+	bytes_u32(c, &b->probes);
+	code_cell(c, &b->day, v1);
+	for (int i = 0; i < 24; i++)
+		code_cell(c, &b->hour[i], v1);
+}
+
+size_t baseline_state_size(const baseline *b)
+{
+	bytes_cursor c = bytes_encoder(NULL, 0);
+	code_baseline(&c, (baseline *)b, false);
+	return c.pos;
 }
 
 void baseline_save(const baseline *b, uint8_t *buf)
 {
-	buf[0] = STATE_VERSION;
-	put_u32le(buf + 1, b->probes);
-	uint8_t *p = put_cell(buf + 5, &b->day);
-	for (int i = 0; i < 24; i++)
-		p = put_cell(p, &b->hour[i]);
-}
-
-static int get_histogram(const uint8_t **pp, histogram *h)
-{
-	const uint8_t *p = *pp;
-	h->faded_ms = (int64_t)get_u64le(p);
-	p += 8;
-	h->mass = 0.0;
-	for (int i = 0; i < BASELINE_BINS; i++, p += 4) {
-		uint32_t u = get_u32le(p);
-		memcpy(&h->w[i], &u, 4);
-		if (!isfinite(h->w[i]) || h->w[i] < 0.0f || h->w[i] > 1e12f)
-			return -1;
-		h->mass += h->w[i];
-	}
-	*pp = p;
-	return 0;
-}
-
-static int get_cell(const uint8_t **pp, cell *c)
-{
-	const uint8_t *p = *pp;
-	c->days = (uint16_t)(p[0] | (p[1] << 8));
-	c->last_day = (int32_t)get_u32le(p + 2);
-	p += 6;
-	if (get_histogram(&p, &c->normal) != 0 || get_histogram(&p, &c->held) != 0)
-		return -1;
-	*pp = p;
-	return 0;
+	bytes_cursor c = bytes_encoder(buf, baseline_state_size(b));
+	code_baseline(&c, (baseline *)b, false); /* an encoder only reads through its pointers */
 }
 
 baseline *baseline_load(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	if (len != STATE_BYTES || buf[0] != STATE_VERSION) {
+	bool v1 = len == V1_STATE_BYTES && buf[0] == 1;
+	if (len < 5 || (!v1 && buf[0] != STATE_VERSION)) {
 		snprintf(err, errlen, "malformed baseline (%zu bytes, version %u)", len, len ? buf[0] : 0u);
 		return NULL;
 	}
@@ -289,13 +359,10 @@ baseline *baseline_load(const uint8_t *buf, size_t len, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	b->probes = get_u32le(buf + 1);
-	const uint8_t *p = buf + 5;
-	int rc = get_cell(&p, &b->day);
-	for (int i = 0; i < 24 && rc == 0; i++)
-		rc = get_cell(&p, &b->hour[i]);
-	if (rc != 0) {
-		snprintf(err, errlen, "malformed baseline (a weight out of range)");
+	bytes_cursor c = bytes_decoder(buf, len);
+	code_baseline(&c, b, v1);
+	if (c.bad || c.pos != len) {
+		snprintf(err, errlen, "malformed baseline (a weight out of range, or %zu bytes left over)", len - c.pos);
 		baseline_free(b);
 		return NULL;
 	}

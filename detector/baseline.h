@@ -71,9 +71,10 @@ double baseline_held_seconds(baseline *b, int64_t wall_ms, double held_fade_s);
 void baseline_accept(baseline *b, int64_t wall_ms, double held_fade_s);
 
 /* Saved state: a versioned little-endian blob of exactly
- * baseline_state_size() bytes.  baseline_load returns NULL with a reason
- * in err when the blob is malformed. */
-size_t baseline_state_size(void);
+ * baseline_state_size(b) bytes (the bins a histogram keeps: a few kB).
+ * baseline_load returns NULL with a reason in err when the blob is
+ * malformed; it also takes the first version's blobs (every bin, 27 kB). */
+size_t baseline_state_size(const baseline *b);
 void baseline_save(const baseline *b, uint8_t *buf);
 baseline *baseline_load(const uint8_t *buf, size_t len, char *err, size_t errlen);
 

@@ -242,7 +242,7 @@ static void saved_state_continues_exactly(void **state)
 	probes(&a, 900, 10);
 	probe(&a, false, 80, 0.9);
 	probe(&a, true, 0, 0.9);
-	size_t n = attention_state_size();
+	size_t n = attention_state_size(a.t);
 	uint8_t *buf = malloc(n);
 	attention_save(a.t, buf);
 	char err[128];
