@@ -674,10 +674,11 @@ int agent_run(const agent_config *cfg)
 			finish_burst(&a, i);
 	if (cfg->prom_file)
 		write_prom(&a, &prom_failed); /* the final figures */
+	int64_t ran = clock_mono_ns() - start;
 	save_state(&a);
 	a.saved = true;
 	if (cfg->stats)
-		print_stats(&a, clock_mono_ns() - start);
+		print_stats(&a, ran);
 	teardown(&a);
 	return 0;
 }
