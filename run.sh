@@ -35,16 +35,17 @@ if ! flock -n 9; then
 	exit 1
 fi
 node="" agent=""
-# INT, TERM or the end of the agent: stop the agent (it saves its state),
-# then the node this script started
+# INT, TERM, HUP (the terminal went away) or the end of the agent: stop the
+# agent (it saves its state), then the node this script started
 stop() {
-	trap - INT TERM EXIT
+	trap - INT TERM HUP EXIT
 	[ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
 	[ -n "$node" ] && kill -TERM "$node" 2>/dev/null && wait "$node" 2>/dev/null
 	exit "${1:-0}"
 }
 trap 'stop 130' INT
 trap 'stop 143' TERM
+trap 'stop 129' HUP
 trap 'stop $?' EXIT
 server=${PANO_SERVER:-}
 if [ -z "$server" ]; then

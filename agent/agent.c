@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -379,7 +381,7 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	a->cfg = cfg;
 	a->interval_ns = (int64_t)(cfg->det.interval_s * 1e9 + 0.5);
 	a->timeout_ns = (int64_t)(cfg->det.timeout_s * 1e9 + 0.5);
-	a->sigfd = a->epfd = -1;
+	a->sigfd = a->epfd = a->lock_fd = -1;
 	if (!(a->by_name = strmap_new())) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -398,6 +400,20 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	}
 	if (make_dirs(state_dir) != 0) {
 		snprintf(err, errlen, "--state-dir %.200s: %s", state_dir, strerror(errno));
+		return -1;
+	}
+	/* One agent a state directory: a second would probe every host twice
+	 * into the same logs and overwrite the first one's state. */
+	char lock[PATH_MAX];
+	snprintf(lock, sizeof(lock), "%.4000s/agent.lock", state_dir);
+	a->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (a->lock_fd < 0) {
+		snprintf(err, errlen, "%.200s: %s", lock, strerror(errno));
+		return -1;
+	}
+	if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "another sonar-agent is using the state in %.200s; stop it first, or give this one "
+		         "its own --state-dir", state_dir);
 		return -1;
 	}
 	if (snprintf(a->state_path, sizeof(a->state_path), "%s/phi.state", state_dir) >= (int)sizeof(a->state_path) ||
@@ -524,6 +540,8 @@ static void teardown(agent *a)
 		close(a->sigfd);
 	if (a->epfd >= 0)
 		close(a->epfd);
+	if (a->lock_fd >= 0)
+		close(a->lock_fd); /* the lock goes with it */
 	targets_free(&a->static_targets);
 	for (size_t i = 0; i < a->nmembers; i++)
 		free(a->members[i]);

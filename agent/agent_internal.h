@@ -96,6 +96,7 @@ typedef struct agent {
 	watch signal_watch, resolver_watch, http_watch, mesh_watch;
 	pano_http *http;         /* --http: /metrics, live */
 	int sigfd;
+	int lock_fd;             /* holds the state directory's lock */
 	bool stopping, reopen, reload;
 	bool no_pwait2;          /* epoll_pwait2 is not available here */
 	char state_path[PATH_MAX];

@@ -63,6 +63,11 @@ took=$(( ($(date +%s%N) - start) / 1000000 ))
 check "locked out agent exits 0" test $rc -eq 0
 check "locked out agent is quiet and quick (${took} ms)" test ! -s lock.out -a "$took" -lt 1000
 check "locked out agent wrote no logs" test ! -e lk2
+# without --lock, a second agent on the same state directory is refused
+$A --interval 0.2 --duration 1 --log-dir lk 127.0.0.1 >second.out 2>&1
+rc=$?
+check "a second agent on the same state directory: exit 1, saying why" \
+	bash -c "[ $rc -eq 1 ] && grep -q 'another sonar-agent is using the state in lk/state' second.out"
 kill $pid; wait $pid
 
 # --- an unresolvable name is reported once and does not stop the others -------------

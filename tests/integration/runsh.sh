@@ -1,6 +1,6 @@
 #!/bin/bash
-# run.sh as a user drives it: TERM and INT stop the agent it started (which
-# saves its state) as well as itself; a second run.sh on the same logs/ is
+# run.sh as a user drives it: TERM, INT and HUP stop the agent it started
+# (which saves its state) as well as itself; a second run.sh on the same logs/ is
 # refused with a line saying why.  Run from a copy of the script beside the
 # built programs, against a node of this test's own (PANO_SERVER).
 . "$(dirname "$0")/../lib.sh"
@@ -10,8 +10,8 @@ printf 'all:\n\t@true\n' >r/Makefile
 P=$(free_port)
 check "a node for run.sh to report to" start_node 127.0.0.1:$P n.db n n.log
 export PANO_SERVER=127.0.0.1:$P
-for sig in TERM INT; do
-	host=127.0.0.$([ $sig = TERM ] && echo 2 || echo 3)
+for sig in TERM INT HUP; do
+	host=127.0.0.$(case $sig in TERM) echo 2 ;; INT) echo 3 ;; *) echo 4 ;; esac)
 	(cd r && exec ./run.sh --interval 0.2 $host >../run-$sig.out 2>&1) &
 	script=$!
 	eventually 10 bash -c "pgrep -f -- '[s]onar-agent --log-dir logs --interval 0.2 $host' >/dev/null"
@@ -24,7 +24,7 @@ for sig in TERM INT; do
 	kill -$sig $script
 	wait $script
 	rc=$?
-	check "kill -$sig run.sh: it ends (exit $rc)" test $rc -eq $([ $sig = TERM ] && echo 143 || echo 130)
+	check "kill -$sig run.sh: it ends (exit $rc)" test $rc -eq $(case $sig in TERM) echo 143 ;; INT) echo 130 ;; *) echo 129 ;; esac)
 	check "and so does the agent it started" eventually 5 bash -c "! pgrep -f -- '[s]onar-agent --log-dir logs --interval 0.2 $host' >/dev/null"
 	check "which saved its state first" test -s r/logs/state/phi.state
 done
