@@ -14,15 +14,16 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-o
 
 DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsqlite3-dev \
-	libjansson-dev libcmocka-dev libmicrohttpd-dev iproute2 valgrind procps
+	libjansson-dev libcmocka-dev libmicrohttpd-dev libedit-dev scdoc iproute2 valgrind procps
 # Only the tests need these: gnuplot draws sonar-plot's charts (which says
 # how to install it when it is missing), promtool (in prometheus) checks the
 # agent's metrics file, faketime makes the wall clock jump, tcpdump shows
 # that CURVE traffic on loopback carries no plaintext, clang's libFuzzer
 # runs every fuzz target for FUZZ_SMOKE_SECONDS as part of the tests, and
-# a headless chromium drives the node's console page.
+# a headless chromium drives the node's console page, tmux a terminal for
+# hview-client.
 # (systemd-analyze, for the unit files, is used when present.)
-TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump clang libclang-rt-14-dev chromium
+TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump clang libclang-rt-14-dev chromium tmux
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
@@ -113,7 +114,11 @@ bin/hview-server: build/pano/hview_server.o $(NODE_LIBS)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
-bin/hview-client bin/hview-mkrc: bin/hview-%: build/pano/hview_%.o $(CLIENT_LIBS)
+bin/hview-client: build/pano/hview_client.o $(CLIENT_LIBS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CLIENT) -ledit
+
+bin/hview-mkrc: build/pano/hview_mkrc.o $(CLIENT_LIBS)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CLIENT)
 

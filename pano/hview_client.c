@@ -1,8 +1,12 @@
 /* hview_client.c - Panorama's query/report client:
  *   hview-client [-server HOST:PORT] [-timeout MS] [command args...]
- * With no command, an interactive prompt "> ". */
+ * With no command: on a terminal, a prompt "> " with line editing and
+ * history (libedit); from a pipe, one command a line, no prompt, and an
+ * exit status of 1 when a command failed. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +15,7 @@
 #include <unistd.h>
 
 #include <zmq.h>
+#include <editline/readline.h>
 
 #include "pano/client/client.h"
 #include "pano/client/command.h"
@@ -40,6 +45,15 @@ static const char HELP[] =
 	"         watch [subject]\n"
 	"         help\n"
 	"         exit\n";
+
+/* Ctrl-C during a watch: the watch ends, not the client. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 typedef struct {
 	pano_client *c;
@@ -322,6 +336,7 @@ static int cmd_watch(session *s, const pano_command *cmd)
 		return fail("watch: '%.200s' is not host:port%s (see -watch)", s->watch_addr, "");
 	void *ctx = zmq_ctx_new();
 	void *sub = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
+	void *mon = NULL; /* the SUB socket's connection events */
 	int64_t maxmsg = INT64_C(64) << 20;
 	int rc = 0;
 	char err[512] = "";
@@ -329,23 +344,53 @@ static int cmd_watch(session *s, const pano_command *cmd)
 		rc = fail("watch %s: %s", s->watch_addr, err);
 	} else if (!sub || zmq_setsockopt(sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
 	    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, subject ? subject : "", subject ? strlen(subject) : 0) != 0 ||
+	    zmq_socket_monitor(sub, "inproc://watch-events", ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+	    !(mon = zmq_socket(ctx, ZMQ_PAIR)) || zmq_connect(mon, "inproc://watch-events") != 0 ||
 	    pano_endpoint_prepare(sub, endpoint) != 0 || zmq_connect(sub, endpoint) != 0) {
 		rc = fail("watch %s: %s", s->watch_addr, zmq_strerror(errno));
 	} else {
-		fprintf(stderr, "watching %s on %s (interrupt to stop)\n", subject ? subject : "every subject",
+		fprintf(stderr, "watching %s on %s (Ctrl-C to stop)\n", subject ? subject : "every subject",
 		        s->watch_addr);
 	}
-	while (rc == 0) {
+	struct sigaction on = { .sa_handler = on_interrupt }, before;
+	sigemptyset(&on.sa_mask); /* no SA_RESTART: the wait below ends at once */
+	interrupted = 0;
+	sigaction(SIGINT, &on, &before);
+	bool connected = false;
+	while (rc == 0 && !interrupted) {
+		zmq_pollitem_t items[2] = { { sub, 0, ZMQ_POLLIN, 0 }, { mon, 0, ZMQ_POLLIN, 0 } };
+		if (zmq_poll(items, 2, -1) < 0) {
+			if (errno != EINTR)
+				rc = fail("watch: %s%s", zmq_strerror(errno), "");
+			continue;
+		}
+		if (items[1].revents & ZMQ_POLLIN) {
+			zmq_msg_t ev, addr;
+			zmq_msg_init(&ev);
+			zmq_msg_init(&addr);
+			if (zmq_msg_recv(&ev, mon, 0) >= 0 && zmq_msg_recv(&addr, mon, 0) >= 0 && zmq_msg_size(&ev) >= 2) {
+				const uint8_t *d = zmq_msg_data(&ev);
+				uint16_t event = (uint16_t)(d[0] | d[1] << 8);
+				if (event == ZMQ_EVENT_DISCONNECTED)
+					fprintf(stderr, "watch: lost the node at %s; waiting for it to come back\n", s->watch_addr);
+				else if (event == ZMQ_EVENT_CONNECTED && connected)
+					fprintf(stderr, "watch: the node at %s is back\n", s->watch_addr);
+				connected = connected || event == ZMQ_EVENT_CONNECTED;
+			}
+			zmq_msg_close(&ev);
+			zmq_msg_close(&addr);
+		}
+		if (!(items[0].revents & ZMQ_POLLIN))
+			continue;
 		zmq_msg_t name, body;
 		zmq_msg_init(&name);
 		zmq_msg_init(&body);
 		int more = 0;
 		size_t more_len = sizeof(more);
-		if (zmq_msg_recv(&name, sub, 0) < 0) {
-			rc = errno == EINTR ? 0 : fail("watch: %s%s", zmq_strerror(errno), "");
+		if (zmq_msg_recv(&name, sub, ZMQ_DONTWAIT) < 0) {
 			zmq_msg_close(&name);
 			zmq_msg_close(&body);
-			break;
+			continue;
 		}
 		zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &more_len);
 		/* a subscription is a prefix: "db-1" also brings "db-10" */
@@ -362,6 +407,13 @@ static int cmd_watch(session *s, const pano_command *cmd)
 		zmq_msg_close(&name);
 		zmq_msg_close(&body);
 	}
+	sigaction(SIGINT, &before, NULL);
+	if (interrupted)
+		fprintf(stderr, "watch: stopped\n");
+	if (sub)
+		zmq_socket_monitor(sub, NULL, 0);
+	if (mon)
+		zmq_close(mon);
 	if (sub)
 		zmq_close(sub);
 	if (ctx)
@@ -420,6 +472,86 @@ static int run(session *s, int argc, char **argv)
 	return rc;
 }
 
+/* One line of input as a command: 0 done, 1 failed, 2 bad usage, -1 exit. */
+static int run_line(session *s, char *line, size_t len)
+{
+	if (memchr(line, '\0', len)) {
+		fprintf(stderr, "the line holds a NUL byte; skipped\n");
+		return 2;
+	}
+	if (len > 8192) {
+		fprintf(stderr, "line of %zu bytes, longer than 8192; skipped\n", len);
+		return 2;
+	}
+	char *args[MAX_ARGS];
+	int n = pano_command_split(line, args, MAX_ARGS);
+	int rc = n ? run(s, n, args) : 0;
+	fflush(stdout);
+	return rc;
+}
+
+/* Commands from a pipe or a file: no prompt; the exit status says whether
+ * every command succeeded. */
+static int pipe_loop(session *s)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	int worst = 0;
+	while ((got = getline(&line, &cap, stdin)) >= 0) {
+		int rc = run_line(s, line, (size_t)got);
+		if (rc < 0)
+			break;
+		if (rc > 0)
+			worst = 1;
+	}
+	free(line);
+	pano_client_free(s->c);
+	return worst;
+}
+
+/* The history of a terminal's sessions, in the home directory. */
+static void history_path(char *out, size_t len)
+{
+	const char *home = getenv("HOME");
+	if (home && home[0])
+		snprintf(out, len, "%s/.hview_client_history", home);
+	else
+		out[0] = '\0';
+}
+
+/* A terminal: libedit's line editing and history. */
+static int prompt_loop(session *s)
+{
+	char hist[4096];
+	history_path(hist, sizeof(hist));
+	/* the line editor talks to the terminal itself: stdout is the filter
+	 * that keeps what a node sends from driving the terminal */
+	FILE *term = fdopen(dup(STDOUT_FILENO), "w");
+	rl_instream = stdin;
+	if (term)
+		rl_outstream = term;
+	using_history();
+	stifle_history(1000);
+	if (hist[0])
+		read_history(hist);
+	char *line;
+	while ((line = readline("> ")) != NULL) {
+		if (line[strspn(line, " \t")])
+			add_history(line);
+		int rc = run_line(s, line, strlen(line));
+		free(line);
+		if (rc < 0)
+			break;
+	}
+	if (hist[0])
+		write_history(hist);
+	if (term)
+		fclose(term);
+	pano_client_free(s->c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *server = "127.0.0.1:6688", *watch = NULL, *key = NULL, *server_key = NULL;
@@ -435,7 +567,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc && argv[i][0] == '-'; i++)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "-help") || !strcmp(argv[i], "--help")) {
 			goflags_usage(stdout, PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]));
-			fputs("With no command, reads commands from stdin (a prompt on a terminal).\n", stdout);
+			fputs("With no command, reads commands from stdin: on a terminal with a prompt,\n"
+			      "line editing and history (~/.hview_client_history); from a pipe without\n"
+			      "a prompt, exiting 1 when a command failed.  Ctrl-C ends a watch.\n", stdout);
 			fputs(HELP, stdout);
 			return 0;
 		}
@@ -482,31 +616,5 @@ int main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	}
 	s.interactive = 1;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
-	for (;;) {
-		fputs("> ", stdout);
-		fflush(stdout);
-		if ((got = getline(&line, &cap, stdin)) < 0)
-			break;
-		if (memchr(line, '\0', (size_t)got)) {
-			fprintf(stderr, "the line holds a NUL byte; skipped\n");
-			continue;
-		}
-		if (got > 8192) {
-			fprintf(stderr, "line of %zd bytes, longer than 8192; skipped\n", got);
-			continue;
-		}
-		char *args[MAX_ARGS];
-		int n = pano_command_split(line, args, MAX_ARGS);
-		if (n == 0)
-			continue;
-		if (run(&s, n, args) < 0)
-			break;
-		fflush(stdout);
-	}
-	free(line);
-	pano_client_free(s.c);
-	return 0;
+	return isatty(STDIN_FILENO) ? prompt_loop(&s) : pipe_loop(&s);
 }
