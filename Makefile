@@ -45,7 +45,7 @@ LIBS_PANO     := -lsqlite3 $(LIBS_CLIENT)
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
 	bin/sonar-plot bin/nab-score bin/htm-detect bin/sonar-keygen
 
-.PHONY: all clean deps check-deps test unit-tests bench scenario fuzz install uninstall
+.PHONY: all clean deps check-deps test unit-tests bench scenario fuzz install uninstall man
 # Keep the objects of pattern-rule chains (make would delete them as
 # intermediates, after the test summary line).  Not .SECONDARY: with no
 # prerequisites, which would stop make rebuilding a missing archive.
@@ -96,6 +96,20 @@ FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno
 $(eval $(call BUILD_TREE,build,$(CC),$(CFLAGS),-O2 -g $(GEN_CFLAGS)))
 $(eval $(call BUILD_TREE,build-san,$(CC),$(CSTD) $(WARN) $(SANFLAGS),$(GEN_CFLAGS) $(SANFLAGS)))
 $(eval $(call BUILD_TREE,build-fuzz,clang,$(CSTD) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(GEN_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link))
+
+# The client library other programs report with (pano/client/panorama.h):
+# the client and common floors in one archive.
+build/libcloudsonar.a: $(PANO_CLIENT_SRC:%.c=build/%.o) $(PANO_COMMON_SRC:%.c=build/%.o) $(GEN_OBJ)
+	rm -f $@; ar rcs $@ $^
+LIBS_CLOUDSONAR := -lzmq -lprotobuf-c -lm -lpthread
+
+# Man pages: one scdoc source a page, docs/man/NAME.SECTION.scd.
+MAN_SRC := $(wildcard docs/man/*.scd)
+MAN     := $(MAN_SRC:docs/man/%.scd=build/man/%)
+build/man/%: docs/man/%.scd
+	@mkdir -p build/man
+	scdoc <$< >$@
+man: $(MAN)
 
 # In link order: a floor before the ones it uses.
 CLIENT_LIBS := build/libpano_client.a build/libpano_common.a
@@ -217,16 +231,29 @@ clean:
 -include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)
 
 # --- install: make install [PREFIX=/usr/local] [DESTDIR=staging] ---------------
-# Programs to PREFIX/bin; systemd units (pointing at PREFIX/bin) and the
+# Programs to PREFIX/bin, their man pages, the client library (header,
+# archive, pkg-config file); systemd units (pointing at PREFIX/bin) and the
 # logrotate file; the docs and the Prometheus examples to PREFIX/share.
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/cloudsonar
-install: all
+MANDIR ?= $(PREFIX)/share/man
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+install: all man build/libcloudsonar.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
-		$(DESTDIR)$(DOCDIR)/prometheus
+		$(DESTDIR)$(DOCDIR)/prometheus $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/cloudsonar
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(filter %.1,$(MAN)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.3,$(MAN)) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 build/libcloudsonar.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 pano/client/panorama.h $(DESTDIR)$(INCLUDEDIR)/cloudsonar/panorama.h
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: cloudsonar\nDescription: %s\nVersion: 2\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcloudsonar %s\n' \
+		'$(PREFIX)' '$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))' '$(patsubst $(PREFIX)%,$${prefix}%,$(INCLUDEDIR))' \
+		'report to Panorama nodes (CloudSonar-C client library)' \
+		'$(LIBS_CLOUDSONAR)' >$(DESTDIR)$(LIBDIR)/pkgconfig/cloudsonar.pc
 	for u in tools/systemd/*.service; do \
 		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g; s|/usr/local/share/doc/cloudsonar|$(DOCDIR)|g' $$u \
 			>$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
@@ -236,6 +263,10 @@ install: all
 	install -m 644 tools/prometheus/* $(DESTDIR)$(DOCDIR)/prometheus/
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BIN)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN))))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(filter %.3,$(MAN))))
+	rm -f $(DESTDIR)$(LIBDIR)/libcloudsonar.a $(DESTDIR)$(LIBDIR)/pkgconfig/cloudsonar.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/cloudsonar
 	rm -f $(DESTDIR)$(UNITDIR)/hview-server.service $(DESTDIR)$(UNITDIR)/sonar-agent.service
 	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/cloudsonar
 	rm -rf $(DESTDIR)$(DOCDIR)
