@@ -244,9 +244,9 @@ static void report_to_panorama(void *ctx, const char *host, attention_state st, 
 {
 	agent *a = ctx;
 	(void)anomaly;
-	int status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
-	             : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
-	double score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + phi);
+	int status;
+	double score;
+	pipeline_panorama_value(st, phi, &status, &score);
 	publisher_report(a->pub, host, "rtt", status, score, wall_ms * 1000000);
 }
 

@@ -10,6 +10,7 @@
 #include "htm/htm.h"
 #include "agent/statefile.h"
 #include "agent/timefmt.h"
+#include "pano/common/model.h"
 
 typedef struct {
 	char *name;          /* NULL: a free slot */
@@ -39,6 +40,13 @@ struct pipeline {
 	host_detectors *hosts;
 	size_t count, cap;
 };
+
+void pipeline_panorama_value(attention_state st, double phi, int *status, double *score)
+{
+	*status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
+	          : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
+	*score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + phi);
+}
 
 const char *probe_status_name(probe_status s)
 {

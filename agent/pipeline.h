@@ -101,6 +101,11 @@ typedef struct {
 } probe_outcome;
 void pipeline_observe_burst(pipeline *p, size_t host, int64_t wall_ms, const probe_outcome *o, size_t n);
 
+/* What Panorama is told of a host: its state as a Panorama status
+ * (HEALTHY, PENDING, UNHEALTHY for NEEDS_ATTENTION, DEAD), and a score
+ * from 100 (healthy) down, 100 / (1 + phi), 0 when DEAD. */
+void pipeline_panorama_value(attention_state state, double phi, int *status, double *score);
+
 /* Called with a host's state at every change and at least every
  * PIPELINE_REPORT_EVERY_MS of probe time otherwise (for Panorama). */
 #define PIPELINE_REPORT_EVERY_MS 10000

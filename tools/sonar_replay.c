@@ -18,7 +18,11 @@
 #include "tools/csv_reader.h"
 #include "pano/common/strmap.h"
 #include "agent/badopt.h"
+#include "agent/resolver.h"
 #include "agent/targets.h"
+#include "pano/client/publisher.h"
+#include "pano/common/clock.h"
+#include "pano/common/endpoint.h"
 
 #define PROG "sonar-replay"
 #define REPLAY_HOSTS_MAX 1000000
@@ -34,7 +38,10 @@ static void usage(FILE *out)
 	        "Lost probes count as --timeout (default: the interval).  With --burst,\n"
 	        "consecutive rows of a host with the same time are one burst.\n\n"
 	        "  --targets FILE          the agent's targets file: each target's own\n"
-	        "                          interval, timeout and thresholds\n%s"
+	        "                          interval, timeout and thresholds\n"
+	        "  --server ENDPOINT       also report to this Panorama node what the agent\n"
+	        "                          would have reported (with the recording's times)\n"
+	        "  --observer NAME         the observer name for it (default sonar-replay)\n%s"
 	        "  -h, --help              this help\n\n"
 	        "Bad lines are reported with their line number and skipped; the exit\n"
 	        "status is then 1.\n",
@@ -90,7 +97,39 @@ static long add_host(pipeline *pipe, strmap *index, const char *host, const targ
 	return at;
 }
 
-static int replay(FILE *in, const char *name, const detector_options *det, const target_list *targets)
+/* --server: the reports go as the agent's would, with their own times. */
+typedef struct {
+	publisher *pub;
+} replay_reporter;
+
+static void report_to_panorama(void *ctx, const char *host, attention_state st, double phi, double anomaly,
+                               int64_t wall_ms)
+{
+	replay_reporter *r = ctx;
+	(void)anomaly;
+	int status;
+	double score;
+	pipeline_panorama_value(st, phi, &status, &score);
+	publisher_report(r->pub, host, "rtt", status, score, wall_ms * 1000000);
+	publisher_poll(r->pub, clock_mono_ns());
+}
+
+/* The reports still queued, delivered within 30 s or left in the queue file. */
+static int deliver(publisher *pub)
+{
+	int64_t until = clock_mono_ns() + INT64_C(30000000000);
+	while (publisher_pending(pub) && clock_mono_ns() < until) {
+		publisher_poll(pub, clock_mono_ns());
+		usleep(10000);
+	}
+	size_t left = publisher_pending(pub);
+	if (left)
+		fprintf(stderr, PROG ": --server: %zu reports not acknowledged after 30 s\n", left);
+	return left ? 1 : 0;
+}
+
+static int replay(FILE *in, const char *name, const detector_options *det, const target_list *targets,
+                  publisher *pub)
 {
 	char err[512];
 	if (remove_outputs(det->log_dir) != 0)
@@ -105,6 +144,9 @@ static int replay(FILE *in, const char *name, const detector_options *det, const
 	pipeline_params pp;
 	detector_options_to_params(det, &pp);
 	pipeline *pipe = pipeline_new(&pp, logs);
+	replay_reporter reporter = { pub };
+	if (pipe && pub)
+		pipeline_set_reporter(pipe, report_to_panorama, &reporter);
 	/* host name -> pipeline index + 1 (so that absent reads as NULL) */
 	strmap *index = strmap_new();
 	csv_reader *reader = csv_reader_new(in);
@@ -161,6 +203,8 @@ static int replay(FILE *in, const char *name, const detector_options *det, const
 	}
 	if (csvlogs_flush(logs) != 0)
 		rc = 1;
+	if (pub && deliver(pub) != 0)
+		rc = 1;
 out:
 	csv_reader_free(reader);
 	strmap_free(index);
@@ -174,12 +218,15 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		DETECTOR_LONG_OPTIONS,
 		{ "targets", required_argument, NULL, OPT_SHARED_END },
+		{ "server", required_argument, NULL, OPT_SHARED_END + 1 },
+		{ "observer", required_argument, NULL, OPT_SHARED_END + 2 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	detector_options det;
 	detector_options_defaults(&det, "replay");
-	const char *targets_file = NULL;
+	const char *targets_file = NULL, *observer = "sonar-replay";
+	char *server = NULL;
 	int opt;
 	opterr = 0;
 	for (int at = optind; (opt = getopt_long_only(argc, argv, ":h", longopts, NULL)) != -1; at = optind) {
@@ -194,6 +241,23 @@ int main(int argc, char **argv)
 		}
 		if (opt == OPT_SHARED_END) {
 			targets_file = optarg;
+			continue;
+		}
+		if (opt == OPT_SHARED_END + 1) {
+			char endpoint[512];
+			if (pano_endpoint(optarg, endpoint, sizeof(endpoint)) != 0) {
+				fprintf(stderr, PROG ": --server: '%.64s' is not host:port\n", optarg);
+				return 2;
+			}
+			server = optarg;
+			continue;
+		}
+		if (opt == OPT_SHARED_END + 2) {
+			if (!host_name_valid(optarg)) {
+				fprintf(stderr, PROG ": --observer: '%.64s' is not a valid name\n", optarg);
+				return 2;
+			}
+			observer = optarg;
 			continue;
 		}
 		cli_bad_option(PROG, opt, argv, at);
@@ -212,6 +276,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": --targets: %s\n", err);
 		return 2;
 	}
+	err[0] = '\0';
 	const char *path = argv[optind];
 	FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (!in) {
@@ -219,7 +284,22 @@ int main(int argc, char **argv)
 		targets_free(&targets);
 		return 1;
 	}
-	int rc = replay(in, path, &det, targets_file ? &targets : NULL);
+	publisher *pub = NULL;
+	if (server) {
+		/* the queue beside the logs: what is not delivered stays there */
+		char queue[PATH_MAX];
+		snprintf(queue, sizeof(queue), "%.4000s/publish.queue", det.log_dir);
+		if (make_dirs(det.log_dir) != 0 ||
+		    !(pub = publisher_new(&server, NULL, 1, observer, queue, PROG, err, sizeof(err)))) {
+			fprintf(stderr, PROG ": --server: %s\n", err[0] ? err : strerror(errno));
+			if (in != stdin)
+				fclose(in);
+			targets_free(&targets);
+			return 1;
+		}
+	}
+	int rc = replay(in, path, &det, targets_file ? &targets : NULL, pub);
+	publisher_free(pub);
 	if (in != stdin)
 		fclose(in);
 	targets_free(&targets);
