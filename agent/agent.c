@@ -238,18 +238,6 @@ static void send_due(agent *a, int64_t now)
 		engine_flush(a->engines[i].engine);
 }
 
-/* Attention states to Panorama statuses, and a score: 100 is healthy. */
-static void report_to_panorama(void *ctx, const char *host, attention_state st, double phi,
-                               double anomaly, int64_t wall_ms)
-{
-	agent *a = ctx;
-	(void)anomaly;
-	int status;
-	double score;
-	pipeline_panorama_value(st, phi, &status, &score);
-	publisher_report(a->pub, host, "rtt", status, score, wall_ms * 1000000);
-}
-
 static void save_state(agent *a)
 {
 	char err[512] = "";
@@ -466,7 +454,7 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		                       errlen);
 		if (!a->pub)
 			return -1;
-		pipeline_set_reporter(a->pipe, report_to_panorama, a);
+		pipeline_set_reporter(a->pipe, pipeline_report_to_publisher, a->pub);
 		fprintf(stderr, "%s: reporting to Panorama %s as observer %s%s\n", cfg->prog, cfg->servers[0],
 		        cfg->observer, cfg->curves ? " (CURVE)" : " without CURVE keys (plain text; see --key)");
 	}

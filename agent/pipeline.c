@@ -10,6 +10,7 @@
 #include "htm/htm.h"
 #include "agent/statefile.h"
 #include "agent/timefmt.h"
+#include "pano/client/publisher.h"
 #include "pano/common/model.h"
 
 typedef struct {
@@ -41,11 +42,14 @@ struct pipeline {
 	size_t count, cap;
 };
 
-void pipeline_panorama_value(attention_state st, double phi, int *status, double *score)
+void pipeline_report_to_publisher(void *pub, const char *host, attention_state st, double phi,
+                                  double anomaly, int64_t wall_ms)
 {
-	*status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
-	          : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
-	*score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + phi);
+	(void)anomaly;
+	int status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
+	             : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
+	double score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + phi);
+	publisher_report(pub, host, "rtt", status, score, wall_ms * 1000000);
 }
 
 const char *probe_status_name(probe_status s)

@@ -101,10 +101,6 @@ typedef struct {
 } probe_outcome;
 void pipeline_observe_burst(pipeline *p, size_t host, int64_t wall_ms, const probe_outcome *o, size_t n);
 
-/* What Panorama is told of a host: its state as a Panorama status
- * (HEALTHY, PENDING, UNHEALTHY for NEEDS_ATTENTION, DEAD), and a score
- * from 100 (healthy) down, 100 / (1 + phi), 0 when DEAD. */
-void pipeline_panorama_value(attention_state state, double phi, int *status, double *score);
 
 /* Called with a host's state at every change and at least every
  * PIPELINE_REPORT_EVERY_MS of probe time otherwise (for Panorama). */
@@ -112,6 +108,12 @@ void pipeline_panorama_value(attention_state state, double phi, int *status, dou
 typedef void (*pipeline_report_fn)(void *ctx, const char *host, attention_state state,
                                    double phi, double anomaly, int64_t wall_ms);
 void pipeline_set_reporter(pipeline *p, pipeline_report_fn fn, void *ctx);
+/* The reporter the agent and sonar-replay use, ctx a publisher: metric
+ * "rtt" of the host, its state as a Panorama status (HEALTHY, PENDING,
+ * UNHEALTHY for NEEDS_ATTENTION, DEAD) with a score from 100 (healthy)
+ * down, 100 / (1 + phi), 0 when DEAD, timed as the probe. */
+void pipeline_report_to_publisher(void *pub, const char *host, attention_state state, double phi,
+                                  double anomaly, int64_t wall_ms);
 
 /* The host's latest phi, anomaly score (NAN before HTM has one) and
  * attention state. */

@@ -97,23 +97,6 @@ static long add_host(pipeline *pipe, strmap *index, const char *host, const targ
 	return at;
 }
 
-/* --server: the reports go as the agent's would, with their own times. */
-typedef struct {
-	publisher *pub;
-} replay_reporter;
-
-static void report_to_panorama(void *ctx, const char *host, attention_state st, double phi, double anomaly,
-                               int64_t wall_ms)
-{
-	replay_reporter *r = ctx;
-	(void)anomaly;
-	int status;
-	double score;
-	pipeline_panorama_value(st, phi, &status, &score);
-	publisher_report(r->pub, host, "rtt", status, score, wall_ms * 1000000);
-	publisher_poll(r->pub, clock_mono_ns());
-}
-
 /* The reports still queued, delivered within 30 s or left in the queue file. */
 static int deliver(publisher *pub)
 {
@@ -144,9 +127,8 @@ static int replay(FILE *in, const char *name, const detector_options *det, const
 	pipeline_params pp;
 	detector_options_to_params(det, &pp);
 	pipeline *pipe = pipeline_new(&pp, logs);
-	replay_reporter reporter = { pub };
-	if (pipe && pub)
-		pipeline_set_reporter(pipe, report_to_panorama, &reporter);
+	if (pipe && pub) /* --server: what the agent would have reported, with its times */
+		pipeline_set_reporter(pipe, pipeline_report_to_publisher, pub);
 	/* host name -> pipeline index + 1 (so that absent reads as NULL) */
 	strmap *index = strmap_new();
 	csv_reader *reader = csv_reader_new(in);
@@ -180,7 +162,8 @@ static int replay(FILE *in, const char *name, const detector_options *det, const
 			}
 		}
 		probe_status st = row.lost ? PROBE_TIMEOUT : PROBE_OK;
-		rows++;
+		if (++rows % 256 == 0 && pub)
+			publisher_poll(pub, clock_mono_ns()); /* deliver as it goes: the queue is bounded */
 		if (det->burst <= 1) {
 			pipeline_observe(pipe, (size_t)host, row.wall_ms, st, row.rtt_ns);
 			continue;
