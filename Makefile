@@ -136,7 +136,7 @@ bin/hview-mkrc: build/pano/hview_mkrc.o $(CLIENT_LIBS)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CLIENT)
 
-bin/sonar-plot: build/tools/sonar_plot.o build/libsonar.a
+bin/sonar-plot: build/tools/sonar_plot.o build/libsonar.a build/libpano_common.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^
 

@@ -1,5 +1,6 @@
 /* resolver.c - background name resolution; see resolver.h. */
 #include "agent/resolver.h"
+#include "pano/common/grow.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -96,14 +97,8 @@ static int lookup(const char *name, int flags, struct sockaddr_storage *out, soc
 /* With mu held. */
 static void post_locked(resolver *r, size_t slot, uint32_t tag, const struct sockaddr_storage *a, socklen_t len)
 {
-	if (r->nready == r->capready) {
-		size_t cap = r->capready ? r->capready * 2 : 16;
-		resolution *nr = realloc(r->ready, cap * sizeof(*nr));
-		if (!nr)
-			return; /* the name stays wanted and is retried */
-		r->ready = nr;
-		r->capready = cap;
-	}
+	if (grow_array(&r->ready, &r->capready, r->nready + 1, sizeof(*r->ready), 16) != 0)
+		return; /* the name stays wanted and is retried */
 	r->ready[r->nready++] = (resolution){ slot, tag, *a, len };
 	uint64_t one = 1;
 	if (write(r->efd, &one, sizeof(one)) < 0) {
@@ -206,14 +201,8 @@ resolver *resolver_new(int64_t retry_ns, const char *prog, char *err, size_t err
 /* With mu held: a name to look up. */
 static int want_locked(resolver *r, size_t slot, uint32_t tag, const char *name)
 {
-	if (r->nwant == r->capwant) {
-		size_t cap = r->capwant ? 2 * r->capwant : 16;
-		wanted *grown = realloc(r->want, cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		r->want = grown;
-		r->capwant = cap;
-	}
+	if (grow_array(&r->want, &r->capwant, r->nwant + 1, sizeof(*r->want), 16) != 0)
+		return -1;
 	char *copy = strdup(name);
 	if (!copy)
 		return -1;

@@ -1,5 +1,6 @@
 /* schedule.c - spread probe schedule and lateness histogram; see schedule.h. */
 #include "agent/schedule.h"
+#include "pano/common/grow.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,14 +26,8 @@ static bool before(const due_entry *a, const due_entry *b)
 
 int due_push(due_heap *h, int64_t at, uint32_t slot, uint32_t gen)
 {
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 64;
-		due_entry *grown = realloc(h->e, cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		h->e = grown;
-		h->cap = cap;
-	}
+	if (grow_array(&h->e, &h->cap, h->n + 1, sizeof(*h->e), 64) != 0)
+		return -1;
 	size_t i = h->n++;
 	due_entry x = { at, slot, gen };
 	while (i > 0 && before(&x, &h->e[(i - 1) / 2])) {

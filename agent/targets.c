@@ -10,6 +10,7 @@
 #include "agent/cli.h"
 #include "agent/resolver.h"
 #include "pano/common/regfile.h"
+#include "pano/common/grow.h"
 
 #define LINE_MAX_LEN 4096
 #define LABEL_VALUE_MAX 128
@@ -49,14 +50,8 @@ void targets_free(target_list *l)
 
 static target *append(target_list *l)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		target *grown = realloc(l->items, cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		l->items = grown;
-		l->cap = cap;
-	}
+	if (grow_array(&l->items, &l->cap, l->n + 1, sizeof(*l->items), 16) != 0)
+		return NULL;
 	target *t = &l->items[l->n];
 	memset(t, 0, sizeof(*t));
 	t->phi_threshold = t->anomaly_threshold = NAN;

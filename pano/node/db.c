@@ -16,6 +16,7 @@
 #include "pano/node/wire.h"
 #include "pano/node/walcheck.h"
 #include "pano/common/clock.h"
+#include "pano/common/grow.h"
 
 #define CHECKPOINT_EVERY_MS 500
 #define WAL_RESTART_FRAMES 4096
@@ -169,15 +170,9 @@ static int check_file(pano_db *db, const char *path, int tables, int version, ch
  * list not grow, the rollback says the map is lost (the node reloads). */
 static void remember_flip(pano_db *db, int64_t row, bool was)
 {
-	if (db->nflips == db->capflips) {
-		size_t cap = db->capflips ? 2 * db->capflips : 256;
-		struct live_flip *grown = realloc(db->flips, cap * sizeof(*grown));
-		if (!grown) {
-			db->txn_map_lost = true;
-			return;
-		}
-		db->flips = grown;
-		db->capflips = cap;
+	if (grow_array(&db->flips, &db->capflips, db->nflips + 1, sizeof(*db->flips), 256) != 0) {
+		db->txn_map_lost = true;
+		return;
 	}
 	db->flips[db->nflips++] = (struct live_flip){ row, was };
 }

@@ -8,6 +8,7 @@
 #include "pano/common/natural.h"
 #include "pano/common/strmap.h"
 #include "pano/common/text.h"
+#include "pano/common/grow.h"
 
 struct pano_subject {
 	const char *name;  /* the key in subjects */
@@ -181,15 +182,9 @@ const char *pano_store_intern(pano_store *s, const char *name, char *err, size_t
 		snprintf(err, errlen, "more than %zu distinct metric names", s->limits.max_metric_names);
 		return NULL;
 	}
-	if (s->nfresh == s->capfresh) {
-		size_t cap = s->capfresh ? 2 * s->capfresh : 64;
-		const char **f = realloc(s->fresh, cap * sizeof(*f));
-		if (!f) {
-			snprintf(err, errlen, "out of memory");
-			return NULL;
-		}
-		s->fresh = f;
-		s->capfresh = cap;
+	if (grow_array(&s->fresh, &s->capfresh, s->nfresh + 1, sizeof(*s->fresh), 64) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
 	if (strmap_put(s->names, name, NULL) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -399,15 +394,7 @@ static void prefetch_view(const pano_view *v)
 /* Room for one more entry in the open batch's journal. */
 static int journal_reserve(pano_store *s)
 {
-	if (s->nundo < s->capundo)
-		return 0;
-	size_t cap = s->capundo ? 2 * s->capundo : 256;
-	undo_entry *grown = realloc(s->undo, cap * sizeof(*grown));
-	if (!grown)
-		return -1;
-	s->undo = grown;
-	s->capundo = cap;
-	return 0;
+	return grow_array(&s->undo, &s->capundo, s->nundo + 1, sizeof(*s->undo), 256);
 }
 
 int pano_store_add(pano_store *s, const char *observer, const char *subject,
