@@ -120,7 +120,13 @@ on_exit "kill -9 $node"
 wait_node 127.0.0.1:$P
 { echo "me o1"; echo "report db-1 rtt:h:90"; echo "report db-2 rtt:u:10"; echo "me o2"; echo "report db-1 rtt:h:80"
   echo "report db-2 rtt:h:70"; echo "me o3"; echo "report db-3 rtt:p:50"; } | $C -server 127.0.0.1:$P >/dev/null
-"$BROWSER" --headless --no-sandbox --disable-gpu --no-first-run --remote-debugging-address=127.0.0.1 \
+# nothing off the machine: no updates, sync or background fetches; what
+# chromium still tries goes to a proxy that is not there (loopback, the
+# node, goes direct), so not even a name is looked up
+"$BROWSER" --headless --no-sandbox --disable-gpu --no-first-run --disable-quic --disable-background-networking \
+	--disable-component-update --disable-sync --disable-default-apps --disable-domain-reliability \
+	--disable-breakpad --no-pings --proxy-server=http://127.0.0.1:9 \
+	--remote-debugging-address=127.0.0.1 \
 	--remote-debugging-port=$DP --user-data-dir="$WORK/profile" about:blank >browser.log 2>&1 &
 browser=$!
 on_exit "kill -9 $browser"
