@@ -446,6 +446,9 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	size_t n = cfg->targets ? cfg->targets->n : 0;
 	fprintf(stderr, "%s: probing %zu host%s every %g s by %s\n", cfg->prog, n, n == 1 ? "" : "s",
 	        cfg->det.interval_s, engine->name);
+	if (engine->why[0])
+		fprintf(stderr, "%s: %s: %s\n", cfg->prog, cfg->method.method == METHOD_AUTO ? "--method auto" : "--method icmp",
+		        engine->why);
 
 	if (cfg->nservers) {
 		char queue[PATH_MAX + 32];

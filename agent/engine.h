@@ -64,6 +64,7 @@ typedef struct {
 struct probe_engine {
 	const probe_engine_ops *ops;
 	char name[64]; /* for the "method ..." line on stderr */
+	char why[256]; /* auto and icmp: why not the first choice ("" when it was) */
 };
 
 typedef enum { METHOD_AUTO, METHOD_ICMP, METHOD_ICMP_LIBOPING, METHOD_ICMP_DGRAM, METHOD_TCP } probe_method;

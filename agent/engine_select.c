@@ -29,10 +29,25 @@ int method_parse(const char *s, method_spec *out)
 	return 0;
 }
 
+/* The sysctl that opens ICMP datagram sockets, as the kernel says it. */
+static const char *ping_groups(char *range, size_t len)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ping_group_range", "r");
+	if (!f || !fgets(range, (int)len, f))
+		snprintf(range, len, "unknown");
+	if (f)
+		fclose(f);
+	range[strcspn(range, "\n")] = '\0';
+	for (char *c = range; *c; c++)
+		if (*c == '\t')
+			*c = ' ';
+	return range;
+}
+
 probe_engine *engine_for_method(const method_spec *m, const engine_env *env,
                                 char *err, size_t errlen)
 {
-	char why_raw[160] = "", why_dgram[160] = "";
+	char why_raw[160] = "", why_dgram[160] = "", groups[64];
 	probe_engine *e = NULL;
 	switch (m->method) {
 	case METHOD_ICMP_LIBOPING:
@@ -50,14 +65,24 @@ probe_engine *engine_for_method(const method_spec *m, const engine_env *env,
 		 * ping_host_add, a raw socket and a worker hand-off per batch:
 		 * see the README's benchmark figures). */
 		e = engine_dgram_new(env, why_dgram, sizeof(why_dgram));
-		if (!e)
-			e = engine_liboping_new(env, why_raw, sizeof(why_raw));
-		if (e || m->method == METHOD_ICMP) {
-			if (!e)
-				snprintf(err, errlen, "no ICMP: %s; %s", why_raw, why_dgram);
+		if (e)
+			return e;
+		e = engine_liboping_new(env, why_raw, sizeof(why_raw));
+		if (e) {
+			snprintf(e->why, sizeof(e->why), "ICMP datagram sockets are closed to this process's group "
+			         "(sysctl net.ipv4.ping_group_range = %s), so raw ones (root or CAP_NET_RAW)", ping_groups(groups, sizeof(groups)));
 			return e;
 		}
-		return engine_tcp_new(env, m->tcp_port, err, errlen);
+		if (m->method == METHOD_ICMP) {
+			snprintf(err, errlen, "no ICMP: %s; %s", why_raw, why_dgram);
+			return NULL;
+		}
+		e = engine_tcp_new(env, m->tcp_port, err, errlen);
+		if (e)
+			snprintf(e->why, sizeof(e->why), "no ICMP here: datagram sockets are closed to this process's group "
+			         "(sysctl net.ipv4.ping_group_range = %s) and raw ones need root or CAP_NET_RAW; so TCP "
+			         "connections to port %d, where a refusal is an answer too", ping_groups(groups, sizeof(groups)), m->tcp_port);
+		return e;
 	}
 	snprintf(err, errlen, "unknown method");
 	return NULL;

@@ -24,6 +24,8 @@ ip netns exec $NS sysctl -qw net.ipv4.ping_group_range="1 0"
 as_nobody "$BIN/sonar-agent" --interval 0.2 --duration 1 --log-dir out/tcp 127.0.0.1 ::1 2>tcp.err
 check "unprivileged, no ping sockets: exit 0" test $? -eq 0
 check "unprivileged, no ping sockets: says it chose tcp" grep -q "by tcp:7" tcp.err
+check "and why: the sysctl, the capability, and what tcp:7 means" \
+	bash -c "grep -q 'net.ipv4.ping_group_range = 1 0' tcp.err && grep -q 'CAP_NET_RAW' tcp.err && grep -q 'connections to port 7' tcp.err"
 check "unprivileged, no ping sockets: probes answered" \
 	test "$(awk -F, 'NR > 1 && $4 == "OK"' out/tcp/fd.csv | wc -l)" -ge 8
 as_nobody "$BIN/sonar-agent" --method icmp --duration 1 --log-dir out/no 127.0.0.1 2>icmp.err
