@@ -360,8 +360,8 @@ static void mesh_ready(watch *w, uint32_t events)
 		fprintf(stderr, "%s: --mesh: %s\n", a->cfg->prog, err);
 	const target_change *c = &a->last_change;
 	if (c->added || c->removed)
-		fprintf(stderr, "%s: mesh %s: probing %zu hosts (%zu joined, %zu left)\n", a->cfg->prog,
-		        a->cfg->mesh_group, a->live, c->added, c->removed);
+		fprintf(stderr, "%s: mesh %s: probing %zu host%s (%zu joined, %zu left)\n", a->cfg->prog,
+		        a->cfg->mesh_group, a->live, a->live == 1 ? "" : "s", c->added, c->removed);
 }
 
 static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
