@@ -28,9 +28,17 @@ static pipeline_host_options options_of(const agent *a, const target *t)
 	return (pipeline_host_options){ t->phi_threshold, t->anomaly_threshold, timeout };
 }
 
-/* The engine for a way of probing, made the first time it is needed. */
+/* The engine for a way of probing, made the first time it is needed.  An
+ * engine waits up to its timeout (liboping's calls block that long), rounded
+ * up to a power of two milliseconds: a file of many timeouts makes a few
+ * engines, not one each, and the agent's own deadlines end each probe on
+ * time. */
 static probe_engine *engine_for(agent *a, const method_spec *m, int64_t timeout_ns, char *err, size_t errlen)
 {
+	int64_t rounded = 1000000;
+	while (rounded < timeout_ns)
+		rounded *= 2;
+	timeout_ns = rounded;
 	for (size_t i = 0; i < a->nengines; i++) {
 		const engine_entry *e = &a->engines[i];
 		if (e->method.method == m->method && e->method.tcp_port == m->tcp_port && e->timeout_ns == timeout_ns)
@@ -225,15 +233,19 @@ int hosts_apply(agent *a, const target_list *want, int64_t now_ns, char *err, si
 	}
 	size_t k = 0;
 	int rc = 0;
-	for (size_t j = 0; j < want->n && rc == 0; j++) {
+	char why[512] = "";
+	for (size_t j = 0; j < want->n; j++) {
 		const target *t = &want->items[j];
 		uintptr_t at = (uintptr_t)strmap_get(a->by_name, t->name);
 		int64_t interval, timeout;
 		timing_of(a, t, &interval, &timeout);
 		int64_t first = now_ns + schedule_spread(interval, k, starting);
-		if (!at) {
-			rc = add_slot(a, t, first, err, errlen);
-			added++;
+		if (!at) { /* one that cannot start is said; the others start */
+			why[0] = '\0';
+			if (add_slot(a, t, first, why, sizeof(why)) == 0)
+				added++;
+			else if (rc++ == 0)
+				snprintf(err, errlen, "%s: %s", t->name, why);
 			k++;
 			continue;
 		}
@@ -242,9 +254,9 @@ int hosts_apply(agent *a, const target_list *want, int64_t now_ns, char *err, si
 		bool alike = target_probed_alike(&h->t, t), moved = strcmp(h->t.address, t->address) != 0;
 		target copy;
 		if (target_copy(&copy, t) != 0) {
-			snprintf(err, errlen, "out of memory");
-			rc = -1;
-			break;
+			if (rc++ == 0)
+				snprintf(err, errlen, "out of memory");
+			continue;
 		}
 		target_clear(&h->t);
 		h->t = copy;
@@ -253,21 +265,29 @@ int hosts_apply(agent *a, const target_list *want, int64_t now_ns, char *err, si
 		if (alike)
 			continue;
 		stop_probing(a, h, slot);
+		why[0] = '\0';
 		if (moved) {
 			h->resolved = false;
 			h->addr_epoch++;
-			rc = resolver_add(a->res, slot, h->addr_epoch, t->address) != 0 ? -1 : 0;
+			if (resolver_add(a->res, slot, h->addr_epoch, t->address) != 0)
+				snprintf(why, sizeof(why), "out of memory");
 		}
-		if (rc == 0)
-			rc = start_probing(a, slot, first, err, errlen);
-		restarted++;
+		if (why[0] || start_probing(a, slot, first, why, sizeof(why)) != 0) {
+			if (rc++ == 0)
+				snprintf(err, errlen, "%s: %s", t->name, why);
+			remove_slot(a, slot); /* not probed: not shown as if it were */
+		} else {
+			restarted++;
+		}
 		k++;
 	}
 	write_targets_csv(a);
 	a->last_change = (target_change){ added, removed, restarted, a->live - added - restarted };
-	if (rc != 0 && !err[0])
-		snprintf(err, errlen, "out of memory");
-	return rc;
+	if (rc > 1) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (and %d more targets that could not start)", rc - 1);
+	}
+	return rc ? -1 : 0;
 }
 
 int hosts_wanted(const agent *a, target_list *out)

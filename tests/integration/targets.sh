@@ -75,6 +75,18 @@ sleep 1
 after=$(rows_for logs/sonar.csv web-3 | wc -l)
 check "and probing goes on ($before then $after rows of web-3)" test "$after" -gt "$before"
 
+# --- a target that cannot start is said, and the others go on ---------------------
+if [ "$(tr -s '\t ' ' ' </proc/sys/net/ipv4/ping_group_range)" = "1 0" ]; then
+	printf '127.0.0.1 name=web-1\n127.0.0.4 name=web-3\n127.0.0.5 name=pinged method=icmp:dgram\n' >targets.conf
+	check "a target whose method cannot be used here is said, naming it" \
+		eventually 3 grep -q 'pinged: --method: ICMP datagram sockets not allowed' agent.err
+	before=$(rows_for logs/sonar.csv web-3 | wc -l)
+	sleep 1
+	check "and the others are still probed" test "$(rows_for logs/sonar.csv web-3 | wc -l)" -gt "$before"
+else
+	skip "a target whose method cannot be used here" "ICMP datagram sockets are open here"
+fi
+
 # --- SIGHUP rereads it -------------------------------------------------------------
 printf '127.0.0.1 name=web-1\n127.0.0.4 name=web-3\n' >targets.conf
 sleep 1.5 # the change is seen by itself; the signal rereads it again
