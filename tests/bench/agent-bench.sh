@@ -53,7 +53,7 @@ run() { # run HOSTS METHOD [--no-htm|--htm]
 	stats=$(grep "stats:" "$OUT/err")
 	engine=$(sed -n 's/.* by \(.*\)$/\1/p' "$OUT/err" | head -1)
 	local hz; hz=$(getconf CLK_TCK)
-	awk -v n="$n" -v engine="$engine${htm/--no-htm/}" -v stats="$stats" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" \
+	awk -v n="$n" -v engine="$engine$([ "$htm" = --htm ] && echo " + HTM")" -v stats="$stats" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" \
 		-v hz="$hz" -v hwm="$hwm" -v secs="$SECS" -v htm="$htm" 'BEGIN {
 		split(stats, kv, " "); for (i in kv) { split(kv[i], p, "="); v[p[1]] = p[2] }
 		cpu = 100 * (c1 - c0) / hz / ((t1 - t0) / 1e9)
