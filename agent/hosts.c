@@ -23,9 +23,7 @@ static void timing_of(const agent *a, const target *t, int64_t *interval_ns, int
 
 static pipeline_host_options options_of(const agent *a, const target *t)
 {
-	int64_t interval, timeout;
-	timing_of(a, t, &interval, &timeout);
-	return (pipeline_host_options){ t->phi_threshold, t->anomaly_threshold, timeout };
+	return target_host_options(t, a->cfg->det.interval_s, a->cfg->det.timeout_s, a->cfg->burst);
 }
 
 /* The engine for a way of probing, made the first time it is needed.  An

@@ -421,3 +421,10 @@ void target_timing(const target *t, double interval_s, double timeout_s, unsigne
 	*t_interval_s = interval;
 	*t_timeout_s = timeout < period ? timeout : period;
 }
+
+pipeline_host_options target_host_options(const target *t, double interval_s, double timeout_s, unsigned burst)
+{
+	double interval, timeout;
+	target_timing(t, interval_s, timeout_s, burst, &interval, &timeout);
+	return (pipeline_host_options){ t->phi_threshold, t->anomaly_threshold, (int64_t)(timeout * 1e9 + 0.5) };
+}

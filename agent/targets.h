@@ -80,6 +80,9 @@ bool target_probed_alike(const target *a, const target *b);
  * than the time between two of its probes. */
 void target_timing(const target *t, double interval_s, double timeout_s, unsigned burst, double *t_interval_s,
                    double *t_timeout_s);
+/* What the detectors take of a target (pipeline.h): its own thresholds,
+ * and its timeout (target_timing) as what a lost probe counts as. */
+pipeline_host_options target_host_options(const target *t, double interval_s, double timeout_s, unsigned burst);
 /* A label's value, or NULL. */
 const char *target_label(const target *t, const char *key);
 

@@ -84,12 +84,8 @@ static long add_host(pipeline *pipe, strmap *index, const char *host, const targ
                      const detector_options *det)
 {
 	const target *t = targets ? targets_find(targets, host) : NULL;
-	pipeline_host_options o = { NAN, NAN, 0 };
-	if (t) {
-		double interval, timeout;
-		target_timing(t, det->interval_s, det->timeout_s, (unsigned)det->burst, &interval, &timeout);
-		o = (pipeline_host_options){ t->phi_threshold, t->anomaly_threshold, (int64_t)(timeout * 1e9 + 0.5) };
-	}
+	pipeline_host_options o = t ? target_host_options(t, det->interval_s, det->timeout_s, (unsigned)det->burst)
+	                            : (pipeline_host_options){ NAN, NAN, 0 };
 	long at = (long)pipeline_host_count(pipe);
 	if (pipeline_set_host(pipe, (size_t)at, host, &o) != 0 ||
 	    strmap_put(index, host, (void *)(intptr_t)(at + 1)) != 0)
