@@ -108,26 +108,51 @@ static promfile_labels labels_of(agent *a)
 	return (promfile_labels){ describe_host, a };
 }
 
-/* --http: only /metrics, rendered on the loop at each scrape. */
+/* The metrics' snapshot: a new one at most once a second, and none while
+ * MAX_SNAPSHOTS are still being read (slow scrapers each hold theirs), so
+ * what scrapes cost the loop and the memory is bounded whoever scrapes. */
+#define SNAPSHOT_EVERY_NS (INT64_C(1000000000))
+#define MAX_SNAPSHOTS 4
+
+static promfile_snapshot *current_snapshot(agent *a, bool fresh)
+{
+	int64_t now = clock_mono_ns();
+	if (a->prom_snap && !fresh && (now - promfile_snapshot_taken_ns(a->prom_snap) < SNAPSHOT_EVERY_NS ||
+	                     promfile_snapshots_alive() >= MAX_SNAPSHOTS))
+		return a->prom_snap;
+	promfile_labels l = labels_of(a);
+	promfile_snapshot *taken = promfile_snapshot_take(a->pipe, a->cfg->det.interval_s, &l);
+	if (taken) {
+		promfile_snapshot_unref(a->prom_snap);
+		a->prom_snap = taken;
+	}
+	return a->prom_snap;
+}
+
+static size_t read_metrics(void *data, char *buf, size_t max) { return promfile_reader_read(data, buf, max); }
+static void end_metrics(void *data) { promfile_reader_free(data); }
+
+static pano_http_answer text_answer(int status, const char *text)
+{
+	char *body = strdup(text);
+	return (pano_http_answer){ .body = body, .len = body ? strlen(body) : 0,
+	                           .content_type = "text/plain; charset=utf-8", .status = status };
+}
+
+/* --http: only /metrics.  The loop only hands over the snapshot; the
+ * connection's thread renders it as the scraper reads. */
 static pano_http_answer render_http(void *ctx, const char *path, const char *query)
 {
 	(void)query;
 	agent *a = ctx;
-	if (strcmp(path, "/metrics") != 0) {
-		char *body = strdup("only /metrics here\n");
-		return (pano_http_answer){ .body = body, .len = body ? strlen(body) : 0,
-		                           .content_type = "text/plain; charset=utf-8", .status = 404 };
-	}
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return (pano_http_answer){ .status = 500 };
-	promfile_labels l = labels_of(a);
-	promfile_render(f, a->pipe, a->cfg->det.interval_s, &l);
-	fclose(f);
-	return (pano_http_answer){ .body = buf, .len = len, .content_type = "text/plain; version=0.0.4; charset=utf-8",
-	                           .status = 200 };
+	if (strcmp(path, "/metrics") != 0)
+		return text_answer(404, "only /metrics here\n");
+	promfile_snapshot *snap = current_snapshot(a, false);
+	promfile_reader *r = snap ? promfile_reader_new(snap) : NULL;
+	if (!r)
+		return text_answer(503, "out of memory; retry\n");
+	return (pano_http_answer){ .content_type = "text/plain; version=0.0.4; charset=utf-8", .status = 200,
+	                           .data = r, .stream = read_metrics, .release = end_metrics };
 }
 
 static void http_ready(watch *w, uint32_t events)
@@ -137,9 +162,9 @@ static void http_ready(watch *w, uint32_t events)
 	pano_http_run_jobs(a->http);
 }
 
-static void on_resolved(void *ctx, size_t slot, uint32_t tag, const struct sockaddr *addr, socklen_t len)
+static void on_resolved(void *ctx, size_t slot, uint32_t tag, const resolution_result *r)
 {
-	hosts_resolved(ctx, slot, tag, addr, len);
+	hosts_resolved(ctx, slot, tag, r);
 }
 
 static void resolver_ready(watch *w, uint32_t events)
@@ -184,8 +209,20 @@ static void send_one(agent *a, uint32_t slot, uint64_t k, int64_t due, int64_t n
 		finish_burst(a, slot); /* what is left of the previous one (a stall skipped its end) */
 		h->burst_wall_ms = clock_wall_ms();
 	}
+	/* A name that does not resolve is a probe that could not be sent:
+	 * its host is seen failing (and then DEAD), not silently absent. */
+	if (!h->resolved && h->unresolvable && now - due <= h->interval_ns) {
+		a->counts.unresolved++;
+		h->inflight = true;
+		a->inflight++;
+		h->burst_of = k;
+		h->send_wall_ms = clock_wall_ms();
+		complete(a, slot, PROBE_ERROR, -1);
+		return;
+	}
 	/* After a stall (SIGSTOP, a suspended VM) skip what is more than an
-	 * interval overdue instead of sending it all in one burst. */
+	 * interval overdue instead of sending it all in one burst; and wait
+	 * for a name's first answer. */
 	if (now - due > h->interval_ns || !h->resolved) {
 		if (!h->resolved)
 			a->counts.unresolved++;
@@ -461,7 +498,8 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		fprintf(stderr, "%s: reporting to Panorama %s as observer %s%s\n", cfg->prog, cfg->servers[0],
 		        cfg->observer, cfg->curves ? " (CURVE)" : " without CURVE keys (plain text; see --key)");
 	}
-	a->res = resolver_new(a->interval_ns, cfg->prog, err, errlen);
+	a->res = resolver_new(a->interval_ns > INT64_C(1000000000) ? a->interval_ns : INT64_C(1000000000),
+	                      (int64_t)(cfg->resolve_every_s * 1e9), err, errlen);
 	if (!a->res || watch_fd(a, resolver_fd(a->res), &a->resolver_watch, resolver_ready, err, errlen) != 0)
 		return -1;
 	if (cfg->http_addr) {
@@ -495,11 +533,13 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 }
 
 /* Rewrites the metrics file; a failure is said once, until it works again. */
-static void write_prom(agent *a, bool *failed)
+static void write_prom(agent *a, bool final, bool *failed)
 {
 	char err[600];
-	promfile_labels l = labels_of(a);
-	if (promfile_write(a->cfg->prom_file, a->pipe, a->cfg->det.interval_s, &l, err, sizeof(err)) != 0) {
+	promfile_snapshot *snap = current_snapshot(a, final);
+	if (!snap || promfile_write(a->cfg->prom_file, snap, err, sizeof(err)) != 0) {
+		if (!snap)
+			snprintf(err, sizeof(err), "out of memory");
 		if (!*failed)
 			fprintf(stderr, "%s: --prom-file: %s\n", a->cfg->prog, err);
 		*failed = true;
@@ -521,6 +561,7 @@ static void teardown(agent *a)
 		publisher_free(a->pub);
 	}
 	pano_http_free(a->http); /* its threads wait on this loop: first */
+	promfile_snapshot_unref(a->prom_snap);
 	resolver_free(a->res);
 	if (a->pipe && a->logs && !a->saved)
 		save_state(a);
@@ -598,7 +639,7 @@ int agent_run(const agent_config *cfg)
 	/* a file that cannot be written at all is a mistake to say at once, as
 	 * an error; one that fails later is said once and probing goes on */
 	if (cfg->prom_file) {
-		write_prom(&a, &prom_failed);
+		write_prom(&a, true, &prom_failed);
 		if (prom_failed) {
 			teardown(&a);
 			return 1;
@@ -642,7 +683,7 @@ int agent_run(const agent_config *cfg)
 		}
 
 		if (now >= next_prom) {
-			write_prom(&a, &prom_failed);
+			write_prom(&a, false, &prom_failed);
 			next_prom = now + prom_every;
 		}
 		int64_t wake = next_flush < next_prom ? next_flush : next_prom;
@@ -682,7 +723,7 @@ int agent_run(const agent_config *cfg)
 		if (a.slots[i].live && a.slots[i].burst > 1)
 			finish_burst(&a, i);
 	if (cfg->prom_file)
-		write_prom(&a, &prom_failed); /* the final figures */
+		write_prom(&a, true, &prom_failed); /* the final figures */
 	int64_t ran = clock_mono_ns() - start;
 	save_state(&a);
 	a.saved = true;

@@ -43,6 +43,8 @@ typedef struct {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	bool resolved;
+	bool unresolvable;       /* its name's last lookup failed: why */
+	char why[96];
 	bool inflight;
 	uint32_t gen;            /* of the probe in flight: answers and timeouts carry it */
 	int64_t send_wall_ms;
@@ -95,6 +97,7 @@ typedef struct agent {
 	int epfd;
 	watch signal_watch, resolver_watch, http_watch, mesh_watch;
 	pano_http *http;         /* --http: /metrics, live */
+	struct promfile_snapshot *prom_snap; /* the newest metrics snapshot (promfile.h) */
 	int sigfd;
 	int lock_fd;             /* holds the state directory's lock */
 	bool stopping, reopen, reload;
@@ -130,7 +133,8 @@ int hosts_wanted(const agent *a, target_list *out);
 void hosts_free(agent *a);
 /* The address probed for slot, as text ("" while unresolved). */
 void hosts_address(const agent *a, size_t slot, char *out, size_t len);
-/* A resolver answer for slot (stale ones are dropped). */
-void hosts_resolved(agent *a, size_t slot, uint32_t tag, const struct sockaddr *addr, socklen_t len);
+/* A resolver answer for slot (stale ones are dropped): its address, a new
+ * one (said), or that it has none (said once). */
+void hosts_resolved(agent *a, size_t slot, uint32_t tag, const resolution_result *r);
 
 #endif

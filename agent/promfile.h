@@ -1,6 +1,7 @@
 /*
- * promfile.h - the agent's metrics for Prometheus, as a node-exporter
- * textfile (its textfile collector reads *.prom files from a folder).
+ * promfile.h - the agent's metrics for Prometheus: a snapshot the probe
+ * loop takes, and its text exposition, rendered anywhere else: streamed to
+ * a scraper (--http) or written as a node-exporter textfile (--prom-file).
  *
  * Per host, named in the style of the blackbox exporter, each with the
  * labels host, address (the one probed; empty before it resolves), method
@@ -19,13 +20,16 @@
  *                                    response times (_bucket{le}, _sum, _count),
  *                                    as smokeping_prober's
  * and sonar_interval_seconds, the probe interval, and
- * sonar_last_update_timestamp_seconds, when the figures were written (a
+ * sonar_last_update_timestamp_seconds, when the figures were taken (a
  * file an agent left behind when it stopped shows its age).  A host not probed yet
  * (a name that does not resolve) has only its two counters, at 0.
  *
- * The file is replaced atomically: written beside it as FILE.tmp (which the
- * collector ignores, not ending in .prom) and renamed over it, so a scrape
- * never sees half a file.
+ * Why a snapshot: the loop that times probes must not spend a scrape's
+ * rendering (150 MB of text at 100,000 hosts), nor wait for a scraper that
+ * reads slowly.  Taking one copies each host's figures and renders its
+ * labels once (about 300 bytes a host); it is immutable and shared by
+ * reference count, so any number of readers stream from it on their own
+ * threads, each holding only its place and one host's lines.
  */
 #ifndef CLOUDSONAR_PROMFILE_H
 #define CLOUDSONAR_PROMFILE_H
@@ -49,10 +53,32 @@ typedef struct {
 	void *ctx;
 } promfile_labels;
 
-/* The metrics, in the text exposition format, to f. */
-void promfile_render(FILE *f, const pipeline *p, double interval_s, const promfile_labels *labels);
-/* promfile_render into path, atomically; 0, or -1 with "PATH: reason" in err. */
-int promfile_write(const char *path, const pipeline *p, double interval_s, const promfile_labels *labels,
-                   char *err, size_t errlen);
+typedef struct promfile_snapshot promfile_snapshot;
+
+/* On the loop: the figures of every host of p now.  NULL when out of
+ * memory.  The caller holds one reference. */
+promfile_snapshot *promfile_snapshot_take(const pipeline *p, double interval_s, const promfile_labels *labels);
+/* From any thread. */
+promfile_snapshot *promfile_snapshot_ref(promfile_snapshot *s);
+void promfile_snapshot_unref(promfile_snapshot *s);
+/* When it was taken (clock_mono_ns). */
+int64_t promfile_snapshot_taken_ns(const promfile_snapshot *s);
+/* Snapshots alive in this process now (taken and not yet released). */
+int promfile_snapshots_alive(void);
+
+/* A reader streams one snapshot's text, in whatever pieces are asked for. */
+typedef struct promfile_reader promfile_reader;
+/* Takes a reference of its own; NULL when out of memory. */
+promfile_reader *promfile_reader_new(promfile_snapshot *s);
+/* Up to max bytes of the text into buf; 0 at the end. */
+size_t promfile_reader_read(promfile_reader *r, char *buf, size_t max);
+void promfile_reader_free(promfile_reader *r);
+
+/* The whole text to f. */
+void promfile_render(FILE *f, promfile_snapshot *s);
+/* The text into path, atomically (written beside it as PATH.tmp, which the
+ * collector ignores, not ending in .prom, and renamed over it, so a
+ * scrape never sees half a file); 0, or -1 with "PATH: reason" in err. */
+int promfile_write(const char *path, promfile_snapshot *s, char *err, size_t errlen);
 
 #endif

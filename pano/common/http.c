@@ -11,16 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "pano/common/http_guard.h"
 #include "pano/common/regfile.h"
 #include "pano/common/text.h"
 
 #define PATH_MAX_LEN 1024
-#define KEEPALIVE_S 15
+/* A quiet /events stream says it is alive this often: well inside the
+ * idle timeout, so a console that sees no change keeps its stream. */
+#define KEEPALIVE_S 5
+/* What the library itself will hold at most; the guard (http_guard.h)
+ * keeps the connections well below it, closing slow ones first. */
+#define HARD_CONNECTION_LIMIT (PANO_HTTP_CONNECTIONS + 64)
+/* A connection's thread renders from a snapshot at most: no deep stacks. */
+#define THREAD_STACK_BYTES ((size_t)512 << 10)
 
 typedef struct job {
 	const char *path, *query;
@@ -34,6 +44,7 @@ typedef struct job {
 
 struct pano_http {
 	struct MHD_Daemon *daemon;
+	http_guard *guard;
 	char token[TOKEN_MAX + 1]; /* "" when none is asked for */
 	pano_http_render_fn render;
 	void *ctx;
@@ -80,6 +91,51 @@ static enum MHD_Result respond(struct MHD_Connection *c, int status, const char 
 	return rc;
 }
 
+/* A body the answer does not own, or one rendered as it is sent. */
+typedef struct {
+	pano_http_answer a;
+} borrowed;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	borrowed *b = cls;
+	size_t n = b->a.stream(b->a.data, buf, max);
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void borrowed_free(void *cls)
+{
+	borrowed *b = cls;
+	if (b->a.release)
+		b->a.release(b->a.data);
+	free(b);
+}
+
+static enum MHD_Result respond_borrowed(struct MHD_Connection *c, const pano_http_answer *a)
+{
+	borrowed *b = malloc(sizeof(*b));
+	if (!b) {
+		if (a->release)
+			a->release(a->data);
+		return MHD_NO;
+	}
+	b->a = *a;
+	struct MHD_Response *r = a->stream
+		? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, b, borrowed_free)
+		: MHD_create_response_from_buffer_with_free_callback_cls(a->len, a->body, borrowed_free, b);
+	if (!r) {
+		borrowed_free(b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", a->content_type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
 static enum MHD_Result respond_text(struct MHD_Connection *c, int status, const char *text)
 {
 	char *body = strdup(text);
@@ -100,9 +156,14 @@ static bool run_on_loop(pano_http *h, job *j)
 	struct timespec until;
 	deadline_in(&until, PANO_HTTP_JOB_WAIT_MS);
 	pthread_mutex_lock(&h->mu);
-	while (!j->done && !h->stopping) {
-		if (pthread_cond_timedwait(&h->cv, &h->mu, &until) == ETIMEDOUT && !j->taken)
-			break;
+	/* Past the deadline a timed wait returns at once: wait on without one
+	 * once the loop has taken the job (it finishes it), else give up. */
+	bool timed_out = false;
+	while (!j->done && !h->stopping && !(timed_out && !j->taken)) {
+		if (timed_out)
+			pthread_cond_wait(&h->cv, &h->mu);
+		else if (pthread_cond_timedwait(&h->cv, &h->mu, &until) == ETIMEDOUT)
+			timed_out = true;
 	}
 	bool ok = j->done;
 	if (!ok && !j->taken) { /* still queued: take it back */
@@ -313,6 +374,52 @@ static int read_token(const char *path, char *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* A connection's thread (one a connection) renders answers, which may be
+ * large: it yields to the program's loop, whose timing matters. */
+static void lower_priority(void)
+{
+	static _Thread_local bool lowered;
+	if (lowered)
+		return;
+	lowered = true;
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) {
+		/* not allowed here: the answers compete as before */
+	}
+}
+
+/* The guard's record of c (NULL when it could not keep one). */
+static http_guard_conn *guarded(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return i ? i->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	pano_http *h = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *peer = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = peer ? peer->client_addr : NULL;
+		socklen_t len = !sa ? 0 : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		*socket_context = fd ? http_guard_opened(h->guard, fd->connect_fd, sa, len) : NULL;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		http_guard_closed(h->guard, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode why)
+{
+	(void)state;
+	(void)why;
+	pano_http *h = cls;
+	http_guard_conn *g = guarded(c);
+	if (g)
+		http_guard_answered(h->guard, g);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **state)
 {
@@ -328,6 +435,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0; /* a GET with a body: read on, refuse at the end */
 		return MHD_YES;
 	}
+	lower_priority();
+	http_guard_conn *g = guarded(c);
+	if (g)
+		http_guard_request(h->guard, g);
 	if (h->token[0] && !authorized(h, c)) {
 		char *body = strdup("a bearer token is needed\n");
 		struct MHD_Response *r = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE)
@@ -346,11 +457,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return respond_text(c, MHD_HTTP_BAD_REQUEST, "a path or query that is not printable UTF-8\n");
 	if (strcmp(url, "/events") == 0)
 		return serve_events(h, c);
-	job j = { url, query, { NULL, 0, NULL, 0, NULL, NULL }, false, false, NULL };
+	job j = { url, query, { 0 }, false, false, NULL };
 	if (!run_on_loop(h, &j))
 		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the node is busy; retry\n");
 	if (j.answer.finish) /* the rendering the loop left to this thread */
 		j.answer.finish(j.answer.data, &j.answer);
+	if (j.answer.release) /* shared, or rendered as it is sent */
+		return respond_borrowed(c, &j.answer);
 	if (!j.answer.body)
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	return respond(c, j.answer.status, j.answer.content_type, j.answer.body, j.answer.len);
@@ -411,12 +524,20 @@ pano_http *pano_http_new(const char *addr, const char *token_file, pano_http_ren
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	char what[300];
+	snprintf(what, sizeof(what), "HTTP %.200s", addr);
+	http_guard_limits gl = { PANO_HTTP_CONNECTIONS, PANO_HTTP_PER_ADDRESS,
+	                         (int64_t)PANO_HTTP_REQUEST_DEADLINE_S * 1000000000 };
+	h->guard = http_guard_new(&gl, what);
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 	                 (v6 ? MHD_USE_IPv6 : 0);
-	if (h->efd >= 0)
+	if (h->efd >= 0 && h->guard)
 		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 		                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)PANO_HTTP_CONNECTIONS,
+		                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HARD_CONNECTION_LIMIT,
+		                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		                             MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK_BYTES,
 		                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PANO_HTTP_TIMEOUT_S,
 		                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PANO_HTTP_REQUEST_MAX,
 		                             MHD_OPTION_END);
@@ -438,6 +559,7 @@ void pano_http_free(pano_http *h)
 	pthread_mutex_unlock(&h->mu);
 	if (h->daemon)
 		MHD_stop_daemon(h->daemon);
+	http_guard_free(h->guard);
 	for (size_t i = 0; i < PANO_HTTP_EVENTS; i++)
 		free(h->ring[i]);
 	if (h->efd >= 0)

@@ -18,9 +18,13 @@
  * PANO_HTTP_EVENTS lines and, when it fell behind the ring, gets a
  * "resync" event telling it to fetch the whole state again.
  *
- * Bounded: connections, request size (header and body) and time
- * (PANO_HTTP_TIMEOUT_S idle); only GET and HEAD; a job waits at most
- * PANO_HTTP_JOB_WAIT_MS for the loop.
+ * Bounded: connections (PANO_HTTP_CONNECTIONS, PANO_HTTP_PER_ADDRESS; slow
+ * ones are closed first, see http_guard.h), the time a request may take to
+ * arrive (PANO_HTTP_REQUEST_DEADLINE_S), request size (header and body),
+ * idle time (PANO_HTTP_TIMEOUT_S); only GET and HEAD; a job waits at most
+ * PANO_HTTP_JOB_WAIT_MS for the loop.  The threads that render answers run
+ * at a lower priority than the program's loop (nice +10), so a flood of
+ * scrapes slows the scrapes, not the loop.
  */
 #ifndef PANO_COMMON_HTTP_H
 #define PANO_COMMON_HTTP_H
@@ -28,7 +32,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PANO_HTTP_CONNECTIONS 128
+#define PANO_HTTP_CONNECTIONS 768
+#define PANO_HTTP_PER_ADDRESS 512
+#define PANO_HTTP_REQUEST_DEADLINE_S 5
 #define PANO_HTTP_TIMEOUT_S 10
 #define PANO_HTTP_REQUEST_MAX (16 * 1024)
 #define PANO_HTTP_EVENTS 4096
@@ -37,8 +43,13 @@
 /* An answer the loop rendered: body (malloc'd, taken over), its type and
  * HTTP status.  Or, for an answer too large to render on the loop, no body
  * but finish: the HTTP thread then calls finish(data, answer) after the
- * loop's part, to fill body and len from what the loop put in data (a copy
- * of what the answer needs), and to release data. */
+ * loop's part, to fill the answer from what the loop put in data (a copy
+ * of what it needs).  Two more shapes keep the memory an answer holds
+ * bounded however many clients read it, however slowly:
+ *   a shared body: release is set; body belongs to data (a snapshot's
+ *     rendering, say) and release(data) is called once it is sent;
+ *   a stream: stream(data, buf, max) renders the next bytes as the client
+ *     reads them (0 at the end), and release(data) ends it. */
 typedef struct pano_http_answer {
 	char *body;
 	size_t len;
@@ -46,6 +57,8 @@ typedef struct pano_http_answer {
 	int status;
 	void (*finish)(void *data, struct pano_http_answer *a);
 	void *data;
+	size_t (*stream)(void *data, char *buf, size_t max);
+	void (*release)(void *data);
 } pano_http_answer;
 
 /* Renders the answer to GET path (the query string, if any, in query; both

@@ -377,7 +377,7 @@ const double PANO_BATCH_BOUNDS_S[PANO_BATCH_BUCKETS] = {
 
 static pano_http_answer answer(char *body, const char *type, int status)
 {
-	return (pano_http_answer){ body, body ? strlen(body) : 0, type, status, NULL, NULL };
+	return (pano_http_answer){ .body = body, .len = body ? strlen(body) : 0, .content_type = type, .status = status };
 }
 
 static pano_http_answer json_answer(json_t *j, int status)
@@ -411,21 +411,35 @@ typedef struct {
 	unsigned kind;
 } rendering;
 
-/* On the HTTP thread: the answer from the snapshot the loop handed over. */
+static void release_snapshot(void *data) { pano_snapshot_unref(data); }
+
+/* On the HTTP thread: the answer from the snapshot the loop handed over,
+ * sent from the snapshot's own rendering, which it holds until sent. */
 static void finish_rendering(void *data, pano_http_answer *a)
 {
 	rendering *r = data;
-	a->body = pano_snapshot_render(r->snap, r->kind, WHOLE[r->kind].make, &a->len);
-	pano_snapshot_unref(r->snap);
+	pano_snapshot *snap = r->snap;
+	unsigned kind = r->kind;
 	free(r);
+	const char *shared = pano_snapshot_render(snap, kind, WHOLE[kind].make, &a->len);
+	if (!shared) {
+		pano_snapshot_unref(snap);
+		return; /* no body: out of memory */
+	}
+	a->body = (char *)shared; /* not ours: release gives it back */
+	a->data = snap;
+	a->release = release_snapshot;
 }
 
-/* On the loop: the snapshot taken within the last second, or a new one. */
+/* On the loop: the snapshot taken within the last second, or a new one;
+ * but none while SNAPSHOTS_MAX are still being sent (slow readers hold
+ * theirs), so neither the loop's time nor the memory grows with them. */
+#define SNAPSHOTS_MAX 4
 static pano_snapshot *current_snapshot(pano_console *c)
 {
 	int64_t now = clock_mono_ms();
 	c->asked_ms = now;
-	if (c->snap && now - pano_snapshot_get(c->snap)->taken_ms < SNAPSHOT_MS)
+	if (c->snap && (now - pano_snapshot_get(c->snap)->taken_ms < SNAPSHOT_MS || pano_snapshots_alive() >= SNAPSHOTS_MAX))
 		return c->snap;
 	pano_snapshot_unref(c->snap);
 	pano_node_figures f = c->figures(c->ctx);
@@ -441,7 +455,8 @@ static pano_http_answer whole_store(pano_console *c, unsigned kind)
 		return answer(NULL, WHOLE[kind].type, 500);
 	pano_snapshot_ref(snap);
 	*r = (rendering){ snap, kind };
-	return (pano_http_answer){ NULL, 0, WHOLE[kind].type, 200, finish_rendering, r };
+	return (pano_http_answer){ .content_type = WHOLE[kind].type, .status = 200, .finish = finish_rendering,
+	                           .data = r };
 }
 
 pano_http_answer pano_console_render(void *console, const char *path, const char *query)

@@ -142,6 +142,9 @@ static void take_figures(pano_snapshot *s, const pano_node_figures *f, arena *a)
 		s->d.figures.peers = 0;
 }
 
+/* Process-wide, as the snapshots are: how many are alive. */
+static atomic_int alive;
+
 pano_snapshot *pano_snapshot_take(const pano_store *st, const char *node_id, const pano_node_figures *f,
                                   unsigned long long seq)
 {
@@ -152,6 +155,7 @@ pano_snapshot *pano_snapshot_take(const pano_store *st, const char *node_id, con
 		return NULL;
 	}
 	atomic_init(&s->refs, 1);
+	atomic_fetch_add(&alive, 1);
 	pthread_mutex_init(&s->mu, NULL);
 	arena *a = s->arena;
 	size_t n = 0, no = 0;
@@ -199,6 +203,7 @@ void pano_snapshot_unref(pano_snapshot *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	atomic_fetch_sub(&alive, 1);
 	for (size_t i = 0; i < PANO_SNAPSHOT_RENDERINGS; i++)
 		free(s->rendered[i]);
 	pthread_mutex_destroy(&s->mu);
@@ -206,19 +211,18 @@ void pano_snapshot_unref(pano_snapshot *s)
 	free(s);
 }
 
-char *pano_snapshot_render(pano_snapshot *s, unsigned kind, char *(*make)(const pano_snapshot_data *d, size_t *len),
-                           size_t *len)
+const char *pano_snapshot_render(pano_snapshot *s, unsigned kind,
+                                 char *(*make)(const pano_snapshot_data *d, size_t *len), size_t *len)
 {
 	if (kind >= PANO_SNAPSHOT_RENDERINGS)
 		return NULL;
 	pthread_mutex_lock(&s->mu);
 	if (!s->rendered[kind])
 		s->rendered[kind] = make(&s->d, &s->rendered_len[kind]);
-	char *copy = s->rendered[kind] ? malloc(s->rendered_len[kind] + 1) : NULL;
-	if (copy) {
-		memcpy(copy, s->rendered[kind], s->rendered_len[kind] + 1);
-		*len = s->rendered_len[kind];
-	}
+	*len = s->rendered_len[kind];
+	const char *text = s->rendered[kind];
 	pthread_mutex_unlock(&s->mu);
-	return copy;
+	return text;
 }
+
+int pano_snapshots_alive(void) { return atomic_load(&alive); }

@@ -8,9 +8,9 @@
  * copies the figures those answers need, strings included, into a
  * snapshot; the HTTP thread that asked renders from it.  A snapshot never
  * changes once taken, is shared by reference count (the loop keeps the
- * newest for a second, each answer being rendered holds it too), and keeps
- * each rendering it was asked for, so a second client in the same second
- * costs a copy of the text.
+ * newest for a second, each answer being sent holds it too), and keeps
+ * each rendering it was asked for, which every client of that second is
+ * sent from.
  */
 #ifndef PANO_NODE_SNAPSHOT_H
 #define PANO_NODE_SNAPSHOT_H
@@ -101,10 +101,14 @@ void pano_snapshot_ref(pano_snapshot *s);
 void pano_snapshot_unref(pano_snapshot *s);
 
 /* The rendering number kind (below PANO_SNAPSHOT_RENDERINGS) of s: made by
- * make(data, &len) the first time it is asked for, kept after.  Returns a
- * malloc'd copy of it (the caller's), NULL when out of memory. */
+ * make(data, &len) the first time it is asked for, kept after, and shared
+ * by every client that reads it (no copy each: slow readers hold no more
+ * than the snapshot).  Valid while the caller holds a reference to s; NULL
+ * when out of memory. */
 #define PANO_SNAPSHOT_RENDERINGS 8
-char *pano_snapshot_render(pano_snapshot *s, unsigned kind, char *(*make)(const pano_snapshot_data *d, size_t *len),
-                           size_t *len);
+const char *pano_snapshot_render(pano_snapshot *s, unsigned kind,
+                                 char *(*make)(const pano_snapshot_data *d, size_t *len), size_t *len);
+/* Snapshots alive in the process now (taken, not yet released). */
+int pano_snapshots_alive(void);
 
 #endif
