@@ -34,6 +34,8 @@ typedef struct {
 	const pano_curve_client *curves; /* one per server, or NULL: plain */
 	const char *observer;    /* the agent's name in Panorama */
 	double duration_s;       /* 0: run until signalled */
+	double resolve_every_s;  /* names are looked up again this often (resolver.h) */
+	const char *user;        /* started as root, run as this user (privdrop.h); NULL: the default */
 	bool stats;              /* print probe statistics at exit */
 	const char *prom_file;   /* node-exporter textfile, rewritten every interval */
 	const char *http_addr;   /* serve /metrics live on IP:PORT (NULL: no) */

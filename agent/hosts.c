@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pano/common/hostaddr.h"
 #include "pano/common/regfile.h"
 
 /* Engines start with room for this many hosts, and double. */
@@ -142,7 +143,7 @@ static void remove_slot(agent *a, size_t slot)
 	strmap_remove(a->by_name, h->t.name);
 	target_clear(&h->t);
 	h->live = false;
-	h->resolved = false;
+	h->resolved = h->unresolvable = false;
 	a->free_slots[a->nfree++] = slot;
 	a->live--;
 }
@@ -158,7 +159,7 @@ static int add_slot(agent *a, const target *t, int64_t first_ns, char *err, size
 	host_slot *h = &a->slots[slot];
 	h->epoch++;
 	h->addr_epoch++;
-	h->resolved = false;
+	h->resolved = h->unresolvable = false;
 	pipeline_host_options o = options_of(a, t);
 	if (target_copy(&h->t, t) != 0 || pipeline_set_host(a->pipe, slot, t->name, &o) != 0) {
 		target_clear(&h->t);
@@ -265,7 +266,7 @@ int hosts_apply(agent *a, const target_list *want, int64_t now_ns, char *err, si
 		stop_probing(a, h, slot);
 		why[0] = '\0';
 		if (moved) {
-			h->resolved = false;
+			h->resolved = h->unresolvable = false;
 			h->addr_epoch++;
 			if (resolver_add(a->res, slot, h->addr_epoch, t->address) != 0)
 				snprintf(why, sizeof(why), "out of memory");
@@ -338,13 +339,33 @@ void hosts_address(const agent *a, size_t slot, char *out, size_t len)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
 }
 
-void hosts_resolved(agent *a, size_t slot, uint32_t tag, const struct sockaddr *addr, socklen_t len)
+void hosts_resolved(agent *a, size_t slot, uint32_t tag, const resolution_result *r)
 {
 	if (slot >= a->nslots || !a->slots[slot].live || a->slots[slot].addr_epoch != tag ||
-	    len > sizeof(a->slots[slot].addr))
+	    (r->ok && r->len > sizeof(a->slots[slot].addr)))
 		return;
 	host_slot *h = &a->slots[slot];
-	memcpy(&h->addr, addr, len);
-	h->addrlen = len;
+	bool numeric = hostaddr_classify(h->t.address, NULL, 0) != HOSTADDR_NAME;
+	if (!r->ok) {
+		h->resolved = false;
+		h->unresolvable = true;
+		snprintf(h->why, sizeof(h->why), "%s", r->why ? r->why : "does not resolve");
+		fprintf(stderr, "%s: %s: %s %s; its probes count as failed%s\n", a->cfg->prog, h->t.name,
+		        numeric ? "cannot probe" : "cannot resolve", h->why,
+		        numeric ? "" : " until it resolves (looked up again from time to time)");
+		return;
+	}
+	char before[64] = "", after[64];
+	if (h->resolved)
+		hosts_address(a, slot, before, sizeof(before));
+	else if (h->unresolvable)
+		fprintf(stderr, "%s: %s: resolves now\n", a->cfg->prog, h->t.name);
+	memcpy(&h->addr, r->addr, r->len);
+	h->addrlen = r->len;
 	h->resolved = true;
+	h->unresolvable = false;
+	h->why[0] = '\0';
+	hosts_address(a, slot, after, sizeof(after));
+	if (before[0] && strcmp(before, after) != 0)
+		fprintf(stderr, "%s: %s: now at %s (was %s)\n", a->cfg->prog, h->t.name, after, before);
 }

@@ -19,7 +19,7 @@
 
 enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
        OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY, OPT_HTTP, OPT_HTTP_TOKEN,
-       OPT_TARGETS, OPT_MESH, OPT_MESH_REFRESH, OPT_MESH_PEERS };
+       OPT_TARGETS, OPT_MESH, OPT_MESH_REFRESH, OPT_MESH_PEERS, OPT_RESOLVE_EVERY, OPT_USER };
 
 static void usage(FILE *out)
 {
@@ -53,6 +53,11 @@ static void usage(FILE *out)
 	        "                          with CURVE; its name must be the observer's)\n"
 	        "  --server-key FILE       a node's public certificate: one per --server,\n"
 	        "                          in the same order\n"
+	        "  --resolve-every SEC     look names up again this often, to follow a host\n"
+	        "                          that moves (default 300); one that does not\n"
+	        "                          resolve is tried again sooner, backing off\n"
+	        "  --user NAME             started as root: run as NAME once the sockets\n"
+	        "                          are open (default cloudsonar, else nobody)\n"
 	        "  --duration SEC          exit 0 after this long\n"
 	        "  --lock FILE             exit 0 at once if another agent holds FILE\n"
 	        "  --stats                 print probe statistics on stderr at exit\n"
@@ -134,6 +139,8 @@ int main(int argc, char **argv)
 		{ "mesh", required_argument, NULL, OPT_MESH },
 		{ "mesh-refresh", required_argument, NULL, OPT_MESH_REFRESH },
 		{ "mesh-peers", required_argument, NULL, OPT_MESH_PEERS },
+		{ "resolve-every", required_argument, NULL, OPT_RESOLVE_EVERY },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -143,6 +150,7 @@ int main(int argc, char **argv)
 	const char *lock = NULL;
 	cfg.mesh_refresh_s = MESH_REFRESH_DEFAULT_S;
 	cfg.mesh_peers = MESH_PEERS_DEFAULT;
+	cfg.resolve_every_s = RESOLVER_REFRESH_DEFAULT_S;
 	char *servers[16];
 	size_t nservers = 0;
 	const char *key = NULL, *server_keys[16];
@@ -259,6 +267,20 @@ int main(int argc, char **argv)
 			cfg.mesh_peers = (size_t)peers;
 			break;
 		}
+		case OPT_RESOLVE_EVERY:
+			if (parse_double(optarg, 1, 86400, &cfg.resolve_every_s) != 0) {
+				fprintf(stderr, PROG ": --resolve-every: '%s' is not a number of seconds in [1, 86400]\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case OPT_USER:
+			if (!optarg[0]) {
+				fprintf(stderr, PROG ": --user: the user name is empty\n");
+				return 2;
+			}
+			cfg.user = optarg;
+			break;
 		default:
 			cli_bad_option(PROG, opt, argv, at);
 			return 2;

@@ -15,6 +15,7 @@
 #include "detector/bytes.h"
 #include "pano/client/client.h"
 #include "pano/common/clock.h"
+#include "pano/common/hostaddr.h"
 #include "pano/common/model.h"
 
 #define MESH_CALL_TIMEOUT_MS 2000
@@ -71,25 +72,47 @@ size_t mesh_sample(const char *self, char *const *members, size_t n, size_t peer
 	return take;
 }
 
-/* The members the subject's panorama shows: observers whose newest report
- * is younger than the grace time, sorted by name.  -1 when out of memory. */
-static int members_of(const Panorama__Panorama *p, int64_t now_s, double grace_s, char ***out, size_t *n)
+/* The newest observation's time in a view; INT64_MIN when none. */
+static int64_t newest_of(const Panorama__View *v)
 {
-	char **names = calloc(p->n_views + 1, sizeof(*names));
+	int64_t newest = INT64_MIN;
+	for (size_t k = 0; v && k < v->n_observations; k++)
+		if (v->observations[k] && v->observations[k]->ts && v->observations[k]->ts->seconds > newest)
+			newest = v->observations[k]->ts->seconds;
+	return newest;
+}
+
+/* The members the subject's panorama shows: observers heard from within
+ * the grace time, sorted on the ring.  Ages are read on the node's clock:
+ * the node stamps each member's report when it hears it (meshgate.h), and
+ * this agent's own report, just made, says what the node's "now" is, so
+ * neither the members' clocks nor this agent's matter.  A name that is not
+ * a host written the one canonical way (hostaddr.h) is no member: one host
+ * is probed at one name.  -1 when out of memory. */
+static int members_of(const Panorama__Panorama *p, const char *self, int64_t now_s, double grace_s, char ***out,
+                      size_t *n)
+{
+	for (size_t i = 0; i < p->n_views; i++) {
+		const Panorama__Panorama__ViewsEntry *e = p->views[i];
+		if (e && e->key && strcmp(e->key, self) == 0 && newest_of(e->value) != INT64_MIN)
+			now_s = newest_of(e->value);
+	}
+	size_t cap = p->n_views < MESH_MEMBERS_MAX ? p->n_views : MESH_MEMBERS_MAX;
+	char **names = calloc(cap + 1, sizeof(*names));
 	if (!names)
 		return -1;
 	size_t m = 0;
-	for (size_t i = 0; i < p->n_views; i++) {
+	for (size_t i = 0; i < p->n_views && m < cap; i++) {
 		const Panorama__Panorama__ViewsEntry *e = p->views[i];
 		const Panorama__View *v = e ? e->value : NULL;
 		if (!e || !e->key || !v || !host_name_valid(e->key))
 			continue;
-		int64_t newest = INT64_MIN;
-		for (size_t k = 0; k < v->n_observations; k++)
-			if (v->observations[k] && v->observations[k]->ts && v->observations[k]->ts->seconds > newest)
-				newest = v->observations[k]->ts->seconds;
-		if (newest == INT64_MIN || (double)(now_s - newest) > grace_s)
+		hostaddr_kind kind = hostaddr_classify(e->key, NULL, 0);
+		if (kind != HOSTADDR_ADDRESS && kind != HOSTADDR_NAME)
 			continue;
+		int64_t newest = newest_of(v);
+		if (newest == INT64_MIN || (double)(now_s - newest) > grace_s || (double)(newest - now_s) > grace_s)
+			continue; /* gone quiet, or dated ahead of the node's own clock */
 		if (!(names[m] = strdup(e->key))) {
 			free_names(names, m);
 			return -1;
@@ -122,7 +145,8 @@ static int refresh(mesh *ms, pano_client *c, uint64_t handle, char ***members, s
 		return -1;
 	int rc = -1;
 	if (r->body_case == PANORAMA__REPLY__BODY_PANORAMA && r->panorama) {
-		rc = members_of(r->panorama, now / 1000000000, MESH_GRACE_REFRESHES * ms->cfg.refresh_s, members, n);
+		rc = members_of(r->panorama, ms->cfg.observer, now / 1000000000, MESH_GRACE_REFRESHES * ms->cfg.refresh_s,
+		                members, n);
 		if (rc != 0)
 			snprintf(err, errlen, "out of memory");
 	} else {

@@ -6,7 +6,12 @@
  * about the subject "mesh@GROUP" (one metric, "member", HEALTHY), and reads
  * that subject's panorama back: its observers whose newest report is
  * younger than the grace time are the group's members, and a member's
- * observer name is the name or address the others probe it at.  So a host
+ * observer name is the name or address the others probe it at.  Ages are
+ * on the node's clock, which stamps every member's report as it hears it,
+ * and only names that are hosts written one way count (an address as
+ * inet_ntop writes it, or a DNS name): the node (pano/node/meshgate.h) lets
+ * only authenticated observers in, and this side does not trust a node
+ * that does not check.  So a host
  * that joins is probed by the others within one refresh, and one that
  * leaves is dropped once its last report is older than the grace time.
  *
@@ -31,6 +36,8 @@
 #define MESH_REFRESH_DEFAULT_S 30.0
 /* A member is dropped once its last report is this many refreshes old. */
 #define MESH_GRACE_REFRESHES 3
+/* Members read from a group at most (a node's bound on observers a subject). */
+#define MESH_MEMBERS_MAX 1000
 
 typedef struct {
 	char *const *servers;    /* Panorama nodes: the first that answers */

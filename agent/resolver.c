@@ -1,11 +1,12 @@
 /* resolver.c - background name resolution; see resolver.h. */
 #include "agent/resolver.h"
+#include "pano/common/clock.h"
 #include "pano/common/grow.h"
+#include "pano/common/hostaddr.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,32 +15,39 @@
 #include <time.h>
 #include <unistd.h>
 
+/* An answer for the loop. */
 typedef struct {
 	size_t slot;
 	uint32_t tag;
+	bool ok;
 	struct sockaddr_storage addr;
 	socklen_t len;
+	char why[96];
 } resolution;
 
-/* A name still to resolve. */
+/* A name followed. */
 typedef struct {
 	size_t slot;
 	uint32_t tag;
 	char *name;
-	bool reported;            /* its failure was said */
-} wanted;
+	int64_t due_ns;           /* its next lookup (monotonic) */
+	int64_t wait_ns;          /* the wait after its next failure */
+	bool have;                /* addr holds its current address */
+	bool failing;             /* its last answer posted was a failure */
+	struct sockaddr_storage addr;
+	socklen_t len;
+} followed;
 
 struct resolver {
-	int64_t retry_ns;
-	const char *prog;
+	int64_t retry_ns, refresh_ns;
 	int efd;
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t mu;       /* guards everything below */
 	pthread_cond_t cv;
 	bool stopping, added;     /* added: new names since the thread's last pass */
-	wanted *want;
-	size_t nwant, capwant;
+	followed *names;
+	size_t nnames, capnames;
 	resolution *ready;
 	size_t nready, capready;
 };
@@ -70,24 +78,30 @@ static bool never_resolves(const char *name)
 	       (n > 8 && strncasecmp(name + n - 8, ".invalid", 8) == 0);
 }
 
-static int lookup(const char *name, int flags, struct sockaddr_storage *out, socklen_t *len)
+static bool same_sockaddr(const struct sockaddr_storage *a, socklen_t alen, const struct sockaddr *b, socklen_t blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Looks name up: 0 with the address (the one kept, when keep is among the
+ * answers, else the first preferred), or an EAI_ code. */
+static int lookup(const char *name, int flags, const followed *keep, struct sockaddr_storage *out, socklen_t *len)
 {
 	if (never_resolves(name))
 		return EAI_NONAME;
-	struct addrinfo hints = { .ai_flags = flags, .ai_family = AF_UNSPEC,
-	                          .ai_socktype = SOCK_DGRAM };
+	struct addrinfo hints = { .ai_flags = flags, .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(name, NULL, &hints, &res);
 	if (rc != 0)
 		return rc;
 	rc = EAI_NONAME;
 	for (struct addrinfo *a = res; a; a = a->ai_next) {
-		if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) &&
-		    a->ai_addrlen <= sizeof(*out)) {
+		if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) || a->ai_addrlen > sizeof(*out))
+			continue;
+		if (rc != 0 || (keep && keep->have && same_sockaddr(&keep->addr, keep->len, a->ai_addr, a->ai_addrlen))) {
 			memcpy(out, a->ai_addr, a->ai_addrlen);
 			*len = a->ai_addrlen;
 			rc = 0;
-			break;
 		}
 	}
 	freeaddrinfo(res);
@@ -95,66 +109,103 @@ static int lookup(const char *name, int flags, struct sockaddr_storage *out, soc
 }
 
 /* With mu held. */
-static void post_locked(resolver *r, size_t slot, uint32_t tag, const struct sockaddr_storage *a, socklen_t len)
+static void post_locked(resolver *r, const resolution *x)
 {
 	if (grow_array(&r->ready, &r->capready, r->nready + 1, sizeof(*r->ready), 16) != 0)
-		return; /* the name stays wanted and is retried */
-	r->ready[r->nready++] = (resolution){ slot, tag, *a, len };
+		return; /* the name is looked up again at its next turn */
+	r->ready[r->nready++] = *x;
 	uint64_t one = 1;
 	if (write(r->efd, &one, sizeof(one)) < 0) {
-		/* an eventfd counter does not overflow at one write per name */
+		/* an eventfd counter does not overflow at these rates */
 	}
 }
 
-static wanted *find_wanted(resolver *r, size_t slot)
+static followed *find_name(resolver *r, size_t slot)
 {
-	for (size_t i = 0; i < r->nwant; i++)
-		if (r->want[i].slot == slot)
-			return &r->want[i];
+	for (size_t i = 0; i < r->nnames; i++)
+		if (r->names[i].slot == slot)
+			return &r->names[i];
 	return NULL;
 }
 
-static void drop_wanted(resolver *r, wanted *w)
+static void drop_name(resolver *r, followed *f)
 {
-	free(w->name);
-	*w = r->want[--r->nwant];
+	free(f->name);
+	*f = r->names[--r->nnames];
 }
 
-/* One pass over the names wanted when it began: resolved ones are posted
- * and dropped, failures said once. */
+/* With mu held: what one lookup of f found, posted when it changes what
+ * the loop knows, and f's next turn. */
+static void settle_locked(resolver *r, followed *f, int rc, const struct sockaddr_storage *a, socklen_t len,
+                          int64_t now)
+{
+	resolution x = { .slot = f->slot, .tag = f->tag, .ok = rc == 0 };
+	if (rc == 0) {
+		bool changed = !f->have || !same_sockaddr(&f->addr, f->len, (const struct sockaddr *)a, len);
+		f->due_ns = now + r->refresh_ns;
+		f->wait_ns = r->retry_ns;
+		if (!changed && !f->failing)
+			return;
+		f->addr = *a;
+		f->len = len;
+		f->have = true;
+		f->failing = false;
+		x.addr = *a;
+		x.len = len;
+		post_locked(r, &x);
+		return;
+	}
+	f->due_ns = now + f->wait_ns;
+	f->wait_ns = f->wait_ns * 2 < r->refresh_ns ? f->wait_ns * 2 : r->refresh_ns;
+	if (f->have && rc == EAI_AGAIN)
+		return; /* the resolver is down: keep probing the address we had */
+	if (f->failing)
+		return;
+	f->failing = true;
+	f->have = false;
+	snprintf(x.why, sizeof(x.why), "%s", gai_strerror(rc));
+	post_locked(r, &x);
+}
+
+/* One pass over the names due when it began. */
 static void resolve_pass(resolver *r)
 {
+	int64_t now = clock_mono_ns();
 	pthread_mutex_lock(&r->mu);
-	size_t n = r->nwant;
-	wanted *copy = malloc((n ? n : 1) * sizeof(*copy));
-	for (size_t i = 0; copy && i < n; i++) {
-		copy[i] = r->want[i];
-		copy[i].name = strdup(r->want[i].name);
-	}
 	r->added = false;
+	size_t n = 0;
+	followed *due = malloc((r->nnames ? r->nnames : 1) * sizeof(*due));
+	for (size_t i = 0; due && i < r->nnames; i++) {
+		if (r->names[i].due_ns > now)
+			continue;
+		due[n] = r->names[i];
+		due[n].name = strdup(r->names[i].name);
+		if (due[n].name)
+			n++;
+	}
 	pthread_mutex_unlock(&r->mu);
-	for (size_t i = 0; copy && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct sockaddr_storage a;
 		socklen_t len = 0;
-		int rc = copy[i].name ? lookup(copy[i].name, AI_ADDRCONFIG, &a, &len) : EAI_MEMORY;
+		int rc = lookup(due[i].name, AI_ADDRCONFIG, &due[i], &a, &len);
 		pthread_mutex_lock(&r->mu);
-		wanted *w = find_wanted(r, copy[i].slot);
-		if (w && w->tag == copy[i].tag) {
-			if (rc == 0) {
-				if (w->reported)
-					fprintf(stderr, "%s: %s: resolves now\n", r->prog, w->name);
-				post_locked(r, w->slot, w->tag, &a, len);
-				drop_wanted(r, w);
-			} else if (!w->reported) {
-				fprintf(stderr, "%s: %s: cannot resolve (%s); retrying every interval\n", r->prog, w->name,
-				        gai_strerror(rc));
-				w->reported = true;
-			}
-		}
+		followed *f = find_name(r, due[i].slot);
+		if (f && f->tag == due[i].tag)
+			settle_locked(r, f, rc, &a, len, clock_mono_ns());
 		pthread_mutex_unlock(&r->mu);
-		free(copy[i].name);
+		free(due[i].name);
 	}
-	free(copy);
+	free(due);
+}
+
+/* With mu held: when the next name is due (INT64_MAX: none). */
+static int64_t next_due_locked(const resolver *r)
+{
+	int64_t next = INT64_MAX;
+	for (size_t i = 0; i < r->nnames; i++)
+		if (r->names[i].due_ns < next)
+			next = r->names[i].due_ns;
+	return next;
 }
 
 static void *resolver_main(void *arg)
@@ -163,13 +214,18 @@ static void *resolver_main(void *arg)
 	for (;;) {
 		resolve_pass(r);
 		pthread_mutex_lock(&r->mu);
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		int64_t ns = until.tv_nsec + r->retry_ns;
-		until.tv_sec += ns / 1000000000;
-		until.tv_nsec = ns % 1000000000;
-		while (!r->stopping && !r->added && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
-			;
+		while (!r->stopping && !r->added) {
+			int64_t next = next_due_locked(r), now = clock_mono_ns();
+			if (next <= now)
+				break;
+			int64_t wait = next - now < INT64_C(60000000000) ? next - now : INT64_C(60000000000);
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			int64_t ns = until.tv_nsec + wait;
+			until.tv_sec += ns / 1000000000;
+			until.tv_nsec = ns % 1000000000;
+			pthread_cond_timedwait(&r->cv, &r->mu, &until);
+		}
 		bool stop = r->stopping;
 		pthread_mutex_unlock(&r->mu);
 		if (stop)
@@ -178,17 +234,21 @@ static void *resolver_main(void *arg)
 	return NULL;
 }
 
-resolver *resolver_new(int64_t retry_ns, const char *prog, char *err, size_t errlen)
+resolver *resolver_new(int64_t retry_ns, int64_t refresh_ns, char *err, size_t errlen)
 {
 	resolver *r = calloc(1, sizeof(*r));
 	if (!r) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	r->retry_ns = retry_ns;
-	r->prog = prog;
+	r->retry_ns = retry_ns > 0 ? retry_ns : INT64_C(1000000000);
+	r->refresh_ns = refresh_ns > r->retry_ns ? refresh_ns : r->retry_ns;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (r->efd < 0) {
 		snprintf(err, errlen, "resolver: %s", strerror(errno));
@@ -198,15 +258,16 @@ resolver *resolver_new(int64_t retry_ns, const char *prog, char *err, size_t err
 	return r;
 }
 
-/* With mu held: a name to look up. */
-static int want_locked(resolver *r, size_t slot, uint32_t tag, const char *name)
+/* With mu held: a name to follow. */
+static int follow_locked(resolver *r, size_t slot, uint32_t tag, const char *name)
 {
-	if (grow_array(&r->want, &r->capwant, r->nwant + 1, sizeof(*r->want), 16) != 0)
+	if (grow_array(&r->names, &r->capnames, r->nnames + 1, sizeof(*r->names), 16) != 0)
 		return -1;
 	char *copy = strdup(name);
 	if (!copy)
 		return -1;
-	r->want[r->nwant++] = (wanted){ slot, tag, copy, false };
+	r->names[r->nnames++] = (followed){ .slot = slot, .tag = tag, .name = copy, .due_ns = clock_mono_ns(),
+	                                    .wait_ns = r->retry_ns };
 	r->added = true;
 	pthread_cond_signal(&r->cv);
 	if (!r->thread_started)
@@ -216,18 +277,24 @@ static int want_locked(resolver *r, size_t slot, uint32_t tag, const char *name)
 
 int resolver_add(resolver *r, size_t slot, uint32_t tag, const char *name)
 {
-	struct sockaddr_storage a;
-	socklen_t len;
-	bool numeric = lookup(name, AI_NUMERICHOST, &a, &len) == 0;
+	resolution x = { .slot = slot, .tag = tag };
+	hostaddr_kind kind = hostaddr_classify(name, NULL, 0);
+	bool now = true;
+	if (kind == HOSTADDR_ADDRESS || kind == HOSTADDR_ALIAS)
+		x.ok = lookup(name, AI_NUMERICHOST, NULL, &x.addr, &x.len) == 0;
+	else if (kind == HOSTADDR_NAME && !never_resolves(name))
+		now = false;
+	if (now && !x.ok && !hostaddr_problem(name, x.why, sizeof(x.why)))
+		snprintf(x.why, sizeof(x.why), "a name under .invalid, which never resolves (RFC 6761)");
 	int rc = 0;
 	pthread_mutex_lock(&r->mu);
-	wanted *old = find_wanted(r, slot);
+	followed *old = find_name(r, slot);
 	if (old)
-		drop_wanted(r, old);
-	if (numeric)
-		post_locked(r, slot, tag, &a, len);
+		drop_name(r, old);
+	if (now)
+		post_locked(r, &x);
 	else
-		rc = want_locked(r, slot, tag, name);
+		rc = follow_locked(r, slot, tag, name);
 	pthread_mutex_unlock(&r->mu);
 	return rc;
 }
@@ -235,9 +302,9 @@ int resolver_add(resolver *r, size_t slot, uint32_t tag, const char *name)
 void resolver_forget(resolver *r, size_t slot)
 {
 	pthread_mutex_lock(&r->mu);
-	wanted *w = find_wanted(r, slot);
-	if (w)
-		drop_wanted(r, w);
+	followed *f = find_name(r, slot);
+	if (f)
+		drop_name(r, f);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -255,8 +322,10 @@ void resolver_collect(resolver *r, resolved_fn fn, void *ctx)
 	r->ready = NULL;
 	r->nready = r->capready = 0;
 	pthread_mutex_unlock(&r->mu);
-	for (size_t i = 0; i < n; i++)
-		fn(ctx, ready[i].slot, ready[i].tag, (const struct sockaddr *)&ready[i].addr, ready[i].len);
+	for (size_t i = 0; i < n; i++) {
+		resolution_result res = { ready[i].ok, (const struct sockaddr *)&ready[i].addr, ready[i].len, ready[i].why };
+		fn(ctx, ready[i].slot, ready[i].tag, &res);
+	}
 	free(ready);
 }
 
@@ -277,9 +346,9 @@ void resolver_free(resolver *r)
 		close(r->efd);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
-	for (size_t i = 0; i < r->nwant; i++)
-		free(r->want[i].name);
-	free(r->want);
+	for (size_t i = 0; i < r->nnames; i++)
+		free(r->names[i].name);
+	free(r->names);
 	free(r->ready);
 	free(r);
 }

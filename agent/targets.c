@@ -9,8 +9,9 @@
 
 #include "agent/cli.h"
 #include "agent/resolver.h"
-#include "pano/common/regfile.h"
 #include "pano/common/grow.h"
+#include "pano/common/hostaddr.h"
+#include "pano/common/regfile.h"
 
 #define LINE_MAX_LEN 4096
 #define LABEL_VALUE_MAX 128
@@ -134,6 +135,56 @@ static int cmp_label(const void *a, const void *b)
 	return c ? c : (nx > ny) - (nx < ny);
 }
 
+/* The words a target's line gives meaning to; any other KEY is a label. */
+static const char *const KNOWN_KEYS[] = { "name", "group", "method", "interval", "timeout", "phi-threshold",
+                                          "anomaly-threshold" };
+
+/* Edits (insert, delete, substitute, swap two neighbours) from a to b, up
+ * to limit + 1: enough to see a misspelt key. */
+static size_t edits(const char *a, const char *b, size_t limit)
+{
+	size_t n = strlen(a), m = strlen(b);
+	if (n > 32 || m > 32)
+		return limit + 1;
+	size_t d[33][33];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			size_t cost = a[i - 1] != b[j - 1];
+			size_t best = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[n][m] > limit ? limit + 1 : d[n][m];
+}
+
+/* The known key k was probably meant as (one edit away, two for keys of
+ * more than five letters; '_' for '-' counts as none), or NULL. */
+static const char *meant_key(const char *k)
+{
+	char folded[64];
+	snprintf(folded, sizeof(folded), "%s", k);
+	for (char *c = folded; *c; c++)
+		if (*c == '_')
+			*c = '-';
+		else if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	for (size_t i = 0; i < sizeof(KNOWN_KEYS) / sizeof(KNOWN_KEYS[0]); i++) {
+		size_t limit = strlen(KNOWN_KEYS[i]) > 5 ? 2 : 1;
+		if (edits(folded, KNOWN_KEYS[i], limit) <= limit)
+			return KNOWN_KEYS[i];
+	}
+	return NULL;
+}
+
 /* One KEY=VALUE word of a target's line. */
 static int option(target *t, char *word, char *why, size_t whylen)
 {
@@ -189,6 +240,12 @@ static int option(target *t, char *word, char *why, size_t whylen)
 		*(phi ? &t->phi_threshold : &t->anomaly_threshold) = x;
 		return 0;
 	}
+	const char *meant = meant_key(k);
+	if (meant) {
+		snprintf(why, whylen, "unknown key '%.64s': did you mean %s? (a label's name must not be that close to "
+		         "one of the target's own keys)", k, meant);
+		return -1;
+	}
 	if (!label_key_valid(k, strlen(k)) || label_key_reserved(k)) {
 		snprintf(why, whylen, "'%.64s' is not a label name (letters, digits, _; not %s)", k,
 		         "host, address, method, group, name, le, instance or job");
@@ -218,8 +275,13 @@ static int option(target *t, char *word, char *why, size_t whylen)
 static int parse_line(target_list *l, char *line, char *why, size_t whylen)
 {
 	char *save = NULL, *word = strtok_r(line, " \t", &save);
+	char problem[200];
 	if (!host_name_valid(word)) {
 		snprintf(why, whylen, "'%.64s' is not a host name or address", word);
+		return -1;
+	}
+	if (hostaddr_problem(word, problem, sizeof(problem))) { /* never a DNS query for a typo */
+		snprintf(why, whylen, "%s", problem);
 		return -1;
 	}
 	if (l->n == TARGETS_MAX) {
@@ -369,8 +431,14 @@ int targets_from_hosts(char *const *hosts, size_t n, target_list *out, char *err
 {
 	target_list l = { NULL, 0, 0 };
 	for (size_t i = 0; i < n; i++) {
+		char problem[200];
 		if (!host_name_valid(hosts[i])) {
 			snprintf(err, errlen, "host '%.64s' is not a host name or address", hosts[i]);
+			targets_free(&l);
+			return -1;
+		}
+		if (hostaddr_problem(hosts[i], problem, sizeof(problem))) { /* never a DNS query for a typo */
+			snprintf(err, errlen, "host %s", problem);
 			targets_free(&l);
 			return -1;
 		}

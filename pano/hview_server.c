@@ -14,11 +14,13 @@
 #include "pano/node/config.h"
 #include "pano/common/goflags.h"
 #include "pano/common/log.h"
+#include "pano/common/privdrop.h"
 #include "pano/node/server.h"
 
 #define PROG "hview-server"
 #define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] " \
-	"[-key FILE -allow DIR] [-http IP:PORT] [-log FILE] [-daemon [-pidfile FILE]] [-max-views N] [-max-values N] [ID]"
+	"[-key FILE -allow DIR] [-http IP:PORT] [-log FILE] [-daemon [-pidfile FILE]] [-max-views N] [-max-values N] " \
+	"[-user NAME] [-mesh-open] [ID]"
 
 /* Many clients and peers each hold a connection: take the file
  * descriptors the hard limit allows, so a crowd does not lock others out. */
@@ -85,11 +87,42 @@ static int write_pidfile(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Bound, opened and loaded: the rest of the node's life needs no
+ * privilege.  What it goes on writing by name is handed to the user. */
+static int drop_root(const pano_config *cfg, const char *log_file, char *err, size_t errlen)
+{
+	char wal[4200], shm[4200], dir[4200];
+	snprintf(wal, sizeof(wal), "%s-wal", cfg->db_file);
+	snprintf(shm, sizeof(shm), "%s-shm", cfg->db_file);
+	/* the database's directory: sqlite creates and removes its WAL there */
+	snprintf(dir, sizeof(dir), "%s", cfg->db_file);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	const char *own[] = { cfg->db_file, wal, shm, dir, log_file };
+	privdrop_request req = { cfg->user, 0, own, log_file ? 5 : 4 };
+	privdrop_result r;
+	char why[600];
+	if (privdrop(&req, &r, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "-user: %.400s", why);
+		return -1;
+	}
+	if (r.dropped)
+		pano_log(PANO_LOG_INFO, "running as %s (uid %u, gid %u) from now on", r.user, r.uid, r.gid);
+	else if (geteuid() == 0)
+		pano_log(PANO_LOG_WARN, "running as root (-user root): nothing the node does needs it");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL, *key = NULL, *allow = NULL;
-	const char *log_file = NULL, *pidfile = NULL, *http = NULL, *http_token = NULL;
-	int daemonize = 0, fsync_replies = 0;
+	const char *log_file = NULL, *pidfile = NULL, *http = NULL, *http_token = NULL, *user = NULL;
+	int daemonize = 0, fsync_replies = 0, mesh_open = 0;
 	long max_views = 0, max_values = 0;
 	const goflag flags[] = {
 		{ "addr", GF_STRING, &addr, "address to serve on (default 127.0.0.1:6688)" },
@@ -106,6 +139,9 @@ int main(int argc, char **argv)
 		{ "watch", GF_STRING, &watch, "address of the inference-change stream (default: port + 1; off: none)" },
 		{ "key", GF_STRING, &key, "the node's secret CURVE certificate (sonar-keygen -role node ID)" },
 		{ "allow", GF_STRING, &allow, "directory of the public certificates (*.pub) let in" },
+		{ "user", GF_STRING, &user, "started as root: the user to run as once serving (default cloudsonar, "
+		  "else nobody; root to stay root)" },
+		{ "mesh-open", GF_BOOL, &mesh_open, "without CURVE keys, let anyone join a mesh (not advised)" },
 	};
 	int first;
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
@@ -127,6 +163,7 @@ int main(int argc, char **argv)
 	    (watch && pano_config_set(&cfg.watch_addr, watch)) || (http && pano_config_set(&cfg.http_addr, http)) ||
 	    (http_token && pano_config_set(&cfg.http_token, http_token)) ||
 	    (key && pano_config_set(&cfg.curve_key, key)) || (allow && pano_config_set(&cfg.curve_allow, allow)) ||
+	    (user && pano_config_set(&cfg.user, user)) ||
 	    (first < argc && pano_config_set(&cfg.id, argv[first]))) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
@@ -148,6 +185,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.fsync = fsync_replies;
+	cfg.mesh_open = cfg.mesh_open || mesh_open;
 	if (max_views < 0 || max_values < 0) {
 		fprintf(stderr, PROG ": -max-views and -max-values must be positive\n");
 		pano_config_clear(&cfg);
@@ -188,6 +226,10 @@ int main(int argc, char **argv)
 	}
 	pano_server *s = pano_server_new(&cfg, err, sizeof(err));
 	if (s && pidfile && write_pidfile(pidfile, err, sizeof(err)) != 0) {
+		pano_server_free(s);
+		s = NULL;
+	}
+	if (s && drop_root(&cfg, log_file, err, sizeof(err)) != 0) {
 		pano_server_free(s);
 		s = NULL;
 	}

@@ -40,6 +40,7 @@ void pano_config_clear(pano_config *c)
 	free(c->http_token);
 	free(c->curve_key);
 	free(c->curve_allow);
+	free(c->user);
 	for (size_t i = 0; i < c->nsubjects; i++)
 		free(c->subjects[i]);
 	free(c->subjects);
@@ -239,6 +240,10 @@ int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen)
 			rc = get_string(v, &c->curve_key, path, key, err, errlen);
 		else if (strcmp(key, "CurveAllow") == 0)
 			rc = get_string(v, &c->curve_allow, path, key, err, errlen);
+		else if (strcmp(key, "MeshOpen") == 0)
+			rc = get_bool(v, &c->mesh_open, path, key, err, errlen);
+		else if (strcmp(key, "User") == 0)
+			rc = get_string(v, &c->user, path, key, err, errlen);
 		else
 			rc = bad(err, errlen, path, key, "unknown field");
 		if (rc)

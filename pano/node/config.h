@@ -19,6 +19,9 @@
  *   CurveKey          the node's secret certificate (sonar-keygen -role node)
  *   CurveAllow        directory of the public certificates let in (keyring.h);
  *                     both or neither: with them every socket is CURVE
+ *   MeshOpen          without CURVE, let anyone join a mesh (meshgate.h)
+ *   User              started as root, the user the node runs as once it
+ *                     has bound its ports and opened its files
  */
 #ifndef PANO_CONFIG_H
 #define PANO_CONFIG_H
@@ -58,6 +61,8 @@ typedef struct {
 	char *http_token; /* -http-token, HTTPTokenFile: a bearer token's file; NULL: none */
 	char *curve_key;   /* NULL: no CURVE */
 	char *curve_allow;
+	bool mesh_open;    /* -mesh-open, MeshOpen: keyless mesh membership (meshgate.h) */
+	char *user;        /* -user, User: started as root, run as this user (NULL: the default) */
 } pano_config;
 
 void pano_config_defaults(pano_config *c);

@@ -27,6 +27,7 @@
 #include "pano/common/http.h"
 #include "pano/common/endpoint.h"
 #include "pano/node/keyring.h"
+#include "pano/node/meshgate.h"
 #include "pano/common/log.h"
 #include "pano/node/peers.h"
 #include "pano/node/store.h"
@@ -43,11 +44,13 @@
  * this much memory, so hostile 1 MiB messages cannot make a batch huge. */
 #define BATCH_ARENA_MAX ((size_t)64 << 20)
 #define MEM_DUMP_EVERY_S 60
+#define MESH_GC_EVERY_S 60
 
 typedef struct {
 	zmq_msg_t identity;
 	bool delimiter;           /* REQ-style envelope: an empty frame before the body */
 	const pano_cert *who;     /* with CURVE, the sender's certificate; NULL without */
+	char from[64];            /* the client's address, as ZeroMQ gives it ("" unknown) */
 	Panorama__Request *req;   /* NULL: undecodable */
 	Panorama__Reply reply;
 	bool local_accepted;      /* an accepted SubmitReport to propagate */
@@ -89,7 +92,8 @@ struct pano_server {
 	pano_cert self;           /* with CURVE: the node's key pair */
 	pano_keyring *keys;       /* with CURVE: whom it lets in; NULL: no CURVE */
 	pano_zap *zap;
-	time_t last_refusal_log;
+	time_t last_refusal_log, last_mesh_log;
+	meshgate *meshgate;       /* who may join a mesh (meshgate.h) */
 	batch batches[NBATCHES];  /* a ring: queued ones, then cur */
 	size_t qhead, qlen;       /* queued batches awaiting their fsync */
 	batch *cur;               /* being received and applied */
@@ -327,6 +331,16 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 		         pano_db_upgraded_from(s->db), PANO_DB_SCHEMA_VERSION);
 	if (!arenas || !s->db || load_store(s, err, errlen) != 0)
 		goto failed;
+	char **peer_addrs = calloc(cfg->npeers + 1, sizeof(*peer_addrs));
+	for (size_t i = 0; peer_addrs && i < cfg->npeers; i++)
+		peer_addrs[i] = cfg->peers[i].addr;
+	meshgate_config mc = { cfg->curve_key != NULL, cfg->mesh_open, peer_addrs, cfg->npeers };
+	s->meshgate = peer_addrs ? meshgate_new(&mc) : NULL;
+	free(peer_addrs);
+	if (!s->meshgate) {
+		snprintf(err, errlen, "out of memory");
+		goto failed;
+	}
 	char endpoint[512];
 	if (pano_endpoint(cfg->addr, endpoint, sizeof(endpoint)) != 0) {
 		snprintf(err, errlen, "address '%.200s' is not host:port", cfg->addr);
@@ -420,6 +434,7 @@ void pano_server_free(pano_server *s)
 	memset(&s->self, 0, sizeof(s->self)); /* the secret key */
 	pano_db_close(s->db);
 	pano_store_free(s->store);
+	meshgate_free(s->meshgate);
 	for (int i = 0; i < NBATCHES; i++)
 		arena_free(s->batches[i].arena);
 	if (s->sigfd >= 0)
@@ -507,9 +522,9 @@ static bool writes_refused(pano_server *s, pending *p)
 
 /* Validates, stores and persists one report (inside the open transaction).
  * Returns 1 accepted (or a duplicate of a stored one), 0 refused (reply set). */
-static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
+static int store_report(pano_server *s, pending *p, const Panorama__Report *r, bool learned)
 {
-	char err[256];
+	char err[512];
 	if (!r || !r->observer || !r->subject) {
 		s->refused++;
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "report without observer or subject");
@@ -521,11 +536,29 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r)
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "observer or subject: %s", err);
 		return 0;
 	}
+	int64_t now_ns = clock_wall_ns();
+	bool mesh = meshgate_is_mesh(r->subject);
+	if (mesh) {
+		meshgate_verdict v = meshgate_admit(s->meshgate, r->subject, r->observer, p->from, learned,
+		                                    now_ns / 1000000000, err, sizeof(err));
+		if (v != MESHGATE_ADMIT) {
+			s->refused++;
+			reply_error(s, p, v == MESHGATE_FORBIDDEN ? PANORAMA__ERROR_REPLY__CODE__FORBIDDEN
+			                                          : PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
+			if (pano_log_due(&s->last_mesh_log))
+				pano_log(PANO_LOG_WARN, "refused a mesh report from %s: %s", p->from[0] ? p->from : "?", err);
+			return 0;
+		}
+	}
 	pano_obs obs;
-	if (pano_obs_from_pb(s->store, r->observation, (int64_t)time(NULL), &obs, err, sizeof(err)) != 0) {
+	if (pano_obs_from_pb(s->store, r->observation, now_ns / 1000000000, &obs, err, sizeof(err)) != 0) {
 		s->refused++;
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
 		return 0;
+	}
+	if (mesh) { /* a member is as fresh as when this node heard of it (meshgate.h) */
+		obs.sec = now_ns / 1000000000;
+		obs.nsec = (int32_t)(now_ns % 1000000000);
 	}
 	uint64_t seq = 0;
 	pano_view *v = NULL;
@@ -565,7 +598,7 @@ static int handle_submit(pano_server *s, pending *p)
 		            q->report && q->report->observer ? q->report->observer : "(none)");
 		return 0;
 	}
-	int rc = store_report(s, p, q->report);
+	int rc = store_report(s, p, q->report, false);
 	if (rc == 1) {
 		reply_submit(s, p, PANORAMA__SUBMIT_REPORT_REPLY__STATUS__ACCEPTED);
 		p->local_accepted = true;
@@ -607,7 +640,7 @@ static int handle_learn(pano_server *s, pending *p)
 	}
 	if (writes_refused(s, p))
 		return 0;
-	int rc = store_report(s, p, q->report);
+	int rc = store_report(s, p, q->report, true);
 	if (rc == 1)
 		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED);
 	return rc;
@@ -1085,6 +1118,8 @@ static int receive_one(pano_server *s, pending *p)
 		const char *key = zmq_msg_gets(body, "User-Id");
 		p->who = key ? pano_keyring_find(s->keys, key) : NULL;
 	}
+	const char *from = zmq_msg_gets(body, "Peer-Address");
+	snprintf(p->from, sizeof(p->from), "%s", from ? from : "");
 	p->req = panorama__request__unpack(&s->cur->alloc, zmq_msg_size(body), zmq_msg_data(body));
 	char why[160];
 	bool text_ok = !p->req || wire_strings_valid(&panorama__request__descriptor, zmq_msg_data(body),
@@ -1281,7 +1316,10 @@ static void gc_view_gone(void *ctx, int64_t view_row)
 		g->failed = true;
 }
 
-static void run_gc(pano_server *s)
+/* Garbage collection of the subjects whose names begin with prefix (NULL:
+ * all), dropping what is older than threshold_s (from now, or from its
+ * view's newest with relative). */
+static void run_gc(pano_server *s, const char *prefix, int64_t threshold_s, bool relative)
 {
 	gc_ctx g = { s, false, "" };
 	if (pano_db_begin(s->db, g.err, sizeof(g.err)) != 0) {
@@ -1289,8 +1327,7 @@ static void run_gc(pano_server *s)
 		return;
 	}
 	pano_gc_hooks hooks = { gc_dropped, gc_trimmed, gc_view_gone, &g };
-	size_t dropped = pano_store_gc(s->store, (int64_t)time(NULL), s->cfg.gc_threshold_s,
-	                               s->cfg.gc_relative, &hooks);
+	size_t dropped = pano_store_gc(s->store, prefix, (int64_t)time(NULL), threshold_s, relative, &hooks);
 	if (g.failed || pano_db_commit(s->db, g.err, sizeof(g.err)) != 0) {
 		pano_db_rollback(s->db);
 		pano_log(PANO_LOG_WARN, "gc: %s; reloading", g.err);
@@ -1298,8 +1335,8 @@ static void run_gc(pano_server *s)
 		return;
 	}
 	if (dropped)
-		pano_log(PANO_LOG_INFO, "gc: dropped %zu observations older than %lld s", dropped,
-		         (long long)s->cfg.gc_threshold_s);
+		pano_log(PANO_LOG_INFO, "gc: dropped %zu observations%s%s older than %lld s", dropped,
+		         prefix ? " of " : "", prefix ? prefix : "", (long long)threshold_s);
 	compact_log(s); /* what it dropped is dead rows now */
 }
 
@@ -1327,8 +1364,15 @@ int pano_server_run(pano_server *s)
 		         pano_keyring_count(s->keys), s->cfg.curve_allow);
 	else
 		pano_log(PANO_LOG_WARN, "no CURVE keys (-key, -allow): requests travel in clear text and anyone "
-		         "who reaches %s may report as any observer", s->cfg.addr);
+		         "who reaches %s may report as any observer%s", s->cfg.addr,
+		         s->cfg.mesh_open ? "" : "; mesh membership (mesh@GROUP) is refused without keys");
+	if (!s->keys && s->cfg.mesh_open)
+		pano_log(PANO_LOG_WARN, "-mesh-open: ANYONE who reaches %s may add members to a mesh, and so point "
+		         "every agent of the group at an address of their choosing (at most %d members from one "
+		         "client address a group); use CURVE keys instead wherever the network is not yours alone",
+		         s->cfg.addr, MESHGATE_PER_ADDRESS);
 	time_t next_gc = time(NULL) + s->cfg.gc_frequency_s;
+	time_t next_mesh_gc = time(NULL) + MESH_GC_EVERY_S;
 	time_t next_mem = time(NULL) + MEM_DUMP_EVERY_S;
 	while (!s->stopping) {
 		size_t npeers = peers_count(s->peers);
@@ -1378,8 +1422,12 @@ int pano_server_run(pano_server *s)
 			pano_console_flush(s->console, s->http);
 		time_t now = time(NULL);
 		if (s->cfg.gc_enable && now >= next_gc) {
-			run_gc(s);
+			run_gc(s, NULL, s->cfg.gc_threshold_s, s->cfg.gc_relative);
 			next_gc = now + s->cfg.gc_frequency_s;
+		}
+		if (now >= next_mesh_gc) { /* members gone quiet free their places */
+			run_gc(s, MESHGATE_PREFIX, MESHGATE_EXPIRE_S, false);
+			next_mesh_gc = now + MESH_GC_EVERY_S;
 		}
 		if (s->cfg.dump_mem && now >= next_mem) {
 			log_memory();

@@ -652,9 +652,10 @@ static bool trim_view(pano_view *v, int64_t now_sec, int64_t threshold, bool rel
 	return any;
 }
 
-size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
+size_t pano_store_gc(pano_store *s, const char *prefix, int64_t now_sec, int64_t threshold_sec,
                      bool relative, const pano_gc_hooks *hooks)
 {
+	size_t plen = prefix ? strlen(prefix) : 0;
 	size_t dropped = 0;
 	size_t n = 0;
 	const pano_subject **subs = pano_store_subjects(s, &n);
@@ -662,6 +663,8 @@ size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		pano_subject *sub = (pano_subject *)subs[i];
+		if (plen && strncmp(pano_subject_name(sub), prefix, plen) != 0)
+			continue;
 		size_t nv = sub->nsorted;
 		const pano_view **views = malloc((nv ? nv : 1) * sizeof(*views));
 		if (!views)

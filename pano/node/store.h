@@ -125,8 +125,8 @@ size_t pano_store_subject_count(const pano_store *s);
 /*
  * Garbage collection as Panorama's GCConfig: drops observations older than
  * threshold_sec, measured from now (relative = false) or from the newest
- * observation of their view (relative = true); empty views and subjects
- * go.  So that the caller can keep its database in step, hooks (any of
+ * observation of their view (relative = true), of every subject or of those
+ * whose names begin with prefix (non-NULL); empty views and subjects go.  So that the caller can keep its database in step, hooks (any of
  * them, or hooks itself, may be NULL) hear of
  *   dropped(ctx, row):            each dropped observation's database row;
  *   trimmed(ctx, view_row, row):  each view that lost some observations but
@@ -141,7 +141,7 @@ typedef struct {
 	void (*gone)(void *ctx, int64_t view_row);
 	void *ctx;
 } pano_gc_hooks;
-size_t pano_store_gc(pano_store *s, int64_t now_sec, int64_t threshold_sec,
+size_t pano_store_gc(pano_store *s, const char *prefix, int64_t now_sec, int64_t threshold_sec,
                      bool relative, const pano_gc_hooks *hooks);
 
 #endif

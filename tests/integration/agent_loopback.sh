@@ -70,12 +70,18 @@ check "a second agent on the same state directory: exit 1, saying why" \
 	bash -c "[ $rc -eq 1 ] && grep -q 'another sonar-agent is using the state in lk/state' second.out"
 kill $pid; wait $pid
 
-# --- an unresolvable name is reported once and does not stop the others -------------
-$A --interval 0.2 --duration 1.5 --log-dir unres 127.0.0.1 no-such-host.invalid 2>unres.err
+# --- an unresolvable name is said once, fails visibly, and does not stop the others ---
+$A --interval 0.2 --duration 1.5 --dead-after 0.5 --log-dir unres 127.0.0.1 no-such-host.invalid 2>unres.err
 check "agent with an unresolvable host exits 0" test $? -eq 0
 check "unresolvable host reported once" test "$(grep -c 'no-such-host.invalid: cannot resolve' unres.err)" -eq 1
 check "other hosts still probed" test "$(rows_for unres/sonar.csv 127.0.0.1 | wc -l)" -ge 5
-check "no rows for the unresolvable host" test "$(rows_for unres/sonar.csv no-such-host.invalid | wc -l)" -eq 0
+check "the unresolvable host's probes count as failed (ERROR in fd.csv)" \
+	test "$(rows_for unres/fd.csv no-such-host.invalid | grep -c ',ERROR,')" -ge 5
+check "so it goes DEAD, as a host that answers nothing does" \
+	bash -c "rows_for() { awk -F, -v h=\"\$2\" 'NR > 1 && \$2 == h' \"\$1\"; }; rows_for unres/attention.csv no-such-host.invalid | grep -q DEAD"
+$A --interval 0.2 --duration 0.5 --log-dir unres2 127.0.0.300 2>unres2.err
+check "a literal that is no address is refused at once (exit 2), never looked up" \
+	bash -c "[ $? -eq 2 ] && grep -q 'not a valid IPv4 address' unres2.err"
 
 # --- a corrupt state file is set aside, never trusted --------------------------------
 mkdir -p bad/state && head -c 300 /dev/urandom >bad/state/phi.state

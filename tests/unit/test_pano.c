@@ -210,7 +210,7 @@ static void memory_bounds_are_enforced(void **state)
 	assert_int_equal(pano_store_add(s, "o2", "x", &o, &seq, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "3 metric values"));
 	pano_obs_clear(&o);
-	assert_int_equal(pano_store_gc(s, 100, 10, false, NULL), 3);
+	assert_int_equal(pano_store_gc(s, NULL, 100, 10, false, NULL), 3);
 	assert_int_equal(pano_store_view_count(s), 0);
 	assert_int_equal(pano_store_value_count(s), 0);
 	add(s, "o1", "y", obs1(s, 95, "m", PANO_HEALTHY, 1));
@@ -239,11 +239,11 @@ static void gc_drops_old_observations(void **state)
 		add(s, "o", "x", obs1(s, 1000 + i * 100, "m", PANO_HEALTHY, 1));
 	add(s, "o", "old", obs1(s, 10, "m", PANO_HEALTHY, 1));
 	/* relative: older than 150 s before each view's newest */
-	size_t dropped = pano_store_gc(s, 5000, 150, true, NULL);
+	size_t dropped = pano_store_gc(s, NULL, 5000, 150, true, NULL);
 	assert_int_equal(dropped, 3);
 	assert_int_equal(pano_subject_view(pano_store_subject(s, "x"), "o")->count, 2);
 	/* absolute: everything older than 1000 s before now=2000 */
-	dropped = pano_store_gc(s, 2000, 1000, false, NULL);
+	dropped = pano_store_gc(s, NULL, 2000, 1000, false, NULL);
 	assert_int_equal(dropped, 1);
 	assert_null(pano_store_subject(s, "old"));
 	assert_int_equal(pano_store_subject_count(s), 1);
@@ -267,12 +267,12 @@ static void last_seen_follows_what_is_held(void **state)
 	add(s, "o", "x", obs1(s, 1009, "m", PANO_HEALTHY, 1)); /* pushes 5000 out */
 	pano_subject_last_seen(pano_store_subject(s, "x"), &sec, &nsec);
 	assert_int_equal(sec, 3000);
-	assert_int_equal(pano_store_gc(s, 4000, 500, false, NULL), 11); /* 1000.. and 3000 go */
+	assert_int_equal(pano_store_gc(s, NULL, 4000, 500, false, NULL), 11); /* 1000.. and 3000 go */
 	assert_null(pano_store_subject(s, "x"));
 	add(s, "o", "y", obs1(s, 900, "m", PANO_HEALTHY, 1));
 	add(s, "o", "y", obs1(s, 2000, "m", PANO_HEALTHY, 1));
 	add(s, "p", "y", obs1(s, 1500, "m", PANO_HEALTHY, 1));
-	pano_store_gc(s, 2000, 1000, false, NULL); /* 900 goes: still 2000 */
+	pano_store_gc(s, NULL, 2000, 1000, false, NULL); /* 900 goes: still 2000 */
 	pano_subject_last_seen(pano_store_subject(s, "y"), &sec, &nsec);
 	assert_int_equal(sec, 2000);
 	pano_store_free(s);

@@ -201,7 +201,7 @@ static size_t collect(fixture *f, int64_t now, int64_t threshold, bool relative)
 {
 	pano_gc_hooks hooks = { dropped, trimmed, gone, f->db };
 	begin(f);
-	size_t n = pano_store_gc(f->s, now, threshold, relative, &hooks);
+	size_t n = pano_store_gc(f->s, NULL, now, threshold, relative, &hooks);
 	commit(f);
 	return n;
 }
