@@ -170,7 +170,11 @@ build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) 
 unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 # Helpers the integration tests run (panorama.sh loads a node with the bench's client).
-HELPERS := build/tests/pano-poke build/tests/pano-learn build/tests/pano-hostile build/tests/pano-bench
+HELPERS := build/tests/pano-poke build/tests/pano-learn build/tests/pano-hostile build/tests/pano-bench \
+	build/tests/pano-library
+# The library's hostile calls, linked as a user's program is: the archive alone.
+build/tests/pano-library: build/tests/helpers/pano_library.o build/libcloudsonar.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CLOUDSONAR)
 build/tests/pano-%: build/tests/helpers/pano_%.o $(NODE_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
@@ -204,7 +208,7 @@ bench: check-deps all build/tests/pano-bench build/tests/detection-scorecard
 
 # --- fuzzing (clang's libFuzzer; `make fuzz`, FUZZ_SECONDS per target) ---------
 FUZZ_PACKAGES := clang libclang-rt-14-dev
-FUZZ_TARGETS  := request csv config rules state command cert queue watch targets
+FUZZ_TARGETS  := request csv config rules state command cert queue watch targets mesh http
 FUZZ_LIB_OBJ  := $(patsubst %.c,build-fuzz/%.o,$(DETECTOR_SRC) $(HTM_SRC) $(SONAR_SRC) $(PANO_SRC) \
 	tools/csv_reader.c tools/logrules.c) $(GEN_OBJ:build/%=build-fuzz/%)
 FUZZ_BIN      := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)

@@ -354,6 +354,29 @@ static void remember_targets_file(agent *a, const struct stat *st)
 	a->targets_ino = st->st_ino;
 }
 
+/* The HTM budget (pipeline.h): what the targets would need, said at start
+ * when it is more than the budget, and every host refused a model since,
+ * said as it happens (at most once a second, from the loop's flush). */
+static void say_htm_budget(agent *a, bool at_start)
+{
+	if (!a->cfg->det.htm || a->cfg->det.htm_budget_mb <= 0)
+		return;
+	size_t each = pipeline_htm_model_bytes(a->pipe), models, denied, budget_bytes;
+	pipeline_htm_usage(a->pipe, &models, &denied, &budget_bytes);
+	double budget = a->cfg->det.htm_budget_mb * (1 << 20);
+	size_t room = each ? (size_t)(budget / (double)each) : 0;
+	if (at_start && each && (double)a->live * (double)each > budget)
+		fprintf(stderr, "%s: HTM for %zu targets needs %.0f MB (%zu kB a model), more than the budget of %.0f MB "
+		        "(--htm-budget): %zu get a model, the others run on phi and the baseline (see --no-htm)\n",
+		        a->cfg->prog, a->live, (double)a->live * (double)each / (1 << 20), each / 1024, budget / (1 << 20),
+		        room);
+	else if (!at_start && denied > a->htm_denied_said)
+		fprintf(stderr, "%s: HTM budget full (%zu models, %.0f MB): %zu host%s without a model now, on phi and the "
+		        "baseline only\n", a->cfg->prog, models, budget / (1 << 20), denied, denied == 1 ? "" : "s");
+	if (!at_start)
+		a->htm_denied_said = denied;
+}
+
 /* Reads the targets file again (SIGHUP, or it changed): a bad one is said
  * once and the targets running keep running. */
 static void reload_targets(agent *a, bool forced)
@@ -519,6 +542,7 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	}
 	if (apply_targets(a, err, errlen) != 0)
 		return -1;
+	say_htm_budget(a, true);
 	resolver_collect(a->res, on_resolved, a); /* the numeric addresses */
 	if (cfg->mesh_group) {
 		mesh_config mc = { cfg->servers, cfg->nservers, cfg->curves, cfg->observer, cfg->mesh_group,
@@ -673,6 +697,7 @@ int agent_run(const agent_config *cfg)
 			next_flush = now + LOG_FLUSH_EVERY_NS;
 			reload_targets(&a, a.reload); /* and once a second, whether it changed */
 			a.reload = false;
+			say_htm_budget(&a, false);
 		} else if (a.reload) {
 			reload_targets(&a, true);
 			a.reload = false;

@@ -105,6 +105,7 @@ typedef struct agent {
 	char state_path[PATH_MAX];
 	char targets_csv[PATH_MAX];
 	probe_counts counts;
+	size_t htm_denied_said;  /* hosts refused an HTM model, as last said */
 	lateness_histogram lateness;
 	target_change last_change;
 	int64_t last_save_ns;    /* how long the last save of the state took */

@@ -6,6 +6,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 const char DETECTOR_OPTIONS_HELP[] =
 	"  --interval SEC          probe period per host (default 1)\n"
@@ -18,6 +20,10 @@ const char DETECTOR_OPTIONS_HELP[] =
 	"  --phi-window N          successful response times phi remembers (default 1000)\n"
 	"  --phi-dist exp|normal   distribution of response times (default exp)\n"
 	"  --htm-aggregate N       feed HTM the max of every N probes (default 1)\n"
+	"  --htm-budget MB         HTM models take at most this much memory (a model\n"
+	"                          is about 250 kB); hosts beyond it run on phi and the\n"
+	"                          baseline (default: a quarter of the memory the\n"
+	"                          agent may use; 0: no bound)\n"
 	"  --confirm N             needs-attention after N slow probes in a row, one\n"
 	"                          fewer when HTM finds one unexpected (default 3)\n"
 	"  --accept-after SEC      slow responses this long in all become the host's\n"
@@ -45,6 +51,26 @@ void detector_options_defaults(detector_options *o, const char *log_dir)
 	o->dead_after_s = ap.dead_after_s;
 	o->htm = true;
 	o->burst = 1;
+	o->htm_budget_mb = default_htm_budget_mb();
+}
+
+double default_htm_budget_mb(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	double bytes = pages > 0 && page > 0 ? (double)pages * (double)page : 4e9;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (double)rl.rlim_cur < bytes)
+		bytes = (double)rl.rlim_cur;
+	FILE *f = fopen("/sys/fs/cgroup/memory.max", "r"); /* cgroup v2; "max" when unbounded */
+	char line[64];
+	if (f && fgets(line, sizeof(line), f)) {
+		double limit = strtod(line, NULL);
+		if (limit > 0 && limit < bytes)
+			bytes = limit;
+	}
+	if (f)
+		fclose(f);
+	return floor(bytes / 4.0 / (1 << 20));
 }
 
 int parse_double(const char *s, double min, double max, double *out)
@@ -137,6 +163,11 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 			return 1;
 		fprintf(stderr, "%s: --dead-after: '%s' is not a number of seconds in [0, 86400]\n", prog, arg);
 		return -1;
+	case OPT_HTM_BUDGET:
+		if (parse_double(arg, 0, 1e9, &o->htm_budget_mb) == 0)
+			return 1;
+		fprintf(stderr, "%s: --htm-budget: '%s' is not a number of MB (0: no bound)\n", prog, arg);
+		return -1;
 	case OPT_BURST:
 		if (parse_long(arg, 1, PIPELINE_BURST_MAX, &o->burst) == 0)
 			return 1;
@@ -173,5 +204,6 @@ void detector_options_to_params(const detector_options *o, pipeline_params *p)
 	p->accept_after_s = o->accept_after_s;
 	p->dead_after_s = o->dead_after_s;
 	p->htm_resolution = PIPELINE_HTM_RESOLUTION;
+	p->htm_budget_bytes = (size_t)(o->htm_budget_mb * (1 << 20));
 }
 

@@ -31,6 +31,8 @@ typedef struct {
 	double dead_after_s;        /* --dead-after, default 10 */
 	bool htm;                   /* false with --no-htm: no HTM model */
 	long burst;                 /* --burst: probes per interval, default 1 */
+	double htm_budget_mb;       /* --htm-budget: HTM models' memory at most, default a
+	                             * quarter of what the process may use (0: no bound) */
 } detector_options;
 
 #define INTERVAL_MIN_S 0.01
@@ -40,7 +42,7 @@ typedef struct {
 enum {
 	OPT_INTERVAL = 256, OPT_TIMEOUT, OPT_LOG_DIR, OPT_PHI_THRESHOLD,
 	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE, OPT_NO_HTM, OPT_CONFIRM,
-	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER, OPT_BURST,
+	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER, OPT_BURST, OPT_HTM_BUDGET,
 	OPT_SHARED_END
 };
 
@@ -57,7 +59,8 @@ enum {
 	{ "confirm", required_argument, NULL, OPT_CONFIRM }, \
 	{ "accept-after", required_argument, NULL, OPT_ACCEPT_AFTER }, \
 	{ "dead-after", required_argument, NULL, OPT_DEAD_AFTER }, \
-	{ "burst", required_argument, NULL, OPT_BURST }
+	{ "burst", required_argument, NULL, OPT_BURST }, \
+	{ "htm-budget", required_argument, NULL, OPT_HTM_BUDGET }
 
 /* The usage lines of the shared options. */
 extern const char DETECTOR_OPTIONS_HELP[];
@@ -73,6 +76,10 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 int detector_options_finish(detector_options *o, const char *prog, bool live);
 
 void detector_options_to_params(const detector_options *o, pipeline_params *p);
+
+/* A quarter of the memory this process may use, in MB: the machine's, or
+ * less where its cgroup (memory.max) or address-space limit says so. */
+double default_htm_budget_mb(void);
 
 /* Strict number parsing: the whole string, finite, in [min, max]. */
 int parse_double(const char *s, double min, double max, double *out);

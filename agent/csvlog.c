@@ -3,9 +3,13 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "pano/common/regfile.h"
 
 static const char *const log_names[LOG_KINDS] = {
 	"sonar.csv", "fd.csv", "htm.csv", "attention.csv",
@@ -17,12 +21,95 @@ static const char *const log_headers[LOG_KINDS] = {
 	"timestamp,host,state,phi,anomaly_score\n",
 };
 
+/*
+ * Each file is written through a stdio stream whose bytes go to a buffer of
+ * our own (fopencookie), not straight to the file: the buffer is written
+ * out a line boundary at a time (regfile_append_lines), so a full disk
+ * leaves whole lines in the file and keeps the rest for the next try, where
+ * stdio would have left half a line and written the next one after it.
+ * Past PENDING_MAX waiting bytes (a disk full for long), new lines are
+ * dropped whole and counted.
+ */
+#define FLUSH_AT (1u << 20)
+#define PENDING_MAX (16u << 20)
+
+typedef struct {
+	int fd;
+	char *buf;               /* written by stdio, not yet in the file */
+	size_t len, cap;
+	bool skipping;           /* dropping the rest of a line that did not fit */
+	unsigned long long dropped; /* lines dropped since it was last said */
+	int error;               /* the last write's errno; 0 when it went in */
+} pending_file;
+
 struct csvlogs {
 	char dir[PATH_MAX];
 	unsigned mask;
 	FILE *files[LOG_KINDS];
+	pending_file *pend[LOG_KINDS];
 	int reported[LOG_KINDS]; /* a write error was already reported */
 };
+
+/* Writes out what is pending, up to its last whole line. */
+static void pending_out(pending_file *p)
+{
+	size_t whole = p->len;
+	while (whole > 0 && p->buf[whole - 1] != '\n')
+		whole--;
+	if (whole == 0)
+		return;
+	int error;
+	size_t kept = regfile_append_lines(p->fd, p->buf, whole, &error);
+	p->error = error;
+	memmove(p->buf, p->buf + kept, p->len - kept);
+	p->len -= kept;
+}
+
+static ssize_t pending_write(void *cookie, const char *data, size_t size)
+{
+	pending_file *p = cookie;
+	for (size_t i = 0; i < size; i++) {
+		if (p->skipping) { /* the rest of a dropped line */
+			p->skipping = data[i] != '\n';
+			continue;
+		}
+		if (p->len == PENDING_MAX) {
+			/* no room: the line being written goes, whole */
+			while (p->len > 0 && p->buf[p->len - 1] != '\n')
+				p->len--;
+			p->dropped++;
+			p->skipping = data[i] != '\n';
+			continue;
+		}
+		if (p->len == p->cap) {
+			size_t cap = p->cap ? 2 * p->cap : 65536;
+			char *grown = realloc(p->buf, cap < PENDING_MAX ? cap : PENDING_MAX);
+			if (!grown) { /* short of memory: as if the disk were full */
+				p->dropped++;
+				p->skipping = data[i] != '\n';
+				while (p->len > 0 && p->buf[p->len - 1] != '\n')
+					p->len--;
+				continue;
+			}
+			p->buf = grown;
+			p->cap = cap < PENDING_MAX ? cap : PENDING_MAX;
+		}
+		p->buf[p->len++] = data[i];
+	}
+	if (p->len >= FLUSH_AT)
+		pending_out(p); /* a replay writes much between two flushes */
+	return (ssize_t)size;
+}
+
+static int pending_close(void *cookie)
+{
+	pending_file *p = cookie;
+	pending_out(p);
+	close(p->fd);
+	free(p->buf);
+	free(p);
+	return 0;
+}
 
 int make_dirs(const char *path)
 {
@@ -57,17 +144,30 @@ static int open_one(csvlogs *l, log_kind k, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/%s", l->dir, log_names[k]);
-	FILE *f = fopen(path, "a");
+	pending_file *p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((p->fd = regfile_open_fd(path, "a", err, errlen)) < 0) {
+		free(p);
+		return -1;
+	}
+	cookie_io_functions_t io = { .write = pending_write, .close = pending_close };
+	FILE *f = fopencookie(p, "a", io);
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(p->fd);
+		free(p);
 		return -1;
 	}
 	/* A large buffer: at 10,000 probes a second rows arrive in bursts. */
 	setvbuf(f, NULL, _IOFBF, 1 << 16);
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && st.st_size == 0)
+	if (fstat(p->fd, &st) == 0 && st.st_size == 0)
 		fputs(log_headers[k], f);
 	l->files[k] = f;
+	l->pend[k] = p;
 	l->reported[k] = 0;
 	return 0;
 }
@@ -108,17 +208,26 @@ int csvlogs_flush(csvlogs *l)
 	int rc = 0;
 	for (int k = 0; k < LOG_KINDS; k++) {
 		FILE *f = l->files[k];
+		pending_file *p = l->pend[k];
 		if (!f)
 			continue;
-		if (fflush(f) != 0 || ferror(f)) {
+		fflush(f); /* into the pending buffer: it cannot fail */
+		pending_out(p);
+		if (p->error || p->dropped) {
 			if (!l->reported[k])
-				fprintf(stderr, "sonar: writing %s/%s: %s\n", l->dir,
-				        log_names[k], strerror(errno));
+				fprintf(stderr, "sonar: writing %s/%s: %s; the rows wait (whole lines only)%s\n", l->dir,
+				        log_names[k], strerror(p->error ? p->error : ENOSPC),
+				        p->dropped ? ", and some were dropped" : "");
 			l->reported[k] = 1;
-			clearerr(f);
 			rc = -1;
-		} else {
+		} else if (l->reported[k]) {
+			fprintf(stderr, "sonar: writing %s/%s again\n", l->dir, log_names[k]);
 			l->reported[k] = 0;
+		}
+		if (!p->error && p->dropped) {
+			fprintf(stderr, "sonar: %s/%s: %llu rows were dropped while the disk was full\n", l->dir,
+			        log_names[k], p->dropped);
+			p->dropped = 0;
 		}
 	}
 	return rc;
@@ -132,8 +241,10 @@ int csvlogs_reopen(csvlogs *l, char *err, size_t errlen)
 		if (!l->files[k])
 			continue;
 		FILE *old = l->files[k];
+		pending_file *old_pend = l->pend[k];
 		if (open_one(l, (log_kind)k, err, errlen) != 0) {
 			l->files[k] = old; /* keep writing to the old file */
+			l->pend[k] = old_pend;
 			rc = -1;
 			continue;
 		}

@@ -355,7 +355,7 @@ int main(int argc, char **argv)
 		cfg.curves = key ? curves : NULL;
 		rc = agent_run(&cfg);
 	}
-	memset(curves, 0, sizeof(curves)); /* secret keys */
+	explicit_bzero(curves, sizeof(curves)); /* secret keys */
 	free(envcopy);
 	targets_free(&targets);
 	return rc;

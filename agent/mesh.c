@@ -82,15 +82,8 @@ static int64_t newest_of(const Panorama__View *v)
 	return newest;
 }
 
-/* The members the subject's panorama shows: observers heard from within
- * the grace time, sorted on the ring.  Ages are read on the node's clock:
- * the node stamps each member's report when it hears it (meshgate.h), and
- * this agent's own report, just made, says what the node's "now" is, so
- * neither the members' clocks nor this agent's matter.  A name that is not
- * a host written the one canonical way (hostaddr.h) is no member: one host
- * is probed at one name.  -1 when out of memory. */
-static int members_of(const Panorama__Panorama *p, const char *self, int64_t now_s, double grace_s, char ***out,
-                      size_t *n)
+int mesh_members_of(const Panorama__Panorama *p, const char *self, int64_t now_s, double grace_s, char ***out,
+                    size_t *n)
 {
 	for (size_t i = 0; i < p->n_views; i++) {
 		const Panorama__Panorama__ViewsEntry *e = p->views[i];
@@ -145,7 +138,7 @@ static int refresh(mesh *ms, pano_client *c, uint64_t handle, char ***members, s
 		return -1;
 	int rc = -1;
 	if (r->body_case == PANORAMA__REPLY__BODY_PANORAMA && r->panorama) {
-		rc = members_of(r->panorama, ms->cfg.observer, now / 1000000000, MESH_GRACE_REFRESHES * ms->cfg.refresh_s,
+		rc = mesh_members_of(r->panorama, ms->cfg.observer, now / 1000000000, MESH_GRACE_REFRESHES * ms->cfg.refresh_s,
 		                members, n);
 		if (rc != 0)
 			snprintf(err, errlen, "out of memory");

@@ -30,6 +30,9 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "panorama.pb-c.h"
 #include "pano/common/curve.h"
 
 #define MESH_PEERS_DEFAULT 10
@@ -65,6 +68,19 @@ int mesh_take(mesh *m, char ***members, size_t *n);
  * (see above).  out has room for peers names; returns how many it holds
  * (pointers into members). */
 size_t mesh_sample(const char *self, char *const *members, size_t n, size_t peers, const char **out);
+
+/* The members a group's panorama p shows, as this agent (self) reads them
+ * at now_s: observers heard from within grace_s, sorted on the ring, at
+ * most MESH_MEMBERS_MAX.  Ages are read on the node's clock: the node
+ * stamps each member's report when it hears it (meshgate.h), and this
+ * agent's own report, just made, says what the node's "now" is (now_s
+ * counts only when p holds none of self's), so neither the members' clocks
+ * nor this agent's matter.  A name that is not a host written the one
+ * canonical way (hostaddr.h) is no member: one host is probed at one name.
+ * 0 with the names (the caller frees each and the array), -1 when out of
+ * memory. */
+int mesh_members_of(const Panorama__Panorama *p, const char *self, int64_t now_s, double grace_s, char ***out,
+                    size_t *n);
 
 /* The subject a group's members report about. */
 #define MESH_SUBJECT_PREFIX "mesh@"

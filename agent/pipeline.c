@@ -22,6 +22,7 @@ typedef struct {
 	attention_tracker *attention;
 	double last_phi;
 	htm_model *htm;      /* NULL until the host's first HTM step */
+	bool htm_denied;     /* the HTM budget had no room for its model */
 	uint32_t agg_count;  /* outcomes gathered towards the next HTM step */
 	int64_t agg_max_ns;
 	double anomaly;      /* the latest HTM anomaly score, NAN before one */
@@ -40,6 +41,8 @@ struct pipeline {
 	csvlogs *logs;
 	host_detectors *hosts;
 	size_t count, cap;
+	size_t htm_models, htm_denied; /* hosts with a model, and without one for want of budget */
+	size_t htm_model_bytes;        /* what one model takes (measured once) */
 };
 
 void pipeline_report_to_publisher(void *pub, const char *host, attention_state st, double phi,
@@ -77,8 +80,10 @@ pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs)
 	return p;
 }
 
-static void clear_slot(host_detectors *h)
+static void clear_slot(pipeline *p, host_detectors *h)
 {
+	p->htm_models -= h->htm != NULL;
+	p->htm_denied -= h->htm_denied;
 	free(h->name);
 	phi_free(h->phi);
 	attention_free(h->attention);
@@ -91,7 +96,7 @@ void pipeline_free(pipeline *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->count; i++)
-		clear_slot(&p->hosts[i]);
+		clear_slot(p, &p->hosts[i]);
 	free(p->hosts);
 	free(p);
 }
@@ -126,7 +131,7 @@ int pipeline_set_host(pipeline *p, size_t slot, const char *name, const pipeline
 	h->phi = phi_new(p->params.phi_window, p->params.phi_dist);
 	h->attention = attention_new();
 	if (!h->name || !h->phi || !h->attention) {
-		clear_slot(h);
+		clear_slot(p, h);
 		return -1;
 	}
 	h->fresh = true;
@@ -151,7 +156,7 @@ void pipeline_set_host_options(pipeline *p, size_t slot, const pipeline_host_opt
 void pipeline_clear_host(pipeline *p, size_t slot)
 {
 	if (slot < p->count)
-		clear_slot(&p->hosts[slot]);
+		clear_slot(p, &p->hosts[slot]);
 }
 
 bool pipeline_has_host(const pipeline *p, size_t slot) { return slot < p->count && p->hosts[slot].name; }
@@ -180,11 +185,38 @@ static htm_params rtt_htm_params(const pipeline *p)
 	return hp;
 }
 
+size_t pipeline_htm_model_bytes(pipeline *p)
+{
+	if (!p->htm_model_bytes) { /* every model of these parameters is this size: it is all made at once */
+		htm_params hp = rtt_htm_params(p);
+		htm_model *m = htm_new(&hp);
+		p->htm_model_bytes = m ? htm_memory(m) : 0;
+		htm_free(m);
+	}
+	return p->htm_model_bytes;
+}
+
+/* Whether one more model (beyond extra being loaded) fits the budget. */
+static bool htm_fits(pipeline *p, size_t extra)
+{
+	if (!p->params.htm_budget_bytes)
+		return true;
+	size_t each = pipeline_htm_model_bytes(p);
+	return each && (p->htm_models + extra + 1) <= p->params.htm_budget_bytes / each;
+}
+
+void pipeline_htm_usage(const pipeline *p, size_t *models, size_t *denied, size_t *budget_bytes)
+{
+	*models = p->htm_models;
+	*denied = p->htm_denied;
+	*budget_bytes = p->params.htm ? p->params.htm_budget_bytes : 0;
+}
+
 /* Gathers one outcome; every htm_aggregate of them, one HTM step (and its
  * htm.csv row).  Returns true when a step was taken. */
 static bool feed_htm(pipeline *p, host_detectors *h, int64_t wall_ms, int64_t t_ns)
 {
-	if (!p->params.htm)
+	if (!p->params.htm || h->htm_denied)
 		return false;
 	if (h->agg_count == 0 || t_ns > h->agg_max_ns)
 		h->agg_max_ns = t_ns;
@@ -192,10 +224,18 @@ static bool feed_htm(pipeline *p, host_detectors *h, int64_t wall_ms, int64_t t_
 		return false;
 	h->agg_count = 0;
 	if (!h->htm) {
+		/* sized before it is made: past the budget the host runs on phi and
+		 * the baseline, for good (the same hosts in a replay) */
+		if (!htm_fits(p, 0)) {
+			h->htm_denied = true;
+			p->htm_denied++;
+			return false;
+		}
 		htm_params hp = rtt_htm_params(p);
 		h->htm = htm_new(&hp);
 		if (!h->htm)
 			return false; /* out of memory: phi goes on alone */
+		p->htm_models++;
 	}
 	double us = (double)h->agg_max_ns / 1000.0;
 	double value = log10(us < 1.0 ? 1.0 : us);
@@ -398,6 +438,7 @@ static int host_record_read(const pipeline *p, const uint8_t *buf, size_t len,
                             host_detectors *out, char *err, size_t errlen)
 {
 	uint32_t phi_len = 0, att_len = 0;
+	memset(out, 0, sizeof(*out));
 	bytes_cursor c = bytes_decoder(buf, len);
 	code_record_header(&c, out, &phi_len, &att_len);
 	size_t header = c.pos;
@@ -508,6 +549,7 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 	const uint8_t *blob;
 	size_t len;
 	host_detectors *loaded = calloc(p->count ? p->count : 1, sizeof(*loaded));
+	size_t loaded_models = 0;
 	rc = loaded ? 0 : -1;
 	while (rc == 0 && (rc = statefile_next(r, &name, &blob, &len, err, errlen)) == 1) {
 		rc = 0;
@@ -522,9 +564,16 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 			rc = -1;
 			break;
 		}
+		loaded_models -= loaded[at].htm != NULL;
 		phi_free(loaded[at].phi);
 		attention_free(loaded[at].attention);
 		htm_free(loaded[at].htm);
+		if (d.htm && !htm_fits(p, loaded_models)) { /* the budget decides, as for a new model */
+			htm_free(d.htm);
+			d.htm = NULL;
+			d.htm_denied = true;
+		}
+		loaded_models += d.htm != NULL;
 		loaded[at] = d;
 	}
 	statefile_close(r);
@@ -540,9 +589,14 @@ int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
 			h->fresh = false; /* restored once */
 			phi_free(h->phi);
 			attention_free(h->attention);
+			p->htm_models -= h->htm != NULL;
+			p->htm_denied -= h->htm_denied;
 			htm_free(h->htm);
 			h->phi = loaded[i].phi;
 			h->htm = loaded[i].htm;
+			h->htm_denied = loaded[i].htm_denied;
+			p->htm_models += h->htm != NULL;
+			p->htm_denied += h->htm_denied;
 			h->attention = loaded[i].attention;
 			h->agg_count = loaded[i].agg_count;
 			h->agg_max_ns = loaded[i].agg_max_ns;

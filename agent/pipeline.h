@@ -44,6 +44,7 @@ typedef struct {
 	bool htm;           /* run an HTM model per host */
 	unsigned htm_aggregate;
 	double htm_resolution; /* in log10(us) */
+	size_t htm_budget_bytes; /* HTM models' memory at most; 0: no bound */
 } pipeline_params;
 
 /* The HTM encoder resolution for log10(RTT in us): 2.3x (phi = 1) is 0.36,
@@ -114,6 +115,14 @@ void pipeline_set_reporter(pipeline *p, pipeline_report_fn fn, void *ctx);
  * down, 100 / (1 + phi), 0 when DEAD, timed as the probe. */
 void pipeline_report_to_publisher(void *pub, const char *host, attention_state state, double phi,
                                   double anomaly, int64_t wall_ms);
+
+/* The HTM budget: a host's model is sized before it is made, and a host
+ * whose model would take the models past htm_budget_bytes runs without one
+ * (phi, the baseline and loss decide for it) for as long as it stays;
+ * loading the state file obeys the same bound.  What one model takes; how
+ * many hosts have one, how many were refused one, and the budget (0: none). */
+size_t pipeline_htm_model_bytes(pipeline *p);
+void pipeline_htm_usage(const pipeline *p, size_t *models, size_t *denied, size_t *budget_bytes);
 
 /* The host's latest phi, anomaly score (NAN before HTM has one) and
  * attention state. */

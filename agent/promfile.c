@@ -23,6 +23,7 @@ struct promfile_snapshot {
 	int64_t taken_ns;
 	int64_t wall_ms;
 	double interval_s;
+	size_t htm_models, htm_denied, htm_budget;
 	snap_host *hosts;
 	size_t n;
 	char *text;                /* every host's labels, NUL-separated */
@@ -145,6 +146,7 @@ promfile_snapshot *promfile_snapshot_take(const pipeline *p, double interval_s, 
 	s->taken_ns = clock_mono_ns();
 	s->wall_ms = clock_wall_ms();
 	s->interval_s = interval_s;
+	pipeline_htm_usage(p, &s->htm_models, &s->htm_denied, &s->htm_budget);
 	piece t = { 0 };
 	for (size_t i = 0; i < slots && !t.failed; i++) {
 		if (!pipeline_has_host(p, i))
@@ -314,6 +316,13 @@ static void render_more(promfile_reader *r)
 		header(o, "sonar_last_update_timestamp_seconds", "gauge", "When these figures were written.");
 		putf(o, "sonar_last_update_timestamp_seconds %lld.%03lld\n", (long long)(s->wall_ms / 1000),
 		     (long long)(s->wall_ms % 1000));
+		header(o, "sonar_htm_models", "gauge", "Hosts with an HTM model.");
+		putf(o, "sonar_htm_models %zu\n", s->htm_models);
+		header(o, "sonar_htm_refused_hosts", "gauge",
+		       "Hosts without an HTM model because the HTM budget is full (they run on phi and the baseline).");
+		putf(o, "sonar_htm_refused_hosts %zu\n", s->htm_denied);
+		header(o, "sonar_htm_budget_bytes", "gauge", "The memory HTM models may take (0: no bound).");
+		putf(o, "sonar_htm_budget_bytes %zu\n", s->htm_budget);
 		r->m = 0;
 		r->host = 0;
 		return;

@@ -6,8 +6,10 @@
  * NAME is the observer name the key speaks for (an agent's --observer,
  * host name by default), or with -role node the node's id.  Existing
  * files are never overwritten. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pano/common/cert.h"
 #include "pano/common/goflags.h"
@@ -43,17 +45,27 @@ int main(int argc, char **argv)
 		}
 	}
 	char err[512];
+	/* the folder the keys go in, made private when it is new */
+	struct stat st;
+	if (stat(dir, &st) != 0 && mkdir(dir, 0700) != 0) {
+		fprintf(stderr, PROG ": -dir %s: cannot make it: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, PROG ": -dir %s: not a directory\n", dir);
+		return 1;
+	}
 	for (int i = first; i < argc; i++) {
 		pano_cert c;
 		if (pano_cert_generate(argv[i], role, &c, err, sizeof(err)) != 0 ||
 		    pano_cert_save(&c, dir, err, sizeof(err)) != 0) {
-			memset(&c, 0, sizeof(c));
+			explicit_bzero(&c, sizeof(c));
 			fprintf(stderr, PROG ": %s\n", err);
 			return 1;
 		}
 		printf("%s/%s.key %s/%s.pub  %s %s  public key %s\n", dir, c.name, dir, c.name, pano_role_name(role),
 		       c.name, c.public_key);
-		memset(&c, 0, sizeof(c));
+		explicit_bzero(&c, sizeof(c));
 	}
 	return 0;
 }

@@ -2,6 +2,7 @@
 #include "pano/client/panorama.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +14,56 @@
 #include "pano/common/model.h"
 #include "pano/common/text.h"
 
+#define NAME_MAX_LEN 255
+/* Status names are at most this long ("MAYBE_UNHEALTHY"), with the NUL. */
+#define STATUS_LEN_MIN 16
+
 struct panorama_reporter {
 	pano_client *c;
-	char observer[256];
+	char observer[NAME_MAX_LEN + 1];
 	uint64_t handle;
 };
+
+/* Every call takes err and errlen; a caller that wants no reason may pass
+ * NULL (whatever errlen says), and then gets none. */
+#define ERR_BUFFER(err, errlen)         \
+	char no_err_[1];                    \
+	if (!(err)) {                       \
+		(err) = no_err_;                \
+		(errlen) = sizeof(no_err_);     \
+	}
+
+/* A name as the node takes it, checked here rather than sent: NULL, too
+ * long (without reading past the bound) or not one is refused. */
+static bool name_ok(const char *what, const char *name, char *err, size_t errlen)
+{
+	char why[128];
+	if (!name) {
+		snprintf(err, errlen, "no %s given", what);
+		return false;
+	}
+	size_t n = strnlen(name, NAME_MAX_LEN + 1);
+	if (n > NAME_MAX_LEN) {
+		snprintf(err, errlen, "%s: longer than %d bytes", what, NAME_MAX_LEN);
+		return false;
+	}
+	if (!pano_text_name_valid(name, n, NAME_MAX_LEN, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", what, why);
+		return false;
+	}
+	return true;
+}
 
 panorama_reporter *panorama_reporter_new(const char *node, const char *observer, const char *key_file,
                                          const char *node_key_file, int timeout_ms, char *err, size_t errlen)
 {
-	if (!node || !observer || !pano_text_name_valid(observer, strlen(observer), 255, err, errlen)) {
-		if (node && observer)
-			return NULL; /* err says why the name is not one */
-		snprintf(err, errlen, "a node and an observer are needed");
+	ERR_BUFFER(err, errlen);
+	if (!node || !node[0] || strnlen(node, 1024) == 1024) {
+		snprintf(err, errlen, "a node (host:port) is needed");
 		return NULL;
 	}
+	if (!name_ok("observer", observer, err, errlen))
+		return NULL;
 	if (!key_file != !node_key_file) {
 		snprintf(err, errlen, "CURVE needs both the observer's key and the node's");
 		return NULL;
@@ -42,7 +78,7 @@ panorama_reporter *panorama_reporter_new(const char *node, const char *observer,
 	}
 	snprintf(r->observer, sizeof(r->observer), "%s", observer);
 	r->c = pano_client_new(node, timeout_ms > 0 ? timeout_ms : 3000, key_file ? &curve : NULL, err, errlen);
-	memset(&curve, 0, sizeof(curve)); /* the secret key */
+	explicit_bzero(&curve, sizeof(curve)); /* the secret key */
 	if (!r->c || pano_client_register(r->c, r->observer, &r->handle, err, errlen) != 0) {
 		panorama_reporter_free(r);
 		return NULL;
@@ -61,17 +97,20 @@ void panorama_reporter_free(panorama_reporter *r)
 int panorama_report(panorama_reporter *r, const char *subject, const char *metric, const char *status,
                     double score, char *err, size_t errlen)
 {
-	int st = status ? pano_status_parse(status) : -1;
+	ERR_BUFFER(err, errlen);
+	if (!r) {
+		snprintf(err, errlen, "no reporter (panorama_reporter_new failed?)");
+		return -1;
+	}
+	if (!name_ok("subject", subject, err, errlen) || !name_ok("metric", metric, err, errlen))
+		return -1;
+	int st = status && strnlen(status, 64) < 64 ? pano_status_parse(status) : -1;
 	if (st < PANO_NA) {
-		snprintf(err, errlen, "status '%.32s' is not one of Panorama's", status ? status : "");
+		snprintf(err, errlen, "status '%.32s' is not one of Panorama's", status ? status : "(none)");
 		return -1;
 	}
 	if (!(score >= 0 && score <= 100)) {
 		snprintf(err, errlen, "score %g is not from 0 to 100", score);
-		return -1;
-	}
-	if (!subject || !metric) {
-		snprintf(err, errlen, "a subject and a metric are needed");
 		return -1;
 	}
 	int64_t now = clock_wall_ns();
@@ -84,6 +123,17 @@ int panorama_report(panorama_reporter *r, const char *subject, const char *metri
 int panorama_inferred(panorama_reporter *r, const char *subject, const char *metric, char *status,
                       size_t statuslen, double *score, char *err, size_t errlen)
 {
+	ERR_BUFFER(err, errlen);
+	if (!r) {
+		snprintf(err, errlen, "no reporter (panorama_reporter_new failed?)");
+		return -1;
+	}
+	if (!name_ok("subject", subject, err, errlen) || !name_ok("metric", metric, err, errlen))
+		return -1;
+	if (!status || statuslen < STATUS_LEN_MIN || !score) {
+		snprintf(err, errlen, "status (at least %d bytes) and score are needed for the answer", STATUS_LEN_MIN);
+		return -1;
+	}
 	Panorama__GetInferenceRequest gi = PANORAMA__GET_INFERENCE_REQUEST__INIT;
 	gi.subject = (char *)subject;
 	Panorama__Request req = PANORAMA__REQUEST__INIT;

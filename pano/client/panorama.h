@@ -17,6 +17,12 @@
  * timeout_ms for the send and as much for the reply.  A reporter is for one
  * thread at a time.  Every string is copied; names are UTF-8 without spaces
  * or control characters, at most 255 bytes, as the node requires.
+ *
+ * Every argument is checked before anything is sent: a NULL reporter, name,
+ * status or score pointer, a name that is too long (it is not read past 255
+ * bytes) or not a name, a score outside 0..100, are refused with -1 (or
+ * NULL) and a reason.  err may be NULL (then errlen is ignored and no
+ * reason is given); errlen 0 gives none either.
  */
 #ifndef CLOUDSONAR_PANORAMA_H
 #define CLOUDSONAR_PANORAMA_H
@@ -47,7 +53,7 @@ int panorama_report(panorama_reporter *r, const char *subject, const char *metri
 
 /* What the node infers of metric of subject, from every observer: its
  * status name in status (at least 16 bytes) and its score.  0, or -1 with
- * a reason (no such subject, or no such metric). */
+ * a reason (no such subject, or no such metric; statuslen below 16). */
 int panorama_inferred(panorama_reporter *r, const char *subject, const char *metric, char *status,
                       size_t statuslen, double *score, char *err, size_t errlen);
 

@@ -29,11 +29,13 @@ struct publisher {
 	size_t head, count, cap;
 	size_t inflight;         /* the first `inflight` of the queue were sent */
 	int64_t sent_at;         /* when the oldest in-flight report went out */
-	FILE *file;              /* the on-disk queue: appended records */
+	int fd;                  /* the on-disk queue: appended records (-1: none) */
 	char path[4096];
 	size_t file_acked;       /* records at the file's start already acked */
 	bool file_empty;         /* the file holds nothing yet, not even the magic */
-	bool reported_drop, reported_down, reported_forbidden;
+	bool file_behind;        /* reports queued that the file lacks (an append failed) */
+	int64_t rewrite_after;   /* when to try rewriting it whole again (monotonic) */
+	bool reported_drop, reported_append, reported_down, reported_forbidden;
 	int64_t blocked_since;   /* reports waiting, none could be sent: since */
 	uint64_t handle;
 };
@@ -55,25 +57,37 @@ static void record_header(uint8_t hdr[8], const uint8_t *bytes, size_t len)
 	put_u32le(hdr + 4, (uint32_t)fnv1a(FNV1A_INIT, bytes, len));
 }
 
-/* An empty queue is an empty file; the magic comes with the first record. */
+/* An empty queue is an empty file; the magic comes with the first record.
+ * A record goes in whole or not at all (regfile.h): a full disk leaves no
+ * torn record for the next start to stop at. */
 static int append_record(publisher *p, const uint8_t *bytes, size_t len)
 {
-	uint8_t hdr[8];
-	record_header(hdr, bytes, len);
-	if (!p->file || (p->file_empty && fwrite(QUEUE_MAGIC, 1, sizeof(QUEUE_MAGIC), p->file) != sizeof(QUEUE_MAGIC)) ||
-	    fwrite(hdr, 1, 8, p->file) != 8 || fwrite(bytes, 1, len, p->file) != len || fflush(p->file) != 0)
+	if (p->fd < 0) {
+		errno = EBADF;
 		return -1;
-	p->file_empty = false;
-	return 0;
+	}
+	size_t magic = p->file_empty ? sizeof(QUEUE_MAGIC) : 0;
+	uint8_t *rec = malloc(magic + 8 + len);
+	if (!rec)
+		return -1;
+	memcpy(rec, QUEUE_MAGIC, magic);
+	record_header(rec + magic, bytes, len);
+	memcpy(rec + magic + 8, bytes, len);
+	int rc = regfile_append_whole(p->fd, rec, magic + 8 + len);
+	free(rec);
+	if (rc == 0)
+		p->file_empty = false;
+	return rc;
 }
 
-/* Rewrites the file with just the unacknowledged reports (atomically). */
-static void compact(publisher *p)
+/* Rewrites the file with just the unacknowledged reports (atomically);
+ * false when it could not (the old file stays). */
+static bool compact(publisher *p)
 {
 	char err[256];
 	regfile_replacement r;
 	if (regfile_replace_begin(&r, p->path, err, sizeof(err)) != 0)
-		return;
+		return false;
 	bool ok = p->count == 0 || fwrite(QUEUE_MAGIC, 1, sizeof(QUEUE_MAGIC), r.f) == sizeof(QUEUE_MAGIC);
 	for (size_t i = 0; i < p->count && ok; i++) {
 		uint8_t hdr[8];
@@ -82,15 +96,17 @@ static void compact(publisher *p)
 	}
 	if (!ok) {
 		regfile_replace_abort(&r);
-		return;
+		return false;
 	}
 	if (regfile_replace_commit(&r, true, err, sizeof(err)) != 0)
-		return;
-	if (p->file)
-		fclose(p->file);
-	p->file = regfile_open(p->path, "ab", err, sizeof(err));
+		return false;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = regfile_open_fd(p->path, "ab", err, sizeof(err));
 	p->file_acked = 0;
 	p->file_empty = p->count == 0;
+	p->file_behind = false;
+	return p->fd >= 0;
 }
 
 static int push(publisher *p, uint8_t *bytes, size_t len)
@@ -106,6 +122,7 @@ static int push(publisher *p, uint8_t *bytes, size_t len)
 			fprintf(stderr, "%s: Panorama queue full (%d reports): dropping the oldest\n", p->prog,
 			        PUBLISH_QUEUE_MAX);
 		p->reported_drop = true;
+		p->file_acked++; /* the file's oldest is as good as acknowledged */
 	}
 	if (p->count == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 256;
@@ -205,6 +222,7 @@ publisher *publisher_new(char *const *servers, const pano_curve_client *curves, 
 	snprintf(p->observer, sizeof(p->observer), "%s", observer);
 	snprintf(p->path, sizeof(p->path), "%s", queue_path);
 	p->handle = pano_handle_of(observer);
+	p->fd = -1;
 	for (size_t i = 0; i < nservers; i++) {
 		p->clients[i] = pano_client_new(servers[i], PUBLISH_TIMEOUT_MS, curves ? &curves[i] : NULL, err, errlen);
 		if (!p->clients[i]) {
@@ -216,7 +234,7 @@ publisher *publisher_new(char *const *servers, const pano_curve_client *curves, 
 	}
 	load_queue(p);
 	compact(p); /* the file now holds exactly the queue */
-	if (!p->file) {
+	if (p->fd < 0) {
 		snprintf(err, errlen, "%s: cannot write the Panorama queue: %s", queue_path, strerror(errno));
 		publisher_free(p);
 		return NULL;
@@ -234,8 +252,8 @@ void publisher_free(publisher *p)
 	for (size_t i = 0; i < p->count; i++)
 		free(at(p, i)->bytes);
 	free(p->q);
-	if (p->file)
-		fclose(p->file);
+	if (p->fd >= 0)
+		close(p->fd);
 	free(p);
 }
 
@@ -256,10 +274,28 @@ void publisher_report(publisher *p, const char *subject, const char *metric, int
 		free(b);
 		return;
 	}
-	if (append_record(p, b, len) != 0 && !p->reported_drop) {
-		fprintf(stderr, "%s: %s: cannot append to the Panorama queue: %s\n", p->prog, p->path,
-		        strerror(errno));
-		p->reported_drop = true;
+	/* Once the file lacks a report, appending more would put them out of
+	 * order on disk: it is rewritten whole instead, when the disk lets. */
+	if (!p->file_behind && append_record(p, b, len) == 0)
+		return;
+	if (!p->file_behind && !p->reported_append)
+		fprintf(stderr, "%s: %s: cannot append to the Panorama queue (%s): the reports stay queued in memory, "
+		        "and the file is rewritten once it can be\n", p->prog, p->path, strerror(errno));
+	p->reported_append = true;
+	p->file_behind = true;
+}
+
+/* The file lacks reports the queue holds: rewrite it, at most once a
+ * second while the disk refuses. */
+static void catch_up_file(publisher *p, int64_t now_ns)
+{
+	if (!p->file_behind || now_ns < p->rewrite_after)
+		return;
+	p->rewrite_after = now_ns + INT64_C(1000000000);
+	if (compact(p) && p->reported_append) {
+		fprintf(stderr, "%s: %s: the Panorama queue is written again (%zu reports)\n", p->prog, p->path,
+		        p->count);
+		p->reported_append = false;
 	}
 }
 
@@ -274,7 +310,7 @@ static void pop_acked(publisher *p, size_t n)
 		p->inflight--;
 		p->file_acked++;
 	}
-	if (p->count == 0 || p->file_acked > 4096)
+	if ((p->count == 0 || p->file_acked > 4096) && !p->file_behind)
 		compact(p);
 }
 
@@ -378,6 +414,7 @@ static void send_more(publisher *p, int64_t now_ns)
 
 void publisher_poll(publisher *p, int64_t now_ns)
 {
+	catch_up_file(p, now_ns);
 	if (p->nclients == 0)
 		return;
 	take_replies(p, now_ns);

@@ -209,7 +209,7 @@ int pano_cert_load(const char *path, bool need_secret, pano_cert *out, char *err
 		rc = -1;
 	}
 	if (rc == 0 && !need_secret)
-		memset(out->secret_key, 0, sizeof(out->secret_key)); /* never carried further than needed */
+		explicit_bzero(out->secret_key, sizeof(out->secret_key)); /* never carried further than needed */
 	return rc;
 }
 

@@ -324,8 +324,7 @@ void pano_http_post(pano_http *h, const char *line)
 
 /* --- requests ------------------------------------------------------------------ */
 
-/* Paths and queries are names and slashes: printable UTF-8 only. */
-static bool sane(const char *s)
+bool pano_http_request_sane(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (n > PATH_MAX_LEN || !pano_utf8_valid(s ? s : "", n))
@@ -453,7 +452,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 	const char *query = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "subject");
-	if (!sane(url) || !sane(query))
+	if (!pano_http_request_sane(url) || !pano_http_request_sane(query))
 		return respond_text(c, MHD_HTTP_BAD_REQUEST, "a path or query that is not printable UTF-8\n");
 	if (strcmp(url, "/events") == 0)
 		return serve_events(h, c);

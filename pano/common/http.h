@@ -74,6 +74,11 @@ pano_http *pano_http_new(const char *addr, const char *token_file, pano_http_ren
                          char *err, size_t errlen);
 void pano_http_free(pano_http *h);
 
+/* A path or query string the face passes on to its render function:
+ * printable UTF-8 (no control characters), at most 1,024 bytes; NULL is
+ * fine (no query). */
+bool pano_http_request_sane(const char *s);
+
 /* Readable when jobs wait: for the loop's poll. */
 int pano_http_fd(const pano_http *h);
 /* Renders every waiting job (on the loop). */

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen)
+int regfile_open_fd(const char *path, const char *mode, char *err, size_t errlen)
 {
 	int flags;
 	switch (mode[0]) {
@@ -19,7 +19,7 @@ FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen)
 	default:
 		errno = EINVAL;
 		snprintf(err, errlen, "%s: bad open mode '%s'", path, mode);
-		return NULL;
+		return -1;
 	}
 	/* O_NONBLOCK: a FIFO opens (or fails) at once instead of waiting for
 	 * a writer or a reader; it is cleared below for the regular file. */
@@ -31,24 +31,89 @@ FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen)
 		else
 			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
 		errno = e == ENXIO ? EINVAL : e;
-		return NULL;
+		return -1;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
 		close(fd);
 		errno = EINVAL;
-		return NULL;
+		return -1;
 	}
 	int fl = fcntl(fd, F_GETFL);
-	FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ? NULL : fdopen(fd, mode);
-	if (!f) {
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen)
+{
+	int fd = regfile_open_fd(path, mode, err, errlen);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, mode);
+	if (fd >= 0 && !f) {
 		int e = errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(e));
 		close(fd);
 		errno = e;
 	}
 	return f;
+}
+
+/* Writes all of buf at the end of fd; the bytes written before a failure
+ * in *done.  0, or -1 with errno. */
+static int write_all(int fd, const char *buf, size_t len, size_t *done)
+{
+	*done = 0;
+	while (*done < len) {
+		ssize_t n = write(fd, buf + *done, len - *done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		*done += (size_t)n;
+	}
+	return 0;
+}
+
+int regfile_append_whole(int fd, const void *buf, size_t len)
+{
+	off_t before = lseek(fd, 0, SEEK_END);
+	size_t done;
+	if (before < 0)
+		return -1;
+	if (write_all(fd, buf, len, &done) == 0)
+		return 0;
+	int e = errno;
+	if (done && ftruncate(fd, before) != 0) {
+		/* the file keeps a torn record; its reader stops there */
+	}
+	errno = e;
+	return -1;
+}
+
+size_t regfile_append_lines(int fd, const char *buf, size_t len, int *error)
+{
+	*error = 0;
+	off_t before = lseek(fd, 0, SEEK_END);
+	size_t done = 0;
+	if (before >= 0 && write_all(fd, buf, len, &done) == 0)
+		return len;
+	*error = errno ? errno : EIO;
+	size_t keep = done;
+	while (keep > 0 && buf[keep - 1] != '\n')
+		keep--;
+	if (before >= 0 && keep != done && ftruncate(fd, before + (off_t)keep) != 0) {
+		/* cannot cut the torn line away: say nothing was kept after it */
+	}
+	return keep;
 }
 
 int regfile_replace_begin(regfile_replacement *r, const char *path, char *err, size_t errlen)

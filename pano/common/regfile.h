@@ -18,6 +18,22 @@
  * NULL with errno set and "PATH: cannot open: REASON" in err, or "PATH:
  * not a regular file" (errno EINVAL) for an existing file that is not. */
 FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen);
+/* The same, as a file descriptor (-1 on failure). */
+int regfile_open_fd(const char *path, const char *mode, char *err, size_t errlen);
+
+/*
+ * Appending to a file whose readers must never meet half a record (a queue
+ * of reports, a CSV log), on a disk that may fill up: a write cut short is
+ * truncated back, so what the file holds is whole.  fd is open for append
+ * (O_APPEND), by one writer.
+ *
+ * regfile_append_whole: all of buf, or nothing (0, or -1 with errno).
+ * regfile_append_lines: buf is lines; returns how many bytes of it the
+ * file keeps, always a prefix ending at a newline (len when all went in),
+ * with errno in *error when not all did.
+ */
+int regfile_append_whole(int fd, const void *buf, size_t len);
+size_t regfile_append_lines(int fd, const char *buf, size_t len, int *error);
 
 /*
  * Replacing a file whole, so that a crash leaves the old one or the new one,

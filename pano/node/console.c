@@ -228,7 +228,7 @@ static void put(text *t, const char *fmt, ...)
 	for (;;) {
 		va_list ap;
 		va_start(ap, fmt);
-		int n = t->failed ? 0 : vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		int n = t->failed ? 0 : vsnprintf(t->buf ? t->buf + t->len : NULL, t->cap - t->len, fmt, ap);
 		va_end(ap);
 		if (t->failed || n < 0)
 			return;

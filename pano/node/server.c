@@ -431,7 +431,7 @@ void pano_server_free(pano_server *s)
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
 	pano_keyring_free(s->keys);
-	memset(&s->self, 0, sizeof(s->self)); /* the secret key */
+	explicit_bzero(&s->self, sizeof(s->self)); /* the secret key: a memset before free may be dropped */
 	pano_db_close(s->db);
 	pano_store_free(s->store);
 	meshgate_free(s->meshgate);

@@ -160,6 +160,16 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "at 1,000 subjects x 10 observers the matrix has every row and column (in $ms ms)" test $rc -eq 0
 $B $DP shot "$ROOT/build/console/1000x10.png" 1280 800
 check "a screenshot of it (build/console/1000x10.png)" test -s "$ROOT/build/console/1000x10.png"
+# observers named as what every JavaScript object inherits
+printf 'me constructor\nreport db-9 rtt:h:90\nme toString\nreport db-9 rtt:u:9\nme __proto__\nreport db-9 rtt:h:80\n' |
+	$C -server 127.0.0.1:$P >/dev/null
+$B $DP eval $URL/ "1" >/dev/null
+$B $DP wait "document.getElementById('r-db-9') !== null && document.querySelectorAll('tbody tr').length === 1004" 5
+check "observers named constructor, toString and __proto__ do not blank the matrix" test $? -eq 0
+$B $DP eval $URL/ "document.querySelectorAll('#r-db-9 td.s5').length" "document.querySelectorAll('#r-db-1 td.s2').length" \
+	>proto.out 2>&1
+check "their cells show what they reported, others' rows are as before" \
+	bash -c "[ \"\$(sed -n 1p proto.out)\" -ge 1 ] && [ \"\$(sed -n 2p proto.out)\" -ge 1 ]"
 kill -TERM $node; wait $node
 
 # --- peers: configured, and reachable (they answer the node's pings) ------------------
