@@ -171,7 +171,11 @@ unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 # Helpers the integration tests run (panorama.sh loads a node with the bench's client).
 HELPERS := build/tests/pano-poke build/tests/pano-learn build/tests/pano-hostile build/tests/pano-bench \
-	build/tests/pano-library
+	build/tests/pano-library build/tests/delayline
+# A wire of a fixed delay between two namespaces (no netem in some kernels).
+build/tests/delayline: build/tests/helpers/delayline.o
+	$(CC) $(CFLAGS) -o $@ $^
+
 # The library's hostile calls, linked as a user's program is: the archive alone.
 build/tests/pano-library: build/tests/helpers/pano_library.o build/libcloudsonar.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CLOUDSONAR)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -21,6 +22,7 @@
 #include "agent/statefile.h"
 #include "agent/timefmt.h"
 #include "pano/common/clock.h"
+#include "pano/common/privdrop.h"
 
 /* HTM models are ~200 KB each: saved every 5 minutes, and at exit. */
 #define STATE_SAVE_EVERY_NS (300 * INT64_C(1000000000))
@@ -31,6 +33,8 @@
  * the context switches, for at most this much lateness. */
 #define SEND_COALESCE_NS (INT64_C(1000000))
 #define PUBLISH_POLL_NS (INT64_C(20000000))
+/* The detector state's file, in the state directory. */
+#define STATE_FILE "phi.state"
 
 static void sonar_row(agent *a, size_t slot, int64_t wall_ms, probe_status st, int64_t rtt_ns)
 {
@@ -101,6 +105,7 @@ static void describe_host(void *ctx, size_t slot, promfile_host *out)
 	out->group = h->t.group;
 	out->labels = (const char *const *)h->t.labels;
 	out->nlabels = h->t.nlabels;
+	out->unprobed = h->unresolvable ? h->why : NULL;
 }
 
 static promfile_labels labels_of(agent *a)
@@ -279,7 +284,7 @@ static void save_state(agent *a)
 {
 	char err[512] = "";
 	int64_t started = clock_mono_ns();
-	if (pipeline_save_state(a->pipe, a->state_path, err, sizeof(err)) != 0)
+	if (pipeline_save_state(a->pipe, &a->state_dir, STATE_FILE, err, sizeof(err)) != 0)
 		fprintf(stderr, "%s: saving state: %s\n", a->cfg->prog, err);
 	a->last_save_ns = clock_mono_ns() - started;
 }
@@ -288,11 +293,11 @@ static int load_state(agent *a)
 {
 	char err[512] = "";
 	size_t restored = 0;
-	int rc = pipeline_load_state(a->pipe, a->state_path, &restored, err, sizeof(err));
+	int rc = pipeline_load_state(a->pipe, &a->state_dir, STATE_FILE, &restored, err, sizeof(err));
 	if (rc >= 0)
 		return 0;
 	char moved[PATH_MAX + 64];
-	if (statefile_set_aside(a->state_path, moved, sizeof(moved)) == 0)
+	if (statefile_set_aside(&a->state_dir, STATE_FILE, moved, sizeof(moved)) == 0)
 		fprintf(stderr, "%s: state %s; moved to %s, starting fresh\n",
 		        a->cfg->prog, err, moved);
 	else
@@ -339,7 +344,7 @@ static int apply_targets(agent *a, char *err, size_t errlen)
 /* The targets file's identity, to see that it changed. */
 static bool targets_file_changed(agent *a, struct stat *st)
 {
-	if (stat(a->cfg->targets_file, st) != 0)
+	if (fstatat(a->targets_dir.fd, a->targets_name, st, 0) != 0)
 		return false; /* gone for now (an editor's rename): keep what runs */
 	return st->st_mtim.tv_sec != a->targets_mtime.tv_sec || st->st_mtim.tv_nsec != a->targets_mtime.tv_nsec ||
 	       st->st_ctim.tv_sec != a->targets_ctime.tv_sec || st->st_ctim.tv_nsec != a->targets_ctime.tv_nsec ||
@@ -384,12 +389,12 @@ static void reload_targets(agent *a, bool forced)
 	struct stat st;
 	if (!a->cfg->targets_file || (!targets_file_changed(a, &st) && !forced))
 		return;
-	if (forced && stat(a->cfg->targets_file, &st) != 0)
+	if (forced && fstatat(a->targets_dir.fd, a->targets_name, &st, 0) != 0)
 		memset(&st, 0, sizeof(st));
 	remember_targets_file(a, &st); /* a bad version is not read again until it changes */
 	char err[600];
 	target_list fresh;
-	if (targets_load(a->cfg->targets_file, &fresh, err, sizeof(err)) != 0) {
+	if (targets_load_in(&a->targets_dir, a->targets_name, &fresh, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: --targets: %s; keeping the %zu targets running\n", a->cfg->prog, err, a->live);
 		return;
 	}
@@ -424,6 +429,81 @@ static void mesh_ready(watch *w, uint32_t events)
 		        a->cfg->mesh_group, a->live, a->live == 1 ? "" : "s", c->added, c->removed);
 }
 
+/* The folder of path, held open in *d, and path's last part in *name
+ * (pointing into path). */
+static int open_folder_of(const char *path, regdir *d, const char **name, char *err, size_t errlen)
+{
+	char folder[PATH_MAX];
+	snprintf(folder, sizeof(folder), "%s", path);
+	char *slash = strrchr(folder, '/');
+	*name = slash ? path + (slash - folder) + 1 : path;
+	if (!slash)
+		snprintf(folder, sizeof(folder), ".");
+	else if (slash == folder)
+		folder[1] = '\0';
+	else
+		*slash = '\0';
+	return regdir_open(d, folder, err, errlen);
+}
+
+/* A directory the agent may hand to the user it runs as: one it makes now,
+ * or one that already holds its files (marker), not just any directory
+ * that --log-dir names (".", say). */
+static bool agents_own(const char *dir, const char *marker)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof(path), "%.4000s/%s", dir, marker);
+	return stat(dir, &st) != 0 || stat(path, &st) == 0;
+}
+
+/* Started as root: everything that needs root is open (raw and ping
+ * sockets, ports, files), so the rest of the agent's life runs as an
+ * ordinary user, keeping CAP_NET_RAW only where an engine sends on raw
+ * sockets it opens as it goes (liboping).  Its folders and files go to
+ * that user; they are reached through the directories held open. */
+static int drop_root(agent *a, const char *state_dir, bool log_ours, bool state_ours, char *err, size_t errlen)
+{
+	bool raw = false;
+	for (size_t i = 0; i < a->nengines; i++)
+		raw = raw || a->engines[i].engine->needs_raw;
+	const char *log = a->cfg->det.log_dir;
+	static const char *const log_files[] = { "sonar.csv", "fd.csv", "htm.csv", "attention.csv", "targets.csv" };
+	static const char *const state_files[] = { STATE_FILE, "publish.queue", "agent.lock" };
+	char paths[8][PATH_MAX];
+	const char *own[10];
+	size_t n = 0;
+	own[n++] = log_ours ? log : NULL;
+	own[n++] = state_ours ? state_dir : NULL;
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%.4000s/%s", log, log_files[i]);
+		own[n++] = paths[i];
+	}
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(paths[5 + i], sizeof(paths[5 + i]), "%.4000s/%s", state_dir, state_files[i]);
+		own[n++] = paths[5 + i];
+	}
+	privdrop_request req = { a->cfg->user, raw ? PRIVDROP_CAP(CAP_NET_RAW) : 0, own, n };
+	privdrop_result r;
+	char why[600];
+	if (privdrop(&req, &r, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "--user: %.400s", why);
+		return -1;
+	}
+	a->dropped = r.dropped;
+	if (r.dropped && a->cfg->targets_file && faccessat(a->targets_dir.fd, a->targets_name, R_OK, 0) != 0)
+		fprintf(stderr, "%s: --targets: %s cannot be read by %s, the user the agent runs as: changes to it will "
+		        "not be seen (open it and its folder to that user, or see --user)\n", a->cfg->prog,
+		        a->cfg->targets_file, r.user);
+	if (r.dropped)
+		fprintf(stderr, "%s: running as %s (uid %u) from now on%s\n", a->cfg->prog, r.user, r.uid,
+		        raw ? ", keeping CAP_NET_RAW for raw ICMP sockets (liboping opens them as it probes)" : "");
+	else if (geteuid() == 0)
+		fprintf(stderr, "%s: running as root (--user root): only raw ICMP needs a privilege, CAP_NET_RAW\n",
+		        a->cfg->prog);
+	return 0;
+}
+
 static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 {
 	a->cfg = cfg;
@@ -446,17 +526,18 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		}
 		state_dir = default_state;
 	}
+	bool log_ours = agents_own(cfg->det.log_dir, "sonar.csv"), state_ours = agents_own(state_dir, "agent.lock");
 	if (make_dirs(state_dir) != 0) {
 		snprintf(err, errlen, "--state-dir %.200s: %s", state_dir, strerror(errno));
 		return -1;
 	}
+	if (regdir_open(&a->state_dir, state_dir, err, errlen) != 0)
+		return -1;
 	/* One agent a state directory: a second would probe every host twice
 	 * into the same logs and overwrite the first one's state. */
-	char lock[PATH_MAX];
-	snprintf(lock, sizeof(lock), "%.4000s/agent.lock", state_dir);
-	a->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	a->lock_fd = openat(a->state_dir.fd, "agent.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (a->lock_fd < 0) {
-		snprintf(err, errlen, "%.200s: %s", lock, strerror(errno));
+		snprintf(err, errlen, "%.200s/agent.lock: %s", state_dir, strerror(errno));
 		return -1;
 	}
 	if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -464,10 +545,8 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		         "its own --state-dir", state_dir);
 		return -1;
 	}
-	if (snprintf(a->state_path, sizeof(a->state_path), "%s/phi.state", state_dir) >= (int)sizeof(a->state_path) ||
-	    snprintf(a->targets_csv, sizeof(a->targets_csv), "%s/targets.csv", cfg->det.log_dir) >=
-	        (int)sizeof(a->targets_csv)) {
-		snprintf(err, errlen, "--state-dir or --log-dir: name too long");
+	if (cfg->prom_file && open_folder_of(cfg->prom_file, &a->prom_dir, &a->prom_name, err, errlen) != 0) {
+		snprintf(err, errlen, "--prom-file: %.300s.tmp: %.100s", cfg->prom_file, strerror(errno));
 		return -1;
 	}
 
@@ -531,9 +610,11 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 			return -1;
 		fprintf(stderr, "%s: metrics on http://%s/metrics\n", cfg->prog, cfg->http_addr);
 	}
-	if (cfg->targets_file) {
+	if (cfg->targets_file) { /* reread through its folder, held open (regfile.h) */
+		if (open_folder_of(cfg->targets_file, &a->targets_dir, &a->targets_name, err, errlen) != 0)
+			return -1;
 		struct stat st;
-		if (stat(cfg->targets_file, &st) == 0)
+		if (fstatat(a->targets_dir.fd, a->targets_name, &st, 0) == 0)
 			remember_targets_file(a, &st);
 	}
 	if (cfg->targets && targets_copy(&a->static_targets, cfg->targets) != 0) {
@@ -553,7 +634,7 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		fprintf(stderr, "%s: mesh %s: announcing %s to %s every %g s\n", cfg->prog, cfg->mesh_group,
 		        cfg->observer, cfg->servers[0], cfg->mesh_refresh_s);
 	}
-	return 0;
+	return drop_root(a, state_dir, log_ours, state_ours, err, errlen);
 }
 
 /* Rewrites the metrics file; a failure is said once, until it works again. */
@@ -561,15 +642,17 @@ static void write_prom(agent *a, bool final, bool *failed)
 {
 	char err[600];
 	promfile_snapshot *snap = current_snapshot(a, final);
-	if (!snap || promfile_write(a->cfg->prom_file, snap, err, sizeof(err)) != 0) {
-		if (!snap)
-			snprintf(err, sizeof(err), "out of memory");
-		if (!*failed)
-			fprintf(stderr, "%s: --prom-file: %s\n", a->cfg->prog, err);
-		*failed = true;
-	} else {
+	if (snap && promfile_write(&a->prom_dir, a->prom_name, snap, err, sizeof(err)) == 0) {
 		*failed = false;
+		return;
 	}
+	bool denied = snap && errno == EACCES;
+	if (!snap)
+		snprintf(err, sizeof(err), "out of memory");
+	if (!*failed)
+		fprintf(stderr, "%s: --prom-file: %s%s\n", a->cfg->prog, err,
+		        denied && a->dropped ? " (the agent runs as an ordinary user, see --user: give it that folder)" : "");
+	*failed = true;
 }
 
 static void teardown(agent *a)
@@ -598,6 +681,9 @@ static void teardown(agent *a)
 		close(a->epfd);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd); /* the lock goes with it */
+	regdir_close(&a->state_dir);
+	regdir_close(&a->prom_dir);
+	regdir_close(&a->targets_dir);
 	targets_free(&a->static_targets);
 	for (size_t i = 0; i < a->nmembers; i++)
 		free(a->members[i]);
@@ -607,12 +693,18 @@ static void teardown(agent *a)
 static long long state_bytes(const agent *a)
 {
 	struct stat st;
-	return stat(a->state_path, &st) == 0 ? (long long)st.st_size : 0;
+	return fstatat(a->state_dir.fd, STATE_FILE, &st, 0) == 0 ? (long long)st.st_size : 0;
 }
 
 static void print_stats(const agent *a, int64_t elapsed_ns)
 {
 	double secs = (double)elapsed_ns / 1e9;
+	engine_timing t = { { 0 }, 0 };
+	for (size_t i = 0; i < a->nengines; i++) {
+		for (int k = 0; k < ENGINE_CLOCKS; k++)
+			t.by[k] += a->engines[i].engine->timing.by[k];
+		t.overruled += a->engines[i].engine->timing.overruled;
+	}
 	fprintf(stderr,
 	        "%s: stats: hosts=%zu seconds=%.1f sent=%llu answered=%llu lost=%llu errors=%llu "
 	        "skipped=%llu unresolved=%llu probes_per_s=%.1f lateness_p50_us=%.0f "
@@ -625,6 +717,9 @@ static void print_stats(const agent *a, int64_t elapsed_ns)
 	        (double)lateness_quantile(&a->lateness, 0.5) / 1e3,
 	        (double)lateness_quantile(&a->lateness, 0.99) / 1e3,
 	        (double)a->lateness.max_ns / 1e3, state_bytes(a), (double)a->last_save_ns / 1e6);
+	fprintf(stderr, "%s: stats: timed_by_kernel=%llu timed_by_kernel_rx=%llu timed_in_user_space=%llu "
+	        "kernel_times_overruled=%llu\n", a->cfg->prog, t.by[ENGINE_CLOCK_KERNEL], t.by[ENGINE_CLOCK_KERNEL_RX],
+	        t.by[ENGINE_CLOCK_USER], t.overruled);
 }
 
 /* epoll_pwait2 waits to the nanosecond; kernels before 5.11 (and
@@ -647,6 +742,7 @@ int agent_run(const agent_config *cfg)
 {
 	agent a;
 	memset(&a, 0, sizeof(a));
+	a.state_dir.fd = a.prom_dir.fd = a.targets_dir.fd = -1;
 	char err[512] = "";
 	if (setup(&a, cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", cfg->prog, err);

@@ -22,6 +22,7 @@
 typedef struct {
 	detector_options det;
 	method_spec method;
+	probe_options probe;        /* --source, --interface, --size, --tos */
 	const target_list *targets; /* the command line's, or the targets file's */
 	const char *targets_file;   /* reloaded on SIGHUP and when it changes; NULL: none */
 	unsigned burst;             /* probes per interval (1: one) */

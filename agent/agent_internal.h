@@ -102,8 +102,12 @@ typedef struct agent {
 	int lock_fd;             /* holds the state directory's lock */
 	bool stopping, reopen, reload;
 	bool no_pwait2;          /* epoll_pwait2 is not available here */
-	char state_path[PATH_MAX];
-	char targets_csv[PATH_MAX];
+	regdir state_dir;        /* held open: the agent keeps working in it after dropping root */
+	regdir prom_dir;         /* --prom-file's folder (fd -1: none) */
+	const char *prom_name;   /* --prom-file's name in it */
+	regdir targets_dir;      /* --targets' folder (fd -1: none): reread through it */
+	const char *targets_name;
+	bool dropped;            /* runs as an ordinary user now (privdrop.h) */
 	probe_counts counts;
 	size_t htm_denied_said;  /* hosts refused an HTM model, as last said */
 	lateness_histogram lateness;

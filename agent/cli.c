@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@ const char DETECTOR_OPTIONS_HELP[] =
 	"                          normal (default 1800)\n"
 	"  --dead-after SEC        DEAD after no answer this long, 3 probes at least\n"
 	"                          (default 10)\n"
+	"  --buckets S,S,...       the response-time histogram's bounds in seconds,\n"
+	"                          ascending, at most 32 (default 50 us doubling to\n"
+	"                          26 s, as smokeping_prober's but longer)\n"
 	"  --burst N               N probes per interval, spread over it (as smokeping's\n"
 	"                          pings); the detectors see each burst's median and\n"
 	"                          its loss (default 1, at most 20)\n";
@@ -52,6 +56,7 @@ void detector_options_defaults(detector_options *o, const char *log_dir)
 	o->htm = true;
 	o->burst = 1;
 	o->htm_budget_mb = default_htm_budget_mb();
+	o->nbuckets = 0;
 }
 
 double default_htm_budget_mb(void)
@@ -163,6 +168,27 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 			return 1;
 		fprintf(stderr, "%s: --dead-after: '%s' is not a number of seconds in [0, 86400]\n", prog, arg);
 		return -1;
+	case OPT_BUCKETS: {
+		char copy[1024], *save = NULL;
+		snprintf(copy, sizeof(copy), "%s", arg);
+		o->nbuckets = 0;
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			double x;
+			if (o->nbuckets == PIPELINE_RTT_BUCKETS_MAX || parse_double(t, 1e-6, 3600, &x) != 0 ||
+			    (o->nbuckets && x <= o->buckets[o->nbuckets - 1])) {
+				fprintf(stderr, "%s: --buckets: '%s' is not up to %d ascending numbers of seconds in "
+				        "[1e-6, 3600], comma-separated\n", prog, arg, PIPELINE_RTT_BUCKETS_MAX);
+				o->nbuckets = 0;
+				return -1;
+			}
+			o->buckets[o->nbuckets++] = x;
+		}
+		if (o->nbuckets && strlen(arg) < sizeof(copy))
+			return 1;
+		fprintf(stderr, "%s: --buckets: '%.64s' holds no bound\n", prog, arg);
+		o->nbuckets = 0;
+		return -1;
+	}
 	case OPT_HTM_BUDGET:
 		if (parse_double(arg, 0, 1e9, &o->htm_budget_mb) == 0)
 			return 1;
@@ -193,6 +219,7 @@ int detector_options_finish(detector_options *o, const char *prog, bool live)
 
 void detector_options_to_params(const detector_options *o, pipeline_params *p)
 {
+	memset(p, 0, sizeof(*p));
 	p->phi_window = (size_t)o->phi_window;
 	p->phi_dist = o->dist;
 	p->phi_threshold = o->phi_threshold;
@@ -205,5 +232,7 @@ void detector_options_to_params(const detector_options *o, pipeline_params *p)
 	p->dead_after_s = o->dead_after_s;
 	p->htm_resolution = PIPELINE_HTM_RESOLUTION;
 	p->htm_budget_bytes = (size_t)(o->htm_budget_mb * (1 << 20));
+	p->rtt_buckets = o->nbuckets;
+	memcpy(p->rtt_bounds_s, o->buckets, o->nbuckets * sizeof(o->buckets[0]));
 }
 

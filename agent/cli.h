@@ -33,6 +33,8 @@ typedef struct {
 	long burst;                 /* --burst: probes per interval, default 1 */
 	double htm_budget_mb;       /* --htm-budget: HTM models' memory at most, default a
 	                             * quarter of what the process may use (0: no bound) */
+	double buckets[PIPELINE_RTT_BUCKETS_MAX]; /* --buckets: the histogram's bounds */
+	size_t nbuckets;            /* 0: the default */
 } detector_options;
 
 #define INTERVAL_MIN_S 0.01
@@ -42,7 +44,7 @@ typedef struct {
 enum {
 	OPT_INTERVAL = 256, OPT_TIMEOUT, OPT_LOG_DIR, OPT_PHI_THRESHOLD,
 	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE, OPT_NO_HTM, OPT_CONFIRM,
-	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER, OPT_BURST, OPT_HTM_BUDGET,
+	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER, OPT_BURST, OPT_HTM_BUDGET, OPT_BUCKETS,
 	OPT_SHARED_END
 };
 
@@ -60,7 +62,8 @@ enum {
 	{ "accept-after", required_argument, NULL, OPT_ACCEPT_AFTER }, \
 	{ "dead-after", required_argument, NULL, OPT_DEAD_AFTER }, \
 	{ "burst", required_argument, NULL, OPT_BURST }, \
-	{ "htm-budget", required_argument, NULL, OPT_HTM_BUDGET }
+	{ "htm-budget", required_argument, NULL, OPT_HTM_BUDGET }, \
+	{ "buckets", required_argument, NULL, OPT_BUCKETS }
 
 /* The usage lines of the shared options. */
 extern const char DETECTOR_OPTIONS_HELP[];

@@ -44,6 +44,7 @@ typedef struct {
 
 struct csvlogs {
 	char dir[PATH_MAX];
+	regdir d;                /* the directory, held open: reopened files go in it */
 	unsigned mask;
 	FILE *files[LOG_KINDS];
 	pending_file *pend[LOG_KINDS];
@@ -149,7 +150,7 @@ static int open_one(csvlogs *l, log_kind k, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((p->fd = regfile_open_fd(path, "a", err, errlen)) < 0) {
+	if ((p->fd = regfile_open_fd_in(&l->d, log_names[k], "a", err, errlen)) < 0) {
 		free(p);
 		return -1;
 	}
@@ -189,6 +190,10 @@ csvlogs *csvlogs_open(const char *dir, unsigned mask, char *err, size_t errlen)
 	}
 	snprintf(l->dir, sizeof(l->dir), "%s", dir);
 	l->mask = mask;
+	if (regdir_open(&l->d, dir, err, errlen) != 0) {
+		free(l);
+		return NULL;
+	}
 	for (int k = 0; k < LOG_KINDS; k++) {
 		if ((mask & LOG_MASK(k)) && open_one(l, (log_kind)k, err, errlen) != 0) {
 			csvlogs_close(l);
@@ -202,6 +207,8 @@ FILE *csvlogs_file(csvlogs *l, log_kind kind)
 {
 	return l->files[kind];
 }
+
+const regdir *csvlogs_dir(const csvlogs *l) { return &l->d; }
 
 int csvlogs_flush(csvlogs *l)
 {
@@ -261,5 +268,6 @@ void csvlogs_close(csvlogs *l)
 	for (int k = 0; k < LOG_KINDS; k++)
 		if (l->files[k])
 			fclose(l->files[k]);
+	regdir_close(&l->d);
 	free(l);
 }

@@ -5,7 +5,9 @@
  * file is new (empty), so runs accumulate in one file.  Writes are buffered
  * and reach the kernel at csvlogs_flush, which the agent calls at least once
  * a second, and at close.  csvlogs_reopen (SIGHUP) closes and reopens every
- * file by name, so logrotate can move them away.
+ * file by name, so logrotate can move them away; names are looked up in the
+ * directory held open since the start (regfile.h), so a reopen works after
+ * the agent dropped root.
  *
  * A write error (disk full, I/O error) is reported once per file on stderr
  * and never stops the caller; the next flush tries again.
@@ -14,6 +16,8 @@
 #define CLOUDSONAR_CSVLOG_H
 
 #include <stdio.h>
+
+#include "pano/common/regfile.h"
 
 typedef enum { LOG_SONAR = 0, LOG_FD, LOG_HTM, LOG_ATTENTION, LOG_KINDS } log_kind;
 
@@ -27,6 +31,9 @@ typedef struct csvlogs csvlogs;
 csvlogs *csvlogs_open(const char *dir, unsigned mask, char *err, size_t errlen);
 /* The open stream of a kind, or NULL when it is not in the mask. */
 FILE *csvlogs_file(csvlogs *l, log_kind kind);
+/* The log directory, held open (regfile.h): the agent's other files there
+ * (targets.csv) go through it too. */
+const regdir *csvlogs_dir(const csvlogs *l);
 int csvlogs_flush(csvlogs *l);
 int csvlogs_reopen(csvlogs *l, char *err, size_t errlen);
 void csvlogs_close(csvlogs *l);

@@ -1,8 +1,20 @@
-/* engine_dgram.c - ICMP echo on unprivileged datagram sockets; see engine.h. */
+/* engine_dgram.c - ICMP echo on unprivileged datagram sockets; see engine.h.
+ *
+ * Response times come from the kernel's timestamps (SO_TIMESTAMPING,
+ * software): the moment the echo request left through the driver (a copy
+ * of it comes back on the socket's error queue, with our payload, so it is
+ * matched to its probe) and the moment the reply entered the stack.  So
+ * the time the agent waits for a CPU before it sends or after the reply
+ * came is not counted as network time.  Where the driver gives no transmit
+ * timestamp, the send time is read just before sendto. */
 #include <errno.h>
+#include <time.h> /* before linux/errqueue.h, which needs struct timespec */
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,26 +40,90 @@ typedef struct {
 	int family;
 } dgram_socket;
 
+/* What is known of one host's probe in flight. */
+typedef struct {
+	int64_t sent_mono;  /* just before sendto, monotonic: the guard */
+	int64_t sent_real;  /* just before sendto, wall clock: the fallback */
+	int64_t tx_real;    /* the kernel's transmit timestamp (0: none yet) */
+	uint32_t gen;       /* generation in flight */
+} dgram_probe;
+
 typedef struct dgram_engine {
 	probe_engine base;
 	engine_env env;
 	dgram_socket v4, v6;
-	int64_t *sent_ns;                  /* per host: when its probe went out */
-	uint32_t *gen;                     /* per host: generation in flight */
+	dgram_probe *probe;                /* per host */
 	struct sockaddr_storage *addr;     /* per host: where it went */
+	uint8_t *packet;                   /* an echo request, its data --size long */
+	size_t packet_len;
+	char why[256];                     /* why a socket could not be opened */
 } dgram_engine;
 
-static int open_ping_socket(int family)
+static int open_ping_socket(int family, const probe_options *o, char *err, size_t errlen)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	                family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
-	if (fd < 0)
+	if (fd < 0) {
+		snprintf(err, errlen, "ICMP datagram sockets not allowed (%s; see net.ipv4.ping_group_range)",
+		         strerror(errno));
 		return -1;
+	}
+	if (probe_options_apply(o, fd, family, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
 	/* Room for a second's worth of answers if the loop is briefly busy. */
 	int buf = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	/* where the kernel does not timestamp, the times come from user space */
+	int ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof(ts));
 	return fd;
+}
+
+/* The software timestamp of a message, in wall-clock ns; 0 when it has none. */
+static int64_t kernel_stamp(struct msghdr *m)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING) {
+			struct scm_timestamping t;
+			memcpy(&t, CMSG_DATA(c), sizeof(t));
+			return (int64_t)t.ts[0].tv_sec * 1000000000 + t.ts[0].tv_nsec;
+		}
+	return 0;
+}
+
+/* Our payload's host and generation, wherever it sits in data (a reply's
+ * ICMP message, or the copy of a request the error queue hands back with
+ * its link and IP headers in front); false when it is not there. */
+static bool find_payload(const uint8_t *data, size_t n, uint32_t *host, uint32_t *gen)
+{
+	for (size_t i = 0; i + PAYLOAD_LEN <= n; i++)
+		if (get_u32le(data + i) == PAYLOAD_MAGIC) {
+			*host = get_u32le(data + i + 4);
+			*gen = get_u32le(data + i + 8);
+			return true;
+		}
+	return false;
+}
+
+/* The transmit timestamps the kernel queued since the last look. */
+static void read_transmit_stamps(dgram_socket *s)
+{
+	dgram_engine *e = s->e;
+	for (;;) {
+		uint8_t data[256], ctl[256];
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+		ssize_t n = recvmsg(s->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+		if (n < 0)
+			return;
+		uint32_t host, gen;
+		int64_t ts = kernel_stamp(&m);
+		if (ts && find_payload(data, (size_t)n, &host, &gen) && host < e->env.hosts && e->probe[host].gen == gen)
+			e->probe[host].tx_real = ts;
+	}
 }
 
 static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -66,11 +142,16 @@ static void dgram_read(watch *w, uint32_t events)
 	dgram_socket *s = (dgram_socket *)w;
 	dgram_engine *e = s->e;
 	(void)events;
+	/* first the requests' transmit times: each was queued before its reply
+	 * could come */
+	read_transmit_stamps(s);
 	for (;;) {
-		uint8_t pkt[256];
+		uint8_t pkt[256], ctl[256];
 		struct sockaddr_storage from;
-		socklen_t fromlen = sizeof(from);
-		ssize_t n = recvfrom(s->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from, &fromlen);
+		struct iovec iov = { pkt, sizeof(pkt) };
+		struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
+		                    .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+		ssize_t n = recvmsg(s->fd, &m, MSG_DONTWAIT);
 		if (n < 0)
 			return; /* EAGAIN: drained; anything else: try at the next wake */
 		int64_t now = clock_mono_ns();
@@ -81,10 +162,15 @@ static void dgram_read(watch *w, uint32_t events)
 		if (get_u32le(pl) != PAYLOAD_MAGIC)
 			continue;
 		uint32_t host = get_u32le(pl + 4), gen = get_u32le(pl + 8);
-		if (host >= e->env.hosts || gen != e->gen[host] ||
+		if (host >= e->env.hosts || gen != e->probe[host].gen ||
 		    !same_address(&from, &e->addr[host]))
 			continue; /* stale, foreign or spoofed */
-		e->env.done(e->env.ctx, host, gen, PROBE_OK, now - e->sent_ns[host]);
+		const dgram_probe *p = &e->probe[host];
+		int64_t rx = kernel_stamp(&m), tx = p->tx_real ? p->tx_real : p->sent_real;
+		e->env.done(e->env.ctx, host, gen, PROBE_OK,
+		            engine_checked_rtt(rx ? rx - tx : -1, now - p->sent_mono, &e->base.timing,
+		                               rx && p->tx_real ? ENGINE_CLOCK_KERNEL : rx ? ENGINE_CLOCK_KERNEL_RX
+		                                                                       : ENGINE_CLOCK_USER));
 	}
 }
 
@@ -93,9 +179,10 @@ static dgram_socket *socket_for(dgram_engine *e, int family)
 	dgram_socket *s = family == AF_INET ? &e->v4 : &e->v6;
 	if (s->fd >= 0)
 		return s;
-	s->fd = open_ping_socket(family);
+	s->fd = open_ping_socket(family, e->env.opts, e->why, sizeof(e->why));
 	if (s->fd < 0)
 		return NULL;
+	/* EPOLLERR (always reported) says the error queue holds a timestamp */
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->w };
 	if (epoll_ctl(e->env.epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
 		close(s->fd);
@@ -112,7 +199,7 @@ static probe_status dgram_send(probe_engine *pe, uint32_t host, uint32_t gen,
 	dgram_socket *s = socket_for(e, addr->sa_family);
 	if (!s || len > sizeof(e->addr[host]))
 		return PROBE_ERROR;
-	uint8_t pkt[ECHO_HDR + PAYLOAD_LEN] = { 0 };
+	uint8_t *pkt = e->packet;
 	pkt[0] = addr->sa_family == AF_INET ? ICMP_ECHO : ICMP6_ECHO_REQUEST;
 	/* Identifier and checksum are filled in by the kernel. */
 	pkt[6] = (uint8_t)(gen >> 8);
@@ -121,9 +208,12 @@ static probe_status dgram_send(probe_engine *pe, uint32_t host, uint32_t gen,
 	put_u32le(pkt + ECHO_HDR + 4, host);
 	put_u32le(pkt + ECHO_HDR + 8, gen);
 	memcpy(&e->addr[host], addr, len);
-	e->gen[host] = gen;
-	e->sent_ns[host] = clock_mono_ns();
-	if (sendto(s->fd, pkt, sizeof(pkt), 0, addr, len) != (ssize_t)sizeof(pkt))
+	dgram_probe *p = &e->probe[host];
+	p->gen = gen;
+	p->tx_real = 0;
+	p->sent_real = clock_wall_ns();
+	p->sent_mono = clock_mono_ns();
+	if (sendto(s->fd, pkt, e->packet_len, 0, addr, len) != (ssize_t)e->packet_len)
 		return PROBE_ERROR;
 	return PROBE_OK;
 }
@@ -131,7 +221,7 @@ static probe_status dgram_send(probe_engine *pe, uint32_t host, uint32_t gen,
 static void dgram_cancel(probe_engine *pe, uint32_t host)
 {
 	dgram_engine *e = (dgram_engine *)pe;
-	e->gen[host]++; /* an answer arriving now is stale */
+	e->probe[host].gen++; /* an answer arriving now is stale */
 }
 
 static void dgram_flush(probe_engine *pe) { (void)pe; }
@@ -143,9 +233,9 @@ static void dgram_destroy(probe_engine *pe)
 		close(e->v4.fd);
 	if (e->v6.fd >= 0)
 		close(e->v6.fd);
-	free(e->sent_ns);
-	free(e->gen);
+	free(e->probe);
 	free(e->addr);
+	free(e->packet);
 	free(e);
 }
 
@@ -155,19 +245,15 @@ static int dgram_grow(probe_engine *pe, size_t hosts)
 	size_t old = e->env.hosts;
 	if (hosts <= old)
 		return 0;
-	int64_t *sent = realloc(e->sent_ns, hosts * sizeof(*sent));
-	if (sent)
-		e->sent_ns = sent;
-	uint32_t *gen = realloc(e->gen, hosts * sizeof(*gen));
-	if (gen)
-		e->gen = gen;
+	dgram_probe *probe = realloc(e->probe, hosts * sizeof(*probe));
+	if (probe)
+		e->probe = probe;
 	struct sockaddr_storage *addr = realloc(e->addr, hosts * sizeof(*addr));
 	if (addr)
 		e->addr = addr;
-	if (!sent || !gen || !addr)
+	if (!probe || !addr)
 		return -1;
-	memset(sent + old, 0, (hosts - old) * sizeof(*sent));
-	memset(gen + old, 0, (hosts - old) * sizeof(*gen));
+	memset(probe + old, 0, (hosts - old) * sizeof(*probe));
 	memset(addr + old, 0, (hosts - old) * sizeof(*addr));
 	e->env.hosts = hosts;
 	return 0;
@@ -177,21 +263,20 @@ static const probe_engine_ops dgram_ops = { dgram_send, dgram_cancel, dgram_flus
 
 probe_engine *engine_dgram_new(const engine_env *env, char *err, size_t errlen)
 {
-	int probe = open_ping_socket(AF_INET);
-	if (probe < 0) {
-		snprintf(err, errlen, "ICMP datagram sockets not allowed (%s; see net.ipv4.ping_group_range)",
-		         strerror(errno));
+	int probe = open_ping_socket(AF_INET, NULL, err, errlen);
+	if (probe < 0)
 		return NULL;
-	}
 	close(probe);
 	dgram_engine *e = calloc(1, sizeof(*e));
 	size_t n = env->hosts ? env->hosts : 1;
+	size_t payload = env->opts && env->opts->payload >= PAYLOAD_LEN ? env->opts->payload : PAYLOAD_LEN;
 	if (e) {
-		e->sent_ns = calloc(n, sizeof(*e->sent_ns));
-		e->gen = calloc(n, sizeof(*e->gen));
+		e->probe = calloc(n, sizeof(*e->probe));
 		e->addr = calloc(n, sizeof(*e->addr));
+		e->packet = calloc(1, ECHO_HDR + payload);
+		e->packet_len = ECHO_HDR + payload;
 	}
-	if (!e || !e->sent_ns || !e->gen || !e->addr) {
+	if (!e || !e->probe || !e->addr || !e->packet) {
 		if (e) {
 			e->v4.fd = e->v6.fd = -1;
 			dgram_destroy(&e->base);
@@ -199,10 +284,25 @@ probe_engine *engine_dgram_new(const engine_env *env, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* the data after ours, as ping's: bytes counting up */
+	for (size_t i = PAYLOAD_LEN; i < payload; i++)
+		e->packet[ECHO_HDR + i] = (uint8_t)i;
 	e->base.ops = &dgram_ops;
 	snprintf(e->base.name, sizeof(e->base.name), "icmp (datagram socket)");
 	e->env = *env;
 	e->v4 = (dgram_socket){ { dgram_read }, e, -1, AF_INET };
 	e->v6 = (dgram_socket){ { dgram_read }, e, -1, AF_INET6 };
+	/* both sockets now, while the agent may still be root: the kernel's
+	 * check (net.ipv4.ping_group_range) is made when a socket is opened,
+	 * and the user it runs as later may not pass it.  An IPv4 one that
+	 * cannot be opened is said now (a --source or --interface that is not
+	 * there); IPv6 may be absent, and is then tried again at its first
+	 * probe. */
+	if (!socket_for(e, AF_INET)) {
+		snprintf(err, errlen, "%s", e->why);
+		dgram_destroy(&e->base);
+		return NULL;
+	}
+	socket_for(e, AF_INET6);
 	return &e->base;
 }

@@ -35,6 +35,7 @@ typedef struct {
 	uint32_t host, gen;
 	probe_status status;
 	int64_t rtt_ns;
+	int64_t bound_ns;   /* the monotonic time the call took: no reply took longer */
 	char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 } lo_item;
 
@@ -57,6 +58,7 @@ typedef struct {
 	size_t queued;
 	lo_batch *done_head;         /* finished batches for the main thread */
 	int stopping;
+	char *data;                  /* the echo's data, --size long (NULL: liboping's own) */
 	char error[256];             /* the last liboping error, reported once */
 	int error_new;
 	pthread_t workers[LIBOPING_WORKERS];
@@ -85,6 +87,21 @@ static void run_batch(lo_engine *e, lo_batch *b)
 	}
 	double to = e->ping_timeout_s;
 	ping_setopt(obj, PING_OPT_TIMEOUT, &to);
+	const probe_options *o = e->env.opts;
+	if (o) {
+		char source[INET6_ADDRSTRLEN];
+		if (o->source4.ss_family &&
+		    inet_ntop(AF_INET, &((const struct sockaddr_in *)&o->source4)->sin_addr, source, sizeof(source)))
+			ping_setopt(obj, PING_OPT_SOURCE, source);
+		if (o->interface[0])
+			ping_setopt(obj, PING_OPT_DEVICE, (void *)o->interface);
+		if (o->tos >= 0) {
+			uint8_t tos = (uint8_t)o->tos;
+			ping_setopt(obj, PING_OPT_QOS, &tos);
+		}
+		if (e->data)
+			ping_setopt(obj, PING_OPT_DATA, e->data);
+	}
 	size_t added = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		b->items[i].status = PROBE_TIMEOUT;
@@ -111,9 +128,7 @@ static void run_batch(lo_engine *e, lo_batch *b)
 		for (size_t k = 0; k < b->n; k++)
 			b->items[k].status = PROBE_ERROR;
 	} else {
-		/* liboping times a reply with the wall clock: a clock step during
-		 * the probe must not make an hour-long response time (which would
-		 * then sit in the phi window).  No reply took longer than the call. */
+		/* no reply took longer than the call (checked on delivery) */
 		int64_t elapsed = clock_mono_ns() - started;
 		for (pingobj_iter_t *it = ping_iterator_get(obj); it; it = ping_iterator_next(it)) {
 			lo_item *item = ping_iterator_get_context(it);
@@ -123,7 +138,8 @@ static void run_batch(lo_engine *e, lo_batch *b)
 				continue;
 			if (latency_ms >= 0.0) {
 				item->status = PROBE_OK;
-				item->rtt_ns = latency_ms * 1e6 < (double)elapsed ? llround(latency_ms * 1e6) : elapsed;
+				item->rtt_ns = llround(latency_ms * 1e6);
+				item->bound_ns = elapsed;
 			}
 		}
 	}
@@ -210,9 +226,17 @@ static void deliver(watch *w, uint32_t events)
 	if (error[0])
 		fprintf(stderr, "sonar-agent: liboping: %s\n", error);
 	for (lo_batch *b = done; b; b = b->next)
-		for (size_t i = 0; i < b->n; i++)
-			e->env.done(e->env.ctx, b->items[i].host, b->items[i].gen,
-			            b->items[i].status, b->items[i].rtt_ns);
+		for (size_t i = 0; i < b->n; i++) {
+			lo_item *it = &b->items[i];
+			/* liboping times a reply with the wall clock (the kernel's
+			 * receive stamp): a clock step during the probe must not make
+			 * an hour-long response time, which would then sit in the phi
+			 * window */
+			if (it->status == PROBE_OK)
+				it->rtt_ns = engine_checked_rtt(it->rtt_ns, it->bound_ns, &e->base.timing,
+				                                ENGINE_CLOCK_KERNEL_RX);
+			e->env.done(e->env.ctx, it->host, it->gen, it->status, it->rtt_ns);
+		}
 	batch_free(done);
 }
 
@@ -262,12 +286,31 @@ static void lo_cancel(probe_engine *pe, uint32_t host)
 	(void)host;
 }
 
+/* The workers start with the first batch, not with the engine: an agent
+ * started as root makes its engines, then drops root keeping CAP_NET_RAW
+ * in its own thread (privdrop.h), and a thread has only the capabilities
+ * of the one that made it. */
+static bool start_workers(lo_engine *e)
+{
+	for (int i = e->nworkers; i < LIBOPING_WORKERS; i++) {
+		if (pthread_create(&e->workers[i], NULL, worker_main, e) != 0)
+			break;
+		e->nworkers++;
+	}
+	return e->nworkers > 0;
+}
+
 static void lo_flush(probe_engine *pe)
 {
 	lo_engine *e = ENGINE_OF(pe);
 	lo_batch *b = e->building;
 	if (!b || b->n == 0)
 		return;
+	if (!e->nworkers && !start_workers(e)) {
+		e->building = NULL; /* no thread: each probe is an error the loop's deadline reports */
+		batch_free(b);
+		return;
+	}
 	e->building = NULL;
 	pthread_mutex_lock(&e->mu);
 	if (e->queue_tail)
@@ -294,6 +337,7 @@ static void lo_destroy(probe_engine *pe)
 	batch_free(e->done_head);
 	if (e->efd >= 0)
 		close(e->efd);
+	free(e->data);
 	pthread_mutex_destroy(&e->mu);
 	pthread_cond_destroy(&e->cv);
 	free(e);
@@ -317,6 +361,12 @@ probe_engine *engine_liboping_new(const engine_env *env, char *err, size_t errle
 		         strerror(errno));
 		return NULL;
 	}
+	/* what liboping will be asked to use, tried once now, so that a
+	 * --source or --interface that is not there is said at start */
+	if (probe_options_apply(env->opts, probe, AF_INET, err, errlen) != 0) {
+		close(probe);
+		return NULL;
+	}
 	close(probe);
 	lo_engine *e = calloc(1, sizeof(*e));
 	if (!e) {
@@ -325,6 +375,12 @@ probe_engine *engine_liboping_new(const engine_env *env, char *err, size_t errle
 	}
 	e->w.ready = deliver;
 	e->base.ops = &lo_ops;
+	/* liboping sends a string: --size printable bytes */
+	if (env->opts && env->opts->payload != PROBE_PAYLOAD_DEFAULT && (e->data = malloc(env->opts->payload + 1))) {
+		for (size_t i = 0; i < env->opts->payload; i++)
+			e->data[i] = (char)('a' + i % 26);
+		e->data[env->opts->payload] = '\0';
+	}
 	snprintf(e->base.name, sizeof(e->base.name), "icmp (liboping, raw socket)");
 	e->env = *env;
 	/* Leave the loop a margin to take the outcome before its own deadline. */
@@ -339,15 +395,6 @@ probe_engine *engine_liboping_new(const engine_env *env, char *err, size_t errle
 		lo_destroy(&e->base);
 		return NULL;
 	}
-	for (int i = 0; i < LIBOPING_WORKERS; i++) {
-		if (pthread_create(&e->workers[i], NULL, worker_main, e) != 0)
-			break;
-		e->nworkers++;
-	}
-	if (e->nworkers == 0) {
-		snprintf(err, errlen, "cannot start liboping worker threads");
-		lo_destroy(&e->base);
-		return NULL;
-	}
+	e->base.needs_raw = true;
 	return &e->base;
 }

@@ -51,7 +51,7 @@ static probe_engine *engine_for(agent *a, const method_spec *m, int64_t timeout_
 	a->engines = grown;
 	if (a->engine_cap < ENGINE_CAP_MIN)
 		a->engine_cap = ENGINE_CAP_MIN;
-	engine_env env = { a->epfd, a->engine_cap, timeout_ns, agent_probe_done, a };
+	engine_env env = { a->epfd, a->engine_cap, timeout_ns, agent_probe_done, a, &a->cfg->probe };
 	char why[256] = "";
 	probe_engine *e = engine_for_method(m, &env, why, sizeof(why));
 	if (!e) {
@@ -185,7 +185,7 @@ static void write_targets_csv(agent *a)
 {
 	char err[512];
 	regfile_replacement r;
-	if (regfile_replace_begin(&r, a->targets_csv, err, sizeof(err)) != 0) {
+	if (regfile_replace_begin_in(&r, csvlogs_dir(a->logs), "targets.csv", err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", a->cfg->prog, err);
 		return;
 	}

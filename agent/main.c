@@ -19,7 +19,8 @@
 
 enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
        OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY, OPT_HTTP, OPT_HTTP_TOKEN,
-       OPT_TARGETS, OPT_MESH, OPT_MESH_REFRESH, OPT_MESH_PEERS, OPT_RESOLVE_EVERY, OPT_USER };
+       OPT_TARGETS, OPT_MESH, OPT_MESH_REFRESH, OPT_MESH_PEERS, OPT_RESOLVE_EVERY, OPT_USER, OPT_SOURCE,
+       OPT_INTERFACE, OPT_SIZE, OPT_TOS };
 
 static void usage(FILE *out)
 {
@@ -45,6 +46,10 @@ static void usage(FILE *out)
 	        "  --method auto|icmp|tcp[:PORT]  probe method (default auto: ICMP when\n"
 	        "                          permitted, else TCP connect to port 7);\n"
 	        "                          icmp:liboping or icmp:dgram force one ICMP path\n"
+	        "  --source ADDR           send probes from this address (one per family)\n"
+	        "  --interface IF          send probes out of this interface\n"
+	        "  --size BYTES            ICMP echo data size (default 56, as ping's; 16-8192)\n"
+	        "  --tos N                 the TOS byte, 0-255 (DSCP << 2: 184 is EF)\n"
 	        "  --state-dir DIR         detector state (default LOGDIR/state)\n"
 	        "  --server ENDPOINT       Panorama node (repeatable; env PANO_SERVER)\n"
 	        "  --observer NAME         observer name for Panorama (default: the --key's\n"
@@ -141,12 +146,17 @@ int main(int argc, char **argv)
 		{ "mesh-peers", required_argument, NULL, OPT_MESH_PEERS },
 		{ "resolve-every", required_argument, NULL, OPT_RESOLVE_EVERY },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "interface", required_argument, NULL, OPT_INTERFACE },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "tos", required_argument, NULL, OPT_TOS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	agent_config cfg = { .prog = PROG };
 	detector_options_defaults(&cfg.det, "logs");
 	method_parse("auto", &cfg.method);
+	probe_options_defaults(&cfg.probe);
 	const char *lock = NULL;
 	cfg.mesh_refresh_s = MESH_REFRESH_DEFAULT_S;
 	cfg.mesh_peers = MESH_PEERS_DEFAULT;
@@ -274,6 +284,39 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_SOURCE:
+			if (probe_options_source(&cfg.probe, optarg) != 0) {
+				fprintf(stderr, PROG ": --source: '%s' is not a numeric address (or its family has one "
+				        "already)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_INTERFACE:
+			if (!optarg[0] || strlen(optarg) >= sizeof(cfg.probe.interface) || strchr(optarg, '/')) {
+				fprintf(stderr, PROG ": --interface: '%s' is not an interface name\n", optarg);
+				return 2;
+			}
+			snprintf(cfg.probe.interface, sizeof(cfg.probe.interface), "%s", optarg);
+			break;
+		case OPT_SIZE: {
+			long size;
+			if (parse_long(optarg, PROBE_PAYLOAD_MIN, PROBE_PAYLOAD_MAX, &size) != 0) {
+				fprintf(stderr, PROG ": --size: '%s' is not a number of bytes in [%d, %d]\n", optarg,
+				        PROBE_PAYLOAD_MIN, PROBE_PAYLOAD_MAX);
+				return 2;
+			}
+			cfg.probe.payload = (size_t)size;
+			break;
+		}
+		case OPT_TOS: {
+			long tos;
+			if (parse_long(optarg, 0, 255, &tos) != 0) {
+				fprintf(stderr, PROG ": --tos: '%s' is not a number in [0, 255]\n", optarg);
+				return 2;
+			}
+			cfg.probe.tos = (int)tos;
+			break;
+		}
 		case OPT_USER:
 			if (!optarg[0]) {
 				fprintf(stderr, PROG ": --user: the user name is empty\n");

@@ -28,9 +28,11 @@ typedef struct {
 	double anomaly;      /* the latest HTM anomaly score, NAN before one */
 	int64_t last_report_ms;
 	uint64_t probes, lost; /* outcomes since start (lost: timeouts, errors) */
-	uint64_t rtt_in[PIPELINE_RTT_BUCKETS + 1]; /* answered, per bucket (the last: above every bound) */
+	uint64_t rtt_in[PIPELINE_RTT_BUCKETS_MAX + 1]; /* answered, per bucket (the last: above every bound) */
 	double rtt_sum_s;
 	int64_t last_rtt_ns;   /* -1: the latest probe was lost (or none yet) */
+	int64_t prev_answer_ns; /* the answer before the latest (-1: none), for the jitter */
+	double jitter_s;
 } host_detectors;
 
 struct pipeline {
@@ -71,6 +73,8 @@ pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs)
 	if (!p)
 		return NULL;
 	p->params = *params;
+	if (!p->params.rtt_buckets)
+		pipeline_default_rtt_bounds(p->params.rtt_bounds_s, &p->params.rtt_buckets);
 	p->attention.phi_threshold = params->phi_threshold;
 	p->attention.anomaly_threshold = params->anomaly_threshold;
 	p->attention.confirm = params->confirm;
@@ -140,6 +144,7 @@ int pipeline_set_host(pipeline *p, size_t slot, const char *name, const pipeline
 	h->anomaly = NAN;
 	h->last_report_ms = INT64_MIN;
 	h->last_rtt_ns = -1;
+	h->prev_answer_ns = -1;
 	if (slot >= p->count)
 		p->count = slot + 1;
 	return 0;
@@ -255,10 +260,18 @@ static bool feed_htm(pipeline *p, host_detectors *h, int64_t wall_ms, int64_t t_
 }
 attention_state pipeline_state(const pipeline *p, size_t host) { return attention_current(p->hosts[host].attention); }
 
-const double PIPELINE_RTT_BOUNDS_S[PIPELINE_RTT_BUCKETS] = {
-	0.00005, 0.0001, 0.0002, 0.0004, 0.0008, 0.0016, 0.0032, 0.0064,
-	0.0128, 0.0256, 0.0512, 0.1024, 0.2048, 0.4096, 0.8192, 1.6384,
-};
+void pipeline_default_rtt_bounds(double *bounds, size_t *n)
+{
+	for (size_t b = 0; b < PIPELINE_RTT_BUCKETS_DEFAULT; b++)
+		bounds[b] = 0.00005 * (double)(1u << b);
+	*n = PIPELINE_RTT_BUCKETS_DEFAULT;
+}
+
+const double *pipeline_rtt_bounds(const pipeline *p, size_t *n)
+{
+	*n = p->params.rtt_buckets;
+	return p->params.rtt_bounds_s;
+}
 
 void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats *out)
 {
@@ -266,17 +279,21 @@ void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats
 	out->probes = h->probes;
 	out->lost = h->lost;
 	uint64_t sum = 0;
-	for (size_t b = 0; b < PIPELINE_RTT_BUCKETS; b++)
+	for (size_t b = 0; b < p->params.rtt_buckets; b++)
 		out->rtt_le[b] = sum += h->rtt_in[b];
 	out->rtt_sum_s = h->rtt_sum_s;
 	out->last_rtt_ns = h->last_rtt_ns;
+	out->jitter_s = h->jitter_s;
 	out->phi = h->last_phi;
 	out->anomaly = h->anomaly;
 	out->state = attention_current(h->attention);
 }
 
-/* One probe's figures for the exporters. */
-static void count_probe(host_detectors *h, probe_status status, int64_t rtt_ns)
+/* One probe's figures for the exporters.  The jitter is RFC 3550's: each
+ * answer moves it a sixteenth of the way towards how much this response
+ * time differs from the previous one (lost probes in between do not
+ * count), as smokeping and RTP monitors report it. */
+static void count_probe(const pipeline *p, host_detectors *h, probe_status status, int64_t rtt_ns)
 {
 	bool lost = status != PROBE_OK;
 	h->probes++;
@@ -285,10 +302,13 @@ static void count_probe(host_detectors *h, probe_status status, int64_t rtt_ns)
 	if (!lost) {
 		double s = rtt_ns / 1e9;
 		size_t b = 0;
-		while (b < PIPELINE_RTT_BUCKETS && s > PIPELINE_RTT_BOUNDS_S[b])
+		while (b < p->params.rtt_buckets && s > p->params.rtt_bounds_s[b])
 			b++;
 		h->rtt_in[b]++;
 		h->rtt_sum_s += s;
+		if (h->prev_answer_ns >= 0)
+			h->jitter_s += (fabs((double)(rtt_ns - h->prev_answer_ns)) / 1e9 - h->jitter_s) / 16.0;
+		h->prev_answer_ns = rtt_ns;
 	}
 }
 
@@ -337,7 +357,7 @@ static void observe(pipeline *p, host_detectors *h, int64_t wall_ms, probe_statu
 void pipeline_observe(pipeline *p, size_t host, int64_t wall_ms, probe_status status, int64_t rtt_ns)
 {
 	host_detectors *h = &p->hosts[host];
-	count_probe(h, status, rtt_ns);
+	count_probe(p, h, status, rtt_ns);
 	observe(p, h, wall_ms, status, rtt_ns, 1, status != PROBE_OK);
 }
 
@@ -355,7 +375,7 @@ void pipeline_observe_burst(pipeline *p, size_t host, int64_t wall_ms, const pro
 	if (n > PIPELINE_BURST_MAX)
 		n = PIPELINE_BURST_MAX;
 	for (size_t i = 0; i < n; i++) {
-		count_probe(h, o[i].status, o[i].rtt_ns);
+		count_probe(p, h, o[i].status, o[i].rtt_ns);
 		if (o[i].status == PROBE_OK)
 			rtt[answered++] = o[i].rtt_ns;
 		else
@@ -474,9 +494,9 @@ static int host_record_read(const pipeline *p, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-int pipeline_save_state(const pipeline *p, const char *path, char *err, size_t errlen)
+int pipeline_save_state(const pipeline *p, const regdir *dir, const char *path, char *err, size_t errlen)
 {
-	statefile_writer *w = statefile_begin(path, err, errlen);
+	statefile_writer *w = statefile_begin(dir, path, err, errlen);
 	if (!w)
 		return -1;
 	uint8_t *buf = NULL;
@@ -523,13 +543,13 @@ static int cmp_key_name(const void *key, const void *elem)
 	return strcmp((const char *)key, y->name);
 }
 
-int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
+int pipeline_load_state(pipeline *p, const regdir *dir, const char *path, size_t *restored,
                         char *err, size_t errlen)
 {
 	*restored = 0;
 	statefile_reader *r = NULL;
 	size_t max_size = p->count * PIPELINE_HOST_STATE_MAX;
-	int rc = statefile_open(path, max_size > STATEFILE_SIZE_MAX ? max_size : STATEFILE_SIZE_MAX, &r, err, errlen);
+	int rc = statefile_open(dir, path, max_size > STATEFILE_SIZE_MAX ? max_size : STATEFILE_SIZE_MAX, &r, err, errlen);
 	if (rc <= 0)
 		return rc; /* 0: no file; -1: unreadable or corrupt */
 

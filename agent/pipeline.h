@@ -27,10 +27,16 @@
 #include "detector/attention.h"
 #include "detector/phi.h"
 #include "agent/csvlog.h"
+#include "pano/common/regfile.h"
 
 typedef enum { PROBE_OK = 0, PROBE_TIMEOUT, PROBE_ERROR } probe_status;
 
 const char *probe_status_name(probe_status s);
+
+/* The exporters' response-time histogram: at most this many bounds (see
+ * pipeline_default_rtt_bounds). */
+#define PIPELINE_RTT_BUCKETS_MAX 32
+#define PIPELINE_RTT_BUCKETS_DEFAULT 20
 
 typedef struct {
 	size_t phi_window;
@@ -45,6 +51,8 @@ typedef struct {
 	unsigned htm_aggregate;
 	double htm_resolution; /* in log10(us) */
 	size_t htm_budget_bytes; /* HTM models' memory at most; 0: no bound */
+	double rtt_bounds_s[PIPELINE_RTT_BUCKETS_MAX]; /* the exporters' histogram (ascending) */
+	size_t rtt_buckets;      /* 0: the default bounds */
 } pipeline_params;
 
 /* The HTM encoder resolution for log10(RTT in us): 2.3x (phi = 1) is 0.36,
@@ -132,31 +140,35 @@ attention_state pipeline_state(const pipeline *p, size_t host);
 
 /* What a metrics exporter shows of a host (the counts are since this
  * process started; phi is 0 before the first outcome). */
-/* Response-time histogram buckets (upper bounds, seconds), as
- * smokeping_prober's: from 50 us, doubling, to about 1.6 s; then +Inf. */
-#define PIPELINE_RTT_BUCKETS 16
-extern const double PIPELINE_RTT_BOUNDS_S[PIPELINE_RTT_BUCKETS];
+/* Response-time histogram buckets: their upper bounds (seconds) are the
+ * pipeline's rtt_bounds_s (--buckets); by default, as smokeping_prober's,
+ * from 50 us doubling, but on to about 26 s, past any timeout a probe of a
+ * congested link may live to; then +Inf. */
+void pipeline_default_rtt_bounds(double *bounds, size_t *n);
+/* The bounds in use. */
+const double *pipeline_rtt_bounds(const pipeline *p, size_t *n);
 
 typedef struct {
 	uint64_t probes, lost;  /* lost: timeouts and errors */
-	uint64_t rtt_le[PIPELINE_RTT_BUCKETS]; /* answered probes up to each bound (cumulative) */
+	uint64_t rtt_le[PIPELINE_RTT_BUCKETS_MAX]; /* answered probes up to each bound (cumulative) */
 	double rtt_sum_s;       /* their response times added up */
 	int64_t last_rtt_ns;    /* -1 when the latest probe was lost, or none yet */
+	double jitter_s;        /* RFC 3550's interarrival jitter of consecutive answers (0 before two) */
 	double phi, anomaly;    /* anomaly NAN before HTM has one */
 	attention_state state;
 } pipeline_host_stats;
 void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats *out);
 
 /*
- * Detector state on disk (path written atomically: temporary file, fsync,
- * rename).  pipeline_load_state restores the hosts it knows by name that
+ * Detector state on disk (path, in dir when it is not NULL: regfile.h;
+ * written atomically: temporary file, fsync, rename).  pipeline_load_state restores the hosts it knows by name that
  * have seen no outcome yet (so a target added later, by a reload or a mesh,
  * takes up its saved state too) and ignores the others, and returns 1 with
  * the count in *restored; a missing file returns 0.  A malformed file
  * returns -1 with a reason in err and restores no host at all.
  */
-int pipeline_save_state(const pipeline *p, const char *path, char *err, size_t errlen);
-int pipeline_load_state(pipeline *p, const char *path, size_t *restored,
+int pipeline_save_state(const pipeline *p, const regdir *dir, const char *path, char *err, size_t errlen);
+int pipeline_load_state(pipeline *p, const regdir *dir, const char *path, size_t *restored,
                         char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 
 typedef struct {
 	size_t labels;             /* offset of its label text in the snapshot's text */
+	size_t unprobed;           /* offset of why it cannot be probed (0: it can) */
 	pipeline_host_stats st;
 } snap_host;
 
@@ -24,6 +25,8 @@ struct promfile_snapshot {
 	int64_t wall_ms;
 	double interval_s;
 	size_t htm_models, htm_denied, htm_budget;
+	double bounds[PIPELINE_RTT_BUCKETS_MAX]; /* the histogram's */
+	size_t nbounds;
 	snap_host *hosts;
 	size_t n;
 	char *text;                /* every host's labels, NUL-separated */
@@ -98,10 +101,12 @@ static void put_label(piece *p, const char *s)
 
 /* --- the snapshot ------------------------------------------------------------ */
 
-/* host="..",address="..",method=".."[,group=".."][,key=".."...] */
-static void labels_text(piece *t, const char *host, const promfile_labels *labels, size_t i)
+/* host="..",address="..",method=".."[,group=".."][,key=".."...]; then,
+ * when it cannot be probed, why (as a label value).  Returns the offset of
+ * the why, 0 when there is none. */
+static size_t labels_text(piece *t, const char *host, const promfile_labels *labels, size_t i)
 {
-	promfile_host d = { "", "", "", NULL, 0 };
+	promfile_host d = { "", "", "", NULL, 0, NULL };
 	if (labels && labels->describe)
 		labels->describe(labels->ctx, i, &d);
 	puts_(t, "host=\"");
@@ -127,6 +132,12 @@ static void labels_text(piece *t, const char *host, const promfile_labels *label
 		put(t, "\"", 1);
 	}
 	put(t, "", 1); /* each host's text ends in its NUL */
+	if (!d.unprobed || !d.unprobed[0])
+		return 0;
+	size_t at = t->len;
+	put_label(t, d.unprobed);
+	put(t, "", 1);
+	return at;
 }
 
 promfile_snapshot *promfile_snapshot_take(const pipeline *p, double interval_s, const promfile_labels *labels)
@@ -147,13 +158,15 @@ promfile_snapshot *promfile_snapshot_take(const pipeline *p, double interval_s, 
 	s->wall_ms = clock_wall_ms();
 	s->interval_s = interval_s;
 	pipeline_htm_usage(p, &s->htm_models, &s->htm_denied, &s->htm_budget);
+	const double *b = pipeline_rtt_bounds(p, &s->nbounds);
+	memcpy(s->bounds, b, s->nbounds * sizeof(*b));
 	piece t = { 0 };
 	for (size_t i = 0; i < slots && !t.failed; i++) {
 		if (!pipeline_has_host(p, i))
 			continue;
 		snap_host *h = &s->hosts[s->n++];
 		h->labels = t.len;
-		labels_text(&t, pipeline_host_name(p, i), labels, i);
+		h->unprobed = labels_text(&t, pipeline_host_name(p, i), labels, i);
 		pipeline_host_stats_get(p, i, &h->st);
 	}
 	s->text = t.buf;
@@ -184,16 +197,18 @@ int64_t promfile_snapshot_taken_ns(const promfile_snapshot *s) { return s->taken
 
 /* --- the exposition ------------------------------------------------------------ */
 
-enum { M_RTT, M_SUCCESS, M_TOTAL, M_LOST, M_PHI, M_ANOMALY, M_STATE, M_HISTOGRAM, M_COUNT };
+enum { M_RTT, M_SUCCESS, M_TOTAL, M_LOST, M_JITTER, M_PHI, M_ANOMALY, M_STATE, M_UNPROBED, M_HISTOGRAM, M_COUNT };
 
 static const struct { const char *name, *type, *help; } METRICS[M_COUNT] = {
 	{ "sonar_rtt_seconds", "gauge", "Response time of the latest answered probe." },
 	{ "sonar_probe_success", "gauge", "Whether the latest probe was answered (1) or lost (0)." },
 	{ "sonar_probes_total", "counter", "Probes sent since the agent started." },
 	{ "sonar_probes_lost_total", "counter", "Probes lost (timeouts and errors) since the agent started." },
+	{ "sonar_jitter_seconds", "gauge", "Interarrival jitter of the response times (RFC 3550)." },
 	{ "sonar_phi", "gauge", "Phi accrual suspicion of the latest probe." },
 	{ "sonar_anomaly_score", "gauge", "HTM anomaly score (log likelihood) of the latest step." },
 	{ "sonar_state", "gauge", "Attention state of the host (1 for the current one)." },
+	{ "sonar_unprobed", "gauge", "1 while the host cannot be probed (its name does not resolve), with the reason." },
 	{ "sonar_response_seconds", "histogram", "Response times of the answered probes." },
 };
 
@@ -222,6 +237,14 @@ static void host_lines(piece *o, const promfile_snapshot *s, int m, size_t i)
 {
 	const pipeline_host_stats *st = &s->hosts[i].st;
 	const char *l = s->text + s->hosts[i].labels;
+	if (m == M_UNPROBED) {
+		if (!s->hosts[i].unprobed)
+			return;
+		char extra[600];
+		snprintf(extra, sizeof(extra), "reason=\"%.500s\"", s->text + s->hosts[i].unprobed);
+		sample(o, METRICS[m].name, l, extra, "1");
+		return;
+	}
 	if (st->probes == 0 && m != M_TOTAL && m != M_LOST)
 		return; /* not probed yet (unresolved): no state to show */
 	char v[64];
@@ -240,6 +263,9 @@ static void host_lines(piece *o, const promfile_snapshot *s, int m, size_t i)
 	case M_LOST:
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)st->lost);
 		break;
+	case M_JITTER:
+		snprintf(v, sizeof(v), "%.9f", st->jitter_s);
+		break;
 	case M_PHI:
 		snprintf(v, sizeof(v), "%.6g", isfinite(st->phi) ? st->phi : 0.0);
 		break;
@@ -257,9 +283,9 @@ static void host_lines(piece *o, const promfile_snapshot *s, int m, size_t i)
 		return;
 	case M_HISTOGRAM: {
 		uint64_t answered = st->probes - st->lost;
-		for (size_t b = 0; b < PIPELINE_RTT_BUCKETS; b++) {
+		for (size_t b = 0; b < s->nbounds; b++) {
 			char extra[64];
-			snprintf(extra, sizeof(extra), "le=\"%g\"", PIPELINE_RTT_BOUNDS_S[b]);
+			snprintf(extra, sizeof(extra), "le=\"%g\"", s->bounds[b]);
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)st->rtt_le[b]);
 			sample(o, "sonar_response_seconds_bucket", l, extra, v);
 		}
@@ -368,12 +394,12 @@ void promfile_render(FILE *f, promfile_snapshot *s)
 	promfile_reader_free(r);
 }
 
-int promfile_write(const char *path, promfile_snapshot *s, char *err, size_t errlen)
+int promfile_write(const regdir *dir, const char *path, promfile_snapshot *s, char *err, size_t errlen)
 {
 	/* not durable: the file is rewritten every interval, and one lost
 	 * to a power cut is written again at the next */
 	regfile_replacement r;
-	if (regfile_replace_begin(&r, path, err, errlen) != 0)
+	if (regfile_replace_begin_in(&r, dir, path, err, errlen) != 0)
 		return -1;
 	promfile_render(r.f, s);
 	return regfile_replace_commit(&r, false, err, errlen);

@@ -12,13 +12,18 @@
  *   sonar_probes_total{host}         probes since the agent started (counter)
  *   sonar_probes_lost_total{host}    of which lost: timeouts and errors (counter);
  *                                    loss = rate(lost) / rate(total)
+ *   sonar_jitter_seconds{host}       the response times' interarrival jitter
+ *                                    (RFC 3550, over consecutive answers)
  *   sonar_phi{host}                  the latest phi
  *   sonar_anomaly_score{host}        the HTM anomaly score (absent before one)
  *   sonar_state{host,state}          1 for the host's attention state, 0 for
  *                                    the three others
  *   sonar_response_seconds{host}     a histogram of the answered probes'
  *                                    response times (_bucket{le}, _sum, _count),
- *                                    as smokeping_prober's
+ *                                    as smokeping_prober's, its bounds --buckets
+ *   sonar_unprobed{host,reason}      1 while the host cannot be probed (its
+ *                                    name does not resolve), the reason said;
+ *                                    its probes count as lost meanwhile
  * and sonar_interval_seconds, the probe interval, and
  * sonar_last_update_timestamp_seconds, when the figures were taken (a
  * file an agent left behind when it stopped shows its age).  A host not probed yet
@@ -38,6 +43,7 @@
 #include <stdio.h>
 
 #include "agent/pipeline.h"
+#include "pano/common/regfile.h"
 
 /* What labels a host's series besides its name. */
 typedef struct {
@@ -46,6 +52,7 @@ typedef struct {
 	const char *group;         /* its targets-file group; "" for none (no label) */
 	const char *const *labels; /* its targets-file labels, "key=value" */
 	size_t nlabels;
+	const char *unprobed;      /* why it cannot be probed ("" or NULL: it can) */
 } promfile_host;
 
 typedef struct {
@@ -76,9 +83,10 @@ void promfile_reader_free(promfile_reader *r);
 
 /* The whole text to f. */
 void promfile_render(FILE *f, promfile_snapshot *s);
-/* The text into path, atomically (written beside it as PATH.tmp, which the
- * collector ignores, not ending in .prom, and renamed over it, so a
- * scrape never sees half a file); 0, or -1 with "PATH: reason" in err. */
-int promfile_write(const char *path, promfile_snapshot *s, char *err, size_t errlen);
+/* The text into path (in dir: regfile.h), atomically (written beside it
+ * as PATH.tmp, which the collector ignores, not ending in .prom, and
+ * renamed over it, so a scrape never sees half a file); 0, or -1 with
+ * "PATH: reason" in err. */
+int promfile_write(const regdir *dir, const char *path, promfile_snapshot *s, char *err, size_t errlen);
 
 #endif

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +31,14 @@ static void wr(statefile_writer *w, const void *p, size_t n)
 	w->sum = fnv1a(w->sum, p, n);
 }
 
-statefile_writer *statefile_begin(const char *path, char *err, size_t errlen)
+statefile_writer *statefile_begin(const regdir *dir, const char *path, char *err, size_t errlen)
 {
 	statefile_writer *w = calloc(1, sizeof(*w));
 	if (!w) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
-	if (regfile_replace_begin(&w->file, path, err, errlen) != 0) {
+	if (regfile_replace_begin_in(&w->file, dir, path, err, errlen) != 0) {
 		free(w);
 		return NULL;
 	}
@@ -95,10 +95,11 @@ struct statefile_reader {
 	char name[STATEFILE_NAME_MAX + 1];
 };
 
-int statefile_open(const char *path, size_t max_size, statefile_reader **out, char *err, size_t errlen)
+int statefile_open(const regdir *dir, const char *path, size_t max_size, statefile_reader **out, char *err,
+                   size_t errlen)
 {
 	*out = NULL;
-	FILE *f = regfile_open(path, "rb", err, errlen);
+	FILE *f = regfile_open_in(dir, path, "rb", err, errlen);
 	if (!f)
 		return errno == ENOENT ? 0 : -1;
 	struct stat st;
@@ -177,16 +178,26 @@ void statefile_close(statefile_reader *r)
 
 /* Only the newest file set aside is kept: a state that is refused at every
  * start would otherwise leave one more copy each time. */
-int statefile_set_aside(const char *path, char *moved_to, size_t moved_len)
+int statefile_set_aside(const regdir *dir, const char *path, char *moved_to, size_t moved_len)
 {
-	char pattern[PATH_MAX + 16];
-	snprintf(pattern, sizeof(pattern), "%s.corrupt-*", path);
-	glob_t g;
-	if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			unlink(g.gl_pathv[i]);
-		globfree(&g);
+	char prefix[PATH_MAX + 16];
+	snprintf(prefix, sizeof(prefix), "%s.corrupt-", path);
+	const char *slash = strrchr(prefix, '/');
+	const char *base = slash ? slash + 1 : prefix;
+	int fd = dir && dir->fd >= 0 ? dup(dir->fd) : -1;
+	char here[PATH_MAX];
+	if (fd < 0) { /* a path: its own directory */
+		snprintf(here, sizeof(here), "%.*s", slash ? (int)(slash - prefix) : 1, slash ? prefix : ".");
+		fd = open(here, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0)
+		close(fd);
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (strncmp(e->d_name, base, strlen(base)) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
 	snprintf(moved_to, moved_len, "%s.corrupt-%lld", path, (long long)time(NULL));
-	return rename(path, moved_to);
+	return regfile_rename_in(dir, path, moved_to);
 }

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pano/common/regfile.h"
+
 #define STATEFILE_NAME_MAX 1024
 /* The reader takes a file of at most max_size bytes, the caller's bound
  * (the agent's grows with its hosts, from STATEFILE_SIZE_MAX). */
@@ -26,7 +28,8 @@
 typedef struct statefile_writer statefile_writer;
 typedef struct statefile_reader statefile_reader;
 
-statefile_writer *statefile_begin(const char *path, char *err, size_t errlen);
+/* The file is name in dir (regfile.h: NULL for a path). */
+statefile_writer *statefile_begin(const regdir *dir, const char *name, char *err, size_t errlen);
 /* 0 on success, -1 on a write error or an over-long name. */
 int statefile_put(statefile_writer *w, const char *name, const uint8_t *blob, size_t len);
 /* Makes the new file the state; 0 on success, -1 with a reason. */
@@ -34,7 +37,8 @@ int statefile_commit(statefile_writer *w, char *err, size_t errlen);
 void statefile_abort(statefile_writer *w);
 
 /* 1: *out is ready; 0: no file at path; -1: unreadable, corrupt or foreign. */
-int statefile_open(const char *path, size_t max_size, statefile_reader **out, char *err, size_t errlen);
+int statefile_open(const regdir *dir, const char *name, size_t max_size, statefile_reader **out, char *err,
+                   size_t errlen);
 /* 1: a record (valid until the next call); 0: no more; -1: malformed. */
 int statefile_next(statefile_reader *r, const char **name, const uint8_t **blob,
                    size_t *len, char *err, size_t errlen);
@@ -43,6 +47,6 @@ void statefile_close(statefile_reader *r);
 /* Moves a rejected state file aside (PATH.corrupt-<unix time>) so that it
  * is kept for inspection but never read again, removing any older one set
  * aside; returns 0 on success. */
-int statefile_set_aside(const char *path, char *moved_to, size_t moved_len);
+int statefile_set_aside(const regdir *dir, const char *name, char *moved_to, size_t moved_len);
 
 #endif

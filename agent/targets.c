@@ -393,7 +393,12 @@ int targets_parse(const char *text, size_t len, const char *file, target_list *o
 
 int targets_load(const char *path, target_list *out, char *err, size_t errlen)
 {
-	FILE *f = regfile_open(path, "r", err, errlen);
+	return targets_load_in(NULL, path, out, err, errlen);
+}
+
+int targets_load_in(const regdir *dir, const char *path, target_list *out, char *err, size_t errlen)
+{
+	FILE *f = regfile_open_in(dir, path, "r", err, errlen);
 	if (!f)
 		return -1;
 	char *text = NULL;

@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include "agent/engine.h"
+#include "pano/common/regfile.h"
 
 #define TARGETS_MAX 100000
 #define TARGET_LABELS_MAX 16
@@ -59,6 +60,9 @@ typedef struct {
 int targets_parse(const char *text, size_t len, const char *file, target_list *out, char *err, size_t errlen);
 /* Reads and parses path (a regular file, at most TARGETS_FILE_MAX bytes). */
 int targets_load(const char *path, target_list *out, char *err, size_t errlen);
+/* The same, for name in dir (regfile.h): the agent rereads its targets
+ * file through its folder, held open, once it runs as an ordinary user. */
+int targets_load_in(const regdir *dir, const char *name, target_list *out, char *err, size_t errlen);
 /* The command line's hosts as bare targets. */
 int targets_from_hosts(char *const *hosts, size_t n, target_list *out, char *err, size_t errlen);
 /* Appends a bare target (the mesh's members); -1 when out of memory. */

@@ -5,6 +5,9 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$ROOT/bin
 WORK=$(mktemp -d /tmp/cloudsonar-test.XXXXXX)
+# Open to others, as a user's folder usually is: the daemons, started as
+# root, run as an ordinary user and must still find their files here.
+chmod 755 "$WORK"
 CLEANUPS=()
 cleanup() {
 	local c

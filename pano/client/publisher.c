@@ -30,7 +30,9 @@ struct publisher {
 	size_t inflight;         /* the first `inflight` of the queue were sent */
 	int64_t sent_at;         /* when the oldest in-flight report went out */
 	int fd;                  /* the on-disk queue: appended records (-1: none) */
-	char path[4096];
+	char path[4096];         /* for messages */
+	regdir dir;              /* its folder, held open (regfile.h) */
+	const char *name;        /* its name in it */
 	size_t file_acked;       /* records at the file's start already acked */
 	bool file_empty;         /* the file holds nothing yet, not even the magic */
 	bool file_behind;        /* reports queued that the file lacks (an append failed) */
@@ -86,7 +88,7 @@ static bool compact(publisher *p)
 {
 	char err[256];
 	regfile_replacement r;
-	if (regfile_replace_begin(&r, p->path, err, sizeof(err)) != 0)
+	if (regfile_replace_begin_in(&r, &p->dir, p->name, err, sizeof(err)) != 0)
 		return false;
 	bool ok = p->count == 0 || fwrite(QUEUE_MAGIC, 1, sizeof(QUEUE_MAGIC), r.f) == sizeof(QUEUE_MAGIC);
 	for (size_t i = 0; i < p->count && ok; i++) {
@@ -102,7 +104,7 @@ static bool compact(publisher *p)
 		return false;
 	if (p->fd >= 0)
 		close(p->fd);
-	p->fd = regfile_open_fd(p->path, "ab", err, sizeof(err));
+	p->fd = regfile_open_fd_in(&p->dir, p->name, "ab", err, sizeof(err));
 	p->file_acked = 0;
 	p->file_empty = p->count == 0;
 	p->file_behind = false;
@@ -147,7 +149,7 @@ static int push(publisher *p, uint8_t *bytes, size_t len)
 static void load_queue(publisher *p)
 {
 	char err[256];
-	FILE *f = regfile_open(p->path, "rb", err, sizeof(err));
+	FILE *f = regfile_open_in(&p->dir, p->name, "rb", err, sizeof(err));
 	if (!f) {
 		if (errno != ENOENT)
 			fprintf(stderr, "%s: %s: the Panorama queue of an earlier run is not read\n", p->prog, err);
@@ -199,8 +201,8 @@ static void load_queue(publisher *p)
 	fclose(f);
 	if (problem) {
 		char aside[4300];
-		snprintf(aside, sizeof(aside), "%s.corrupt-%lld", p->path, (long long)time(NULL));
-		bool moved = rename(p->path, aside) == 0;
+		snprintf(aside, sizeof(aside), "%s.corrupt-%lld", p->name, (long long)time(NULL));
+		bool moved = regfile_rename_in(&p->dir, p->name, aside) == 0;
 		fprintf(stderr, "%s: %s: %s after %zu reports; the rest %s%s\n", p->prog, p->path, problem, loaded,
 		        moved ? "is kept in " : "is lost (cannot set the file aside)", moved ? aside : "");
 	}
@@ -218,11 +220,27 @@ publisher *publisher_new(char *const *servers, const pano_curve_client *curves, 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	p->dir.fd = -1; /* publisher_free may run before it is opened */
 	p->prog = prog;
 	snprintf(p->observer, sizeof(p->observer), "%s", observer);
 	snprintf(p->path, sizeof(p->path), "%s", queue_path);
 	p->handle = pano_handle_of(observer);
 	p->fd = -1;
+	char folder[4096];
+	snprintf(folder, sizeof(folder), "%s", queue_path);
+	char *slash = strrchr(folder, '/');
+	p->name = slash ? p->path + (slash - folder) + 1 : p->path;
+	if (!slash)
+		snprintf(folder, sizeof(folder), ".");
+	else if (slash == folder)
+		folder[1] = '\0';
+	else
+		*slash = '\0';
+	if (regdir_open(&p->dir, folder, err, errlen) != 0) {
+		free(p->clients);
+		free(p);
+		return NULL;
+	}
 	for (size_t i = 0; i < nservers; i++) {
 		p->clients[i] = pano_client_new(servers[i], PUBLISH_TIMEOUT_MS, curves ? &curves[i] : NULL, err, errlen);
 		if (!p->clients[i]) {
@@ -254,6 +272,7 @@ void publisher_free(publisher *p)
 	free(p->q);
 	if (p->fd >= 0)
 		close(p->fd);
+	regdir_close(&p->dir);
 	free(p);
 }
 

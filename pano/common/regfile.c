@@ -9,8 +9,53 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static void shown_path(const regdir *d, const char *name, char *out, size_t len)
+{
+	if (d && d->fd >= 0)
+		snprintf(out, len, "%s/%s", d->path, name);
+	else
+		snprintf(out, len, "%s", name);
+}
+
+int regdir_open(regdir *d, const char *path, char *err, size_t errlen)
+{
+	if (strlen(path) >= sizeof(d->path)) {
+		snprintf(err, errlen, "%.200s...: name too long", path);
+		d->fd = -1;
+		return -1;
+	}
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void regdir_close(regdir *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+static int dir_fd(const regdir *d) { return d && d->fd >= 0 ? d->fd : AT_FDCWD; }
+
+int regfile_rename_in(const regdir *d, const char *from, const char *to)
+{
+	return renameat(dir_fd(d), from, dir_fd(d), to);
+}
+
 int regfile_open_fd(const char *path, const char *mode, char *err, size_t errlen)
 {
+	return regfile_open_fd_in(NULL, path, mode, err, errlen);
+}
+
+int regfile_open_fd_in(const regdir *d, const char *name, const char *mode, char *err, size_t errlen)
+{
+	char path[8200];
+	shown_path(d, name, path, sizeof(path));
 	int flags;
 	switch (mode[0]) {
 	case 'r': flags = O_RDONLY; break;
@@ -23,7 +68,7 @@ int regfile_open_fd(const char *path, const char *mode, char *err, size_t errlen
 	}
 	/* O_NONBLOCK: a FIFO opens (or fails) at once instead of waiting for
 	 * a writer or a reader; it is cleared below for the regular file. */
-	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, 0666);
+	int fd = openat(dir_fd(d), name, flags | O_NONBLOCK | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENXIO)
@@ -51,17 +96,22 @@ int regfile_open_fd(const char *path, const char *mode, char *err, size_t errlen
 	return fd;
 }
 
-FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen)
+FILE *regfile_open_in(const regdir *d, const char *name, const char *mode, char *err, size_t errlen)
 {
-	int fd = regfile_open_fd(path, mode, err, errlen);
+	int fd = regfile_open_fd_in(d, name, mode, err, errlen);
 	FILE *f = fd < 0 ? NULL : fdopen(fd, mode);
 	if (fd >= 0 && !f) {
 		int e = errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		snprintf(err, errlen, "%s: %s", name, strerror(e));
 		close(fd);
 		errno = e;
 	}
 	return f;
+}
+
+FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen)
+{
+	return regfile_open_in(NULL, path, mode, err, errlen);
 }
 
 /* Writes all of buf at the end of fd; the bytes written before a failure
@@ -116,17 +166,24 @@ size_t regfile_append_lines(int fd, const char *buf, size_t len, int *error)
 	return keep;
 }
 
-int regfile_replace_begin(regfile_replacement *r, const char *path, char *err, size_t errlen)
+int regfile_replace_begin_in(regfile_replacement *r, const regdir *d, const char *name, char *err, size_t errlen)
 {
-	if (strlen(path) >= sizeof(r->path)) {
-		snprintf(err, errlen, "%.200s...: name too long", path);
-		r->f = NULL;
+	r->f = NULL;
+	r->dirfd = dir_fd(d);
+	if (strlen(name) >= sizeof(r->name)) {
+		snprintf(err, errlen, "%.200s...: name too long", name);
 		return -1;
 	}
-	snprintf(r->path, sizeof(r->path), "%s", path);
-	snprintf(r->tmp, sizeof(r->tmp), "%s.tmp", path);
-	r->f = regfile_open(r->tmp, "wb", err, errlen);
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->tmp, sizeof(r->tmp), "%s.tmp", name);
+	shown_path(d, name, r->path, sizeof(r->path));
+	r->f = regfile_open_in(d, r->tmp, "wb", err, errlen);
 	return r->f ? 0 : -1;
+}
+
+int regfile_replace_begin(regfile_replacement *r, const char *path, char *err, size_t errlen)
+{
+	return regfile_replace_begin_in(r, NULL, path, err, errlen);
 }
 
 void regfile_replace_abort(regfile_replacement *r)
@@ -135,7 +192,7 @@ void regfile_replace_abort(regfile_replacement *r)
 		return;
 	fclose(r->f);
 	r->f = NULL;
-	unlink(r->tmp);
+	unlinkat(r->dirfd, r->tmp, 0);
 }
 
 static void fsync_dir_of(const char *path)
@@ -158,16 +215,18 @@ int regfile_replace_commit(regfile_replacement *r, bool durable, char *err, size
 		saved = errno;
 	}
 	r->f = NULL;
-	if (ok && rename(r->tmp, r->path) != 0) {
+	if (ok && renameat(r->dirfd, r->tmp, r->dirfd, r->name) != 0) {
 		ok = false;
 		saved = errno;
 	}
 	if (!ok) {
-		unlink(r->tmp);
+		unlinkat(r->dirfd, r->tmp, 0);
 		snprintf(err, errlen, "%s: %s", r->path, strerror(saved));
 		return -1;
 	}
-	if (durable)
-		fsync_dir_of(r->path);
+	if (durable && r->dirfd != AT_FDCWD)
+		fsync(r->dirfd); /* best effort: the file itself is whole either way */
+	else if (durable)
+		fsync_dir_of(r->name);
 	return 0;
 }

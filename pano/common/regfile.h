@@ -13,13 +13,34 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/*
+ * A directory held open (regdir), so that the files in it are reached
+ * through it (openat, renameat) rather than by their paths: a program that
+ * has dropped root (privdrop.h) keeps working in its folders even where it
+ * may not walk the directories above them (an agent's logs under /root).
+ * Every function below that takes a regdir takes NULL too: the name is
+ * then a path from the working directory.  Messages show "DIR/NAME".
+ */
+typedef struct {
+	int fd;              /* -1: none */
+	char path[4096];     /* as given, for messages */
+} regdir;
+
+/* 0, or -1 with "PATH: reason" (not there, not a directory). */
+int regdir_open(regdir *d, const char *path, char *err, size_t errlen);
+void regdir_close(regdir *d);
+/* renameat within d: 0, or -1 with errno. */
+int regfile_rename_in(const regdir *d, const char *from, const char *to);
+
 /* fopen(path, mode) for mode "r", "rb", "w", "wb", "a" or "ab", without
  * blocking, on a regular file only (one that "w" or "a" creates is).
  * NULL with errno set and "PATH: cannot open: REASON" in err, or "PATH:
  * not a regular file" (errno EINVAL) for an existing file that is not. */
 FILE *regfile_open(const char *path, const char *mode, char *err, size_t errlen);
+FILE *regfile_open_in(const regdir *d, const char *name, const char *mode, char *err, size_t errlen);
 /* The same, as a file descriptor (-1 on failure). */
 int regfile_open_fd(const char *path, const char *mode, char *err, size_t errlen);
+int regfile_open_fd_in(const regdir *d, const char *name, const char *mode, char *err, size_t errlen);
 
 /*
  * Appending to a file whose readers must never meet half a record (a queue
@@ -45,11 +66,14 @@ size_t regfile_append_lines(int fd, const char *buf, size_t len, int *error);
  */
 typedef struct {
 	FILE *f;
-	char path[4096];
+	int dirfd;           /* AT_FDCWD: name is a path */
+	char name[4096];
 	char tmp[4100];
+	char path[8200];     /* for messages */
 } regfile_replacement;
 
 int regfile_replace_begin(regfile_replacement *r, const char *path, char *err, size_t errlen);
+int regfile_replace_begin_in(regfile_replacement *r, const regdir *d, const char *name, char *err, size_t errlen);
 /* 0, or -1 with "PATH: REASON" in err. */
 int regfile_replace_commit(regfile_replacement *r, bool durable, char *err, size_t errlen);
 void regfile_replace_abort(regfile_replacement *r);

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		size_t restored;
-		(void)pipeline_load_state(p, path, &restored, err, sizeof(err));
+		(void)pipeline_load_state(p, NULL, path, &restored, err, sizeof(err));
 		pipeline_free(p);
 	}
 	close(fd);

@@ -47,11 +47,13 @@ $BIN/sonar-plot --from yesterday 2>/dev/null; check "--from yesterday: exit 2" t
 $BIN/sonar-plot --host 'a b' 2>/dev/null; check "--host 'a b': exit 2" test $? -eq 2
 
 # --- the Prometheus textfile ----------------------------------------------------------
-$BIN/sonar-agent --interval 0.2 --duration 2.5 --log-dir prom --prom-file sonar.prom 127.0.0.1 ::1 2>/dev/null
-check "--prom-file is written" test -s sonar.prom
-check "no temporary file left beside it" test ! -e sonar.prom.tmp
+# (in the agent's own folder: started as root it runs as an ordinary user,
+# which must be able to replace the file there; see the end of this part)
+$BIN/sonar-agent --interval 0.2 --duration 2.5 --log-dir prom --prom-file prom/sonar.prom 127.0.0.1 ::1 2>/dev/null
+check "--prom-file is written" test -s prom/sonar.prom
+check "no temporary file left beside it" test ! -e prom/sonar.prom.tmp
 if command -v promtool >/dev/null; then
-	check "promtool check metrics accepts it" bash -c "promtool check metrics <sonar.prom"
+	check "promtool check metrics accepts it" bash -c "promtool check metrics <prom/sonar.prom"
 else
 	skip "promtool check metrics" "prometheus not installed"
 fi
@@ -62,15 +64,15 @@ check "every sample line is NAME{LABELS} VALUE, every metric has HELP and TYPE" 
 	/^[a-z_]+(\{host="[^"]*",address="[^"]*",method="[^"]*"(,(state="[A-Z_]+"|le="[^"]+"))?\})? -?[0-9.e+-]+$/ {
 		n = $0; sub(/[{ ].*/, "", n); f = n; sub(/_(bucket|sum|count)$/, "", f); seen[hist[f] ? f : n] = 1; next }
 	{ print "bad line: " $0; bad = 1 }
-	END { for (m in seen) if (!help[m] || !type[m]) { print "no HELP/TYPE: " m; bad = 1 } exit bad }' sonar.prom
+	END { for (m in seen) if (!help[m] || !type[m]) { print "no HELP/TYPE: " m; bad = 1 } exit bad }' prom/sonar.prom
 check "sonar_probe_success is 1 for 127.0.0.1, with its address and method" \
-	grep -Eqx 'sonar_probe_success\{host="127.0.0.1",address="127.0.0.1",method="[^"]+"\} 1' sonar.prom
-check "probes counted for ::1" bash -c "awk '/^sonar_probes_total\\{host=\"::1\"/ { exit !(\$2 >= 10) }' sonar.prom"
+	grep -Eqx 'sonar_probe_success\{host="127.0.0.1",address="127.0.0.1",method="[^"]+"\} 1' prom/sonar.prom
+check "probes counted for ::1" bash -c "awk '/^sonar_probes_total\\{host=\"::1\"/ { exit !(\$2 >= 10) }' prom/sonar.prom"
 check "one attention state per host is 1" \
-	test "$(grep -c '^sonar_state{host="127.0.0.1",address="[^"]*",method="[^"]*",state="[A-Z_]*"} 1$' sonar.prom)" -eq 1
+	test "$(grep -c '^sonar_state{host="127.0.0.1",address="[^"]*",method="[^"]*",state="[A-Z_]*"} 1$' prom/sonar.prom)" -eq 1
 check "the response times as a histogram: its +Inf bucket counts every answered probe" \
-	bash -c "awk -F'} ' '/^sonar_response_seconds_bucket\\{host=\"127.0.0.1\".*le=\"\\+Inf\"/ { b = \$2 } /^sonar_response_seconds_count\\{host=\"127.0.0.1\"/ { c = \$2 } END { exit !(b > 0 && b == c) }' sonar.prom"
-check "RTTs in seconds" bash -c "awk '/^sonar_rtt_seconds/ { if (\$2 <= 0 || \$2 > 0.1) bad = 1; n++ } END { exit bad || n != 2 }' sonar.prom"
+	bash -c "awk -F'} ' '/^sonar_response_seconds_bucket\\{host=\"127.0.0.1\".*le=\"\\+Inf\"/ { b = \$2 } /^sonar_response_seconds_count\\{host=\"127.0.0.1\"/ { c = \$2 } END { exit !(b > 0 && b == c) }' prom/sonar.prom"
+check "RTTs in seconds" bash -c "awk '/^sonar_rtt_seconds/ { if (\$2 <= 0 || \$2 > 0.1) bad = 1; n++ } END { exit bad || n != 2 }' prom/sonar.prom"
 $BIN/sonar-agent --prom-file '' 127.0.0.1 2>/dev/null; check "--prom-file '': exit 2" test $? -eq 2
 # --http: the same metrics, live
 HP=$(free_port)
@@ -89,7 +91,13 @@ check "--http nonsense: one line, exit non-zero" bash -c "[ $? -ne 0 ] && grep -
 $BIN/sonar-agent --interval 0.2 --duration 0.5 --log-dir prom2 --prom-file /nonexistent/dir/x.prom 127.0.0.1 2>prom2.err
 check "an unwritable --prom-file is an error at start: one line, exit 1" \
 	bash -c "[ $? -eq 1 ] && [ \$(grep -c 'prom-file: /nonexistent/dir/x.prom.tmp' prom2.err) -eq 1 ]"
-check "the textfile says when it was written" grep -q '^sonar_last_update_timestamp_seconds [0-9]' sonar.prom
+check "the textfile says when it was written" grep -q '^sonar_last_update_timestamp_seconds [0-9]' prom/sonar.prom
+if is_root; then
+	mkdir -p rootonly && chmod 755 rootonly
+	$BIN/sonar-agent --interval 0.2 --duration 0.5 --log-dir prom3 --prom-file rootonly/x.prom 127.0.0.1 2>prom3.err
+	check "as root, a --prom-file folder the agent's user cannot write: one line saying so, exit 1" \
+		bash -c "[ $? -eq 1 ] && grep -c 'runs as an ordinary user' prom3.err | grep -qx 1"
+fi
 
 # --- hview-client watch ------------------------------------------------------------------
 P=$(free_port)

@@ -35,7 +35,7 @@ static void records_round_trip(void **state)
 	(void)state;
 	char path[128], err[256];
 	snprintf(path, sizeof(path), "%s/s.state", dir);
-	statefile_writer *w = statefile_begin(path, err, sizeof(err));
+	statefile_writer *w = statefile_begin(NULL, path, err, sizeof(err));
 	assert_non_null(w);
 	const uint8_t blob[] = { 1, 2, 3 };
 	assert_int_equal(statefile_put(w, "alpha", blob, 3), 0);
@@ -43,7 +43,7 @@ static void records_round_trip(void **state)
 	assert_int_equal(statefile_put(w, "", blob, 1), -1);
 	assert_int_equal(statefile_commit(w, err, sizeof(err)), 0);
 	statefile_reader *r;
-	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), 1);
+	assert_int_equal(statefile_open(NULL, path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), 1);
 	const char *name;
 	const uint8_t *b;
 	size_t len;
@@ -56,7 +56,7 @@ static void records_round_trip(void **state)
 	assert_int_equal(statefile_next(r, &name, &b, &len, err, sizeof(err)), 0);
 	statefile_close(r);
 	snprintf(path, sizeof(path), "%s/missing.state", dir);
-	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), 0);
+	assert_int_equal(statefile_open(NULL, path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), 0);
 }
 
 static void corrupt_truncated_and_foreign_files_are_rejected(void **state)
@@ -64,7 +64,7 @@ static void corrupt_truncated_and_foreign_files_are_rejected(void **state)
 	(void)state;
 	char path[128], err[256];
 	snprintf(path, sizeof(path), "%s/c.state", dir);
-	statefile_writer *w = statefile_begin(path, err, sizeof(err));
+	statefile_writer *w = statefile_begin(NULL, path, err, sizeof(err));
 	const uint8_t blob[64] = { 7 };
 	statefile_put(w, "host", blob, sizeof(blob));
 	statefile_commit(w, err, sizeof(err));
@@ -73,17 +73,17 @@ static void corrupt_truncated_and_foreign_files_are_rejected(void **state)
 	fputc(0x55, f); /* flip a byte inside the blob */
 	fclose(f);
 	statefile_reader *r;
-	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
+	assert_int_equal(statefile_open(NULL, path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "checksum"));
 	assert_int_equal(truncate(path, 10), 0);
-	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
+	assert_int_equal(statefile_open(NULL, path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
 	f = fopen(path, "wb");
 	fputs("{\"not\": \"ours\"}", f);
 	fclose(f);
-	assert_int_equal(statefile_open(path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
+	assert_int_equal(statefile_open(NULL, path, STATEFILE_SIZE_MAX, &r, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "magic"));
 	char moved[256];
-	assert_int_equal(statefile_set_aside(path, moved, sizeof(moved)), 0);
+	assert_int_equal(statefile_set_aside(NULL, path, moved, sizeof(moved)), 0);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(access(moved, F_OK), 0);
 }
@@ -95,7 +95,7 @@ static void size_bound_is_the_callers_and_one_file_is_kept_aside(void **state)
 	(void)state;
 	char path[128], err[256];
 	snprintf(path, sizeof(path), "%s/big.state", dir);
-	statefile_writer *w = statefile_begin(path, err, sizeof(err));
+	statefile_writer *w = statefile_begin(NULL, path, err, sizeof(err));
 	static uint8_t blob[1 << 20];
 	for (int i = 0; i < 3; i++) {
 		char name[16];
@@ -104,17 +104,17 @@ static void size_bound_is_the_callers_and_one_file_is_kept_aside(void **state)
 	}
 	assert_int_equal(statefile_commit(w, err, sizeof(err)), 0);
 	statefile_reader *r;
-	assert_int_equal(statefile_open(path, 2 << 20, &r, err, sizeof(err)), -1);
+	assert_int_equal(statefile_open(NULL, path, 2 << 20, &r, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "more than the 2097152"));
-	assert_int_equal(statefile_open(path, 4 << 20, &r, err, sizeof(err)), 1);
+	assert_int_equal(statefile_open(NULL, path, 4 << 20, &r, err, sizeof(err)), 1);
 	statefile_close(r);
 	char moved[256], again[256];
-	assert_int_equal(statefile_set_aside(path, moved, sizeof(moved)), 0);
+	assert_int_equal(statefile_set_aside(NULL, path, moved, sizeof(moved)), 0);
 	/* the same state refused at the next start, a second later */
-	w = statefile_begin(path, err, sizeof(err));
+	w = statefile_begin(NULL, path, err, sizeof(err));
 	assert_int_equal(statefile_commit(w, err, sizeof(err)), 0);
 	sleep(1);
-	assert_int_equal(statefile_set_aside(path, again, sizeof(again)), 0);
+	assert_int_equal(statefile_set_aside(NULL, path, again, sizeof(again)), 0);
 	assert_string_not_equal(moved, again);
 	assert_int_equal(access(moved, F_OK), -1);
 	assert_int_equal(access(again, F_OK), 0);
@@ -139,13 +139,13 @@ static void pipeline_state_restores_the_same_phi(void **state)
 		pipeline_observe(a, 0, 0, PROBE_OK, 1000 + i);
 		pipeline_observe(a, 1, 0, PROBE_OK, 50000);
 	}
-	assert_int_equal(pipeline_save_state(a, path, err, sizeof(err)), 0);
+	assert_int_equal(pipeline_save_state(a, NULL, path, err, sizeof(err)), 0);
 	pipeline *b = pipeline_new(&PARAMS, NULL);
 	pipeline_add_host(b, "h2"); /* different order, one host unknown */
 	pipeline_add_host(b, "new");
 	pipeline_add_host(b, "h1");
 	size_t restored;
-	assert_int_equal(pipeline_load_state(b, path, &restored, err, sizeof(err)), 1);
+	assert_int_equal(pipeline_load_state(b, NULL, path, &restored, err, sizeof(err)), 1);
 	assert_int_equal(restored, 2);
 	pipeline_observe(a, 0, 0, PROBE_OK, 3000);
 	pipeline_observe(b, 2, 0, PROBE_OK, 3000);
