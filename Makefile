@@ -24,6 +24,9 @@ DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 # hview-client.
 # (systemd-analyze, for the unit files, is used when present.)
 TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump clang libclang-rt-14-dev chromium tmux
+# Only the benchmarks need these: fping is what the agent's response times
+# are compared with, socat answers the TCP prober behind the delay line.
+BENCH_PACKAGES := fping socat
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
@@ -201,8 +204,11 @@ build/tests/detection-scorecard: build/tests/bench/detection_scorecard.o build/t
 scenario: check-deps all
 	@bash tests/integration/gray_failure.sh
 
-bench: check-deps all build/tests/pano-bench build/tests/detection-scorecard
+bench: check-deps all build/tests/pano-bench build/tests/detection-scorecard build/tests/delayline
+	@tools/deps.sh check $(BENCH_PACKAGES)
 	@tests/bench/detection-bench.sh
+	@tests/bench/accuracy-bench.sh
+	@tests/bench/scrape-bench.sh
 	@tests/bench/agent-bench.sh
 	@tests/bench/pano-bench.sh
 	@tests/bench/http-bench.sh
@@ -231,7 +237,7 @@ fuzz: check-deps
 check-deps:
 	@tools/deps.sh check $(DEB_PACKAGES)
 deps:
-	@tools/deps.sh install $(DEB_PACKAGES) $(TEST_PACKAGES)
+	@tools/deps.sh install $(DEB_PACKAGES) $(TEST_PACKAGES) $(BENCH_PACKAGES)
 
 clean:
 	rm -rf build build-san build-fuzz bin

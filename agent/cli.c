@@ -29,6 +29,8 @@ const char DETECTOR_OPTIONS_HELP[] =
 	"                          fewer when HTM finds one unexpected (default 3)\n"
 	"  --accept-after SEC      slow responses this long in all become the host's\n"
 	"                          normal (default 1800)\n"
+	"  --slow-margin MS        a slow answer is this much above the host's normal at\n"
+	"                          least (default 0.1: below, it is the CPUs, not the network)\n"
 	"  --dead-after SEC        DEAD after no answer this long, 3 probes at least\n"
 	"                          (default 10)\n"
 	"  --buckets S,S,...       the response-time histogram's bounds in seconds,\n"
@@ -53,6 +55,7 @@ void detector_options_defaults(detector_options *o, const char *log_dir)
 	o->confirm = (long)ap.confirm;
 	o->accept_after_s = ap.accept_after_s;
 	o->dead_after_s = ap.dead_after_s;
+	o->slow_margin_s = ap.slow_margin_s;
 	o->htm = true;
 	o->burst = 1;
 	o->htm_budget_mb = default_htm_budget_mb();
@@ -189,6 +192,15 @@ int detector_option(detector_options *o, int opt, const char *arg, const char *p
 		o->nbuckets = 0;
 		return -1;
 	}
+	case OPT_SLOW_MARGIN: {
+		double ms;
+		if (parse_double(arg, 0.0, 60000.0, &ms) == 0) {
+			o->slow_margin_s = ms / 1000.0;
+			return 1;
+		}
+		fprintf(stderr, "%s: --slow-margin: '%s' is not a number of milliseconds in [0, 60000]\n", prog, arg);
+		return -1;
+	}
 	case OPT_HTM_BUDGET:
 		if (parse_double(arg, 0, 1e9, &o->htm_budget_mb) == 0)
 			return 1;
@@ -230,6 +242,7 @@ void detector_options_to_params(const detector_options *o, pipeline_params *p)
 	p->confirm = (unsigned)o->confirm;
 	p->accept_after_s = o->accept_after_s;
 	p->dead_after_s = o->dead_after_s;
+	p->slow_margin_s = o->slow_margin_s;
 	p->htm_resolution = PIPELINE_HTM_RESOLUTION;
 	p->htm_budget_bytes = (size_t)(o->htm_budget_mb * (1 << 20));
 	p->rtt_buckets = o->nbuckets;

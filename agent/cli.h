@@ -29,6 +29,7 @@ typedef struct {
 	long confirm;               /* --confirm, default 3 */
 	double accept_after_s;      /* --accept-after, default 1800 */
 	double dead_after_s;        /* --dead-after, default 10 */
+	double slow_margin_s;       /* --slow-margin (given in ms), default 0.1 ms */
 	bool htm;                   /* false with --no-htm: no HTM model */
 	long burst;                 /* --burst: probes per interval, default 1 */
 	double htm_budget_mb;       /* --htm-budget: HTM models' memory at most, default a
@@ -44,7 +45,7 @@ typedef struct {
 enum {
 	OPT_INTERVAL = 256, OPT_TIMEOUT, OPT_LOG_DIR, OPT_PHI_THRESHOLD,
 	OPT_ANOMALY_THRESHOLD, OPT_PHI_WINDOW, OPT_PHI_DIST, OPT_HTM_AGGREGATE, OPT_NO_HTM, OPT_CONFIRM,
-	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER, OPT_BURST, OPT_HTM_BUDGET, OPT_BUCKETS,
+	OPT_ACCEPT_AFTER, OPT_DEAD_AFTER, OPT_BURST, OPT_HTM_BUDGET, OPT_BUCKETS, OPT_SLOW_MARGIN,
 	OPT_SHARED_END
 };
 
@@ -63,7 +64,8 @@ enum {
 	{ "dead-after", required_argument, NULL, OPT_DEAD_AFTER }, \
 	{ "burst", required_argument, NULL, OPT_BURST }, \
 	{ "htm-budget", required_argument, NULL, OPT_HTM_BUDGET }, \
-	{ "buckets", required_argument, NULL, OPT_BUCKETS }
+	{ "buckets", required_argument, NULL, OPT_BUCKETS }, \
+	{ "slow-margin", required_argument, NULL, OPT_SLOW_MARGIN }
 
 /* The usage lines of the shared options. */
 extern const char DETECTOR_OPTIONS_HELP[];

@@ -80,6 +80,7 @@ pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs)
 	p->attention.confirm = params->confirm;
 	p->attention.accept_after_s = params->accept_after_s;
 	p->attention.dead_after_s = params->dead_after_s;
+	p->attention.slow_margin_s = params->slow_margin_s;
 	p->logs = logs;
 	return p;
 }

@@ -46,6 +46,7 @@ typedef struct {
 	unsigned confirm;       /* attention_params.confirm */
 	double accept_after_s;  /* attention_params.accept_after_s */
 	double dead_after_s;    /* attention_params.dead_after_s */
+	double slow_margin_s;   /* attention_params.slow_margin_s */
 	int64_t timeout_ns; /* a lost probe's response time for phi */
 	bool htm;           /* run an HTM model per host */
 	unsigned htm_aggregate;

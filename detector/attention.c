@@ -38,7 +38,7 @@ struct attention_tracker {
 
 attention_params attention_params_default(void)
 {
-	attention_params p = { 1.0, 0.4, 3, ATTENTION_ACCEPT_AFTER_S, ATTENTION_DEAD_AFTER_S };
+	attention_params p = { 1.0, 0.4, 3, ATTENTION_ACCEPT_AFTER_S, ATTENTION_DEAD_AFTER_S, ATTENTION_SLOW_MARGIN_S };
 	return p;
 }
 
@@ -115,6 +115,9 @@ static bool judge_answer(attention_tracker *t, const attention_params *p, int64_
 	double bad = ref.median + log10(factor > 1.0 ? factor : 1.0);
 	double high = ref.high + BASELINE_BIN;
 	double limit = bad > high ? bad : high;
+	double margin = log10(pow(10.0, ref.median) + p->slow_margin_s * 1e6); /* in log10(us) */
+	if (margin > limit)
+		limit = margin;
 	bool slow = x > limit;
 	double back = ref.median + (bad - ref.median) / 2.0;
 	*normal = x <= (back > ref.high ? back : ref.high);

@@ -21,11 +21,13 @@
  *                    score over its threshold, a slow or a lost probe.
  *   HEALTHY          none.
  *
- * A probe is slow when its response time is over both
+ * A probe is slow when its response time is over all of
  *   - the phi threshold's factor of the baseline's median (phi as the docs
  *     define it, but against a reference that does not chase the fault:
- *     phi_threshold 1 is 2.3 times the median), and
- *   - the baseline's 99th percentile by one histogram bin (12%),
+ *     phi_threshold 1 is 2.3 times the median),
+ *   - the baseline's 99th percentile by one histogram bin (12%), and
+ *   - the median by slow_margin_s (100 us): a host 20 us away that answers
+ *     in 60 us for a while is a busy CPU, not a gray failure,
  * where the baseline (baseline.h) is the host's hour of day once learned on
  * two days, else its whole day.  Slow responses are held aside, not
  * learned; while the host needs attention for slowness nothing is learned.
@@ -63,12 +65,17 @@ typedef struct {
 	unsigned confirm;         /* slow probes in a row to need attention (>= 1) */
 	double accept_after_s;    /* slow responses this long in all become normal */
 	double dead_after_s;      /* no answer this long is DEAD */
+	double slow_margin_s;     /* slow only this far above the median at least */
 } attention_params;
 
 #define ATTENTION_ACCEPT_AFTER_S 1800.0
 #define ATTENTION_DEAD_AFTER_S 10.0
+/* Below this, a difference in response time is the machines' scheduling
+ * (both ends' kernels, a busy core next door), not the network's: 100 us. */
+#define ATTENTION_SLOW_MARGIN_S 0.0001
 
-/* The defaults: phi 1, anomaly 0.4, confirm 3, accept after 30 min, dead after 10 s. */
+/* The defaults: phi 1, anomaly 0.4, confirm 3, accept after 30 min, dead
+ * after 10 s, a slow margin of 100 us. */
 attention_params attention_params_default(void);
 
 /* One probe outcome as the decision sees it.  A burst of probes (the

@@ -10,12 +10,15 @@ are matched to those probes:
   agent:FILE   sonar.csv (send time in ms, rtt_ns): the probe sent nearest
                that time to the host in the file;
   fping:FILE   fping -D output ("[t] host : [k], ... 5.12 ms"): sequence k.
-Prints, per prober: probes matched, the median, p99 and largest error
-(measured less wire, microseconds), and the share of probes measured at
-over twice their wire time.
+Prints, per prober: probes matched, the median error (measured less wire,
+microseconds; negative when the prober reads less than the capture), the
+99th percentile and the largest of its size, and the share of probes
+measured at over twice their wire time.
 """
+import calendar
 import re
 import sys
+import time
 
 
 def wire_probes(path):
@@ -56,9 +59,7 @@ def agent_rows(path):
         f = line.strip().split(",")
         if len(f) != 3 or f[0] == "timestamp" or not f[2]:
             continue
-        ts = f[0]
-        # 2026-12-06T10:31:54.181Z
-        import calendar, time
+        ts = f[0]  # 2026-12-06T10:31:54.181Z
         secs = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) + int(ts[20:23]) / 1000.0
         rows.append((secs, f[1], int(f[2]) / 1e9))
     return rows
@@ -83,7 +84,7 @@ def quantile(xs, q):
 
 def main():
     probes = wire_probes(sys.argv[1])
-    print("%-24s %7s %9s %9s %9s %8s" % ("prober", "probes", "median", "p99", "max", "over 2x"))
+    print("%-24s %7s %9s %9s %9s %8s" % ("prober", "probes", "median", "p99 |e|", "max |e|", "over 2x"))
     for arg in sys.argv[2:]:
         name, rest = arg.split("=", 1)
         kind, path = rest.split(":", 1)
@@ -104,8 +105,9 @@ def main():
                 errors.append((rtt - hit[0][1]) * 1e6)
                 over += rtt > 2 * hit[0][1]
         share = 100.0 * over / len(errors) if errors else float("nan")
+        sizes = [abs(e) for e in errors]
         print("%-24s %7d %9.1f %9.1f %9.1f %7.2f%%" % (name, len(errors), quantile(errors, 0.5),
-                                                       quantile(errors, 0.99), max(errors, default=float("nan")),
+                                                       quantile(sizes, 0.99), max(sizes, default=float("nan")),
                                                        share))
 
 
