@@ -197,7 +197,7 @@ build/tests/pano-bench: build/tests/bench/pano_bench.o $(NODE_LIBS)
 # The detection scorecard: labelled gray-failure traces through the agent's
 # pipeline and through the trivial rule (make bench; tests/bench/scenarios.h).
 build/tests/detection-scorecard: build/tests/bench/detection_scorecard.o build/tests/bench/scenarios.o \
-		build/libsonar.a $(CLIENT_LIBS) build/libdetector.a
+		build/tests/bench/realdata.o build/tools/csv_reader.o build/libsonar.a $(CLIENT_LIBS) build/libdetector.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_CLIENT)
 
 # The gray-failure scenario alone (root; about a minute; part of make test).

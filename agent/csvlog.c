@@ -2,6 +2,7 @@
 #include "agent/csvlog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -18,7 +19,7 @@ static const char *const log_headers[LOG_KINDS] = {
 	"timestamp,host,rtt_ns\n",
 	"timestamp,host,rtt_ns,status,phi\n",
 	"timestamp,host,log10_rtt_us,prediction,anomaly_score\n",
-	"timestamp,host,state,phi,anomaly_score\n",
+	"timestamp,host,state,phi,anomaly_score,reason\n",
 };
 
 /*
@@ -141,6 +142,40 @@ int make_dirs(const char *path)
 	return 0;
 }
 
+/* Whether the file's first line is not the header this version writes
+ * (a log begun by an older agent, whose columns were different). */
+static bool other_header(int fd, log_kind k)
+{
+	char first[128];
+	size_t want = strlen(log_headers[k]);
+	ssize_t n = pread(fd, first, want < sizeof(first) ? want : sizeof(first), 0);
+	return n > 0 && ((size_t)n != want || memcmp(first, log_headers[k], want) != 0);
+}
+
+/* Moves a log with an older header aside, to NAME.old (NAME.old.2, ...
+ * when taken): its rows stay whole, and the new file starts with the new
+ * header, so that no reader meets two layouts in one file. */
+static int set_aside(csvlogs *l, log_kind k, char *err, size_t errlen)
+{
+	char to[64];
+	for (unsigned i = 1; i < 1000; i++) {
+		if (i == 1)
+			snprintf(to, sizeof(to), "%s.old", log_names[k]);
+		else
+			snprintf(to, sizeof(to), "%s.old.%u", log_names[k], i);
+		struct stat st;
+		if (fstatat(l->d.fd, to, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		if (regfile_rename_in(&l->d, log_names[k], to) != 0)
+			break;
+		fprintf(stderr, "sonar: %s/%s had an older header; it is now %s/%s\n", l->dir, log_names[k], l->dir, to);
+		return 0;
+	}
+	snprintf(err, errlen, "%s/%s has an older header and cannot be moved aside: %s", l->dir, log_names[k],
+	         strerror(errno));
+	return -1;
+}
+
 static int open_one(csvlogs *l, log_kind k, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 32];
@@ -150,7 +185,11 @@ static int open_one(csvlogs *l, log_kind k, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((p->fd = regfile_open_fd_in(&l->d, log_names[k], "a", err, errlen)) < 0) {
+	if ((p->fd = regfile_open_fd_in(&l->d, log_names[k], "a", err, errlen)) >= 0 && other_header(p->fd, k)) {
+		close(p->fd);
+		p->fd = set_aside(l, k, err, errlen) == 0 ? regfile_open_fd_in(&l->d, log_names[k], "a", err, errlen) : -1;
+	}
+	if (p->fd < 0) {
 		free(p);
 		return -1;
 	}

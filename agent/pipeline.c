@@ -48,13 +48,13 @@ struct pipeline {
 };
 
 void pipeline_report_to_publisher(void *pub, const char *host, attention_state st, double phi,
-                                  double anomaly, int64_t wall_ms)
+                                  double anomaly, const char *reason, int64_t wall_ms)
 {
 	(void)anomaly;
 	int status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
 	             : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
 	double score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + phi);
-	publisher_report(pub, host, "rtt", status, score, wall_ms * 1000000);
+	publisher_report(pub, host, "rtt", status, score, reason, wall_ms * 1000000);
 }
 
 const char *probe_status_name(probe_status s)
@@ -75,12 +75,15 @@ pipeline *pipeline_new(const pipeline_params *params, csvlogs *logs)
 	p->params = *params;
 	if (!p->params.rtt_buckets)
 		pipeline_default_rtt_bounds(p->params.rtt_bounds_s, &p->params.rtt_buckets);
+	p->attention = attention_params_default();
 	p->attention.phi_threshold = params->phi_threshold;
 	p->attention.anomaly_threshold = params->anomaly_threshold;
 	p->attention.confirm = params->confirm;
 	p->attention.accept_after_s = params->accept_after_s;
 	p->attention.dead_after_s = params->dead_after_s;
 	p->attention.slow_margin_s = params->slow_margin_s;
+	p->attention.no_recurrence = params->no_recurrence;
+	p->attention.htm_familiar = params->htm_familiar;
 	p->logs = logs;
 	return p;
 }
@@ -261,6 +264,8 @@ static bool feed_htm(pipeline *p, host_detectors *h, int64_t wall_ms, int64_t t_
 }
 attention_state pipeline_state(const pipeline *p, size_t host) { return attention_current(p->hosts[host].attention); }
 
+const char *pipeline_reason(const pipeline *p, size_t host) { return attention_reason(p->hosts[host].attention); }
+
 void pipeline_default_rtt_bounds(double *bounds, size_t *n)
 {
 	for (size_t b = 0; b < PIPELINE_RTT_BUCKETS_DEFAULT; b++)
@@ -288,6 +293,7 @@ void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats
 	out->phi = h->last_phi;
 	out->anomaly = h->anomaly;
 	out->state = attention_current(h->attention);
+	out->why = attention_explain(h->attention);
 }
 
 /* One probe's figures for the exporters.  The jitter is RFC 3550's: each
@@ -342,16 +348,16 @@ static void observe(pipeline *p, host_detectors *h, int64_t wall_ms, probe_statu
 	if (p->report && (changed || h->last_report_ms == INT64_MIN ||
 	                  wall_ms - h->last_report_ms >= PIPELINE_REPORT_EVERY_MS || wall_ms < h->last_report_ms)) {
 		h->last_report_ms = wall_ms;
-		p->report(p->report_ctx, h->name, state, phi, anomaly, wall_ms);
+		p->report(p->report_ctx, h->name, state, phi, anomaly, attention_reason(h->attention), wall_ms);
 	}
 	FILE *att = p->logs ? csvlogs_file(p->logs, LOG_ATTENTION) : NULL;
 	if (att && changed) {
 		fprintf(att, "%s,%s,%s,%.3f,", ts, h->name,
 		        attention_state_name(state), phi);
-		if (isnan(anomaly))
-			fputc('\n', att);
-		else
-			fprintf(att, "%.4f\n", anomaly);
+		if (!isnan(anomaly))
+			fprintf(att, "%.4f", anomaly);
+		/* the reason has no commas (attention.h): one field as it is */
+		fprintf(att, ",%s\n", attention_reason(h->attention));
 	}
 }
 

@@ -47,6 +47,8 @@ typedef struct {
 	double accept_after_s;  /* attention_params.accept_after_s */
 	double dead_after_s;    /* attention_params.dead_after_s */
 	double slow_margin_s;   /* attention_params.slow_margin_s */
+	bool no_recurrence;     /* attention_params.no_recurrence */
+	bool htm_familiar;      /* attention_params.htm_familiar */
 	int64_t timeout_ns; /* a lost probe's response time for phi */
 	bool htm;           /* run an HTM model per host */
 	unsigned htm_aggregate;
@@ -116,14 +118,15 @@ void pipeline_observe_burst(pipeline *p, size_t host, int64_t wall_ms, const pro
  * PIPELINE_REPORT_EVERY_MS of probe time otherwise (for Panorama). */
 #define PIPELINE_REPORT_EVERY_MS 10000
 typedef void (*pipeline_report_fn)(void *ctx, const char *host, attention_state state,
-                                   double phi, double anomaly, int64_t wall_ms);
+                                   double phi, double anomaly, const char *reason, int64_t wall_ms);
 void pipeline_set_reporter(pipeline *p, pipeline_report_fn fn, void *ctx);
 /* The reporter the agent and sonar-replay use, ctx a publisher: metric
  * "rtt" of the host, its state as a Panorama status (HEALTHY, PENDING,
  * UNHEALTHY for NEEDS_ATTENTION, DEAD) with a score from 100 (healthy)
- * down, 100 / (1 + phi), 0 when DEAD, timed as the probe. */
+ * down, 100 / (1 + phi), 0 when DEAD, timed as the probe, and the reason
+ * of a NEEDS_ATTENTION or DEAD (attention_reason). */
 void pipeline_report_to_publisher(void *pub, const char *host, attention_state state, double phi,
-                                  double anomaly, int64_t wall_ms);
+                                  double anomaly, const char *reason, int64_t wall_ms);
 
 /* The HTM budget: a host's model is sized before it is made, and a host
  * whose model would take the models past htm_budget_bytes runs without one
@@ -138,6 +141,8 @@ void pipeline_htm_usage(const pipeline *p, size_t *models, size_t *denied, size_
 double pipeline_last_phi(const pipeline *p, size_t host);
 double pipeline_last_anomaly(const pipeline *p, size_t host);
 attention_state pipeline_state(const pipeline *p, size_t host);
+/* Why the host is NEEDS_ATTENTION or DEAD (attention_reason); "" otherwise. */
+const char *pipeline_reason(const pipeline *p, size_t host);
 
 /* What a metrics exporter shows of a host (the counts are since this
  * process started; phi is 0 before the first outcome). */
@@ -157,6 +162,7 @@ typedef struct {
 	double jitter_s;        /* RFC 3550's interarrival jitter of consecutive answers (0 before two) */
 	double phi, anomaly;    /* anomaly NAN before HTM has one */
 	attention_state state;
+	attention_why why;      /* why it is NEEDS_ATTENTION or DEAD */
 } pipeline_host_stats;
 void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats *out);
 

@@ -197,7 +197,7 @@ int64_t promfile_snapshot_taken_ns(const promfile_snapshot *s) { return s->taken
 
 /* --- the exposition ------------------------------------------------------------ */
 
-enum { M_RTT, M_SUCCESS, M_TOTAL, M_LOST, M_JITTER, M_PHI, M_ANOMALY, M_STATE, M_UNPROBED, M_HISTOGRAM, M_COUNT };
+enum { M_RTT, M_SUCCESS, M_TOTAL, M_LOST, M_JITTER, M_PHI, M_ANOMALY, M_STATE, M_CAUSE, M_TIMES, M_UNPROBED, M_HISTOGRAM, M_COUNT };
 
 static const struct { const char *name, *type, *help; } METRICS[M_COUNT] = {
 	{ "sonar_rtt_seconds", "gauge", "Response time of the latest answered probe." },
@@ -208,6 +208,8 @@ static const struct { const char *name, *type, *help; } METRICS[M_COUNT] = {
 	{ "sonar_phi", "gauge", "Phi accrual suspicion of the latest probe." },
 	{ "sonar_anomaly_score", "gauge", "HTM anomaly score (log likelihood) of the latest step." },
 	{ "sonar_state", "gauge", "Attention state of the host (1 for the current one)." },
+	{ "sonar_attention_cause", "gauge", "1 while the host is NEEDS_ATTENTION or DEAD, with the cause." },
+	{ "sonar_slow_times_baseline", "gauge", "While the host needs attention for slowness: its level over its baseline." },
 	{ "sonar_unprobed", "gauge", "1 while the host cannot be probed (its name does not resolve), with the reason." },
 	{ "sonar_response_seconds", "histogram", "Response times of the answered probes." },
 };
@@ -281,6 +283,19 @@ static void host_lines(piece *o, const promfile_snapshot *s, int m, size_t i)
 			sample(o, METRICS[m].name, l, extra, (int)st->state == k ? "1" : "0");
 		}
 		return;
+	case M_CAUSE: {
+		if (st->why.cause == ATTENTION_CAUSE_NONE)
+			return;
+		char extra[64];
+		snprintf(extra, sizeof(extra), "cause=\"%s\"", attention_cause_name(st->why.cause));
+		sample(o, METRICS[m].name, l, extra, "1");
+		return;
+	}
+	case M_TIMES:
+		if (st->why.times_baseline <= 0.0)
+			return;
+		snprintf(v, sizeof(v), "%.3f", st->why.times_baseline);
+		break;
 	case M_HISTOGRAM: {
 		uint64_t answered = st->probes - st->lost;
 		for (size_t b = 0; b < s->nbounds; b++) {

@@ -18,6 +18,11 @@
  *   sonar_anomaly_score{host}        the HTM anomaly score (absent before one)
  *   sonar_state{host,state}          1 for the host's attention state, 0 for
  *                                    the three others
+ *   sonar_attention_cause{host,cause} 1 while NEEDS_ATTENTION or DEAD: why
+ *                                    (slow, longer, off_rhythm, higher, lossy,
+ *                                    dead; attention_explain)
+ *   sonar_slow_times_baseline{host}  while slow is the cause: how many times
+ *                                    the baseline's median its level is
  *   sonar_response_seconds{host}     a histogram of the answered probes'
  *                                    response times (_bucket{le}, _sum, _count),
  *                                    as smokeping_prober's, its bounds --buckets

@@ -56,6 +56,9 @@ typedef enum {
 /* Loss over the last ATTENTION_LOSS_WINDOW probes. */
 #define ATTENTION_LOSS_WINDOW 16
 #define ATTENTION_LOSS_ENTER 4
+/* ... and held until at most ATTENTION_LOSS_LEAVE of the last
+ * ATTENTION_LOSS_HOLD_WINDOW are lost. */
+#define ATTENTION_LOSS_HOLD_WINDOW 64
 #define ATTENTION_LOSS_LEAVE 1
 #define ATTENTION_HTM_SPAN_S 30.0
 
@@ -66,6 +69,8 @@ typedef struct {
 	double accept_after_s;    /* slow responses this long in all become normal */
 	double dead_after_s;      /* no answer this long is DEAD */
 	double slow_margin_s;     /* slow only this far above the median at least */
+	bool no_recurrence;       /* what recurs needs attention too: only to measure what recur.h adds */
+	bool htm_familiar;        /* a slowdown the HTM model was never surprised by is expected */
 } attention_params;
 
 #define ATTENTION_ACCEPT_AFTER_S 1800.0
@@ -75,7 +80,7 @@ typedef struct {
 #define ATTENTION_SLOW_MARGIN_S 0.0001
 
 /* The defaults: phi 1, anomaly 0.4, confirm 3, accept after 30 min, dead
- * after 10 s, a slow margin of 100 us. */
+ * after 10 s, a slow margin of 100 us, what recurs is normal. */
 attention_params attention_params_default(void);
 
 /* One probe outcome as the decision sees it.  A burst of probes (the
@@ -104,6 +109,33 @@ void attention_free(attention_tracker *t);
 bool attention_update(attention_tracker *t, const attention_params *p, const attention_input *in);
 
 attention_state attention_current(const attention_tracker *t);
+/* Why the host is NEEDS_ATTENTION or DEAD, in a few words without commas
+ * ("slow 4.2x baseline for 40 s", "lossy: 9 of the last 64 probes lost",
+ * "dead: no answer for 12 s", "slow 3.1x baseline: out of its rhythm of
+ * every 60.6 min"); "" in the other states. */
+#define ATTENTION_REASON_MAX 112
+const char *attention_reason(const attention_tracker *t);
+
+/* The same as figures, for exporters (a label that does not change with
+ * every probe, and numbers).  A host both slow and lossy shows its
+ * slowness. */
+typedef enum {
+	ATTENTION_CAUSE_NONE = 0,   /* HEALTHY or PENDING */
+	ATTENTION_CAUSE_SLOW,       /* slow, and nothing like it before */
+	ATTENTION_CAUSE_LONGER,     /* a known slowdown, lasting longer than it ever has */
+	ATTENTION_CAUSE_OFF_RHYTHM, /* a known slowdown out of its rhythm */
+	ATTENTION_CAUSE_HIGHER,     /* slower than a known slowdown */
+	ATTENTION_CAUSE_LOSSY,
+	ATTENTION_CAUSE_DEAD,
+} attention_cause;
+typedef struct {
+	attention_cause cause;
+	double times_baseline;  /* a slow cause's level over the baseline's median; 0 otherwise */
+	unsigned lost, of;      /* the last `of` probes (up to ATTENTION_LOSS_HOLD_WINDOW), `lost` of them */
+} attention_why;
+attention_why attention_explain(const attention_tracker *t);
+/* "slow", "longer", "off_rhythm", "higher", "lossy", "dead"; "" for none. */
+const char *attention_cause_name(attention_cause c);
 const char *attention_state_name(attention_state s);
 
 /* Saved state: a versioned little-endian blob of exactly

@@ -219,21 +219,11 @@ void baseline_hold(baseline *b, int64_t wall_ms, double x, double weight_s, doub
 	histogram_add(&b->hour[hour_of(wall_ms)].held, wall_ms, held_fade_s * 1000.0, x, weight_s);
 }
 
-double baseline_held_seconds(baseline *b, int64_t wall_ms, double held_fade_s)
+void baseline_forget_held(baseline *b)
 {
-	histogram *h = &b->day.held;
-	histogram_fade(h, wall_ms, held_fade_s * 1000.0);
-	double most = 0.0;
-	/* the windows that reach a kept bin; the others sum to 0 */
-	int first = h->lo - (BASELINE_HELD_LEVEL - 1) > 0 ? h->lo - (BASELINE_HELD_LEVEL - 1) : 0;
-	for (int i = first; i < h->lo + h->n && i + BASELINE_HELD_LEVEL <= BASELINE_BINS; i++) {
-		double sum = 0.0;
-		for (int k = 0; k < BASELINE_HELD_LEVEL; k++)
-			sum += histogram_at(h, i + k);
-		if (sum > most)
-			most = sum;
-	}
-	return most;
+	histogram_init(&b->day.held);
+	for (int i = 0; i < 24; i++)
+		histogram_init(&b->hour[i].held);
 }
 
 static void cell_accept(cell *c, int64_t wall_ms, double fade_ms, double held_fade_ms)

@@ -17,9 +17,9 @@
  * Weights are seconds (the time since the host's previous probe), so the
  * histograms mean the same at any probe interval, and they fade: the whole
  * day's with a time constant of a day, an hour's over a week (it is fed one
- * hour in 24), the held ones over the caller's held_fade_s: what adds up to
- * the acceptance time within a few such periods is a change, the tail of a
- * host's jitter, a few slow answers an hour, never is.
+ * hour in 24), the held ones over the caller's held_fade_s.  The caller
+ * forgets what it held when a slow stretch ends by itself, and accepts it
+ * when the stretch has lasted so long that it is a change.
  *
  * No I/O; deterministic (the same calls give the same numbers).  Saved to
  * and loaded from a caller-owned byte buffer.
@@ -61,12 +61,8 @@ baseline_ref baseline_reference(const baseline *b, int64_t wall_ms);
 void baseline_learn(baseline *b, int64_t wall_ms, double x, double weight_s);
 void baseline_hold(baseline *b, int64_t wall_ms, double x, double weight_s, double held_fade_s);
 
-/* Seconds of held responses at one level at wall_ms (faded): the most
- * there is within BASELINE_HELD_LEVEL adjacent bins (41% wide).  A new
- * level is a change that settled; a slowdown that keeps creeping spreads
- * over many levels and is never accepted. */
-#define BASELINE_HELD_LEVEL 3
-double baseline_held_seconds(baseline *b, int64_t wall_ms, double held_fade_s);
+/* Forgets every held response (an excursion that ended by itself). */
+void baseline_forget_held(baseline *b);
 /* Moves every held response to normal, as of wall_ms. */
 void baseline_accept(baseline *b, int64_t wall_ms, double held_fade_s);
 

@@ -133,7 +133,7 @@ static void handle_line(const char *line, logrules *rules, publisher *pub, long 
 		if (t <= c->last_ns)
 			t = c->last_ns + 1;
 		c->last_ns = t;
-		publisher_report(pub, ev[i].subject, ev[i].metric, ev[i].status, ev[i].score, t);
+		publisher_report(pub, ev[i].subject, ev[i].metric, ev[i].status, ev[i].score, NULL, t);
 		c->reports++;
 	}
 }

@@ -148,11 +148,42 @@ static void add_shade(host_data *h, double from, double to)
 
 typedef enum { FD_CSV, HTM_CSV, ATTENTION_CSV } log_kind;
 
-static const struct { const char *file, *header; int fields; } LOGS[] = {
-	{ "fd.csv", "timestamp,host,rtt_ns,status,phi", 5 },
-	{ "htm.csv", "timestamp,host,log10_rtt_us,prediction,anomaly_score", 5 },
-	{ "attention.csv", "timestamp,host,state,phi,anomaly_score", 5 },
+/* The columns each log must have, in the order take_row reads them; a
+ * file's header says where they are, and any others (attention.csv's
+ * reason, columns a later version adds) are skipped. */
+#define LOG_COLUMNS 5
+#define FILE_COLUMNS_MAX 16
+static const struct { const char *file, *columns[LOG_COLUMNS]; } LOGS[] = {
+	{ "fd.csv", { "timestamp", "host", "rtt_ns", "status", "phi" } },
+	{ "htm.csv", { "timestamp", "host", "log10_rtt_us", "prediction", "anomaly_score" } },
+	{ "attention.csv", { "timestamp", "host", "state", "phi", "anomaly_score" } },
 };
+
+/* Where each of kind's columns is in a header line (split in place);
+ * false, with the missing column's name in *missing, when one is not. */
+static bool map_columns(log_kind kind, char *header, int *at, int *ncols, const char **missing)
+{
+	char *f[FILE_COLUMNS_MAX];
+	int n = 0;
+	f[n++] = header;
+	for (char *p = header; *p && n < FILE_COLUMNS_MAX; p++)
+		if (*p == ',') {
+			*p = '\0';
+			f[n++] = p + 1;
+		}
+	*ncols = n;
+	for (int c = 0; c < LOG_COLUMNS; c++) {
+		at[c] = -1;
+		for (int k = 0; k < n; k++)
+			if (strcmp(f[k], LOGS[kind].columns[c]) == 0)
+				at[c] = k;
+		if (at[c] < 0) {
+			*missing = LOGS[kind].columns[c];
+			return false;
+		}
+	}
+	return true;
+}
 
 /* One validated row into the host's data files. */
 static void take_row(plot *pl, log_kind kind, char **f, const char *file, unsigned long lineno)
@@ -247,6 +278,8 @@ static int read_log(plot *pl, log_kind kind)
 	}
 	char line[MAX_LINE + 2];
 	unsigned long lineno = 0;
+	/* before any header: the columns in their first version's order */
+	int at[LOG_COLUMNS] = { 0, 1, 2, 3, 4 }, ncols = LOG_COLUMNS;
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
 		size_t len = strlen(line);
@@ -259,17 +292,30 @@ static int read_log(plot *pl, log_kind kind)
 		}
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
-		if (len == 0 || strcmp(line, LOGS[kind].header) == 0)
+		if (len == 0)
 			continue;
 		if (strlen(line) != len) {
 			bad(pl, path, lineno, "contains a NUL byte");
 			continue;
 		}
-		char *fields[5];
-		if (!split(line, fields, LOGS[kind].fields)) {
-			bad(pl, path, lineno, "not 5 comma-separated fields");
+		if (strncmp(line, "timestamp,", 10) == 0) { /* a header: the columns from here on */
+			const char *missing = NULL;
+			if (!map_columns(kind, line, at, &ncols, &missing)) {
+				fprintf(stderr, PROG ": %s: line %lu: the header has no column %s; skipping the file\n", path,
+				        lineno, missing);
+				break;
+			}
 			continue;
 		}
+		char *all[FILE_COLUMNS_MAX], *fields[LOG_COLUMNS];
+		if (!split(line, all, ncols)) {
+			char what[64];
+			snprintf(what, sizeof(what), "not %d comma-separated fields", ncols);
+			bad(pl, path, lineno, what);
+			continue;
+		}
+		for (int c = 0; c < LOG_COLUMNS; c++)
+			fields[c] = all[at[c]];
 		take_row(pl, kind, fields, path, lineno);
 	}
 	fclose(f);

@@ -181,6 +181,11 @@ static void text_observation(FILE *out, const Panorama__Observation *o)
 					fmt_go_float(f, sizeof(f), met->value->score);
 					fprintf(out, "score:%s ", f);
 				}
+				if (met->value->reason && met->value->reason[0]) {
+					fputs("reason:", out);
+					text_string(out, met->value->reason);
+					fputs(" ", out);
+				}
 				fputs("> ", out);
 			}
 			fputs("> ", out);

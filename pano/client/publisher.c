@@ -279,11 +279,17 @@ void publisher_free(publisher *p)
 size_t publisher_pending(const publisher *p) { return p->count; }
 
 void publisher_report(publisher *p, const char *subject, const char *metric, int status, double score,
-                      int64_t time_ns)
+                      const char *reason, int64_t time_ns)
 {
 	pano_one_metric_report x;
 	pano_one_metric_report_init(&x, p->observer, subject, metric, status, (float)score, time_ns / 1000000000,
 	                            (int32_t)(time_ns % 1000000000));
+	char why[PANO_REASON_MAX];
+	if (reason && reason[0]) {
+		snprintf(why, sizeof(why), "%s", reason);
+		if (pano_reason_valid(why))
+			x.value.reason = why;
+	}
 	size_t len = panorama__report__get_packed_size(&x.report);
 	uint8_t *b = malloc(len);
 	if (!b)

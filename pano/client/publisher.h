@@ -40,9 +40,10 @@ publisher *publisher_new(char *const *servers, const pano_curve_client *curves, 
 void publisher_free(publisher *p);
 
 /* Queues one report of one metric: status is Panorama's (panorama.proto),
- * time_ns the observation's time (ns since the epoch). */
+ * reason why (NULL or "" for none; cut to PANO_REASON_MAX bytes), time_ns
+ * the observation's time (ns since the epoch). */
 void publisher_report(publisher *p, const char *subject, const char *metric, int status, double score,
-                      int64_t time_ns);
+                      const char *reason, int64_t time_ns);
 
 /* Sends what it may, takes replies, resends what timed out. */
 void publisher_poll(publisher *p, int64_t mono_ns);

@@ -20,9 +20,20 @@ bool pano_obs_equal(const pano_obs *a, const pano_obs *b)
 	for (uint16_t i = 0; i < a->n; i++)
 		if (a->metrics[i].name != b->metrics[i].name ||
 		    a->metrics[i].status != b->metrics[i].status ||
-		    a->metrics[i].score != b->metrics[i].score)
+		    a->metrics[i].score != b->metrics[i].score ||
+		    strcmp(a->metrics[i].reason ? a->metrics[i].reason : "",
+		           b->metrics[i].reason ? b->metrics[i].reason : "") != 0)
 			return false;
 	return true;
+}
+
+bool pano_reason_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s[n] && n < PANO_REASON_MAX; n++)
+		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f)
+			return false;
+	return n < PANO_REASON_MAX;
 }
 
 const char *pano_status_name(int status)

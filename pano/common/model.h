@@ -22,10 +22,14 @@ enum {
 	PANO_UNHEALTHY, PANO_DYING, PANO_DEAD, PANO_STATUS_MAX = PANO_DEAD
 };
 
+/* A metric's reason (panorama.proto's Value.reason) at most this long. */
+#define PANO_REASON_MAX 160
+
 typedef struct {
 	const char *name; /* interned */
 	uint8_t status;
 	float score;
+	const char *reason; /* why, or NULL; in the same allocation as the metrics */
 } pano_metric;
 
 typedef struct {
@@ -69,13 +73,16 @@ static inline int pano_ts_cmp(int64_t asec, int32_t ansec, int64_t bsec, int32_t
 }
 
 void pano_obs_clear(pano_obs *o);
-/* Same timestamp and metrics. */
+/* Same timestamp and metrics (reasons included). */
 bool pano_obs_equal(const pano_obs *a, const pano_obs *b);
 
 const char *pano_status_name(int status);
 /* The status named by s: a letter of hview-client's (n h p m u d dd) or a
  * name (HEALTHY, unhealthy, ...); -1 for anything else. */
 int pano_status_parse(const char *s);
+/* Whether s may be a reason: at most PANO_REASON_MAX bytes, none of them a
+ * control character (UTF-8 passes). */
+bool pano_reason_valid(const char *s);
 
 /* The handle Register hands out for an observer: a hash of its name, so it
  * is stable across restarts and the same on every node; never 0. */

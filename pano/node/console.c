@@ -180,10 +180,13 @@ static char *make_peers(const pano_snapshot_data *d, size_t *len)
 static json_t *metrics_json(const pano_obs *o)
 {
 	json_t *m = json_object();
-	for (size_t i = 0; i < o->n; i++)
-		json_object_set_new_nocheck(m, o->metrics[i].name,
-		                            json_pack("{s:s,s:f}", "status", pano_status_name(o->metrics[i].status),
-		                                      "score", (double)o->metrics[i].score));
+	for (size_t i = 0; i < o->n; i++) {
+		json_t *v = json_pack("{s:s,s:f}", "status", pano_status_name(o->metrics[i].status), "score",
+		                      (double)o->metrics[i].score);
+		if (o->metrics[i].reason)
+			json_object_set_new_nocheck(v, "reason", json_string(o->metrics[i].reason));
+		json_object_set_new_nocheck(m, o->metrics[i].name, v);
+	}
 	return m;
 }
 

@@ -73,7 +73,7 @@ bool pano_infer_view(const pano_view *v, pano_obs *out)
 	}
 	for (size_t i = 0; i < n; i++) {
 		float score = agg[i].cnt > 1 ? agg[i].score / (float)agg[i].cnt : agg[i].score;
-		out->metrics[i] = (pano_metric){ agg[i].name, agg[i].status, score };
+		out->metrics[i] = (pano_metric){ agg[i].name, agg[i].status, score, NULL };
 	}
 	qsort(out->metrics, n, sizeof(pano_metric), cmp_metric_name);
 	if (agg != local)
@@ -157,7 +157,7 @@ int pano_infer(const pano_view *const *views, size_t n, pano_inference *out)
 				status = (uint8_t)st;
 			}
 		}
-		out->obs.metrics[k] = (pano_metric){ stats[k].name, status, stats[k].sum / (float)stats[k].cnt };
+		out->obs.metrics[k] = (pano_metric){ stats[k].name, status, stats[k].sum / (float)stats[k].cnt, NULL };
 	}
 	qsort(out->obs.metrics, nstats, sizeof(pano_metric), cmp_metric_name);
 	free(stats);

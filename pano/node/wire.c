@@ -39,7 +39,22 @@ int pano_obs_from_pb(pano_store *s, const Panorama__Observation *in, int64_t now
 		snprintf(err, errlen, "%zu metrics (1 to %zu allowed)", in->n_metrics, lim->max_metrics);
 		return -1;
 	}
-	pano_metric *m = malloc(in->n_metrics * sizeof(*m));
+	/* the reasons go after the metrics, in the same allocation */
+	size_t reasons = 0;
+	for (size_t i = 0; i < in->n_metrics; i++) {
+		const Panorama__Observation__MetricsEntry *e = in->metrics[i];
+		const Panorama__Value *v = e && e->value ? e->value->value : NULL;
+		if (v && v->reason && v->reason[0]) {
+			if (!pano_reason_valid(v->reason)) {
+				snprintf(err, errlen, "a metric's reason is longer than %d bytes or has control characters",
+				         PANO_REASON_MAX - 1);
+				return -1;
+			}
+			reasons += strlen(v->reason) + 1;
+		}
+	}
+	pano_metric *m = malloc(in->n_metrics * sizeof(*m) + reasons);
+	char *tail = (char *)(m + in->n_metrics);
 	if (!m) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -71,7 +86,13 @@ int pano_obs_from_pb(pano_store *s, const Panorama__Observation *in, int64_t now
 			pano_store_names_rollback(s);
 			return -1;
 		}
-		m[i] = (pano_metric){ name, (uint8_t)v->status, v->score };
+		m[i] = (pano_metric){ name, (uint8_t)v->status, v->score, NULL };
+		if (v->reason && v->reason[0]) {
+			size_t n = strlen(v->reason) + 1;
+			memcpy(tail, v->reason, n);
+			m[i].reason = tail;
+			tail += n;
+		}
 	}
 	qsort(m, in->n_metrics, sizeof(*m), cmp_metric);
 	for (size_t i = 1; i < in->n_metrics; i++)
@@ -126,6 +147,8 @@ Panorama__Observation *wire_obs(arena *a, const pano_obs *o)
 			return NULL;
 		v->status = (Panorama__Status)o->metrics[i].status;
 		v->score = o->metrics[i].score;
+		if (o->metrics[i].reason)
+			v->reason = (char *)o->metrics[i].reason;
 		m->name = (char *)o->metrics[i].name;
 		m->value = v;
 		e->key = (char *)o->metrics[i].name;

@@ -13,11 +13,13 @@
  * counts how often the HTM anomaly score exceeds a few thresholds on
  * stationary stretches, which is what those thresholds mean.
  *
- *   detection-scorecard [--seeds N] [--only NAME] [--nab DIR]
+ *   detection-scorecard [--seeds N] [--only NAME] [--nab DIR] [--realdata DIR] [--verbose]\n"
+	        "       [--no-recurrence] [--no-htm] [--htm-familiar]
  *   detection-scorecard --write NAME SEED     (the trace as sonar.csv on
  *                                              stdout, incidents on stderr)
  */
 #include <jansson.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include "agent/cli.h"
 #include "agent/pipeline.h"
 #include "agent/timefmt.h"
+#include "tests/bench/realdata.h"
 #include "tests/bench/scenarios.h"
 
 #define PROG "detection-scorecard"
@@ -161,6 +164,10 @@ typedef struct {
 	uint64_t steps, over[NTHRESHOLDS];
 } calibration;
 
+/* Ablations (--no-recurrence, --no-htm) and the HTM's familiarity
+ * (--htm-familiar): what each part of the decision adds. */
+static bool ablate_recurrence, ablate_htm, htm_familiar;
+
 static pipeline *new_pipeline(double interval_s)
 {
 	detector_options o;
@@ -170,6 +177,9 @@ static pipeline *new_pipeline(double interval_s)
 		return NULL;
 	pipeline_params pp;
 	detector_options_to_params(&o, &pp);
+	pp.no_recurrence = ablate_recurrence;
+	pp.htm = pp.htm && !ablate_htm;
+	pp.htm_familiar = htm_familiar;
 	pipeline *p = pipeline_new(&pp, NULL);
 	if (p && pipeline_add_host(p, "host") < 0) {
 		pipeline_free(p);
@@ -178,8 +188,20 @@ static pipeline *new_pipeline(double interval_s)
 	return p;
 }
 
+typedef enum { ALARM_ATTENTION, ALARM_DEAD, ALARM_ANY } alarm_kind;
+
+static bool is_alarm(attention_state st, alarm_kind k)
+{
+	return k == ALARM_DEAD ? st == ATTENTION_DEAD
+	     : k == ALARM_ATTENTION ? st == ATTENTION_NEEDS_ATTENTION
+	     : st == ATTENTION_NEEDS_ATTENTION || st == ATTENTION_DEAD;
+}
+
 /* Runs one trace through both detectors; returns -1 when memory is short. */
-static int run_trace(const trace *tr, double interval_s, bool alarm_is_dead, double learn_s,
+/* --verbose: each seed's incidents and alarms, and why, on stderr */
+static bool verbose;
+
+static int run_trace(const trace *tr, double interval_s, alarm_kind alarm, double learn_s,
                      episodes *ours, episodes *trivial, episodes *dead, calibration *cal)
 {
 	pipeline *p = new_pipeline(interval_s);
@@ -192,7 +214,10 @@ static int run_trace(const trace *tr, double interval_s, bool alarm_is_dead, dou
 		const trace_probe *pr = &tr->probes[i];
 		pipeline_observe(p, 0, pr->wall_ms, pr->lost ? PROBE_TIMEOUT : PROBE_OK, pr->rtt_ns);
 		attention_state st = pipeline_state(p, 0);
-		episodes_set(ours, pr->wall_ms, alarm_is_dead ? st == ATTENTION_DEAD : st == ATTENTION_NEEDS_ATTENTION);
+		if (verbose && is_alarm(st, alarm) && !ours->on)
+			fprintf(stderr, "    alarm at +%.0f s: %s\n", (double)(pr->wall_ms - tr->start_ms) / 1000,
+			        pipeline_reason(p, 0));
+		episodes_set(ours, pr->wall_ms, is_alarm(st, alarm));
 		episodes_set(dead, pr->wall_ms, st == ATTENTION_DEAD);
 		episodes_set(trivial, pr->wall_ms, trivial_step(&tv, pr->lost, (double)pr->rtt_ns));
 		double a = pipeline_last_anomaly(p, 0);
@@ -271,9 +296,19 @@ static int run_scenario(const scenario *s, unsigned seeds, calibration *cal)
 		}
 		eo.n = et.n = ed.n = 0;
 		eo.on = et.on = ed.on = false;
-		rc = run_trace(&tr, s->interval_s, s->kind == SCENARIO_DEAD, s->learn_s, &eo, &et, &ed,
-		               stationary ? cal : NULL);
+		rc = run_trace(&tr, s->interval_s, s->kind == SCENARIO_DEAD ? ALARM_DEAD : ALARM_ATTENTION, s->learn_s, &eo,
+		               &et, &ed, stationary ? cal : NULL);
 		int64_t end_ms = tr.probes[tr.count - 1].wall_ms;
+		if (verbose) {
+			fprintf(stderr, "  seed %u: incidents at", seed);
+			for (size_t k = 0; k < tr.incident_count; k++)
+				fprintf(stderr, " +%.0f s", (double)(tr.incidents[k].start_ms - tr.start_ms) / 1000);
+			fprintf(stderr, "; alarms:");
+			for (size_t k = 0; k < eo.n && k < 40; k++)
+				fprintf(stderr, " [%+.0f, %+.0f]", (double)(eo.e[k].start_ms - tr.start_ms) / 1000,
+				        (double)(eo.e[k].end_ms - tr.start_ms) / 1000);
+			fprintf(stderr, "\n");
+		}
 		score(&eo, &tr, s->interval_s, s->learn_s, s->deadline_s, end_ms, &ours);
 		score(&et, &tr, s->interval_s, s->learn_s, s->deadline_s, end_ms, &trivial);
 		if (s->kind == SCENARIO_LOSS)
@@ -292,6 +327,155 @@ static int run_scenario(const scenario *s, unsigned seeds, calibration *cal)
 	free(ed.e);
 	tally_free(&ours);
 	tally_free(&trivial);
+	return rc;
+}
+
+/* --- what recurs ---------------------------------------------------------------------
+ * A recurring scenario is judged from its 6th recurrence on: how many of the
+ * later recurrences draw an alarm (at most 10%), false alarms per host-hour
+ * outside recurrences and the incident (at most 0.05), and whether the
+ * different incident is caught within twice the usual stretch (90% of
+ * seeds).  Loss that holds: exactly one alarm episode (NEEDS_ATTENTION or
+ * DEAD) across the loss and the 2 minutes after it.  Warm-up: the later
+ * slowdown at the start's level is caught. */
+
+typedef struct {
+	unsigned seeds, caught, by_kind[4], of_kind[4];
+	unsigned judged_recurrences, alarmed_recurrences;
+	unsigned false_alarms, exactly_one;
+	double eval_hours;
+	double *delays;
+	size_t ndelays;
+	double interval_min, interval_max;
+} recurring_tally;
+
+static bool overlaps(const episode *e, int64_t from, int64_t to) { return e->start_ms < to && e->end_ms > from; }
+
+static void tell_seed(const episodes *x, const trace *tr)
+{
+	const incident *in = &tr->incidents[0];
+	fprintf(stderr, "  interval %g s, %s incident at +%.0f s for %.0f s (usual %.0f s, period %.0f s, level %.2f):",
+	        tr->interval_s, different_name(tr->different), (double)(in->start_ms - tr->start_ms) / 1000,
+	        (double)(in->end_ms - in->start_ms) / 1000, tr->usual_s, tr->period_s, tr->level);
+	for (size_t i = 0; i < x->n; i++)
+		if (x->e[i].end_ms > in->start_ms - 3600000 && x->e[i].start_ms < in->end_ms + 3600000)
+			fprintf(stderr, " [%+.0f, %+.0f]", (double)(x->e[i].start_ms - in->start_ms) / 1000,
+			        (double)(x->e[i].end_ms - in->start_ms) / 1000);
+	fprintf(stderr, "\n");
+}
+
+static void score_recurring(const episodes *x, const trace *tr, scenario_kind kind, int64_t end_ms, recurring_tally *t)
+{
+	const incident *in = &tr->incidents[0];
+	t->seeds++;
+	t->of_kind[tr->different]++;
+	int64_t window = kind == SCENARIO_LOSS_HELD || kind == SCENARIO_WARMUP
+		? in->end_ms : in->start_ms + (int64_t)(2 * tr->usual_s * 1000);
+	for (size_t i = 0; i < x->n; i++)
+		if (overlaps(&x->e[i], in->start_ms, window)) {
+			t->caught++;
+			t->by_kind[tr->different]++;
+			double d = (double)((x->e[i].start_ms > in->start_ms ? x->e[i].start_ms : in->start_ms) - in->start_ms) / 1000;
+			t->delays[t->ndelays++] = d;
+			break;
+		}
+	if (kind == SCENARIO_LOSS_HELD) {
+		unsigned n = 0;
+		for (size_t i = 0; i < x->n; i++)
+			n += overlaps(&x->e[i], in->start_ms, in->end_ms + 120000);
+		t->exactly_one += n == 1;
+	}
+	for (size_t k = 0; k < tr->recurrence_count; k++) {
+		const incident *r = &tr->recurrences[k];
+		if (r->start_ms < tr->learned_ms)
+			continue;
+		t->judged_recurrences++;
+		for (size_t i = 0; i < x->n; i++)
+			if (overlaps(&x->e[i], r->start_ms, r->end_ms)) {
+				t->alarmed_recurrences++;
+				break;
+			}
+	}
+	for (size_t i = 0; i < x->n; i++) {
+		const episode *e = &x->e[i];
+		if (e->start_ms < tr->learned_ms || (e->start_ms >= in->start_ms && e->start_ms < in->end_ms + AFTER_INCIDENT_MS))
+			continue;
+		bool in_recurrence = false;
+		for (size_t k = 0; k < tr->recurrence_count && !in_recurrence; k++)
+			in_recurrence = overlaps(e, tr->recurrences[k].start_ms, tr->recurrences[k].end_ms);
+		t->false_alarms += !in_recurrence;
+	}
+	t->eval_hours += (double)(end_ms - tr->learned_ms) / 3600e3;
+	if (t->seeds == 1 || tr->interval_s < t->interval_min)
+		t->interval_min = tr->interval_s;
+	if (t->seeds == 1 || tr->interval_s > t->interval_max)
+		t->interval_max = tr->interval_s;
+}
+
+static void print_recurring(const char *name, const char *who, const recurring_tally *t, scenario_kind kind)
+{
+	char caught[32], rec[32], kinds[96] = "";
+	snprintf(caught, sizeof(caught), "%u/%u", t->caught, t->seeds);
+	snprintf(rec, sizeof(rec), t->judged_recurrences ? "%u/%u" : "-", t->alarmed_recurrences, t->judged_recurrences);
+	for (int k = 1; k < 4; k++)
+		if (t->of_kind[k]) {
+			size_t n = strlen(kinds);
+			snprintf(kinds + n, sizeof(kinds) - n, "%s%s %u/%u", n ? ", " : "", different_name((different_kind)k),
+			         t->by_kind[k], t->of_kind[k]);
+		}
+	if (kind == SCENARIO_LOSS_HELD)
+		snprintf(kinds, sizeof(kinds), "exactly one episode in %u/%u", t->exactly_one, t->seeds);
+	double d[4096];
+	size_t nd = t->ndelays < 4096 ? t->ndelays : 4096;
+	memcpy(d, t->delays, nd * sizeof(double));
+	double delay = median_of(d, nd);
+	char ds[32];
+	if (isnan(delay))
+		snprintf(ds, sizeof(ds), "-");
+	else
+		snprintf(ds, sizeof(ds), delay < 10 ? "%.1f s" : "%.0f s", delay);
+	printf("%-20s %-8s %9s %9s %9s %8.3f %9.0f  %s (interval %g-%g s)\n", name, who, caught, ds, rec,
+	       t->eval_hours > 0 ? t->false_alarms / t->eval_hours : 0.0, t->eval_hours, kinds, t->interval_min,
+	       t->interval_max);
+}
+
+static int run_recurring(const scenario *s, unsigned seeds)
+{
+	recurring_tally ours, trivial;
+	memset(&ours, 0, sizeof(ours));
+	memset(&trivial, 0, sizeof(trivial));
+	ours.delays = calloc(seeds + 1, sizeof(double));
+	trivial.delays = calloc(seeds + 1, sizeof(double));
+	episodes eo = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	episodes et = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	episodes ed = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	int rc = eo.e && et.e && ed.e && ours.delays && trivial.delays ? 0 : -1;
+	for (unsigned seed = 1; seed <= seeds && rc == 0; seed++) {
+		trace tr;
+		if (scenario_trace(s, seed, &tr) != 0) {
+			rc = -1;
+			break;
+		}
+		eo.n = et.n = ed.n = 0;
+		eo.on = et.on = ed.on = false;
+		rc = run_trace(&tr, tr.interval_s, s->kind == SCENARIO_LOSS_HELD ? ALARM_ANY : ALARM_ATTENTION, 0, &eo,
+		               &et, &ed, NULL);
+		int64_t end_ms = tr.probes[tr.count - 1].wall_ms;
+		if (verbose)
+			tell_seed(&eo, &tr);
+		score_recurring(&eo, &tr, s->kind, end_ms, &ours);
+		score_recurring(&et, &tr, s->kind, end_ms, &trivial);
+		trace_free(&tr);
+	}
+	if (rc == 0) {
+		print_recurring(s->name, "ours", &ours, s->kind);
+		print_recurring("", "trivial", &trivial, s->kind);
+	}
+	free(eo.e);
+	free(et.e);
+	free(ed.e);
+	free(ours.delays);
+	free(trivial.delays);
 	return rc;
 }
 
@@ -317,7 +501,8 @@ static int run_nab(const char *dir)
 		printf("%-20s (NAB series not found at %s)\n", "nab-ec2-latency", path);
 		return 0;
 	}
-	trace tr = { NULL, 0, { { 0, 0 } }, 0, 0 };
+	trace tr;
+	memset(&tr, 0, sizeof(tr));
 	size_t cap = 0;
 	char line[256];
 	while (fgets(line, sizeof(line), f)) {
@@ -369,7 +554,7 @@ static int run_nab(const char *dir)
 	int rc = -1;
 	if (eo.e && et.e && ed.e && tally_init(&ours, SCENARIO_INCIDENTS_MAX) == 0 &&
 	    tally_init(&trivial, SCENARIO_INCIDENTS_MAX) == 0 &&
-	    run_trace(&tr, 300, false, learn_s, &eo, &et, &ed, NULL) == 0) {
+	    run_trace(&tr, 300, ALARM_ATTENTION, learn_s, &eo, &et, &ed, NULL) == 0) {
 		int64_t end_ms = tr.probes[tr.count - 1].wall_ms;
 		score(&eo, &tr, 300, learn_s, 0, end_ms, &ours);
 		score(&et, &tr, 300, learn_s, 0, end_ms, &trivial);
@@ -428,13 +613,141 @@ static int write_trace(const char *name, const char *seed_arg)
 	return 0;
 }
 
+/* --- real recordings ------------------------------------------------------------
+ * Each series of each folder of ../shared/realdata, replayed at its own
+ * interval: NEEDS_ATTENTION episodes per host-hour, ours and the trivial
+ * rule's, and, where the folder labels moments, how many labelled stretches
+ * (labels an interval and a half apart or less are one) drew an alarm from
+ * an interval before to ten intervals after. */
+
+typedef struct {
+	unsigned stretches, alarmed;
+} label_tally;
+
+static void score_labels(const episodes *x, const recording *r, label_tally *t)
+{
+	int64_t step = (int64_t)(r->interval_s * 1000);
+	for (size_t i = 0; i < r->nlabels;) {
+		size_t j = i;
+		while (j + 1 < r->nlabels && r->labels[j + 1] - r->labels[j] <= step * 3 / 2)
+			j++;
+		int64_t from = r->labels[i] - step, to = r->labels[j] + 10 * step;
+		t->stretches++;
+		for (size_t k = 0; k < x->n; k++)
+			if (x->e[k].start_ms < to && x->e[k].end_ms > from) {
+				t->alarmed++;
+				break;
+			}
+		i = j + 1;
+	}
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The names in dir ending in .csv, sorted; *labels the one that begins with
+ * "labels" (NULL when none).  The caller frees them. */
+static size_t csv_files(const char *dir, char ***out, char **labels)
+{
+	DIR *d = opendir(dir);
+	*out = NULL;
+	*labels = NULL;
+	if (!d)
+		return 0;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 4, ".csv") != 0)
+			continue;
+		if (strncmp(e->d_name, "labels", 6) == 0) {
+			free(*labels);
+			*labels = strdup(e->d_name);
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **p = realloc(*out, cap * sizeof(*p));
+			if (!p)
+				break;
+			*out = p;
+		}
+		if (((*out)[n] = strdup(e->d_name)))
+			n++;
+	}
+	closedir(d);
+	qsort(*out, n, sizeof(char *), cmp_name);
+	return n;
+}
+
+static int run_realdata(const char *root)
+{
+	static const char *const folders[] = { "ripe-atlas-labelled-changes", "ripe-atlas-anchor-week",
+	                                       "cloud-service-latency" };
+	episodes eo = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	episodes et = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	episodes ed = { calloc(EPISODES_MAX, sizeof(episode)), 0, false };
+	if (!eo.e || !et.e || !ed.e) {
+		free(eo.e);
+		free(et.e);
+		free(ed.e);
+		return -1;
+	}
+	printf("\nreal recordings (%s): NEEDS_ATTENTION episodes per host-hour, and labelled stretches alarmed\n"
+	       "%-34s %8s %8s %9s %9s %14s %14s\n", root, "series", "interval", "hours", "ours/h", "trivial/h",
+	       "ours: labels", "trivial: labels");
+	for (size_t f = 0; f < sizeof(folders) / sizeof(folders[0]); f++) {
+		char dir[4200], csv[4500], lab[4500];
+		snprintf(dir, sizeof(dir), "%s/%s", root, folders[f]);
+		char **names, *labels;
+		size_t n = csv_files(dir, &names, &labels);
+		if (n == 0)
+			printf("%-34s (not found at %s)\n", folders[f], dir);
+		if (labels)
+			snprintf(lab, sizeof(lab), "%s/%s", dir, labels);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(csv, sizeof(csv), "%s/%s", dir, names[i]);
+			recording r;
+			char err[512];
+			if (recording_load(csv, labels ? lab : NULL, &r, err, sizeof(err)) != 0) {
+				printf("%-34s (%s)\n", names[i], err);
+				continue;
+			}
+			eo.n = et.n = ed.n = 0;
+			eo.on = et.on = ed.on = false;
+			int rc = run_trace(&r.tr, r.interval_s, ALARM_ATTENTION, 0, &eo, &et, &ed, NULL);
+			double hours = (double)(r.tr.probes[r.tr.count - 1].wall_ms - r.tr.start_ms) / 3600e3;
+			label_tally lo = { 0, 0 }, lt = { 0, 0 };
+			score_labels(&eo, &r, &lo);
+			score_labels(&et, &r, &lt);
+			char so[32] = "-", st[32] = "-", name[64];
+			if (lo.stretches) {
+				snprintf(so, sizeof(so), "%u/%u", lo.alarmed, lo.stretches);
+				snprintf(st, sizeof(st), "%u/%u", lt.alarmed, lt.stretches);
+			}
+			snprintf(name, sizeof(name), "%.20s/%.12s", folders[f], names[i]);
+			if (rc == 0)
+				printf("%-34s %7.0fs %8.0f %9.3f %9.3f %14s %14s\n", name, r.interval_s, hours,
+				       (double)eo.n / hours, (double)et.n / hours, so, st);
+			recording_free(&r);
+			free(names[i]);
+		}
+		free(names);
+		free(labels);
+	}
+	free(eo.e);
+	free(et.e);
+	free(ed.e);
+	return 0;
+}
+
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: " PROG " [--seeds N] [--only NAME] [--nab DIR]\n"
+	fprintf(out, "usage: " PROG " [--seeds N] [--only NAME] [--nab DIR] [--realdata DIR] [--verbose]\n"
+	             "       [--no-recurrence] [--no-htm] [--htm-familiar]\n"
 	             "       " PROG " --write NAME SEED\n"
 	             "Scores the agent's detectors and the trivial 3x-median rule on labelled\n"
 	             "traces (default 20 seeds each).  --write prints one trace as sonar.csv and\n"
-	             "its incidents on stderr.  Scenarios:");
+	             "its incidents on stderr.  --only takes a scenario, nab or realdata.  Scenarios:");
 	for (size_t i = 0; i < SCENARIO_COUNT; i++)
 		fprintf(out, " %s", SCENARIOS[i].name);
 	fprintf(out, "\n");
@@ -443,7 +756,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	long seeds = 20;
-	const char *only = NULL, *nab = NULL;
+	const char *only = NULL, *nab = NULL, *realdata = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
@@ -457,12 +770,22 @@ int main(int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];
-			if (!find_scenario(only)) {
+			if (!find_scenario(only) && strcmp(only, "realdata") != 0 && strcmp(only, "nab") != 0) {
 				fprintf(stderr, PROG ": --only: unknown scenario '%s' (see --help)\n", only);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--verbose") == 0) {
+			verbose = true;
+		} else if (strcmp(argv[i], "--no-recurrence") == 0) {
+			ablate_recurrence = true;
+		} else if (strcmp(argv[i], "--no-htm") == 0) {
+			ablate_htm = true;
+		} else if (strcmp(argv[i], "--htm-familiar") == 0) {
+			htm_familiar = true;
 		} else if (strcmp(argv[i], "--nab") == 0 && i + 1 < argc) {
 			nab = argv[++i];
+		} else if (strcmp(argv[i], "--realdata") == 0 && i + 1 < argc) {
+			realdata = argv[++i];
 		} else {
 			fprintf(stderr, PROG ": unknown or incomplete option '%s' (see --help)\n", argv[i]);
 			return 2;
@@ -472,16 +795,28 @@ int main(int argc, char **argv)
 	printf("%-20s %-8s %9s %9s %9s %8s %9s\n", "scenario", "detector", "caught", "delay", "held",
 	       "false/h", "eval h");
 	calibration cal = { 0, { 0 } };
+	bool printed_recurring = false;
 	for (size_t i = 0; i < SCENARIO_COUNT; i++) {
 		if (only && strcmp(only, SCENARIOS[i].name) != 0)
 			continue;
-		if (run_scenario(&SCENARIOS[i], (unsigned)seeds, &cal) != 0) {
+		if (scenario_recurring(SCENARIOS[i].kind) && !printed_recurring) {
+			printf("\nwhat recurs: %ld seeds a class, parameters drawn per seed; judged from the 6th recurrence on\n"
+			       "%-20s %-8s %9s %9s %9s %8s %9s  %s\n", seeds, "scenario", "detector", "caught", "delay",
+			       "alarmed", "false/h", "eval h", "incident kinds caught");
+			printed_recurring = true;
+		}
+		if ((scenario_recurring(SCENARIOS[i].kind) ? run_recurring(&SCENARIOS[i], (unsigned)seeds)
+		                                            : run_scenario(&SCENARIOS[i], (unsigned)seeds, &cal)) != 0) {
 			fprintf(stderr, PROG ": out of memory\n");
 			return 1;
 		}
 		fflush(stdout);
 	}
-	if (nab && !only && run_nab(nab) != 0) {
+	if (nab && (!only || strcmp(only, "nab") == 0) && run_nab(nab) != 0) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	if (realdata && (!only || strcmp(only, "realdata") == 0) && run_realdata(realdata) != 0) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}

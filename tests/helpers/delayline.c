@@ -1,7 +1,7 @@
 /* delayline.c - a wire of a fixed delay between two network namespaces,
  * for the tests and benchmarks on a kernel without netem.
  *
- *   delayline NETNS_A TUN_A NETNS_B TUN_B DELAY_US
+ *   delayline NETNS_A TUN_A NETNS_B TUN_B DELAY_US [LOSS_PERCENT]
  *
  * Makes the TUN device TUN_A in the namespace NETNS_A and TUN_B in NETNS_B
  * (ip netns names), prints "ready" once both exist (the caller then gives
@@ -9,7 +9,11 @@
  * sends to the other DELAY_US microseconds later, in order, until SIGTERM.
  * It runs under SCHED_FIFO with its memory locked where the system lets
  * it, so the delay is the wire's and does not stretch when the CPUs are
- * busy: a probe's true response time is what a capture on TUN_A sees. */
+ * busy: a probe's true response time is what a capture on TUN_A sees.
+ *
+ * With LOSS_PERCENT, SIGUSR1 makes the wire lose that share of the packets
+ * from A to B, at random, and SIGUSR2 makes it whole again (it starts
+ * whole): the loss netem would give, on a kernel without it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -17,6 +21,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +46,10 @@ typedef struct {
 	size_t head, n;
 } direction;
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, lossy;
 static void on_term(int sig) { (void)sig; stopping = 1; }
+static void on_loss(int sig) { lossy = sig == SIGUSR1; }
+static unsigned loss_percent;
 
 static int64_t now_ns(void)
 {
@@ -78,14 +85,16 @@ static int make_tun(const char *name)
 	return fd;
 }
 
-/* Takes what waits on d->in. */
-static void take(direction *d, int64_t delay)
+/* Takes what waits on d->in; lose: this direction loses packets while lossy. */
+static void take(direction *d, int64_t delay, bool lose)
 {
 	while (d->n < QUEUE) {
 		packet *p = &d->q[(d->head + d->n) % QUEUE];
 		ssize_t n = read(d->in, p->data, sizeof(p->data));
 		if (n <= 0)
 			return;
+		if (lose && lossy && (unsigned)(random() % 100) < loss_percent)
+			continue;
 		p->len = (uint16_t)n;
 		p->due = now_ns() + delay;
 		d->n++;
@@ -113,10 +122,12 @@ static int64_t give(direction *d)
 
 int main(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr, "usage: delayline NETNS_A TUN_A NETNS_B TUN_B DELAY_US\n");
+	if (argc != 6 && argc != 7) {
+		fprintf(stderr, "usage: delayline NETNS_A TUN_A NETNS_B TUN_B DELAY_US [LOSS_PERCENT]\n");
 		return 2;
 	}
+	loss_percent = argc == 7 ? (unsigned)atoi(argv[6]) : 0;
+	srandom((unsigned)now_ns());
 	int64_t delay = (int64_t)atol(argv[5]) * 1000;
 	int a = enter(argv[1]) == 0 ? make_tun(argv[2]) : -1;
 	int b = a >= 0 && enter(argv[3]) == 0 ? make_tun(argv[4]) : -1;
@@ -129,6 +140,8 @@ int main(int argc, char **argv)
 	mlockall(MCL_CURRENT | MCL_FUTURE);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
+	signal(SIGUSR1, on_loss);
+	signal(SIGUSR2, on_loss);
 	direction ab = { a, b, calloc(QUEUE, sizeof(packet)), 0, 0 };
 	direction ba = { b, a, calloc(QUEUE, sizeof(packet)), 0, 0 };
 	if (!ab.q || !ba.q)
@@ -146,9 +159,9 @@ int main(int argc, char **argv)
 		struct timespec ts = { wait / 1000000000, wait % 1000000000 };
 		if (ppoll(p, 2, &ts, NULL) > 0) {
 			if (p[0].revents & POLLIN)
-				take(&ab, delay);
+				take(&ab, delay, true);
 			if (p[1].revents & POLLIN)
-				take(&ba, delay);
+				take(&ba, delay, false);
 		}
 	}
 	return 0;

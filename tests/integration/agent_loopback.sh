@@ -11,7 +11,7 @@ check "agent exits 0 after --duration" test $? -eq 0
 check "sonar.csv header" test "$(head -1 logs/sonar.csv)" = "timestamp,host,rtt_ns"
 check "fd.csv header" test "$(head -1 logs/fd.csv)" = "timestamp,host,rtt_ns,status,phi"
 check "htm.csv header" test "$(head -1 logs/htm.csv)" = "timestamp,host,log10_rtt_us,prediction,anomaly_score"
-check "attention.csv header" test "$(head -1 logs/attention.csv)" = "timestamp,host,state,phi,anomaly_score"
+check "attention.csv header" test "$(head -1 logs/attention.csv)" = "timestamp,host,state,phi,anomaly_score,reason"
 check "stderr names the probe method" grep -q "by icmp\|by tcp" stderr.txt
 n4=$(rows_for logs/sonar.csv 127.0.0.1 | wc -l); n6=$(rows_for logs/sonar.csv ::1 | wc -l)
 check "about 10 probes per host in 2 s at 0.2 s ($n4, $n6)" test "$n4" -ge 8 -a "$n4" -le 11 -a "$n6" -ge 8 -a "$n6" -le 11

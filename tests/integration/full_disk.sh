@@ -37,7 +37,7 @@ torn() { # lines of CSV file $1 that are not whole rows of $2 fields
 }
 check "sonar.csv holds whole rows only ($(torn disk/logs/sonar.csv 3) torn)" test "$(torn disk/logs/sonar.csv 3)" -eq 0
 check "fd.csv holds whole rows only ($(torn disk/logs/fd.csv 5) torn)" test "$(torn disk/logs/fd.csv 5)" -eq 0
-check "attention.csv holds whole rows only" test "$(torn disk/logs/attention.csv 5)" -eq 0
+check "attention.csv holds whole rows only" test "$(torn disk/logs/attention.csv 6)" -eq 0
 check "and rows from after the disk had room again" \
 	bash -c "tail -1 disk/logs/sonar.csv | cut -c1-19 | xargs -I{} date -ud {} +%s | awk -v f=$freed '{ exit !(\$1 >= f) }'"
 

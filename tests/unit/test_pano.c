@@ -16,6 +16,9 @@
 #include "pano/node/inference.h"
 #include "pano/common/natural.h"
 #include "pano/node/store.h"
+#include "pano/node/wire.h"
+#include "pano/client/client.h"
+#include "pano/common/arena.h"
 #include "pano/common/strmap.h"
 #include "pano/common/text.h"
 
@@ -59,7 +62,7 @@ static pano_obs obs1(pano_store *s, int64_t sec, const char *name, int status, f
 {
 	char err[128];
 	pano_obs o = { sec, 0, 1, malloc(sizeof(pano_metric)) };
-	o.metrics[0] = (pano_metric){ pano_store_intern(s, name, err, sizeof(err)), (uint8_t)status, score };
+	o.metrics[0] = (pano_metric){ pano_store_intern(s, name, err, sizeof(err)), (uint8_t)status, score, NULL };
 	return o;
 }
 
@@ -374,6 +377,41 @@ static void names_are_text(void **state)
 }
 
 /* A report refused after its metric names were interned gives them back. */
+static void a_reason_travels_and_a_hostile_one_is_refused(void **state)
+{
+	(void)state;
+	pano_limits l = pano_limits_default();
+	pano_store *s = pano_store_new(&l);
+	char err[160];
+	pano_one_metric_report x;
+	pano_one_metric_report_init(&x, "o", "h", "rtt", PANO_UNHEALTHY, 30.0f, 1795428000, 0);
+	x.value.reason = "slow 4.2x baseline for 40 s";
+	pano_obs o;
+	assert_int_equal(pano_obs_from_pb(s, &x.observation, 1795428000, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.metrics[0].reason, "slow 4.2x baseline for 40 s");
+	arena *a = arena_new();
+	Panorama__Observation *back = wire_obs(a, &o);
+	assert_string_equal(back->metrics[0]->value->value->reason, "slow 4.2x baseline for 40 s");
+	pano_obs again;
+	assert_int_equal(pano_obs_from_pb(s, back, 1795428000, &again, err, sizeof(err)), 0);
+	assert_true(pano_obs_equal(&o, &again));
+	pano_obs_clear(&again);
+	pano_obs_clear(&o);
+	arena_free(a);
+	/* control characters, or longer than PANO_REASON_MAX - 1 bytes */
+	x.value.reason = "slow\nFAKE LOG LINE";
+	assert_int_equal(pano_obs_from_pb(s, &x.observation, 1795428000, &o, err, sizeof(err)), -1);
+	char longer[PANO_REASON_MAX + 1];
+	memset(longer, 'x', PANO_REASON_MAX);
+	longer[PANO_REASON_MAX] = '\0';
+	x.value.reason = longer;
+	assert_int_equal(pano_obs_from_pb(s, &x.observation, 1795428000, &o, err, sizeof(err)), -1);
+	longer[PANO_REASON_MAX - 1] = '\0';
+	assert_int_equal(pano_obs_from_pb(s, &x.observation, 1795428000, &o, err, sizeof(err)), 0);
+	pano_obs_clear(&o);
+	pano_store_free(s);
+}
+
 static void refused_reports_use_no_name_budget(void **state)
 {
 	(void)state;
@@ -451,6 +489,7 @@ int main(void)
 		cmocka_unit_test(natural_order),
 		cmocka_unit_test(names_are_text),
 		cmocka_unit_test(refused_reports_use_no_name_budget),
+		cmocka_unit_test(a_reason_travels_and_a_hostile_one_is_refused),
 		cmocka_unit_test(strmap_put_get_remove),
 		cmocka_unit_test(view_keeps_newest_ten_and_drops_duplicates),
 		cmocka_unit_test(view_inference_averages_two_of_a_status),

@@ -184,9 +184,9 @@ static void pipeline_writes_fd_and_attention_rows(void **state)
 	f = fopen(path, "r");
 	assert_non_null(fgets(line, sizeof(line), f));
 	assert_non_null(fgets(line, sizeof(line), f));
-	assert_string_equal(line, "1970-01-01T00:00:01.000Z,10.0.0.1,HEALTHY,0.000,\n");
+	assert_string_equal(line, "1970-01-01T00:00:01.000Z,10.0.0.1,HEALTHY,0.000,,\n");
 	assert_non_null(fgets(line, sizeof(line), f));
-	assert_string_equal(line, "1970-01-01T00:00:02.000Z,10.0.0.1,PENDING,1447648.273,\n");
+	assert_string_equal(line, "1970-01-01T00:00:02.000Z,10.0.0.1,PENDING,1447648.273,,\n");
 	assert_null(fgets(line, sizeof(line), f));
 	fclose(f);
 }
