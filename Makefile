@@ -48,7 +48,7 @@ LIBS_PANO     := -lsqlite3 $(LIBS_CLIENT)
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
 	bin/sonar-plot bin/nab-score bin/htm-detect bin/sonar-keygen
 
-.PHONY: all clean deps check-deps test unit-tests bench scenario fuzz install uninstall man
+.PHONY: all clean deps deps-build check-deps test test-run unit-tests bench bench-run scenario fuzz install uninstall man
 # Keep the objects of pattern-rule chains (make would delete them as
 # intermediates, after the test summary line).  Not .SECONDARY: with no
 # prerequisites, which would stop make rebuilding a missing archive.
@@ -101,9 +101,21 @@ $(eval $(call BUILD_TREE,build-san,$(CC),$(CSTD) $(WARN) $(SANFLAGS),$(GEN_CFLAG
 $(eval $(call BUILD_TREE,build-fuzz,clang,$(CSTD) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(GEN_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link))
 
 # The client library other programs report with (pano/client/panorama.h):
-# the client and common floors in one archive.
-build/libcloudsonar.a: $(PANO_CLIENT_SRC:%.c=build/%.o) $(PANO_COMMON_SRC:%.c=build/%.o) $(GEN_OBJ)
-	rm -f $@; ar rcs $@ $^
+# the objects it needs linked into one, of which only the
+# header's functions stay global (the names that are in the header); the
+# rest (strmap_*, arena_*, publisher_*, the protobuf descriptors) cannot
+# collide with a program's own.  tests/integration/install.sh checks it
+# with nm.
+LIBCLOUDSONAR_API := panorama_reporter_new panorama_reporter_free panorama_report panorama_inferred
+# what the API reaches (a program that links it needs only libzmq and
+# protobuf-c): install.sh builds a program against it
+LIBCLOUDSONAR_OBJ := $(addprefix build/pano/,client/panorama.o client/client.o common/cert.o common/clock.o \
+	common/curve.o common/endpoint.o common/model.o common/regfile.o common/text.o) $(GEN_OBJ)
+build/libcloudsonar.a: $(LIBCLOUDSONAR_OBJ)
+	rm -f $@ build/cloudsonar.o
+	ld -r -o build/cloudsonar.o $^
+	objcopy $(LIBCLOUDSONAR_API:%=--keep-global-symbol=%) build/cloudsonar.o
+	ar rcs $@ build/cloudsonar.o
 LIBS_CLOUDSONAR := -lzmq -lprotobuf-c -lm -lpthread
 
 # Man pages: one scdoc source a page, docs/man/NAME.SECTION.scd.
@@ -166,9 +178,12 @@ UNIT_SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build-san/tests/%)
 TOOL_OBJ     := tools/csv_reader.o tools/logrules.o tools/logfollow.o
 
 build/tests/%: build/tests/unit/%.o $(addprefix build/,$(TOOL_OBJ)) build/libsonar.a $(NODE_LIBS) build/libdetector.a
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)
+	$(CC) $(CFLAGS) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)
 build-san/tests/%: build-san/tests/unit/%.o $(addprefix build-san/,$(TOOL_OBJ)) build-san/libsonar.a $(SAN_NODE_LIBS) build-san/libdetector.a
-	$(CC) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)
+	$(CC) $(SANFLAGS) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_AGENT) $(LIBS_PANO)
+# test_oom fails allocations on purpose: our code's allocations go through it
+build/tests/test_oom build-san/tests/test_oom: TEST_LDFLAGS := \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
 unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 
@@ -186,8 +201,12 @@ build/tests/pano-%: build/tests/helpers/pano_%.o $(NODE_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PANO)
 
 FUZZ_SMOKE_SECONDS ?= 10
-test: check-deps all unit-tests $(HELPERS)
-	@tools/deps.sh check $(TEST_PACKAGES)
+# make test installs what the build and the tests need (as root; else it
+# says what to install), then runs them.
+test:
+	@tools/deps.sh install $(DEB_PACKAGES) $(TEST_PACKAGES)
+	@$(MAKE) --no-print-directory test-run
+test-run: all unit-tests $(HELPERS)
 	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory $(FUZZ_BIN); fi
 	@FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/run-all.sh $(UNIT_BIN) $(UNIT_SAN_BIN)
 
@@ -204,8 +223,10 @@ build/tests/detection-scorecard: build/tests/bench/detection_scorecard.o build/t
 scenario: check-deps all
 	@bash tests/integration/gray_failure.sh
 
-bench: check-deps all build/tests/pano-bench build/tests/detection-scorecard build/tests/delayline
-	@tools/deps.sh check $(BENCH_PACKAGES)
+bench:
+	@tools/deps.sh install $(DEB_PACKAGES) $(BENCH_PACKAGES)
+	@$(MAKE) --no-print-directory bench-run
+bench-run: all build/tests/pano-bench build/tests/detection-scorecard build/tests/delayline
 	@tests/bench/detection-bench.sh
 	@tests/bench/accuracy-bench.sh
 	@tests/bench/scrape-bench.sh
@@ -233,9 +254,12 @@ fuzz: check-deps
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # --- dependencies ------------------------------------------------------------
-# check-deps installs what is missing when run as root, else says how.
+# check-deps (before every build) only says what is missing and stops;
+# installing is explicit: make deps, or make test, make bench, ./run.sh.
 check-deps:
 	@tools/deps.sh check $(DEB_PACKAGES)
+deps-build:
+	@tools/deps.sh install $(DEB_PACKAGES)
 deps:
 	@tools/deps.sh install $(DEB_PACKAGES) $(TEST_PACKAGES) $(BENCH_PACKAGES)
 
@@ -246,8 +270,10 @@ clean:
 
 # --- install: make install [PREFIX=/usr/local] [DESTDIR=staging] ---------------
 # Programs to PREFIX/bin, their man pages, the client library (header,
-# archive, pkg-config file); systemd units (pointing at PREFIX/bin) and the
-# logrotate file; the docs and the Prometheus examples to PREFIX/share.
+# archive, pkg-config file); systemd units (pointing at PREFIX/bin), the
+# node's config (unless one is there), the logrotate file and the cron file
+# (its job commented out); the docs, laid out as in the repository, and the
+# Prometheus examples to PREFIX/share.
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -257,7 +283,9 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 install: all man build/libcloudsonar.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
-		$(DESTDIR)$(DOCDIR)/prometheus $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(SYSCONFDIR)/cron.d $(DESTDIR)$(SYSCONFDIR)/cloudsonar \
+		$(DESTDIR)$(DOCDIR)/prometheus $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/tools/examples \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/cloudsonar
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(filter %.1,$(MAN)) $(DESTDIR)$(MANDIR)/man1/
@@ -273,8 +301,17 @@ install: all man build/libcloudsonar.a
 			>$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
 	done
 	install -m 644 tools/logrotate/cloudsonar $(DESTDIR)$(SYSCONFDIR)/logrotate.d/cloudsonar
-	install -m 644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' tools/cron/sonar-agent >$(DESTDIR)$(SYSCONFDIR)/cron.d/sonar-agent
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/cron.d/sonar-agent
+	# the node's config, never over one that is there
+	[ -e $(DESTDIR)$(SYSCONFDIR)/cloudsonar/hview-server.cfg ] || \
+		install -m 644 tools/systemd/hview-server.cfg $(DESTDIR)$(SYSCONFDIR)/cloudsonar/hview-server.cfg
+	# the docs as the repository lays them out, so that their links hold
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -m 644 tools/examples/*.png $(DESTDIR)$(DOCDIR)/tools/examples/
 	install -m 644 tools/prometheus/* $(DESTDIR)$(DOCDIR)/prometheus/
+	install -m 644 tools/systemd/hview-server.cfg $(DESTDIR)$(DOCDIR)/examples/hview-server.cfg
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BIN)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN))))
@@ -282,5 +319,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libcloudsonar.a $(DESTDIR)$(LIBDIR)/pkgconfig/cloudsonar.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/cloudsonar
 	rm -f $(DESTDIR)$(UNITDIR)/hview-server.service $(DESTDIR)$(UNITDIR)/sonar-agent.service
-	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/cloudsonar
+	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/cloudsonar $(DESTDIR)$(SYSCONFDIR)/cron.d/sonar-agent
+	@[ ! -e $(DESTDIR)$(SYSCONFDIR)/cloudsonar/hview-server.cfg ] || \
+		echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/cloudsonar/hview-server.cfg is kept (your config)"
 	rm -rf $(DESTDIR)$(DOCDIR)

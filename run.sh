@@ -23,7 +23,8 @@ case "${1:-}" in
 	[ -n "${1:-}" ] && exit 0 || exit 2
 	;;
 esac
-if ! make -s all >/dev/null; then
+# the packages the build needs: installed when run as root, else named
+if ! make -s deps-build || ! make -s all >/dev/null; then
 	echo "run.sh: build failed (see the messages above)" >&2
 	exit 1
 fi

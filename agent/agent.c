@@ -14,7 +14,9 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "pano/common/model.h"
@@ -36,81 +38,9 @@
 /* The detector state's file, in the state directory. */
 #define STATE_FILE "phi.state"
 
-static void sonar_row(agent *a, size_t slot, int64_t wall_ms, probe_status st, int64_t rtt_ns)
-{
-	char ts[TIMEFMT_LEN];
-	timefmt_format(wall_ms, ts);
-	FILE *sonar = csvlogs_file(a->logs, LOG_SONAR);
-	if (st == PROBE_OK)
-		fprintf(sonar, "%s,%s,%lld\n", ts, a->slots[slot].t.name, (long long)rtt_ns);
-	else
-		fprintf(sonar, "%s,%s,\n", ts, a->slots[slot].t.name);
-}
-
-/* A burst's outcome: its probes' rows in sonar.csv, together and all with
- * the burst's time (sonar-replay tells the bursts apart by it), then the
- * detectors. */
-static void finish_burst(agent *a, size_t slot)
-{
-	host_slot *h = &a->slots[slot];
-	if (h->got == 0)
-		return;
-	for (unsigned i = 0; i < h->got; i++)
-		sonar_row(a, slot, h->burst_wall_ms, h->outcomes[i].status, h->outcomes[i].rtt_ns);
-	pipeline_observe_burst(a->pipe, slot, h->burst_wall_ms, h->outcomes, h->got);
-	h->got = 0;
-}
-
-static void complete(agent *a, size_t slot, probe_status st, int64_t rtt_ns)
-{
-	host_slot *h = &a->slots[slot];
-	h->inflight = false;
-	a->inflight--;
-	if (st == PROBE_OK)
-		a->counts.answered++;
-	else if (st == PROBE_TIMEOUT)
-		a->counts.lost++;
-	else
-		a->counts.errors++;
-	if (st == PROBE_OK && rtt_ns < 0)
-		rtt_ns = 0;
-	if (h->burst <= 1) {
-		sonar_row(a, slot, h->send_wall_ms, st, rtt_ns);
-		pipeline_observe(a->pipe, slot, h->send_wall_ms, st, rtt_ns);
-		return;
-	}
-	if (h->got < PIPELINE_BURST_MAX)
-		h->outcomes[h->got++] = (probe_outcome){ st, rtt_ns };
-	if (h->burst_of % h->burst == h->burst - 1) /* its last probe */
-		finish_burst(a, slot);
-}
-
-void agent_probe_done(void *ctx, uint32_t slot, uint32_t gen, probe_status st, int64_t rtt_ns)
-{
-	agent *a = ctx;
-	if (slot >= a->nslots || !a->slots[slot].live || !a->slots[slot].inflight || a->slots[slot].gen != gen)
-		return; /* stale: already timed out, or its target left */
-	complete(a, slot, st, rtt_ns);
-}
-
-/* What promfile labels a host's series with. */
-static void describe_host(void *ctx, size_t slot, promfile_host *out)
-{
-	agent *a = ctx;
-	hosts_address(a, slot, out->address, sizeof(out->address));
-	if (slot >= a->nslots || !a->slots[slot].live)
-		return;
-	const host_slot *h = &a->slots[slot];
-	out->method = h->method;
-	out->group = h->t.group;
-	out->labels = (const char *const *)h->t.labels;
-	out->nlabels = h->t.nlabels;
-	out->unprobed = h->unresolvable ? h->why : NULL;
-}
-
 static promfile_labels labels_of(agent *a)
 {
-	return (promfile_labels){ describe_host, a };
+	return (promfile_labels){ hosts_describe, a };
 }
 
 /* The metrics' snapshot: a new one at most once a second, and none while
@@ -192,100 +122,12 @@ static void signal_ready(watch *w, uint32_t events)
 	}
 }
 
-static void expire_timeouts(agent *a, int64_t now)
-{
-	due_entry e;
-	while (due_peek(&a->deadlines, &e) && e.at <= now) {
-		due_pop(&a->deadlines);
-		host_slot *h = e.slot < a->nslots ? &a->slots[e.slot] : NULL;
-		if (h && h->live && h->inflight && h->gen == e.gen) {
-			engine_cancel(h->engine, e.slot);
-			complete(a, e.slot, PROBE_TIMEOUT, -1);
-		}
-	}
-}
-
-/* Probe number k of slot, due at due. */
-static void send_one(agent *a, uint32_t slot, uint64_t k, int64_t due, int64_t now)
-{
-	host_slot *h = &a->slots[slot];
-	bool last_of_burst = h->burst > 1 && k % h->burst == h->burst - 1;
-	if (h->burst > 1 && k % h->burst == 0) {
-		finish_burst(a, slot); /* what is left of the previous one (a stall skipped its end) */
-		h->burst_wall_ms = clock_wall_ms();
-	}
-	/* A name that does not resolve is a probe that could not be sent:
-	 * its host is seen failing (and then DEAD), not silently absent. */
-	if (!h->resolved && h->unresolvable && now - due <= h->interval_ns) {
-		a->counts.unresolved++;
-		h->inflight = true;
-		a->inflight++;
-		h->burst_of = k;
-		h->send_wall_ms = clock_wall_ms();
-		complete(a, slot, PROBE_ERROR, -1);
-		return;
-	}
-	/* After a stall (SIGSTOP, a suspended VM) skip what is more than an
-	 * interval overdue instead of sending it all in one burst; and wait
-	 * for a name's first answer. */
-	if (now - due > h->interval_ns || !h->resolved) {
-		if (!h->resolved)
-			a->counts.unresolved++;
-		else
-			a->counts.skipped++;
-		if (last_of_burst)
-			finish_burst(a, slot);
-		return;
-	}
-	if (h->inflight) { /* only when the timeout is the whole period, to the ns */
-		engine_cancel(h->engine, slot);
-		complete(a, slot, PROBE_TIMEOUT, -1);
-		h = &a->slots[slot];
-	}
-	h->gen++;
-	h->inflight = true;
-	a->inflight++;
-	h->burst_of = k;
-	h->send_wall_ms = clock_wall_ms();
-	if (due_push(&a->deadlines, now + h->timeout_ns, slot, h->gen) != 0) {
-		complete(a, slot, PROBE_ERROR, -1); /* out of memory: no deadline, no probe */
-		return;
-	}
-	lateness_record(&a->lateness, now - due);
-	a->counts.sent++;
-	uint32_t gen = h->gen;
-	if (engine_send(h->engine, slot, gen, (struct sockaddr *)&h->addr, h->addrlen) != PROBE_OK) {
-		h = &a->slots[slot];
-		if (h->inflight && h->gen == gen)
-			complete(a, slot, PROBE_ERROR, -1);
-	}
-}
-
-static void send_due(agent *a, int64_t now)
-{
-	due_entry e;
-	while (due_peek(&a->due, &e) && e.at <= now) {
-		due_pop(&a->due);
-		host_slot *h = e.slot < a->nslots ? &a->slots[e.slot] : NULL;
-		if (!h || !h->live || h->epoch != e.gen)
-			continue; /* its target left, or is probed another way now */
-		uint64_t k = h->next_probe++;
-		if (due_push(&a->due, schedule_due(h->phase_ns, h->interval_ns, h->burst, h->next_probe), e.slot,
-		             h->epoch) != 0)
-			fprintf(stderr, "%s: out of memory: %s is no longer probed\n", a->cfg->prog, h->t.name);
-		send_one(a, e.slot, k, e.at, now);
-		now = clock_mono_ns();
-	}
-	for (size_t i = 0; i < a->nengines; i++)
-		engine_flush(a->engines[i].engine);
-}
-
 static void save_state(agent *a)
 {
 	char err[512] = "";
 	int64_t started = clock_mono_ns();
 	if (pipeline_save_state(a->pipe, &a->state_dir, STATE_FILE, err, sizeof(err)) != 0)
-		fprintf(stderr, "%s: saving state: %s\n", a->cfg->prog, err);
+		pano_log(PANO_LOG_WARN, "saving state: %s", err);
 	a->last_save_ns = clock_mono_ns() - started;
 }
 
@@ -298,11 +140,9 @@ static int load_state(agent *a)
 		return 0;
 	char moved[PATH_MAX + 64];
 	if (statefile_set_aside(&a->state_dir, STATE_FILE, moved, sizeof(moved)) == 0)
-		fprintf(stderr, "%s: state %s; moved to %s, starting fresh\n",
-		        a->cfg->prog, err, moved);
+		pano_log(PANO_LOG_WARN, "state %s; moved to %s, starting fresh", err, moved);
 	else
-		fprintf(stderr, "%s: state %s; cannot move it aside (%s), starting fresh\n",
-		        a->cfg->prog, err, strerror(errno));
+		pano_log(PANO_LOG_ERROR, "state %s; cannot move it aside (%s), starting fresh", err, strerror(errno));
 	return 0;
 }
 
@@ -371,13 +211,12 @@ static void say_htm_budget(agent *a, bool at_start)
 	double budget = a->cfg->det.htm_budget_mb * (1 << 20);
 	size_t room = each ? (size_t)(budget / (double)each) : 0;
 	if (at_start && each && (double)a->live * (double)each > budget)
-		fprintf(stderr, "%s: HTM for %zu targets needs %.0f MB (%zu kB a model), more than the budget of %.0f MB "
-		        "(--htm-budget): %zu get a model, the others run on phi and the baseline (see --no-htm)\n",
-		        a->cfg->prog, a->live, (double)a->live * (double)each / (1 << 20), each / 1024, budget / (1 << 20),
+		pano_log(PANO_LOG_WARN, "HTM for %zu targets needs %.0f MB (%zu kB a model), more than the budget of %.0f MB "
+		        "(--htm-budget): %zu get a model, the others run on phi and the baseline (see --no-htm)", a->live, (double)a->live * (double)each / (1 << 20), each / 1024, budget / (1 << 20),
 		        room);
 	else if (!at_start && denied > a->htm_denied_said)
-		fprintf(stderr, "%s: HTM budget full (%zu models, %.0f MB): %zu host%s without a model now, on phi and the "
-		        "baseline only\n", a->cfg->prog, models, budget / (1 << 20), denied, denied == 1 ? "" : "s");
+		pano_log(PANO_LOG_WARN, "HTM budget full (%zu models, %.0f MB): %zu host%s without a model now, on phi and the "
+		        "baseline only", models, budget / (1 << 20), denied, denied == 1 ? "" : "s");
 	if (!at_start)
 		a->htm_denied_said = denied;
 }
@@ -395,15 +234,15 @@ static void reload_targets(agent *a, bool forced)
 	char err[600];
 	target_list fresh;
 	if (targets_load_in(&a->targets_dir, a->targets_name, &fresh, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: --targets: %s; keeping the %zu targets running\n", a->cfg->prog, err, a->live);
+		pano_log(PANO_LOG_WARN, "--targets: %s; keeping the %zu targets running", err, a->live);
 		return;
 	}
 	targets_free(&a->static_targets);
 	a->static_targets = fresh;
 	if (apply_targets(a, err, sizeof(err)) != 0)
-		fprintf(stderr, "%s: --targets: %s\n", a->cfg->prog, err);
+		pano_log(PANO_LOG_WARN, "--targets: %s", err);
 	const target_change *c = &a->last_change;
-	fprintf(stderr, "%s: targets reloaded: %zu (%zu added, %zu removed, %zu changed, %zu kept)\n", a->cfg->prog,
+	pano_log(PANO_LOG_INFO, "targets reloaded: %zu (%zu added, %zu removed, %zu changed, %zu kept)",
 	        a->live, c->added, c->removed, c->restarted, c->kept);
 }
 
@@ -422,10 +261,10 @@ static void mesh_ready(watch *w, uint32_t events)
 	a->nmembers = n;
 	char err[600];
 	if (apply_targets(a, err, sizeof(err)) != 0)
-		fprintf(stderr, "%s: --mesh: %s\n", a->cfg->prog, err);
+		pano_log(PANO_LOG_WARN, "--mesh: %s", err);
 	const target_change *c = &a->last_change;
 	if (c->added || c->removed)
-		fprintf(stderr, "%s: mesh %s: probing %zu host%s (%zu joined, %zu left)\n", a->cfg->prog,
+		pano_log(PANO_LOG_INFO, "mesh %s: probing %zu host%s (%zu joined, %zu left)",
 		        a->cfg->mesh_group, a->live, a->live == 1 ? "" : "s", c->added, c->removed);
 }
 
@@ -492,16 +331,41 @@ static int drop_root(agent *a, const char *state_dir, bool log_ours, bool state_
 	}
 	a->dropped = r.dropped;
 	if (r.dropped && a->cfg->targets_file && faccessat(a->targets_dir.fd, a->targets_name, R_OK, 0) != 0)
-		fprintf(stderr, "%s: --targets: %s cannot be read by %s, the user the agent runs as: changes to it will "
-		        "not be seen (open it and its folder to that user, or see --user)\n", a->cfg->prog,
+		pano_log(PANO_LOG_ERROR, "--targets: %s cannot be read by %s, the user the agent runs as: changes to it will "
+		        "not be seen (open it and its folder to that user, or see --user)",
 		        a->cfg->targets_file, r.user);
 	if (r.dropped)
-		fprintf(stderr, "%s: running as %s (uid %u) from now on%s\n", a->cfg->prog, r.user, r.uid,
+		pano_log(PANO_LOG_INFO, "running as %s (uid %u) from now on%s", r.user, r.uid,
 		        raw ? ", keeping CAP_NET_RAW for raw ICMP sockets (liboping opens them as it probes)" : "");
 	else if (geteuid() == 0)
-		fprintf(stderr, "%s: running as root (--user root): only raw ICMP needs a privilege, CAP_NET_RAW\n",
-		        a->cfg->prog);
+		pano_log(PANO_LOG_INFO, "running as root (--user root): only raw ICMP needs a privilege, CAP_NET_RAW");
 	return 0;
+}
+
+
+/* Holds the observer's name on this host for as long as the agent runs: an
+ * abstract Unix socket named after it, which the kernel releases with the
+ * process (kill -9 included) and which needs no file or privilege.  A
+ * second agent reporting under the same name finds it taken (-1 with
+ * errno EADDRINUSE): two agents' observations of one host would otherwise
+ * mix in one view.  Per network namespace, as agents are. */
+static int claim_observer(const char *observer)
+{
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	int n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "cloudsonar-observer/%s", observer);
+	if (n < 0)
+		return -1;
+	size_t len = (size_t)n < sizeof(sa.sun_path) - 1 ? (size_t)n : sizeof(sa.sun_path) - 1;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
@@ -509,7 +373,8 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	a->cfg = cfg;
 	a->interval_ns = (int64_t)(cfg->det.interval_s * 1e9 + 0.5);
 	a->timeout_ns = (int64_t)(cfg->det.timeout_s * 1e9 + 0.5);
-	a->sigfd = a->epfd = a->lock_fd = -1;
+	a->sigfd = a->epfd = a->lock_fd = a->observer_fd = -1;
+	a->log = pano_logger_daemon();
 	if (!(a->by_name = strmap_new())) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -550,7 +415,7 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 
-	a->logs = csvlogs_open(cfg->det.log_dir, LOG_ALL, err, errlen);
+	a->logs = csvlogs_open(cfg->det.log_dir, LOG_ALL, &a->log, err, errlen);
 	if (!a->logs)
 		return -1;
 	pipeline_params pp;
@@ -583,22 +448,26 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	if (!engine)
 		return -1;
 	size_t n = cfg->targets ? cfg->targets->n : 0;
-	fprintf(stderr, "%s: probing %zu host%s every %g s by %s\n", cfg->prog, n, n == 1 ? "" : "s",
+	pano_log(PANO_LOG_INFO, "probing %zu host%s every %g s by %s", n, n == 1 ? "" : "s",
 	        cfg->det.interval_s, engine->name);
 	if (engine->why[0])
-		fprintf(stderr, "%s: %s: %s\n", cfg->prog, cfg->method.method == METHOD_AUTO ? "--method auto" : "--method icmp",
+		pano_log(PANO_LOG_INFO, "%s: %s", cfg->method.method == METHOD_AUTO ? "--method auto" : "--method icmp",
 		        engine->why);
 
 	if (cfg->nservers) {
 		char queue[PATH_MAX + 32];
 		snprintf(queue, sizeof(queue), "%.4000s/publish.queue", state_dir);
-		a->pub = publisher_new(cfg->servers, cfg->curves, cfg->nservers, cfg->observer, queue, cfg->prog, err,
+		a->pub = publisher_new(cfg->servers, cfg->curves, cfg->nservers, cfg->observer, queue, &a->log, err,
 		                       errlen);
 		if (!a->pub)
 			return -1;
 		pipeline_set_reporter(a->pipe, pipeline_report_to_publisher, a->pub);
-		fprintf(stderr, "%s: reporting to Panorama %s as observer %s%s\n", cfg->prog, cfg->servers[0],
+		pano_log(PANO_LOG_INFO, "reporting to Panorama %s as observer %s%s", cfg->servers[0],
 		        cfg->observer, cfg->curves ? " (CURVE)" : " without CURVE keys (plain text; see --key)");
+		a->observer_fd = claim_observer(cfg->observer);
+		if (a->observer_fd < 0 && errno == EADDRINUSE)
+			pano_log(PANO_LOG_WARN, "another sonar-agent on this host already reports as observer %s: the two "
+			        "agents' views of a host will mix in Panorama; give one of them its own --observer NAME", cfg->observer);
 	}
 	a->res = resolver_new(a->interval_ns > INT64_C(1000000000) ? a->interval_ns : INT64_C(1000000000),
 	                      (int64_t)(cfg->resolve_every_s * 1e9), err, errlen);
@@ -608,7 +477,7 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		a->http = pano_http_new(cfg->http_addr, cfg->http_token, render_http, a, err, errlen);
 		if (!a->http || watch_fd(a, pano_http_fd(a->http), &a->http_watch, http_ready, err, errlen) != 0)
 			return -1;
-		fprintf(stderr, "%s: metrics on http://%s/metrics\n", cfg->prog, cfg->http_addr);
+		pano_log(PANO_LOG_INFO, "metrics on http://%s/metrics", cfg->http_addr);
 	}
 	if (cfg->targets_file) { /* reread through its folder, held open (regfile.h) */
 		if (open_folder_of(cfg->targets_file, &a->targets_dir, &a->targets_name, err, errlen) != 0)
@@ -627,11 +496,11 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 	resolver_collect(a->res, on_resolved, a); /* the numeric addresses */
 	if (cfg->mesh_group) {
 		mesh_config mc = { cfg->servers, cfg->nservers, cfg->curves, cfg->observer, cfg->mesh_group,
-		                   cfg->mesh_refresh_s, cfg->mesh_peers, cfg->prog };
+		                   cfg->mesh_refresh_s, cfg->mesh_peers, &a->log };
 		a->mesh = mesh_new(&mc, err, errlen);
 		if (!a->mesh || watch_fd(a, mesh_fd(a->mesh), &a->mesh_watch, mesh_ready, err, errlen) != 0)
 			return -1;
-		fprintf(stderr, "%s: mesh %s: announcing %s to %s every %g s\n", cfg->prog, cfg->mesh_group,
+		pano_log(PANO_LOG_INFO, "mesh %s: announcing %s to %s every %g s", cfg->mesh_group,
 		        cfg->observer, cfg->servers[0], cfg->mesh_refresh_s);
 	}
 	return drop_root(a, state_dir, log_ours, state_ours, err, errlen);
@@ -650,7 +519,7 @@ static void write_prom(agent *a, bool final, bool *failed)
 	if (!snap)
 		snprintf(err, sizeof(err), "out of memory");
 	if (!*failed)
-		fprintf(stderr, "%s: --prom-file: %s%s\n", a->cfg->prog, err,
+		pano_log(PANO_LOG_WARN, "--prom-file: %s%s", err,
 		        denied && a->dropped ? " (the agent runs as an ordinary user, see --user: give it that folder)" : "");
 	*failed = true;
 }
@@ -681,6 +550,8 @@ static void teardown(agent *a)
 		close(a->epfd);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd); /* the lock goes with it */
+	if (a->observer_fd >= 0)
+		close(a->observer_fd);
 	regdir_close(&a->state_dir);
 	regdir_close(&a->prom_dir);
 	regdir_close(&a->targets_dir);
@@ -705,11 +576,9 @@ static void print_stats(const agent *a, int64_t elapsed_ns)
 			t.by[k] += a->engines[i].engine->timing.by[k];
 		t.overruled += a->engines[i].engine->timing.overruled;
 	}
-	fprintf(stderr,
-	        "%s: stats: hosts=%zu seconds=%.1f sent=%llu answered=%llu lost=%llu errors=%llu "
+	pano_log(PANO_LOG_INFO, "stats: hosts=%zu seconds=%.1f sent=%llu answered=%llu lost=%llu errors=%llu "
 	        "skipped=%llu unresolved=%llu probes_per_s=%.1f lateness_p50_us=%.0f "
-	        "lateness_p99_us=%.0f lateness_max_us=%.0f state_bytes=%lld state_save_ms=%.1f\n",
-	        a->cfg->prog, a->live, secs, (unsigned long long)a->counts.sent,
+	        "lateness_p99_us=%.0f lateness_max_us=%.0f state_bytes=%lld state_save_ms=%.1f", a->live, secs, (unsigned long long)a->counts.sent,
 	        (unsigned long long)a->counts.answered, (unsigned long long)a->counts.lost,
 	        (unsigned long long)a->counts.errors, (unsigned long long)a->counts.skipped,
 	        (unsigned long long)a->counts.unresolved,
@@ -717,8 +586,8 @@ static void print_stats(const agent *a, int64_t elapsed_ns)
 	        (double)lateness_quantile(&a->lateness, 0.5) / 1e3,
 	        (double)lateness_quantile(&a->lateness, 0.99) / 1e3,
 	        (double)a->lateness.max_ns / 1e3, state_bytes(a), (double)a->last_save_ns / 1e6);
-	fprintf(stderr, "%s: stats: timed_by_kernel=%llu timed_by_kernel_rx=%llu timed_in_user_space=%llu "
-	        "kernel_times_overruled=%llu\n", a->cfg->prog, t.by[ENGINE_CLOCK_KERNEL], t.by[ENGINE_CLOCK_KERNEL_RX],
+	pano_log(PANO_LOG_INFO, "stats: timed_by_kernel=%llu timed_by_kernel_rx=%llu timed_in_user_space=%llu "
+	        "kernel_times_overruled=%llu", t.by[ENGINE_CLOCK_KERNEL], t.by[ENGINE_CLOCK_KERNEL_RX],
 	        t.by[ENGINE_CLOCK_USER], t.overruled);
 }
 
@@ -745,6 +614,7 @@ int agent_run(const agent_config *cfg)
 	a.state_dir.fd = a.prom_dir.fd = a.targets_dir.fd = -1;
 	char err[512] = "";
 	if (setup(&a, cfg, err, sizeof(err)) != 0) {
+		/* a start that fails is the command line's: one plain line */
 		fprintf(stderr, "%s: %s\n", cfg->prog, err);
 		teardown(&a);
 		return 1;
@@ -775,17 +645,17 @@ int agent_run(const agent_config *cfg)
 			a.stopping = true;
 			drain_until = now + a.timeout_ns + DRAIN_GRACE_NS;
 		}
-		expire_timeouts(&a, now);
+		hosts_expire(&a, now);
 		if (a.stopping) {
 			if (a.inflight == 0 || now >= drain_until)
 				break;
 		} else {
-			send_due(&a, now);
+			hosts_send_due(&a, now);
 		}
 		if (a.reopen) {
 			a.reopen = false;
 			if (csvlogs_reopen(a.logs, err, sizeof(err)) != 0)
-				fprintf(stderr, "%s: reopening logs: %s\n", cfg->prog, err);
+				pano_log(PANO_LOG_WARN, "reopening logs: %s", err);
 		}
 		now = clock_mono_ns();
 		if (now >= next_flush) {
@@ -840,9 +710,7 @@ int agent_run(const agent_config *cfg)
 			w->ready(w, evs[i].events);
 		}
 	}
-	for (size_t i = 0; i < a.nslots; i++) /* bursts cut short by the stop */
-		if (a.slots[i].live && a.slots[i].burst > 1)
-			finish_burst(&a, i);
+	hosts_finish_bursts(&a); /* bursts cut short by the stop */
 	if (cfg->prom_file)
 		write_prom(&a, true, &prom_failed); /* the final figures */
 	int64_t ran = clock_mono_ns() - start;

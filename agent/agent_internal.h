@@ -1,7 +1,9 @@
 /*
- * agent_internal.h - the agent's state, shared by agent.c (the probe loop,
- * logs, state, exporters) and hosts.c (the targets it probes: slots, their
- * engines, and what a reloaded targets file or a mesh changes).  Not for
+ * agent_internal.h - the agent's state, shared by agent.c (the loop:
+ * epoll, signals, logs, state, exporters, publishing) and hosts.c (the
+ * host table: the targets' slots, their engines and schedules, the probes
+ * in flight, and what a reloaded targets file or a mesh changes).  A
+ * slot's fields are hosts.c's alone (host_slot is opaque here).  Not for
  * use outside agent/.
  */
 #ifndef CLOUDSONAR_AGENT_INTERNAL_H
@@ -24,35 +26,11 @@
 #include "agent/targets.h"
 #include "pano/client/publisher.h"
 #include "pano/common/http.h"
+#include "pano/common/log.h"
 #include "pano/common/strmap.h"
 
-/* One target being probed: a slot, numbered for the engines, the pipeline
- * and the resolver alike.  A slot of a target that left is free for the
- * next one. */
-typedef struct {
-	bool live;
-	uint32_t epoch;          /* bumped when the slot changes hands or how it is probed:
-	                          * older schedule and resolver entries are stale */
-	target t;                /* its own copy */
-	probe_engine *engine;
-	char method[64];         /* the engine's short name: icmp, tcp:7 */
-	int64_t interval_ns, timeout_ns, phase_ns;
-	unsigned burst;
-	uint64_t next_probe;     /* the number of its next probe (schedule.h) */
-	uint32_t addr_epoch;     /* bumped when the address to resolve changes */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	bool resolved;
-	bool unresolvable;       /* its name's last lookup failed: why */
-	char why[96];
-	bool inflight;
-	uint32_t gen;            /* of the probe in flight: answers and timeouts carry it */
-	int64_t send_wall_ms;
-	uint64_t burst_of;       /* the in-flight probe's burst number */
-	probe_outcome *outcomes; /* with --burst: the current burst's, so far */
-	unsigned got;
-	int64_t burst_wall_ms;   /* when the current burst began */
-} host_slot;
+/* One target being probed (hosts.c; no other file sees its fields). */
+typedef struct host_slot host_slot;
 
 /* An engine per way of probing: a method, and (liboping waits that long)
  * a timeout. */
@@ -100,6 +78,8 @@ typedef struct agent {
 	struct promfile_snapshot *prom_snap; /* the newest metrics snapshot (promfile.h) */
 	int sigfd;
 	int lock_fd;             /* holds the state directory's lock */
+	pano_logger log;         /* the daemon log, for the library objects it makes */
+	int observer_fd;         /* holds the observer's name on this host (claim_observer) */
 	bool stopping, reopen, reload;
 	bool no_pwait2;          /* epoll_pwait2 is not available here */
 	regdir state_dir;        /* held open: the agent keeps working in it after dropping root */
@@ -119,27 +99,7 @@ typedef struct agent {
 	ino_t targets_ino;
 } agent;
 
-/* agent.c: an engine's answer (engine.h's probe_done_fn). */
-void agent_probe_done(void *ctx, uint32_t slot, uint32_t gen, probe_status st, int64_t rtt_ns);
 
-/* hosts.c */
-/* The engine of the agent's own --method (made first, so that a method
- * this process may not use is said at start). */
-probe_engine *hosts_default_engine(agent *a, char *err, size_t errlen);
-/* Makes the slots probe exactly the targets of want (the static targets,
- * then the mesh's members): new ones start, with fresh detectors (the
- * caller then restores the saved state of those it has), ones that left
- * stop, ones that stay keep their detectors and their schedule (or restart
- * it, if how they are probed changed).  Rewrites the targets side file.
- * 0, or -1 with a reason. */
-int hosts_apply(agent *a, const target_list *want, int64_t now_ns, char *err, size_t errlen);
-/* The static targets and the mesh's members, as one list for hosts_apply. */
-int hosts_wanted(const agent *a, target_list *out);
-void hosts_free(agent *a);
-/* The address probed for slot, as text ("" while unresolved). */
-void hosts_address(const agent *a, size_t slot, char *out, size_t len);
-/* A resolver answer for slot (stale ones are dropped): its address, a new
- * one (said), or that it has none (said once). */
-void hosts_resolved(agent *a, size_t slot, uint32_t tag, const resolution_result *r);
+#include "agent/hosts.h"
 
 #endif

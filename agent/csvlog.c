@@ -45,6 +45,7 @@ typedef struct {
 
 struct csvlogs {
 	char dir[PATH_MAX];
+	pano_logger log;         /* how it says a write failed (its caller's) */
 	regdir d;                /* the directory, held open: reopened files go in it */
 	unsigned mask;
 	FILE *files[LOG_KINDS];
@@ -168,7 +169,7 @@ static int set_aside(csvlogs *l, log_kind k, char *err, size_t errlen)
 			continue;
 		if (regfile_rename_in(&l->d, log_names[k], to) != 0)
 			break;
-		fprintf(stderr, "sonar: %s/%s had an older header; it is now %s/%s\n", l->dir, log_names[k], l->dir, to);
+		pano_say(&l->log, PANO_LOG_WARN, "%s/%s had an older header; it is now %s/%s", l->dir, log_names[k], l->dir, to);
 		return 0;
 	}
 	snprintf(err, errlen, "%s/%s has an older header and cannot be moved aside: %s", l->dir, log_names[k],
@@ -212,7 +213,7 @@ static int open_one(csvlogs *l, log_kind k, char *err, size_t errlen)
 	return 0;
 }
 
-csvlogs *csvlogs_open(const char *dir, unsigned mask, char *err, size_t errlen)
+csvlogs *csvlogs_open(const char *dir, unsigned mask, const pano_logger *log, char *err, size_t errlen)
 {
 	if (strlen(dir) >= PATH_MAX) {
 		snprintf(err, errlen, "log directory name too long");
@@ -229,6 +230,7 @@ csvlogs *csvlogs_open(const char *dir, unsigned mask, char *err, size_t errlen)
 	}
 	snprintf(l->dir, sizeof(l->dir), "%s", dir);
 	l->mask = mask;
+	l->log = log ? *log : (pano_logger){ NULL, NULL };
 	if (regdir_open(&l->d, dir, err, errlen) != 0) {
 		free(l);
 		return NULL;
@@ -261,17 +263,17 @@ int csvlogs_flush(csvlogs *l)
 		pending_out(p);
 		if (p->error || p->dropped) {
 			if (!l->reported[k])
-				fprintf(stderr, "sonar: writing %s/%s: %s; the rows wait (whole lines only)%s\n", l->dir,
+				pano_say(&l->log, PANO_LOG_ERROR, "writing %s/%s: %s; the rows wait (whole lines only)%s", l->dir,
 				        log_names[k], strerror(p->error ? p->error : ENOSPC),
 				        p->dropped ? ", and some were dropped" : "");
 			l->reported[k] = 1;
 			rc = -1;
 		} else if (l->reported[k]) {
-			fprintf(stderr, "sonar: writing %s/%s again\n", l->dir, log_names[k]);
+			pano_say(&l->log, PANO_LOG_INFO, "writing %s/%s again", l->dir, log_names[k]);
 			l->reported[k] = 0;
 		}
 		if (!p->error && p->dropped) {
-			fprintf(stderr, "sonar: %s/%s: %llu rows were dropped while the disk was full\n", l->dir,
+			pano_say(&l->log, PANO_LOG_WARN, "%s/%s: %llu rows were dropped while the disk was full", l->dir,
 			        log_names[k], p->dropped);
 			p->dropped = 0;
 		}

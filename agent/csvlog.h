@@ -17,6 +17,8 @@
 
 #include <stdio.h>
 
+#include "pano/common/log.h"
+
 #include "pano/common/regfile.h"
 
 typedef enum { LOG_SONAR = 0, LOG_FD, LOG_HTM, LOG_ATTENTION, LOG_KINDS } log_kind;
@@ -26,9 +28,10 @@ typedef enum { LOG_SONAR = 0, LOG_FD, LOG_HTM, LOG_ATTENTION, LOG_KINDS } log_ki
 
 typedef struct csvlogs csvlogs;
 
-/* Creates dir (and its parents) if needed and opens the files in mask.
+/* Creates dir (and its parents) if needed and opens the files in mask;
+ * what goes wrong later (a full disk) it says through log (NULL: nothing).
  * NULL with a reason in err on failure. */
-csvlogs *csvlogs_open(const char *dir, unsigned mask, char *err, size_t errlen);
+csvlogs *csvlogs_open(const char *dir, unsigned mask, const pano_logger *log, char *err, size_t errlen);
 /* The open stream of a kind, or NULL when it is not in the mask. */
 FILE *csvlogs_file(csvlogs *l, log_kind kind);
 /* The log directory, held open (regfile.h): the agent's other files there

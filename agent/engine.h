@@ -21,9 +21,10 @@
  * Response times are the wire's, not the scheduler's: each engine takes
  * them from the kernel wherever it can, so that the time the agent waits
  * for a CPU is not counted as network time.
- *   icmp:dgram     the kernel's software timestamps (SO_TIMESTAMPING): the
- *                  request's when the driver sent it, the reply's when it
- *                  entered the stack (wall clock, both);
+ *   icmp:dgram     the reply's kernel receive timestamp (SO_TIMESTAMPING,
+ *                  software: when it entered the stack), the request's read
+ *                  just before sendto (both wall clock; the kernel's
+ *                  transmit stamps cost a wake and a read a probe);
  *   icmp:liboping  the reply's kernel receive timestamp (SO_TIMESTAMP), the
  *                  request's read by liboping just before sendto;
  *   tcp:PORT       the kernel's own measure of the handshake (TCP_INFO's
@@ -42,6 +43,7 @@
 #include <sys/socket.h>
 
 #include "agent/pipeline.h"
+#include "pano/common/log.h"
 
 typedef void (*probe_done_fn)(void *ctx, uint32_t host, uint32_t gen,
                               probe_status status, int64_t rtt_ns);
@@ -81,6 +83,7 @@ typedef struct {
 	probe_done_fn done;
 	void *ctx;
 	const probe_options *opts;
+	const pano_logger *log; /* what an engine has to say (liboping's errors) */
 } engine_env;
 
 /* Where a response time came from, for the statistics. */

@@ -1,15 +1,15 @@
 /* engine_dgram.c - ICMP echo on unprivileged datagram sockets; see engine.h.
  *
- * Response times come from the kernel's timestamps (SO_TIMESTAMPING,
- * software): the moment the echo request left through the driver (a copy
- * of it comes back on the socket's error queue, with our payload, so it is
- * matched to its probe) and the moment the reply entered the stack.  So
- * the time the agent waits for a CPU before it sends or after the reply
- * came is not counted as network time.  Where the driver gives no transmit
- * timestamp, the send time is read just before sendto. */
+ * A reply's arrival is the kernel's timestamp (SO_TIMESTAMPING, receive,
+ * software): the moment it entered the stack, so the time the agent waits
+ * for a CPU after the reply came is not counted as network time.  The send
+ * time is read just before sendto: the kernel's transmit timestamps came
+ * through the error queue, one more wake and read per probe, and cost 8 to
+ * 15% more CPU at 10,000 hosts for what the sendto's few microseconds can
+ * stretch by (benchmarks.md). */
 #include <errno.h>
 #include <time.h> /* before linux/errqueue.h, which needs struct timespec */
-#include <linux/errqueue.h>
+#include <linux/errqueue.h> /* struct scm_timestamping */
 #include <linux/net_tstamp.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -43,8 +43,7 @@ typedef struct {
 /* What is known of one host's probe in flight. */
 typedef struct {
 	int64_t sent_mono;  /* just before sendto, monotonic: the guard */
-	int64_t sent_real;  /* just before sendto, wall clock: the fallback */
-	int64_t tx_real;    /* the kernel's transmit timestamp (0: none yet) */
+	int64_t sent_real;  /* just before sendto, wall clock, as the kernel stamps replies */
 	uint32_t gen;       /* generation in flight */
 } dgram_probe;
 
@@ -77,7 +76,7 @@ static int open_ping_socket(int family, const probe_options *o, char *err, size_
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	/* where the kernel does not timestamp, the times come from user space */
-	int ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+	int ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof(ts));
 	return fd;
 }
@@ -92,38 +91,6 @@ static int64_t kernel_stamp(struct msghdr *m)
 			return (int64_t)t.ts[0].tv_sec * 1000000000 + t.ts[0].tv_nsec;
 		}
 	return 0;
-}
-
-/* Our payload's host and generation, wherever it sits in data (a reply's
- * ICMP message, or the copy of a request the error queue hands back with
- * its link and IP headers in front); false when it is not there. */
-static bool find_payload(const uint8_t *data, size_t n, uint32_t *host, uint32_t *gen)
-{
-	for (size_t i = 0; i + PAYLOAD_LEN <= n; i++)
-		if (get_u32le(data + i) == PAYLOAD_MAGIC) {
-			*host = get_u32le(data + i + 4);
-			*gen = get_u32le(data + i + 8);
-			return true;
-		}
-	return false;
-}
-
-/* The transmit timestamps the kernel queued since the last look. */
-static void read_transmit_stamps(dgram_socket *s)
-{
-	dgram_engine *e = s->e;
-	for (;;) {
-		uint8_t data[256], ctl[256];
-		struct iovec iov = { data, sizeof(data) };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-		ssize_t n = recvmsg(s->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
-		if (n < 0)
-			return;
-		uint32_t host, gen;
-		int64_t ts = kernel_stamp(&m);
-		if (ts && find_payload(data, (size_t)n, &host, &gen) && host < e->env.hosts && e->probe[host].gen == gen)
-			e->probe[host].tx_real = ts;
-	}
 }
 
 static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -142,9 +109,6 @@ static void dgram_read(watch *w, uint32_t events)
 	dgram_socket *s = (dgram_socket *)w;
 	dgram_engine *e = s->e;
 	(void)events;
-	/* first the requests' transmit times: each was queued before its reply
-	 * could come */
-	read_transmit_stamps(s);
 	for (;;) {
 		uint8_t pkt[256], ctl[256];
 		struct sockaddr_storage from;
@@ -166,11 +130,10 @@ static void dgram_read(watch *w, uint32_t events)
 		    !same_address(&from, &e->addr[host]))
 			continue; /* stale, foreign or spoofed */
 		const dgram_probe *p = &e->probe[host];
-		int64_t rx = kernel_stamp(&m), tx = p->tx_real ? p->tx_real : p->sent_real;
+		int64_t rx = kernel_stamp(&m);
 		e->env.done(e->env.ctx, host, gen, PROBE_OK,
-		            engine_checked_rtt(rx ? rx - tx : -1, now - p->sent_mono, &e->base.timing,
-		                               rx && p->tx_real ? ENGINE_CLOCK_KERNEL : rx ? ENGINE_CLOCK_KERNEL_RX
-		                                                                       : ENGINE_CLOCK_USER));
+		            engine_checked_rtt(rx ? rx - p->sent_real : -1, now - p->sent_mono, &e->base.timing,
+		                               rx ? ENGINE_CLOCK_KERNEL_RX : ENGINE_CLOCK_USER));
 	}
 }
 
@@ -182,7 +145,6 @@ static dgram_socket *socket_for(dgram_engine *e, int family)
 	s->fd = open_ping_socket(family, e->env.opts, e->why, sizeof(e->why));
 	if (s->fd < 0)
 		return NULL;
-	/* EPOLLERR (always reported) says the error queue holds a timestamp */
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->w };
 	if (epoll_ctl(e->env.epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
 		close(s->fd);
@@ -210,7 +172,6 @@ static probe_status dgram_send(probe_engine *pe, uint32_t host, uint32_t gen,
 	memcpy(&e->addr[host], addr, len);
 	dgram_probe *p = &e->probe[host];
 	p->gen = gen;
-	p->tx_real = 0;
 	p->sent_real = clock_wall_ns();
 	p->sent_mono = clock_mono_ns();
 	if (sendto(s->fd, pkt, e->packet_len, 0, addr, len) != (ssize_t)e->packet_len)

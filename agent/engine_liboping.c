@@ -224,7 +224,7 @@ static void deliver(watch *w, uint32_t events)
 	}
 	pthread_mutex_unlock(&e->mu);
 	if (error[0])
-		fprintf(stderr, "sonar-agent: liboping: %s\n", error);
+		pano_say(e->env.log, PANO_LOG_WARN, "liboping: %s", error);
 	for (lo_batch *b = done; b; b = b->next)
 		for (size_t i = 0; i < b->n; i++) {
 			lo_item *it = &b->items[i];

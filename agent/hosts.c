@@ -1,4 +1,4 @@
-/* hosts.c - the targets the agent probes, as slots; see agent_internal.h. */
+/* hosts.c - the agent's host table: the targets it probes, as slots; see hosts.h. */
 #include "agent/agent_internal.h"
 
 #include <arpa/inet.h>
@@ -8,8 +8,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/timefmt.h"
+#include "pano/common/clock.h"
 #include "pano/common/hostaddr.h"
 #include "pano/common/regfile.h"
+
+/* One target being probed: a slot, numbered for the engines, the pipeline
+ * and the resolver alike.  A slot of a target that left is free for the
+ * next one. */
+struct host_slot {
+	bool live;
+	uint32_t epoch;          /* bumped when the slot changes hands or how it is probed:
+	                          * older schedule and resolver entries are stale */
+	target t;                /* its own copy */
+	probe_engine *engine;
+	char method[64];         /* the engine's short name: icmp, tcp:7 */
+	int64_t interval_ns, timeout_ns, phase_ns;
+	unsigned burst;
+	uint64_t next_probe;     /* the number of its next probe (schedule.h) */
+	uint32_t addr_epoch;     /* bumped when the address to resolve changes */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	bool resolved;
+	bool unresolvable;       /* its name's last lookup failed: why */
+	char why[96];
+	bool inflight;
+	uint32_t gen;            /* of the probe in flight: answers and timeouts carry it */
+	int64_t send_wall_ms;
+	uint64_t burst_of;       /* the in-flight probe's burst number */
+	probe_outcome *outcomes; /* with --burst: the current burst's, so far */
+	unsigned got;
+	int64_t burst_wall_ms;   /* when the current burst began */
+};
 
 /* Engines start with room for this many hosts, and double. */
 #define ENGINE_CAP_MIN 1024
@@ -51,7 +81,7 @@ static probe_engine *engine_for(agent *a, const method_spec *m, int64_t timeout_
 	a->engines = grown;
 	if (a->engine_cap < ENGINE_CAP_MIN)
 		a->engine_cap = ENGINE_CAP_MIN;
-	engine_env env = { a->epfd, a->engine_cap, timeout_ns, agent_probe_done, a, &a->cfg->probe };
+	engine_env env = { a->epfd, a->engine_cap, timeout_ns, hosts_probe_done, a, &a->cfg->probe, &a->log };
 	char why[256] = "";
 	probe_engine *e = engine_for_method(m, &env, why, sizeof(why));
 	if (!e) {
@@ -186,7 +216,7 @@ static void write_targets_csv(agent *a)
 	char err[512];
 	regfile_replacement r;
 	if (regfile_replace_begin_in(&r, csvlogs_dir(a->logs), "targets.csv", err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", a->cfg->prog, err);
+		pano_log(PANO_LOG_WARN, "targets.csv: %s", err);
 		return;
 	}
 	fputs("host,address,group,method,interval_s,labels\n", r.f);
@@ -200,7 +230,7 @@ static void write_targets_csv(agent *a)
 		fputc('\n', r.f);
 	}
 	if (regfile_replace_commit(&r, false, err, sizeof(err)) != 0)
-		fprintf(stderr, "%s: %s\n", a->cfg->prog, err);
+		pano_log(PANO_LOG_WARN, "targets.csv: %s", err);
 }
 
 int hosts_apply(agent *a, const target_list *want, int64_t now_ns, char *err, size_t errlen)
@@ -350,7 +380,7 @@ void hosts_resolved(agent *a, size_t slot, uint32_t tag, const resolution_result
 		h->resolved = false;
 		h->unresolvable = true;
 		snprintf(h->why, sizeof(h->why), "%s", r->why ? r->why : "does not resolve");
-		fprintf(stderr, "%s: %s: %s %s; its probes count as failed%s\n", a->cfg->prog, h->t.name,
+		pano_log(PANO_LOG_WARN, "%s: %s %s; its probes count as failed%s", h->t.name,
 		        numeric ? "cannot probe" : "cannot resolve", h->why,
 		        numeric ? "" : " until it resolves (looked up again from time to time)");
 		return;
@@ -359,7 +389,7 @@ void hosts_resolved(agent *a, size_t slot, uint32_t tag, const resolution_result
 	if (h->resolved)
 		hosts_address(a, slot, before, sizeof(before));
 	else if (h->unresolvable)
-		fprintf(stderr, "%s: %s: resolves now\n", a->cfg->prog, h->t.name);
+		pano_log(PANO_LOG_INFO, "%s: resolves now", h->t.name);
 	memcpy(&h->addr, r->addr, r->len);
 	h->addrlen = r->len;
 	h->resolved = true;
@@ -367,5 +397,174 @@ void hosts_resolved(agent *a, size_t slot, uint32_t tag, const resolution_result
 	h->why[0] = '\0';
 	hosts_address(a, slot, after, sizeof(after));
 	if (before[0] && strcmp(before, after) != 0)
-		fprintf(stderr, "%s: %s: now at %s (was %s)\n", a->cfg->prog, h->t.name, after, before);
+		pano_log(PANO_LOG_INFO, "%s: now at %s (was %s)", h->t.name, after, before);
+}
+
+/* --- probing ------------------------------------------------------------------ */
+
+static void log_sonar_row(agent *a, size_t slot, int64_t wall_ms, probe_status st, int64_t rtt_ns)
+{
+	char ts[TIMEFMT_LEN];
+	timefmt_format(wall_ms, ts);
+	FILE *sonar = csvlogs_file(a->logs, LOG_SONAR);
+	if (st == PROBE_OK)
+		fprintf(sonar, "%s,%s,%lld\n", ts, a->slots[slot].t.name, (long long)rtt_ns);
+	else
+		fprintf(sonar, "%s,%s,\n", ts, a->slots[slot].t.name);
+}
+
+/* A burst's outcome: its probes' rows in sonar.csv, together and all with
+ * the burst's time (sonar-replay tells the bursts apart by it), then the
+ * detectors. */
+static void finish_burst(agent *a, size_t slot)
+{
+	host_slot *h = &a->slots[slot];
+	if (h->got == 0)
+		return;
+	for (unsigned i = 0; i < h->got; i++)
+		log_sonar_row(a, slot, h->burst_wall_ms, h->outcomes[i].status, h->outcomes[i].rtt_ns);
+	pipeline_observe_burst(a->pipe, slot, h->burst_wall_ms, h->outcomes, h->got);
+	h->got = 0;
+}
+
+static void complete(agent *a, size_t slot, probe_status st, int64_t rtt_ns)
+{
+	host_slot *h = &a->slots[slot];
+	h->inflight = false;
+	a->inflight--;
+	if (st == PROBE_OK)
+		a->counts.answered++;
+	else if (st == PROBE_TIMEOUT)
+		a->counts.lost++;
+	else
+		a->counts.errors++;
+	if (st == PROBE_OK && rtt_ns < 0)
+		rtt_ns = 0;
+	if (h->burst <= 1) {
+		log_sonar_row(a, slot, h->send_wall_ms, st, rtt_ns);
+		pipeline_observe(a->pipe, slot, h->send_wall_ms, st, rtt_ns);
+		return;
+	}
+	if (h->got < PIPELINE_BURST_MAX)
+		h->outcomes[h->got++] = (probe_outcome){ st, rtt_ns };
+	if (h->burst_of % h->burst == h->burst - 1) /* its last probe */
+		finish_burst(a, slot);
+}
+
+void hosts_probe_done(void *ctx, uint32_t slot, uint32_t gen, probe_status st, int64_t rtt_ns)
+{
+	agent *a = ctx;
+	if (slot >= a->nslots || !a->slots[slot].live || !a->slots[slot].inflight || a->slots[slot].gen != gen)
+		return; /* stale: already timed out, or its target left */
+	complete(a, slot, st, rtt_ns);
+}
+
+/* What promfile labels a host's series with. */
+void hosts_describe(void *ctx, size_t slot, promfile_host *out)
+{
+	agent *a = ctx;
+	hosts_address(a, slot, out->address, sizeof(out->address));
+	if (slot >= a->nslots || !a->slots[slot].live)
+		return;
+	const host_slot *h = &a->slots[slot];
+	out->method = h->method;
+	out->group = h->t.group;
+	out->labels = (const char *const *)h->t.labels;
+	out->nlabels = h->t.nlabels;
+	out->unprobed = h->unresolvable ? h->why : NULL;
+}
+
+void hosts_expire(agent *a, int64_t now)
+{
+	due_entry e;
+	while (due_peek(&a->deadlines, &e) && e.at <= now) {
+		due_pop(&a->deadlines);
+		host_slot *h = e.slot < a->nslots ? &a->slots[e.slot] : NULL;
+		if (h && h->live && h->inflight && h->gen == e.gen) {
+			engine_cancel(h->engine, e.slot);
+			complete(a, e.slot, PROBE_TIMEOUT, -1);
+		}
+	}
+}
+
+/* Probe number k of slot, due at due. */
+static void send_one(agent *a, uint32_t slot, uint64_t k, int64_t due, int64_t now)
+{
+	host_slot *h = &a->slots[slot];
+	bool last_of_burst = h->burst > 1 && k % h->burst == h->burst - 1;
+	if (h->burst > 1 && k % h->burst == 0) {
+		finish_burst(a, slot); /* what is left of the previous one (a stall skipped its end) */
+		h->burst_wall_ms = clock_wall_ms();
+	}
+	/* A name that does not resolve is a probe that could not be sent:
+	 * its host is seen failing (and then DEAD), not silently absent. */
+	if (!h->resolved && h->unresolvable && now - due <= h->interval_ns) {
+		a->counts.unresolved++;
+		h->inflight = true;
+		a->inflight++;
+		h->burst_of = k;
+		h->send_wall_ms = clock_wall_ms();
+		complete(a, slot, PROBE_ERROR, -1);
+		return;
+	}
+	/* After a stall (SIGSTOP, a suspended VM) skip what is more than an
+	 * interval overdue instead of sending it all in one burst; and wait
+	 * for a name's first answer. */
+	if (now - due > h->interval_ns || !h->resolved) {
+		if (!h->resolved)
+			a->counts.unresolved++;
+		else
+			a->counts.skipped++;
+		if (last_of_burst)
+			finish_burst(a, slot);
+		return;
+	}
+	if (h->inflight) { /* only when the timeout is the whole period, to the ns */
+		engine_cancel(h->engine, slot);
+		complete(a, slot, PROBE_TIMEOUT, -1);
+		h = &a->slots[slot];
+	}
+	h->gen++;
+	h->inflight = true;
+	a->inflight++;
+	h->burst_of = k;
+	h->send_wall_ms = clock_wall_ms();
+	if (due_push(&a->deadlines, now + h->timeout_ns, slot, h->gen) != 0) {
+		complete(a, slot, PROBE_ERROR, -1); /* out of memory: no deadline, no probe */
+		return;
+	}
+	lateness_record(&a->lateness, now - due);
+	a->counts.sent++;
+	uint32_t gen = h->gen;
+	if (engine_send(h->engine, slot, gen, (struct sockaddr *)&h->addr, h->addrlen) != PROBE_OK) {
+		h = &a->slots[slot];
+		if (h->inflight && h->gen == gen)
+			complete(a, slot, PROBE_ERROR, -1);
+	}
+}
+
+void hosts_send_due(agent *a, int64_t now)
+{
+	due_entry e;
+	while (due_peek(&a->due, &e) && e.at <= now) {
+		due_pop(&a->due);
+		host_slot *h = e.slot < a->nslots ? &a->slots[e.slot] : NULL;
+		if (!h || !h->live || h->epoch != e.gen)
+			continue; /* its target left, or is probed another way now */
+		uint64_t k = h->next_probe++;
+		if (due_push(&a->due, schedule_due(h->phase_ns, h->interval_ns, h->burst, h->next_probe), e.slot,
+		             h->epoch) != 0)
+			pano_log(PANO_LOG_ERROR, "out of memory: %s is no longer probed", h->t.name);
+		send_one(a, e.slot, k, e.at, now);
+		now = clock_mono_ns();
+	}
+	for (size_t i = 0; i < a->nengines; i++)
+		engine_flush(a->engines[i].engine);
+}
+
+void hosts_finish_bursts(agent *a)
+{
+	for (size_t i = 0; i < a->nslots; i++)
+		if (a->slots[i].live && a->slots[i].burst > 1)
+			finish_burst(a, i);
 }

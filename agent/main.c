@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "pano/common/log.h"
 #include "pano/common/curve.h"
 #include "pano/common/endpoint.h"
 #include "agent/agent.h"
@@ -396,6 +397,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": --mesh needs a Panorama node (--server or PANO_SERVER)\n");
 	else if (load_curve(key, server_keys, nserver_keys, nservers, &cfg.observer, observer_given, curves) == 0) {
 		cfg.curves = key ? curves : NULL;
+		/* from here on the agent is a daemon: its lines carry the time and a level */
+		pano_log_prog(PROG);
 		rc = agent_run(&cfg);
 	}
 	explicit_bzero(curves, sizeof(curves)); /* secret keys */

@@ -208,15 +208,15 @@ static void *mesh_main(void *arg)
 		size_t n = 0;
 		if (c && refresh(ms, c, handle, &members, &n, err, sizeof(err)) == 0) {
 			if (complained)
-				fprintf(stderr, "%s: mesh %s: node %s answers again\n", ms->cfg.prog, ms->cfg.group,
-				        ms->cfg.servers[server]);
+				pano_say(ms->cfg.log, PANO_LOG_INFO, "mesh %s: node %s answers again", ms->cfg.group,
+				         ms->cfg.servers[server]);
 			complained = false;
 			post(ms, members, n, &last, &nlast);
 			free_names(members, n);
 		} else {
 			if (!complained)
-				fprintf(stderr, "%s: mesh %s: node %s: %s; the members stay as they were, asking again\n",
-				        ms->cfg.prog, ms->cfg.group, ms->cfg.servers[server], err);
+				pano_say(ms->cfg.log, PANO_LOG_WARN, "mesh %s: node %s: %s; the members stay as they were, asking again",
+				         ms->cfg.group, ms->cfg.servers[server], err);
 			complained = true;
 			pano_client_free(c);
 			c = NULL;

@@ -34,6 +34,7 @@
 
 #include "panorama.pb-c.h"
 #include "pano/common/curve.h"
+#include "pano/common/log.h"
 
 #define MESH_PEERS_DEFAULT 10
 #define MESH_REFRESH_DEFAULT_S 30.0
@@ -50,7 +51,7 @@ typedef struct {
 	const char *group;
 	double refresh_s;
 	size_t peers;            /* members probed at most */
-	const char *prog;
+	const pano_logger *log;  /* how it says a node stopped answering (from its thread) */
 } mesh_config;
 
 typedef struct mesh mesh;

@@ -2,6 +2,7 @@
 #include "agent/schedule.h"
 #include "pano/common/grow.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -50,6 +51,7 @@ void due_pop(due_heap *h)
 {
 	if (h->n == 0)
 		return;
+	assert(h->n <= h->cap);
 	due_entry x = h->e[--h->n];
 	size_t i = 0;
 	for (;;) {

@@ -1,6 +1,7 @@
 /* attention.c - the decision layer; see attention.h. */
 #include "detector/attention.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,9 +93,9 @@ struct attention_tracker {
 	double early_sum;    /* log10 us of the answers before the baseline was ready */
 	uint32_t early_n;
 	int64_t first_ms;
-	young_answer young[YOUTH_RING];
+	young_answer *young; /* YOUTH_RING of them while young and ready, else NULL */
 	uint8_t young_n, young_head;
-	recur_memory memory;
+	recur_memory *memory; /* NULL until the first excursion ends: most hosts have none */
 	char reason[ATTENTION_REASON_MAX];
 	float why_ratio;     /* the slow level over the median when the reason was said */
 	baseline *ref;
@@ -116,7 +117,15 @@ static void tracker_init(attention_tracker *t)
 	t->silent_since_ms = NEVER;
 	t->slow_since_ms = NEVER;
 	t->first_ms = NEVER;
-	recur_init(&t->memory);
+}
+
+/* The memory of what recurs, made at the first excursion to remember. */
+static void remember(attention_tracker *t, int64_t start_ms, double dur_s, double level)
+{
+	if (!t->memory && (t->memory = malloc(sizeof(*t->memory))))
+		recur_init(t->memory);
+	if (t->memory) /* else memory short: this one is forgotten */
+		recur_add(t->memory, start_ms, dur_s, level);
 }
 
 attention_tracker *attention_new(void)
@@ -138,6 +147,8 @@ void attention_free(attention_tracker *t)
 	if (!t)
 		return;
 	baseline_free(t->ref);
+	free(t->memory);
+	free(t->young);
 	free(t);
 }
 
@@ -298,8 +309,7 @@ static void excursion_end(attention_tracker *t)
 {
 	excursion *e = &t->exc;
 	if (e->confirmed)
-		recur_add(&t->memory, e->start_ms, (double)(e->last_ms - e->start_ms) / 1000.0 + t->interval_s,
-		          excursion_level(e));
+		remember(t, e->start_ms, (double)(e->last_ms - e->start_ms) / 1000.0 + t->interval_s, excursion_level(e));
 	baseline_forget_held(t->ref);
 	excursion_reset(t);
 }
@@ -389,7 +399,10 @@ static void excursion_step(attention_tracker *t, const attention_params *p, int6
 		}
 	}
 	if (!e->alarm && !e->adopted) {
-		recur_verdict v = recur_judge(&t->memory, e->start_ms, (double)(wall_ms - e->start_ms) / 1000.0, level,
+		recur_memory none;
+		if (!t->memory)
+			recur_init(&none);
+		recur_verdict v = recur_judge(t->memory ? t->memory : &none, e->start_ms, (double)(wall_ms - e->start_ms) / 1000.0, level,
 		                              t->interval_s, p->accept_after_s);
 		e->kind = (uint8_t)v.kind;
 		e->period_s = (float)v.period_s;
@@ -428,12 +441,6 @@ static void excursion_step(attention_tracker *t, const attention_params *p, int6
 
 /* --- warm-up ------------------------------------------------------------------ */
 
-static int compare_float(const void *a, const void *b)
-{
-	float x = *(const float *)a, y = *(const float *)b;
-	return (x > y) - (x < y);
-}
-
 /* While young: a host that answered slowly before its baseline was ready
  * and has since been twice as fast had a slow start, not a slow normal: the
  * baseline starts again from its newest answers, and the start is
@@ -443,7 +450,12 @@ static void youth_step(attention_tracker *t, int64_t wall_ms, double x, double w
 {
 	if (t->answers >= YOUTH_ANSWERS)
 		return;
-	t->answers++;
+	if (++t->answers == YOUTH_ANSWERS) { /* grown up */
+		free(t->young);
+		t->young = NULL;
+		t->young_n = t->young_head = 0;
+		return;
+	}
 	if (t->first_ms == NEVER)
 		t->first_ms = wall_ms;
 	if (!ready) {
@@ -451,6 +463,8 @@ static void youth_step(attention_tracker *t, int64_t wall_ms, double x, double w
 		t->early_n++;
 		return;
 	}
+	if (!t->young && !(t->young = calloc(YOUTH_RING, sizeof(*t->young))))
+		return; /* memory short: no second look at the start */
 	t->young[(t->young_head + t->young_n) % YOUTH_RING] = (young_answer){ (float)x, (float)weight_s, wall_ms };
 	if (t->young_n < YOUTH_RING)
 		t->young_n++;
@@ -458,19 +472,18 @@ static void youth_step(attention_tracker *t, int64_t wall_ms, double x, double w
 		t->young_head = (uint8_t)((t->young_head + 1) % YOUTH_RING);
 	if (t->young_n < YOUTH_RING || t->early_n < BASELINE_READY_PROBES || t->exc.confirmed)
 		return;
-	float sorted[YOUTH_RING];
-	for (unsigned i = 0; i < YOUTH_RING; i++)
-		sorted[i] = t->young[i].x;
-	qsort(sorted, YOUTH_RING, sizeof(float), compare_float);
-	double median = (sorted[YOUTH_RING / 2 - 1] + sorted[YOUTH_RING / 2]) / 2.0;
+	/* the newest answers' median is below the line when most of them are */
 	double early = t->early_sum / t->early_n;
-	if (median >= early - YOUTH_FASTER)
+	unsigned faster = 0;
+	for (unsigned i = 0; i < YOUTH_RING; i++)
+		faster += t->young[i].x < early - YOUTH_FASTER;
+	if (faster <= YOUTH_RING / 2)
 		return;
 	baseline *fresh = baseline_new();
 	if (!fresh)
 		return; /* memory short: the slow start stays learned */
 	const young_answer *oldest = &t->young[t->young_head];
-	recur_add(&t->memory, t->first_ms, (double)(oldest->wall_ms - t->first_ms) / 1000.0, early);
+	remember(t, t->first_ms, (double)(oldest->wall_ms - t->first_ms) / 1000.0, early);
 	for (unsigned i = 0; i < YOUTH_RING; i++) {
 		const young_answer *a = &t->young[(t->young_head + i) % YOUTH_RING];
 		if (a->x < early - YOUTH_FASTER) /* the fast ones: the host as it is now */
@@ -582,6 +595,10 @@ bool attention_update(attention_tracker *t, const attention_params *p, const att
 		next = ATTENTION_PENDING;
 	else
 		next = ATTENTION_HEALTHY;
+	/* an alarm belongs to a confirmed excursion; a settled one has none */
+	assert(!t->exc.alarm || (t->exc.on && t->exc.confirmed));
+	assert(!(t->exc.alarm && t->exc.settled));
+	assert(t->loss_filled <= ATTENTION_LOSS_HOLD_WINDOW && t->young_n <= YOUTH_RING);
 	bool changed = !t->started || next != t->state;
 	t->started = true;
 	t->state = next;
@@ -663,13 +680,18 @@ static void code_youth(bytes_cursor *c, attention_tracker *t)
 	bytes_i64(c, &t->first_ms);
 	bytes_u8(c, &t->young_n);
 	bytes_u8(c, &t->young_head);
-	for (unsigned i = 0; i < YOUTH_RING; i++) {
+	if (c->decoding && (t->young_n > YOUTH_RING || t->young_head >= YOUTH_RING || !isfinite(t->early_sum)))
+		bytes_fail(c);
+	/* the ring only while it is in use */
+	uint8_t ring = t->young != NULL;
+	bytes_u8(c, &ring);
+	if (c->decoding && ring && !c->bad && !(t->young = calloc(YOUTH_RING, sizeof(*t->young))))
+		bytes_fail(c);
+	for (unsigned i = 0; ring && t->young && i < YOUTH_RING; i++) {
 		bytes_f32(c, &t->young[i].x);
 		bytes_f32(c, &t->young[i].weight_s);
 		bytes_i64(c, &t->young[i].wall_ms);
 	}
-	if (c->decoding && (t->young_n > YOUTH_RING || t->young_head >= YOUTH_RING || !isfinite(t->early_sum)))
-		bytes_fail(c);
 }
 
 /* Everything but the baseline, both ways; version 1 only decodes. */
@@ -699,7 +721,12 @@ static void code_tracker(bytes_cursor *c, attention_tracker *t, uint8_t version)
 		bytes_f64(c, &t->interval_s);
 		code_excursion(c, &t->exc);
 		code_youth(c, t);
-		recur_code(c, &t->memory);
+		uint8_t remembers = t->memory != NULL;
+		bytes_u8(c, &remembers);
+		if (c->decoding && remembers && !c->bad && !(t->memory = calloc(1, sizeof(*t->memory))))
+			bytes_fail(c);
+		if (remembers && t->memory)
+			recur_code(c, t->memory);
 		bytes_u8s(c, (uint8_t *)t->reason, sizeof(t->reason));
 		t->reason[sizeof(t->reason) - 1] = '\0';
 		bytes_f32(c, &t->why_ratio);
@@ -750,17 +777,17 @@ attention_tracker *attention_load(const uint8_t *buf, size_t len, char *err, siz
 	}
 	tracker_init(t);
 	uint8_t version = len ? buf[0] : 0;
-	size_t head = version == 1 ? V1_HEADER_BYTES : tracker_bytes(t);
-	bytes_cursor c = bytes_decoder(buf, len < head ? len : head);
+	/* the tracker's part is as long as what it holds; the baseline follows */
+	bytes_cursor c = bytes_decoder(buf, len);
 	if (version == 1 || version == STATE_VERSION)
 		code_tracker(&c, t, version);
-	if (c.bad || c.pos != head || (version != 1 && version != STATE_VERSION)) {
-		free(t);
+	if (c.bad || (version != 1 && version != STATE_VERSION) || (version == 1 && c.pos != V1_HEADER_BYTES)) {
+		attention_free(t);
 		snprintf(err, errlen, "malformed attention state (version %u)", version);
 		return NULL;
 	}
-	if (!(t->ref = baseline_load(buf + head, len - head, err, errlen))) {
-		free(t);
+	if (!(t->ref = baseline_load(buf + c.pos, len - c.pos, err, errlen))) {
+		attention_free(t);
 		return NULL;
 	}
 	return t;

@@ -1,6 +1,7 @@
 /* recur.c - what a host's slowdowns have done before; see recur.h. */
 #include "detector/recur.h"
 
+#include <assert.h>
 #include <math.h>
 
 #define DAY_S 86400.0
@@ -27,6 +28,7 @@ static const recur_member *member_at(const recur_memory *r, unsigned i)
 
 void recur_add(recur_memory *r, int64_t start_ms, double dur_s, double level)
 {
+	assert(r->n <= RECUR_MEMBERS && r->head < RECUR_MEMBERS);
 	recur_member m = { start_ms, (float)dur_s, (float)level };
 	if (r->n < RECUR_MEMBERS) {
 		r->m[(r->head + r->n) % RECUR_MEMBERS] = m;
@@ -219,16 +221,21 @@ const char *recur_kind_name(recur_kind k)
 
 void recur_code(bytes_cursor *c, recur_memory *r)
 {
-	bytes_u8(c, &r->head);
-	bytes_u8(c, &r->n);
-	if (c->decoding && (r->head >= RECUR_MEMBERS || r->n > RECUR_MEMBERS))
-		bytes_fail(c);
-	for (unsigned i = 0; i < RECUR_MEMBERS; i++) {
-		bytes_i64(c, &r->m[i].start_ms);
-		bytes_f32(c, &r->m[i].dur_s);
-		bytes_f32(c, &r->m[i].level);
-		if (c->decoding && (!isfinite(r->m[i].dur_s) || r->m[i].dur_s < 0.0f || !isfinite(r->m[i].level) ||
-		                    r->m[i].level < 0.0f || r->m[i].level > 10.0f))
+	uint8_t n = r->n;
+	bytes_u8(c, &n);
+	if (c->decoding) {
+		if (n > RECUR_MEMBERS)
+			bytes_fail(c);
+		r->head = 0;
+		r->n = c->bad ? 0 : n;
+	}
+	for (unsigned i = 0; i < r->n; i++) {
+		recur_member *m = &r->m[(r->head + i) % RECUR_MEMBERS];
+		bytes_i64(c, &m->start_ms);
+		bytes_f32(c, &m->dur_s);
+		bytes_f32(c, &m->level);
+		if (c->decoding && (!isfinite(m->dur_s) || m->dur_s < 0.0f || !isfinite(m->level) || m->level < 0.0f ||
+		                    m->level > 10.0f))
 			bytes_fail(c);
 	}
 }

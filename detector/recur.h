@@ -91,8 +91,8 @@ recur_verdict recur_judge(const recur_memory *r, int64_t start_ms, double dur_s,
                           double proved_s);
 const char *recur_kind_name(recur_kind k);
 
-/* Both ways (bytes.h): 2 + RECUR_MEMBERS * 16 bytes. */
-#define RECUR_STATE_BYTES (2 + RECUR_MEMBERS * 16)
+/* Both ways (bytes.h): the count, then the members oldest first, 16 bytes
+ * each (decoded with the oldest at head 0). */
 void recur_code(bytes_cursor *c, recur_memory *r);
 
 #endif

@@ -1,8 +1,10 @@
 #!/bin/sh
 # deps.sh check|install PACKAGE... - make sure Debian packages are installed.
-#   check:   quiet when all are there; installs the missing ones when run as
-#            root, otherwise prints the exact command and fails.
-#   install: installs (as root) or prints the command.
+#   check:   quiet when all are there; otherwise prints what is missing and
+#            the command that installs it, and fails (never installs: a
+#            plain make only builds).
+#   install: installs what is missing (as root), or prints the command and
+#            fails.
 set -u
 mode=$1; shift
 missing=""
@@ -11,8 +13,8 @@ for p in "$@"; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && { [ "$mode" = install ] && echo "deps: all installed:$*" | cut -c1-200; exit 0; }
-if [ "$(id -u)" -eq 0 ]; then
+[ -z "$missing" ] && exit 0
+if [ "$mode" = install ] && [ "$(id -u)" -eq 0 ]; then
 	echo "deps: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null || { echo "deps: apt-get update failed" >&2; exit 1; }
@@ -22,5 +24,9 @@ if [ "$(id -u)" -eq 0 ]; then
 	exit 0
 fi
 echo "deps: missing Debian packages:$missing" >&2
-echo "deps: install them with: sudo apt-get install -y$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	echo "deps: install them with: make deps (or apt-get install -y$missing)" >&2
+else
+	echo "deps: install them with: sudo apt-get install -y$missing" >&2
+fi
 exit 1

@@ -211,7 +211,8 @@ int main(int argc, char **argv)
 	}
 	if (rc == 0) {
 		char *servers[1] = { (char *)server };
-		pub = publisher_new(servers, curve, 1, observer, queue, PROG, err, sizeof(err));
+		pano_logger plain = pano_logger_plain(PROG);
+		pub = publisher_new(servers, curve, 1, observer, queue, &plain, err, sizeof(err));
 		if (!pub) {
 			fprintf(stderr, PROG ": %s\n", err);
 			rc = strstr(err, "not host:port") ? 2 : 1;

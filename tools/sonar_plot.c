@@ -61,7 +61,7 @@ static void usage(FILE *out)
 	      "distribution.png (response times and phi).\n\n"
 	      "  --log-dir DIR   the agent's log folder (default logs)\n"
 	      "  --host HOST     only this host (default: every host in fd.csv)\n"
-	      "  --from TIME     from this time on (2026-11-23T10:00:00Z, as in the logs)\n"
+	      "  --from TIME     from this time on, UTC (2026-11-23T10:00:00Z, 2026-11-23 10:00, 2026-11-23)\n"
 	      "  --to TIME       up to this time\n"
 	      "  --out DIR       where the PNGs go (default plots)\n"
 	      "  --size WxH      pixels per chart (default 1200x800)\n"
@@ -387,7 +387,8 @@ static int write_script(plot *pl, const char *path)
 	fprintf(g, "unset object\nunset lmargin\nunset rmargin\nset xdata\nunset logscale\nset xrange [*:*]\nset yrange [*:*]\nunset y2tics\n"
 	           "unset key\nset format x '%%g'\nset output '%s/distribution.png'\n",
 	        pl->out_dir);
-	fprintf(g, "set multiplot layout 2,1 title 'distributions (%zu hosts)' font ',14'\n", pl->nhosts);
+	fprintf(g, "set multiplot layout 2,1 title 'distributions (%zu host%s)' font ',14'\n", pl->nhosts,
+	        pl->nhosts == 1 ? "" : "s");
 	/* response times: the tail beyond six interquartile ranges above the
 	 * upper quartile goes into the last bar, so one outlier does not
 	 * squash the shape */
@@ -395,7 +396,9 @@ static int write_script(plot *pl, const char *path)
 	           "top = STATS_up_quartile + 6 * (STATS_up_quartile - STATS_lo_quartile)\n"
 	           "if (top > STATS_max || top <= STATS_min) top = STATS_max\n"
 	           "bw = (top - STATS_min) / 60.0\nif (bw <= 0) bw = 0.001\n"
-	           "bin(x, w) = w * floor(x / w) + w / 2.0\nset style fill solid 0.6\nset boxwidth bw absolute\n",
+	           "bin(x, w) = w * floor(x / w) + w / 2.0\nset style fill solid 0.6\nset boxwidth bw absolute\n"
+	           /* from the first bar's edge, never below 0 ms */
+	           "lo = bw * floor(STATS_min / bw)\nset xrange [lo:top + bw]\n",
 	        pl->work);
 	fprintf(g, "set xlabel 'response time (ms); the last bar holds the tail'\nset ylabel 'responses'\n"
 	           "plot '%s/all.rtt' using (bin($1 > top ? top : $1, bw)):(1.0) smooth frequency with boxes "
@@ -449,9 +452,10 @@ static void remove_work(plot *pl)
 
 static int parse_time(const char *opt, const char *s, int64_t *ms)
 {
-	if (timefmt_parse(s, strlen(s), ms) == 0)
+	if (timefmt_parse_user(s, ms) == 0)
 		return 0;
-	fprintf(stderr, PROG ": %s: '%.64s' is not a time like 2026-11-23T10:00:00.000Z\n", opt, s);
+	fprintf(stderr, PROG ": %s: '%.64s' is not a UTC time like 2026-11-23T10:00:00Z, 2026-11-23 10:00 or 2026-11-23\n",
+	        opt, s);
 	return -1;
 }
 

@@ -113,9 +113,10 @@ static int replay(FILE *in, const char *name, const detector_options *det, const
 	char err[512];
 	if (remove_outputs(det->log_dir) != 0)
 		return 1;
+	pano_logger plain = pano_logger_plain(PROG);
 	csvlogs *logs = csvlogs_open(det->log_dir,
 	                             LOG_MASK(LOG_FD) | LOG_MASK(LOG_HTM) | LOG_MASK(LOG_ATTENTION),
-	                             err, sizeof(err));
+	                             &plain, err, sizeof(err));
 	if (!logs) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
@@ -267,9 +268,10 @@ int main(int argc, char **argv)
 	if (server) {
 		/* the queue beside the logs: what is not delivered stays there */
 		char queue[PATH_MAX];
+		pano_logger plain = pano_logger_plain(PROG);
 		snprintf(queue, sizeof(queue), "%.4000s/publish.queue", det.log_dir);
 		if (make_dirs(det.log_dir) != 0 ||
-		    !(pub = publisher_new(&server, NULL, 1, observer, queue, PROG, err, sizeof(err)))) {
+		    !(pub = publisher_new(&server, NULL, 1, observer, queue, &plain, err, sizeof(err)))) {
 			fprintf(stderr, PROG ": --server: %s\n", err[0] ? err : strerror(errno));
 			if (in != stdin)
 				fclose(in);

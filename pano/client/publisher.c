@@ -21,7 +21,7 @@ typedef struct {
 } queued;
 
 struct publisher {
-	const char *prog;
+	pano_logger log;          /* how it says what happened */
 	char observer[256];
 	pano_client **clients;
 	size_t nclients, current;
@@ -121,7 +121,7 @@ static int push(publisher *p, uint8_t *bytes, size_t len)
 		p->head = (p->head + 1) % p->cap;
 		p->count--;
 		if (!p->reported_drop)
-			fprintf(stderr, "%s: Panorama queue full (%d reports): dropping the oldest\n", p->prog,
+			pano_say(&p->log, PANO_LOG_WARN, "Panorama queue full (%d reports): dropping the oldest",
 			        PUBLISH_QUEUE_MAX);
 		p->reported_drop = true;
 		p->file_acked++; /* the file's oldest is as good as acknowledged */
@@ -152,7 +152,7 @@ static void load_queue(publisher *p)
 	FILE *f = regfile_open_in(&p->dir, p->name, "rb", err, sizeof(err));
 	if (!f) {
 		if (errno != ENOENT)
-			fprintf(stderr, "%s: %s: the Panorama queue of an earlier run is not read\n", p->prog, err);
+			pano_say(&p->log, PANO_LOG_WARN, "%s: the Panorama queue of an earlier run is not read", err);
 		return;
 	}
 	uint8_t magic[sizeof(QUEUE_MAGIC)];
@@ -203,16 +203,15 @@ static void load_queue(publisher *p)
 		char aside[4300];
 		snprintf(aside, sizeof(aside), "%s.corrupt-%lld", p->name, (long long)time(NULL));
 		bool moved = regfile_rename_in(&p->dir, p->name, aside) == 0;
-		fprintf(stderr, "%s: %s: %s after %zu reports; the rest %s%s\n", p->prog, p->path, problem, loaded,
+		pano_say(&p->log, PANO_LOG_WARN, "%s: %s after %zu reports; the rest %s%s", p->path, problem, loaded,
 		        moved ? "is kept in " : "is lost (cannot set the file aside)", moved ? aside : "");
 	}
 	if (loaded)
-		fprintf(stderr, "%s: %zu Panorama reports queued by an earlier run will be sent first\n",
-		        p->prog, loaded);
+		pano_say(&p->log, PANO_LOG_INFO, "%zu Panorama reports queued by an earlier run will be sent first", loaded);
 }
 
 publisher *publisher_new(char *const *servers, const pano_curve_client *curves, size_t nservers,
-                         const char *observer, const char *queue_path, const char *prog, char *err, size_t errlen)
+                         const char *observer, const char *queue_path, const pano_logger *log, char *err, size_t errlen)
 {
 	publisher *p = calloc(1, sizeof(*p));
 	if (!p || !(p->clients = calloc(nservers, sizeof(*p->clients)))) {
@@ -221,7 +220,7 @@ publisher *publisher_new(char *const *servers, const pano_curve_client *curves, 
 		return NULL;
 	}
 	p->dir.fd = -1; /* publisher_free may run before it is opened */
-	p->prog = prog;
+	p->log = log ? *log : (pano_logger){ NULL, NULL };
 	snprintf(p->observer, sizeof(p->observer), "%s", observer);
 	snprintf(p->path, sizeof(p->path), "%s", queue_path);
 	p->handle = pano_handle_of(observer);
@@ -304,8 +303,8 @@ void publisher_report(publisher *p, const char *subject, const char *metric, int
 	if (!p->file_behind && append_record(p, b, len) == 0)
 		return;
 	if (!p->file_behind && !p->reported_append)
-		fprintf(stderr, "%s: %s: cannot append to the Panorama queue (%s): the reports stay queued in memory, "
-		        "and the file is rewritten once it can be\n", p->prog, p->path, strerror(errno));
+		pano_say(&p->log, PANO_LOG_WARN, "%s: cannot append to the Panorama queue (%s): the reports stay queued in memory, "
+		        "and the file is rewritten once it can be", p->path, strerror(errno));
 	p->reported_append = true;
 	p->file_behind = true;
 }
@@ -318,7 +317,7 @@ static void catch_up_file(publisher *p, int64_t now_ns)
 		return;
 	p->rewrite_after = now_ns + INT64_C(1000000000);
 	if (compact(p) && p->reported_append) {
-		fprintf(stderr, "%s: %s: the Panorama queue is written again (%zu reports)\n", p->prog, p->path,
+		pano_say(&p->log, PANO_LOG_INFO, "%s: the Panorama queue is written again (%zu reports)", p->path,
 		        p->count);
 		p->reported_append = false;
 	}
@@ -358,7 +357,7 @@ static void take_replies(publisher *p, int64_t now_ns)
 			             r->submit_report->result == PANORAMA__SUBMIT_REPORT_REPLY__STATUS__IGNORED);
 			if (r->body_case == PANORAMA__REPLY__BODY_ERROR && r->error &&
 			    r->error->code == PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST) {
-				fprintf(stderr, "%s: Panorama refused a report: %s\n", p->prog,
+				pano_say(&p->log, PANO_LOG_WARN, "Panorama refused a report: %s",
 				        r->error->message ? r->error->message : "bad request");
 				done = true; /* it will never be accepted */
 			}
@@ -366,14 +365,14 @@ static void take_replies(publisher *p, int64_t now_ns)
 			    r->error->code == PANORAMA__ERROR_REPLY__CODE__FORBIDDEN && !p->reported_forbidden) {
 				/* our key does not match our name: an operator's mistake,
 				 * to be fixed; the reports wait for it, queued */
-				fprintf(stderr, "%s: Panorama %s refuses our reports: %s; they stay queued\n", p->prog,
+				pano_say(&p->log, PANO_LOG_WARN, "Panorama %s refuses our reports: %s; they stay queued",
 				        pano_client_addr(c), r->error->message ? r->error->message : "forbidden");
 				p->reported_forbidden = true;
 			}
 			if (done) {
 				at(p, i)->id = UINT64_MAX; /* acknowledged */
 				if (p->reported_down)
-					fprintf(stderr, "%s: Panorama %s answers again\n", p->prog,
+					pano_say(&p->log, PANO_LOG_INFO, "Panorama %s answers again",
 					        pano_client_addr(c));
 				p->reported_down = false;
 				p->sent_at = now_ns;
@@ -393,7 +392,7 @@ static void say_down(publisher *p, pano_client *c)
 {
 	char why[512];
 	const char *trouble = pano_client_trouble(c, why, sizeof(why));
-	fprintf(stderr, "%s: Panorama %s does not answer%s%s; %zu reports queued\n", p->prog, pano_client_addr(c),
+	pano_say(&p->log, PANO_LOG_WARN, "Panorama %s does not answer%s%s; %zu reports queued", pano_client_addr(c),
 	        trouble ? ": " : "", trouble ? trouble : "", p->count);
 }
 

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "pano/common/curve.h"
+#include "pano/common/log.h"
 
 #define PUBLISH_WINDOW 64
 #define PUBLISH_TIMEOUT_MS 2000
@@ -32,11 +33,13 @@ typedef struct publisher publisher;
 
 /* servers: "host:port" each; curves: CURVE keys for each of them, or NULL
  * for plain connections; queue_path: the on-disk queue (its reports from an
- * earlier run are sent first).  A node that refuses the reports (FORBIDDEN:
+ * earlier run are sent first); log: how it says what happens to the
+ * reports (NULL: it says nothing).  A node that refuses the reports (FORBIDDEN:
  * the key does not speak for this observer) gets them again, in order,
  * until it takes them; it is said once on stderr. */
 publisher *publisher_new(char *const *servers, const pano_curve_client *curves, size_t nservers,
-                         const char *observer, const char *queue_path, const char *prog, char *err, size_t errlen);
+                         const char *observer, const char *queue_path, const pano_logger *log, char *err,
+                         size_t errlen);
 void publisher_free(publisher *p);
 
 /* Queues one report of one metric: status is Panorama's (panorama.proto),

@@ -12,8 +12,11 @@
 /* process-wide, like stderr itself */
 static int min_level = PANO_LOG_INFO;
 static char log_path[4096];
+static char log_prog[64];
 
 void pano_log_level(int level) { min_level = level; }
+
+void pano_log_prog(const char *prog) { snprintf(log_prog, sizeof(log_prog), "%s", prog ? prog : ""); }
 
 static int open_onto_stderr(const char *path, char *err, size_t errlen)
 {
@@ -63,6 +66,8 @@ void pano_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	flockfile(stderr);
 	fprintf(stderr, "%s[%s] ", ts, names[level]);
+	if (log_prog[0])
+		fprintf(stderr, "%s: ", log_prog);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	funlockfile(stderr);
@@ -77,3 +82,39 @@ bool pano_log_due(time_t *last)
 	*last = now;
 	return true;
 }
+
+bool pano_log_first(bool *said)
+{
+	if (*said)
+		return false;
+	*said = true;
+	return true;
+}
+
+void pano_say(const pano_logger *l, int level, const char *fmt, ...)
+{
+	if (!l || !l->say)
+		return;
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	l->say(l->ctx, level, msg);
+}
+
+static void say_to_log(void *ctx, int level, const char *message)
+{
+	(void)ctx;
+	pano_log(level, "%s", message);
+}
+
+pano_logger pano_logger_daemon(void) { return (pano_logger){ say_to_log, NULL }; }
+
+static void say_plain(void *ctx, int level, const char *message)
+{
+	(void)level;
+	fprintf(stderr, "%s: %s\n", (const char *)ctx, message);
+}
+
+pano_logger pano_logger_plain(const char *prog) { return (pano_logger){ say_plain, (void *)prog }; }

@@ -1,5 +1,5 @@
 /* server.c - a Panorama node's request loop; see server.h. */
-#include "pano/node/server.h"
+#include "pano/node/server_internal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -35,93 +35,6 @@
 #include "pano/node/wire.h"
 #include "pano/node/zap.h"
 #include "pano/common/clock.h"
-
-#define DEGRADED_NS (INT64_C(1000000000))
-/* After a failed compaction, the next try waits this long: each failure
- * reloads the store, which takes a second or more for a large one. */
-#define COMPACT_RETRY_NS (INT64_C(10000000000))
-/* A batch stops taking requests once its decoded requests and replies hold
- * this much memory, so hostile 1 MiB messages cannot make a batch huge. */
-#define BATCH_ARENA_MAX ((size_t)64 << 20)
-#define MEM_DUMP_EVERY_S 60
-#define MESH_GC_EVERY_S 60
-
-typedef struct {
-	zmq_msg_t identity;
-	bool delimiter;           /* REQ-style envelope: an empty frame before the body */
-	const pano_cert *who;     /* with CURVE, the sender's certificate; NULL without */
-	char from[64];            /* the client's address, as ZeroMQ gives it ("" unknown) */
-	Panorama__Request *req;   /* NULL: undecodable */
-	Panorama__Reply reply;
-	bool local_accepted;      /* an accepted SubmitReport to propagate */
-	bool subscribe_change;    /* an Observe / StopObserving to announce */
-} pending;
-
-/* A batch: its requests, their decoded forms and replies (all in its
- * arena), and whether it committed writes that must reach the disk before
- * it is answered. */
-typedef struct {
-	pending items[PANO_BATCH_MAX];
-	size_t n;
-	arena *arena;
-	ProtobufCAllocator alloc; /* decoded requests live in the arena */
-	bool wrote;
-	uint64_t seq;             /* commit order */
-} batch;
-
-#define NBATCHES 8
-
-/*
- * With -fsync (cfg.fsync), group commit, pipelined.  The loop decodes a
- * batch, applies its writes,
- * commits them to the WAL, builds every reply, and queues the batch; it
- * does not wait.  The syncer thread fsyncs the WAL back to back, each fsync
- * covering every batch committed before it began, and reports how far it
- * got; the loop then answers those batches, in order.  So the loop never
- * sits in fsync, one fsync serves many batches under load, and no reply
- * (not even a read's) leaves before what it shows is on disk.
- */
-struct pano_server {
-	pano_config cfg;
-	void *zctx, *router;
-	int sigfd;
-	pano_store *store;
-	pano_db *db;
-	peers *peers;
-	pano_watch *watch;        /* NULL: no watch stream (-watch off) */
-	pano_cert self;           /* with CURVE: the node's key pair */
-	pano_keyring *keys;       /* with CURVE: whom it lets in; NULL: no CURVE */
-	pano_zap *zap;
-	time_t last_refusal_log, last_mesh_log;
-	meshgate *meshgate;       /* who may join a mesh (meshgate.h) */
-	batch batches[NBATCHES];  /* a ring: queued ones, then cur */
-	size_t qhead, qlen;       /* queued batches awaiting their fsync */
-	batch *cur;               /* being received and applied */
-	uint64_t next_seq;
-	pthread_t syncer;
-	bool syncer_running, syncer_stop;
-	pthread_mutex_t sync_mu;  /* guards the three counters below */
-	pthread_cond_t sync_cv;
-	uint64_t committed;       /* batches queued so far (their seq) */
-	uint64_t last_write;      /* seq of the newest queued batch that wrote */
-	uint64_t synced;          /* batches up to this seq are durable */
-	uint64_t failed_upto;     /* an fsync failed for batches up to this seq */
-	int sync_efd;             /* the syncer's "progress" signal */
-	int64_t degraded_until;
-	int64_t compact_after; /* see COMPACT_RETRY_NS */
-	bool stopping;
-	unsigned long long served, accepted, refused, ignored;
-	unsigned long long by_kind[PANO_REQUEST_KINDS];
-	unsigned long long batch_in[PANO_BATCH_BUCKETS + 1];
-	double batch_sum_s;
-	unsigned long long commit_in[PANO_BATCH_BUCKETS + 1]; /* the database's COMMITs */
-	double commit_sum_s;
-	pano_console *console;    /* with -http: what the HTTP face shows */
-	pano_http *http;          /* NULL: no HTTP face */
-	const char **peer_ids, **peer_addrs;
-	bool *peer_up;
-};
-
 
 static pano_node_figures figures(void *ctx)
 {
@@ -170,7 +83,7 @@ static int start_http(pano_server *s, char *err, size_t errlen)
 }
 
 /* One duration into a histogram of PANO_BATCH_BOUNDS_S buckets. */
-static void histogram_add(unsigned long long *in, double d, double *sum)
+void server_histogram_add(unsigned long long *in, double d, double *sum)
 {
 	size_t b = 0;
 	while (b < PANO_BATCH_BUCKETS && d > PANO_BATCH_BOUNDS_S[b])
@@ -180,7 +93,7 @@ static void histogram_add(unsigned long long *in, double d, double *sum)
 }
 
 /* A fresh store holding exactly what the database holds. */
-static int load_store(pano_server *s, char *err, size_t errlen)
+int server_load_store(pano_server *s, char *err, size_t errlen)
 {
 	pano_limits lim = pano_limits_default();
 	if (s->cfg.max_views > 0)
@@ -205,34 +118,6 @@ static int load_store(pano_server *s, char *err, size_t errlen)
 	pano_log(PANO_LOG_INFO, "loaded %zu observations of %zu subjects from %s (%lld log rows)", count,
 	         pano_store_subject_count(st), s->cfg.db_file, (long long)pano_db_log_rows(s->db));
 	return 0;
-}
-
-/* The syncer: one fsync after another, each covering every batch queued
- * before it began; batches that wrote nothing need none. */
-static void *syncer_main(void *arg)
-{
-	pano_server *s = arg;
-	pthread_mutex_lock(&s->sync_mu);
-	for (;;) {
-		while (s->synced == s->committed && !s->syncer_stop)
-			pthread_cond_wait(&s->sync_cv, &s->sync_mu);
-		if (s->synced == s->committed)
-			break;
-		uint64_t target = s->committed;
-		bool need = s->last_write > s->synced;
-		pthread_mutex_unlock(&s->sync_mu);
-		bool failed = need && pano_db_sync(s->db) != 0;
-		pthread_mutex_lock(&s->sync_mu);
-		if (failed)
-			s->failed_upto = target;
-		s->synced = target;
-		uint64_t one = 1;
-		if (write(s->sync_efd, &one, sizeof(one)) < 0) {
-			/* an eventfd counter does not overflow at our rates */
-		}
-	}
-	pthread_mutex_unlock(&s->sync_mu);
-	return NULL;
 }
 
 /* Tries SCHED_BATCH on the thread it runs in: whether this process may. */
@@ -329,7 +214,7 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	if (s->db && pano_db_upgraded_from(s->db))
 		pano_log(PANO_LOG_INFO, "upgraded %s from schema version %d to %d", cfg->db_file,
 		         pano_db_upgraded_from(s->db), PANO_DB_SCHEMA_VERSION);
-	if (!arenas || !s->db || load_store(s, err, errlen) != 0)
+	if (!arenas || !s->db || server_load_store(s, err, errlen) != 0)
 		goto failed;
 	char **peer_addrs = calloc(cfg->npeers + 1, sizeof(*peer_addrs));
 	for (size_t i = 0; peer_addrs && i < cfg->npeers; i++)
@@ -389,14 +274,12 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	if (cfg->http_addr && strcmp(cfg->http_addr, "off") != 0 && start_http(s, err, errlen) != 0)
 		goto failed;
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	s->sync_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pthread_mutex_init(&s->sync_mu, NULL);
-	pthread_cond_init(&s->sync_cv, NULL);
-	if (s->sigfd < 0 || s->sync_efd < 0 || pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
-		snprintf(err, errlen, "cannot start the syncer thread");
+	if (s->sigfd < 0) {
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
 		goto failed;
 	}
-	s->syncer_running = true;
+	if (commit_start(s, err, errlen) != 0)
+		goto failed;
 	return s;
 failed:
 	pano_server_free(s);
@@ -407,17 +290,7 @@ void pano_server_free(pano_server *s)
 {
 	if (!s)
 		return;
-	if (s->syncer_running) {
-		pthread_mutex_lock(&s->sync_mu);
-		s->syncer_stop = true;
-		pthread_cond_signal(&s->sync_cv);
-		pthread_mutex_unlock(&s->sync_mu);
-		pthread_join(s->syncer, NULL);
-		pthread_mutex_destroy(&s->sync_mu);
-		pthread_cond_destroy(&s->sync_cv);
-	}
-	if (s->sync_efd >= 0)
-		close(s->sync_efd);
+	commit_stop(s);
 	pano_http_free(s->http); /* its threads first: they wait on the loop */
 	pano_console_free(s->console);
 	free(s->peer_ids);
@@ -440,589 +313,6 @@ void pano_server_free(pano_server *s)
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	free(s);
-}
-
-/* --- replies ---------------------------------------------------------- */
-
-static void *anew(pano_server *s, size_t size)
-{
-	return arena_alloc(s->cur->arena, size);
-}
-
-static void reply_error(pano_server *s, pending *p, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void reply_error(pano_server *s, pending *p, int code, const char *fmt, ...)
-{
-	Panorama__ErrorReply *e = anew(s, sizeof(*e));
-	char *msg = anew(s, 256);
-	if (!e || !msg) {
-		p->reply.body_case = PANORAMA__REPLY__BODY__NOT_SET;
-		return;
-	}
-	panorama__error_reply__init(e);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, 256, fmt, ap);
-	va_end(ap);
-	e->code = (Panorama__ErrorReply__Code)code;
-	e->message = msg;
-	p->reply.body_case = PANORAMA__REPLY__BODY_ERROR;
-	p->reply.error = e;
-}
-
-static void reply_missing(pano_server *s, pending *p)
-{
-	reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "request without its arguments");
-}
-
-static void reply_submit(pano_server *s, pending *p, Panorama__SubmitReportReply__Status st)
-{
-	Panorama__SubmitReportReply *r = anew(s, sizeof(*r));
-	if (!r)
-		return;
-	panorama__submit_report_reply__init(r);
-	r->result = st;
-	p->reply.body_case = PANORAMA__REPLY__BODY_SUBMIT_REPORT;
-	p->reply.submit_report = r;
-}
-
-static void reply_learn(pano_server *s, pending *p, Panorama__LearnReportReply__Status st)
-{
-	Panorama__LearnReportReply *r = anew(s, sizeof(*r));
-	if (!r)
-		return;
-	panorama__learn_report_reply__init(r);
-	r->result = st;
-	p->reply.body_case = PANORAMA__REPLY__BODY_LEARN_REPORT;
-	p->reply.learn_report = r;
-}
-
-static void reply_observe(pano_server *s, pending *p, bool ok)
-{
-	Panorama__ObserveReply *r = anew(s, sizeof(*r));
-	if (!r)
-		return;
-	panorama__observe_reply__init(r);
-	r->success = ok;
-	p->reply.body_case = PANORAMA__REPLY__BODY_OBSERVE;
-	p->reply.observe = r;
-}
-
-/* --- writes ----------------------------------------------------------- */
-
-static bool writes_refused(pano_server *s, pending *p)
-{
-	if (clock_mono_ns() >= s->degraded_until)
-		return false;
-	reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE,
-	            "the node's database cannot take writes now; retry later");
-	return true;
-}
-
-/* Validates, stores and persists one report (inside the open transaction).
- * Returns 1 accepted (or a duplicate of a stored one), 0 refused (reply set). */
-static int store_report(pano_server *s, pending *p, const Panorama__Report *r, bool learned)
-{
-	char err[512];
-	if (!r || !r->observer || !r->subject) {
-		s->refused++;
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "report without observer or subject");
-		return 0;
-	}
-	if (!pano_name_valid(s->store, r->observer, err, sizeof(err)) ||
-	    !pano_name_valid(s->store, r->subject, err, sizeof(err))) {
-		s->refused++;
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "observer or subject: %s", err);
-		return 0;
-	}
-	int64_t now_ns = clock_wall_ns();
-	bool mesh = meshgate_is_mesh(r->subject);
-	if (mesh) {
-		meshgate_verdict v = meshgate_admit(s->meshgate, r->subject, r->observer, p->from, learned,
-		                                    now_ns / 1000000000, err, sizeof(err));
-		if (v != MESHGATE_ADMIT) {
-			s->refused++;
-			reply_error(s, p, v == MESHGATE_FORBIDDEN ? PANORAMA__ERROR_REPLY__CODE__FORBIDDEN
-			                                          : PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
-			if (pano_log_due(&s->last_mesh_log))
-				pano_log(PANO_LOG_WARN, "refused a mesh report from %s: %s", p->from[0] ? p->from : "?", err);
-			return 0;
-		}
-	}
-	pano_obs obs;
-	if (pano_obs_from_pb(s->store, r->observation, now_ns / 1000000000, &obs, err, sizeof(err)) != 0) {
-		s->refused++;
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
-		return 0;
-	}
-	if (mesh) { /* a member is as fresh as when this node heard of it (meshgate.h) */
-		obs.sec = now_ns / 1000000000;
-		obs.nsec = (int32_t)(now_ns % 1000000000);
-	}
-	uint64_t seq = 0;
-	pano_view *v = NULL;
-	int rc = pano_store_add(s->store, r->observer, r->subject, &obs, &seq, &v, err, sizeof(err));
-	if (rc < 0) {
-		pano_obs_clear(&obs);
-		pano_store_names_rollback(s->store);
-		s->refused++;
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
-		return 0;
-	}
-	if (rc == 1) { /* duplicate: already durable */
-		pano_obs_clear(&obs);
-		return 1;
-	}
-	if (pano_db_put(s->db, v, seq, err, sizeof(err)) != 0) {
-		/* The commit will fail too, or be skipped: see apply_writes. */
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
-		return -1;
-	}
-	return 1;
-}
-
-static int handle_submit(pano_server *s, pending *p)
-{
-	const Panorama__SubmitReportRequest *q = p->req->submit_report;
-	if (!q) {
-		reply_missing(s, p);
-		return 0;
-	}
-	if (writes_refused(s, p))
-		return 0;
-	if (!q->report || !q->report->observer || q->handle != pano_handle_of(q->report->observer)) {
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST,
-		            "handle %llu is not the one Register gave observer %.64s",
-		            (unsigned long long)q->handle,
-		            q->report && q->report->observer ? q->report->observer : "(none)");
-		return 0;
-	}
-	int rc = store_report(s, p, q->report, false);
-	if (rc == 1) {
-		reply_submit(s, p, PANORAMA__SUBMIT_REPORT_REPLY__STATUS__ACCEPTED);
-		p->local_accepted = true;
-	}
-	return rc;
-}
-
-static int handle_learn(pano_server *s, pending *p)
-{
-	const Panorama__LearnReportRequest *q = p->req->learn_report;
-	if (!q) {
-		reply_missing(s, p);
-		return 0;
-	}
-	const char *source = q->source && q->source->id ? q->source->id : "";
-	const char *subject = q->report && q->report->subject ? q->report->subject : NULL;
-	switch (q->kind) {
-	case PANORAMA__LEARN_REPORT_REQUEST__KIND__SUBSCRIPTION:
-	case PANORAMA__LEARN_REPORT_REQUEST__KIND__UNSUBSCRIPTION:
-		if (!subject) {
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "subscription without a subject");
-			return 0;
-		}
-		peers_set_interest(s->peers, source, subject,
-		                   q->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__SUBSCRIPTION);
-		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED);
-		return 0;
-	case PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL:
-		break;
-	default:
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "unknown learn kind %d", (int)q->kind);
-		return 0;
-	}
-	if (subject && !pano_store_watching(s->store, subject)) {
-		pano_log(PANO_LOG_DEBUG, "learn from %s about %s: ignored (not watched)", source, subject);
-		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__IGNORED);
-		s->ignored++;
-		return 0;
-	}
-	if (writes_refused(s, p))
-		return 0;
-	int rc = store_report(s, p, q->report, true);
-	if (rc == 1)
-		reply_learn(s, p, PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED);
-	return rc;
-}
-
-static int handle_observe(pano_server *s, pending *p, bool watch)
-{
-	const Panorama__ObserveRequest *q = watch ? p->req->observe : p->req->stop_observing;
-	char err[256];
-	if (!q) {
-		reply_missing(s, p);
-		return 0;
-	}
-	if (!q->subject || !pano_name_valid(s->store, q->subject, err, sizeof(err))) {
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "subject: %s",
-		            q->subject ? err : "missing");
-		return 0;
-	}
-	if (writes_refused(s, p))
-		return 0;
-	if (watch ? pano_store_watch(s->store, q->subject) != 0 : (pano_store_unwatch(s->store, q->subject), 0)) {
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "watch list full");
-		return 0;
-	}
-	if (pano_db_watch(s->db, q->subject, watch, err, sizeof(err)) != 0) {
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
-		return -1;
-	}
-	reply_observe(s, p, true);
-	p->subscribe_change = true;
-	return 1;
-}
-
-/* A peer's report the node stored (not one IGNORED, not a subscription). */
-static bool learned(const pending *p)
-{
-	return p->req && p->reply.body_case == PANORAMA__REPLY__BODY_LEARN_REPORT &&
-	       p->reply.learn_report->result == PANORAMA__LEARN_REPORT_REPLY__STATUS__ACCEPTED &&
-	       p->req->learn_report->kind == PANORAMA__LEARN_REPORT_REQUEST__KIND__NORMAL &&
-	       p->req->learn_report->report;
-}
-
-/* Whether p's reply acknowledges a write: what a failed fsync takes back. */
-static bool acknowledges_write(const pending *p)
-{
-	return p->local_accepted || p->subscribe_change || learned(p);
-}
-
-/* --- reads: one function per reply ---------------------------------------- */
-
-/* The subject a request q names, or NULL with the reply set (q itself
- * missing, or no such subject). */
-static const pano_subject *find_subject(pano_server *s, pending *p, const void *q, const char *name)
-{
-	if (!q) {
-		reply_missing(s, p);
-		return NULL;
-	}
-	const pano_subject *sub = name ? pano_store_subject(s->store, name) : NULL;
-	if (!sub)
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no such subject: %.200s",
-		            name ? name : "(none)");
-	return sub;
-}
-
-static int read_register(pano_server *s, pending *p)
-{
-	const Panorama__RegisterRequest *q = p->req->register_;
-	char err[128];
-	if (!q || !q->observer) {
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "register without an observer");
-	} else if (!pano_name_valid(s->store, q->observer, err, sizeof(err))) {
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "observer: %s", err);
-	} else {
-		Panorama__RegisterReply *rr = anew(s, sizeof(*rr));
-		if (rr) {
-			panorama__register_reply__init(rr);
-			rr->handle = pano_handle_of(q->observer);
-			p->reply.body_case = PANORAMA__REPLY__BODY_REGISTER;
-			p->reply.register_ = rr;
-		}
-	}
-	return 0;
-}
-
-static int read_latest_report(pano_server *s, pending *p)
-{
-	const Panorama__GetReportRequest *q = p->req->get_latest_report;
-	const pano_subject *sub = find_subject(s, p, q, q ? q->subject : NULL);
-	if (!sub)
-		return 0;
-	p->reply.report = wire_latest_report(s->cur->arena, sub);
-	p->reply.body_case = PANORAMA__REPLY__BODY_REPORT;
-	if (!p->reply.report)
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no report about %.200s", q->subject);
-	return 0;
-}
-
-static int read_panorama(pano_server *s, pending *p)
-{
-	const Panorama__GetPanoramaRequest *q = p->req->get_panorama;
-	const pano_subject *sub = find_subject(s, p, q, q ? q->subject : NULL);
-	if (sub && (p->reply.panorama = wire_panorama(s->cur->arena, sub)))
-		p->reply.body_case = PANORAMA__REPLY__BODY_PANORAMA;
-	return 0;
-}
-
-static int read_view(pano_server *s, pending *p)
-{
-	const Panorama__GetViewRequest *q = p->req->get_view;
-	const pano_subject *sub = find_subject(s, p, q, q ? q->subject : NULL);
-	if (!sub)
-		return 0;
-	const pano_view *v = q->observer ? pano_subject_view(sub, q->observer) : NULL;
-	if (!v)
-		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__NOT_FOUND, "no view of %.100s by %.100s", q->subject,
-		            q->observer ? q->observer : "(none)");
-	else if ((p->reply.view = wire_view(s->cur->arena, v)))
-		p->reply.body_case = PANORAMA__REPLY__BODY_VIEW;
-	return 0;
-}
-
-static int read_inference(pano_server *s, pending *p)
-{
-	const Panorama__GetInferenceRequest *q = p->req->get_inference;
-	const pano_subject *sub = find_subject(s, p, q, q ? q->subject : NULL);
-	if (sub && (p->reply.inference = wire_inference(s->cur->arena, sub)))
-		p->reply.body_case = PANORAMA__REPLY__BODY_INFERENCE;
-	return 0;
-}
-
-static int read_subjects(pano_server *s, pending *p)
-{
-	size_t n = 0;
-	const pano_subject **subs = pano_store_subjects(s->store, &n);
-	Panorama__GetObservedSubjectsReply *sr = anew(s, sizeof(*sr));
-	Panorama__GetObservedSubjectsReply__SubjectsEntry *es = anew(s, (n ? n : 1) * sizeof(*es));
-	Panorama__GetObservedSubjectsReply__SubjectsEntry **ptrs = anew(s, (n ? n : 1) * sizeof(*ptrs));
-	if (subs && sr && es && ptrs) {
-		panorama__get_observed_subjects_reply__init(sr);
-		for (size_t i = 0; i < n; i++) {
-			panorama__get_observed_subjects_reply__subjects_entry__init(&es[i]);
-			es[i].key = (char *)pano_subject_name(subs[i]);
-			int64_t sec;
-			int32_t nsec;
-			pano_subject_last_seen(subs[i], &sec, &nsec);
-			es[i].value = wire_ts(s->cur->arena, sec, nsec);
-			ptrs[i] = &es[i];
-		}
-		sr->subjects = ptrs;
-		sr->n_subjects = n;
-		p->reply.body_case = PANORAMA__REPLY__BODY_SUBJECTS;
-		p->reply.subjects = sr;
-	}
-	free(subs);
-	return 0;
-}
-
-static int read_observers(pano_server *s, pending *p)
-{
-	size_t n = 0;
-	const char **names = pano_store_observers(s->store, &n);
-	Panorama__GetObserversReply *orp = anew(s, sizeof(*orp));
-	char **copy = anew(s, (n ? n : 1) * sizeof(char *));
-	if (names && orp && copy) {
-		panorama__get_observers_reply__init(orp);
-		memcpy(copy, names, n * sizeof(char *));
-		orp->observers = copy;
-		orp->n_observers = n;
-		p->reply.body_case = PANORAMA__REPLY__BODY_OBSERVERS;
-		p->reply.observers = orp;
-	}
-	free(names);
-	return 0;
-}
-
-/* The two dumps: a map entry per subject, key its name. */
-static int read_dump_panorama(pano_server *s, pending *p)
-{
-	size_t n = 0;
-	const pano_subject **subs = pano_store_subjects(s->store, &n);
-	Panorama__DumpPanoramaReply *d = anew(s, sizeof(*d));
-	Panorama__DumpPanoramaReply__PanoramasEntry *es = anew(s, (n ? n : 1) * sizeof(*es));
-	Panorama__DumpPanoramaReply__PanoramasEntry **ptrs = anew(s, (n ? n : 1) * sizeof(*ptrs));
-	if (subs && d && es && ptrs) {
-		panorama__dump_panorama_reply__init(d);
-		for (size_t i = 0; i < n; i++) {
-			panorama__dump_panorama_reply__panoramas_entry__init(&es[i]);
-			es[i].key = (char *)pano_subject_name(subs[i]);
-			es[i].value = wire_panorama(s->cur->arena, subs[i]);
-			ptrs[i] = &es[i];
-		}
-		d->panoramas = ptrs;
-		d->n_panoramas = n;
-		p->reply.body_case = PANORAMA__REPLY__BODY_DUMP_PANORAMA;
-		p->reply.dump_panorama = d;
-	}
-	free(subs);
-	return 0;
-}
-
-static int read_dump_inference(pano_server *s, pending *p)
-{
-	size_t n = 0;
-	const pano_subject **subs = pano_store_subjects(s->store, &n);
-	Panorama__DumpInferenceReply *d = anew(s, sizeof(*d));
-	Panorama__DumpInferenceReply__InferencesEntry *es = anew(s, (n ? n : 1) * sizeof(*es));
-	Panorama__DumpInferenceReply__InferencesEntry **ptrs = anew(s, (n ? n : 1) * sizeof(*ptrs));
-	if (subs && d && es && ptrs) {
-		panorama__dump_inference_reply__init(d);
-		for (size_t i = 0; i < n; i++) {
-			panorama__dump_inference_reply__inferences_entry__init(&es[i]);
-			es[i].key = (char *)pano_subject_name(subs[i]);
-			es[i].value = wire_inference(s->cur->arena, subs[i]);
-			ptrs[i] = &es[i];
-		}
-		d->inferences = ptrs;
-		d->n_inferences = n;
-		p->reply.body_case = PANORAMA__REPLY__BODY_DUMP_INFERENCE;
-		p->reply.dump_inference = d;
-	}
-	free(subs);
-	return 0;
-}
-
-static int read_ping(pano_server *s, pending *p)
-{
-	Panorama__PingReply *pr = anew(s, sizeof(*pr));
-	if (pr) {
-		panorama__ping_reply__init(pr);
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		pr->result = PANORAMA__PING_REPLY__STATUS__GOOD;
-		pr->time = wire_ts(s->cur->arena, now.tv_sec, (int32_t)now.tv_nsec);
-		p->reply.body_case = PANORAMA__REPLY__BODY_PING;
-		p->reply.ping = pr;
-	}
-	return 0;
-}
-
-static int read_peers(pano_server *s, pending *p)
-{
-	if ((p->reply.peers = peers_reply(s->peers, s->cur->arena)))
-		p->reply.body_case = PANORAMA__REPLY__BODY_PEERS;
-	return 0;
-}
-
-static int read_id(pano_server *s, pending *p)
-{
-	Panorama__Peer *me = anew(s, sizeof(*me));
-	if (me) {
-		panorama__peer__init(me);
-		me->id = s->cfg.id;
-		me->addr = s->cfg.addr;
-		p->reply.body_case = PANORAMA__REPLY__BODY_NODE;
-		p->reply.node = me;
-	}
-	return 0;
-}
-
-static int handle_observe_request(pano_server *s, pending *p) { return handle_observe(s, p, true); }
-static int handle_stop_observing(pano_server *s, pending *p) { return handle_observe(s, p, false); }
-
-/*
- * Every kind of request: whether it writes (it then runs inside the batch's
- * transaction, before the reads, and returns 1 stored, 0 refused with its
- * reply set, -1 when the database failed) and what answers it.  A handler
- * that leaves no reply ran out of the batch's memory.
- */
-typedef struct {
-	bool writes;
-	int (*handle)(pano_server *s, pending *p);
-} request_kind;
-
-static const request_kind REQUEST_KINDS[] = {
-	[PANORAMA__REQUEST__BODY_REGISTER] = { false, read_register },
-	[PANORAMA__REQUEST__BODY_SUBMIT_REPORT] = { true, handle_submit },
-	[PANORAMA__REQUEST__BODY_LEARN_REPORT] = { true, handle_learn },
-	[PANORAMA__REQUEST__BODY_GET_LATEST_REPORT] = { false, read_latest_report },
-	[PANORAMA__REQUEST__BODY_GET_PANORAMA] = { false, read_panorama },
-	[PANORAMA__REQUEST__BODY_GET_VIEW] = { false, read_view },
-	[PANORAMA__REQUEST__BODY_GET_INFERENCE] = { false, read_inference },
-	[PANORAMA__REQUEST__BODY_GET_OBSERVED_SUBJECTS] = { false, read_subjects },
-	[PANORAMA__REQUEST__BODY_GET_OBSERVERS] = { false, read_observers },
-	[PANORAMA__REQUEST__BODY_DUMP_PANORAMA] = { false, read_dump_panorama },
-	[PANORAMA__REQUEST__BODY_DUMP_INFERENCE] = { false, read_dump_inference },
-	[PANORAMA__REQUEST__BODY_PING] = { false, read_ping },
-	[PANORAMA__REQUEST__BODY_GET_PEERS] = { false, read_peers },
-	[PANORAMA__REQUEST__BODY_GET_ID] = { false, read_id },
-	[PANORAMA__REQUEST__BODY_OBSERVE] = { true, handle_observe_request },
-	[PANORAMA__REQUEST__BODY_STOP_OBSERVING] = { true, handle_stop_observing },
-};
-
-/* The kind of a decoded request; NULL for one without a body or of a kind
- * this node does not know. */
-static const request_kind *kind_of(const Panorama__Request *q)
-{
-	size_t c = (size_t)q->body_case;
-	return c < sizeof(REQUEST_KINDS) / sizeof(REQUEST_KINDS[0]) && REQUEST_KINDS[c].handle ? &REQUEST_KINDS[c]
-	                                                                                         : NULL;
-}
-
-/* Phase one of a batch: every write, in one transaction. */
-static void apply_writes(pano_server *s)
-{
-	char err[256];
-	bool open = false, failed = false;
-	for (size_t i = 0; i < s->cur->n; i++) {
-		pending *p = &s->cur->items[i];
-		if (!p->req)
-			continue;
-		const request_kind *k = kind_of(p->req);
-		if (!k || !k->writes)
-			continue;
-		if (!open && !failed && clock_mono_ns() >= s->degraded_until) {
-			if (pano_db_begin(s->db, err, sizeof(err)) != 0) {
-				pano_log(PANO_LOG_ERROR, "database: %s", err);
-				failed = true;
-			} else {
-				open = true;
-				pano_store_begin(s->store);
-			}
-		}
-		if (failed) {
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
-			continue;
-		}
-		if (k->handle(s, p) < 0)
-			failed = true;
-	}
-	int64_t commit_started = clock_mono_ns();
-	bool committing = open && !failed;
-	if (committing && pano_db_commit(s->db, err, sizeof(err)) != 0) {
-		pano_log(PANO_LOG_ERROR, "database commit: %s", err);
-		failed = true;
-	}
-	if (committing)
-		histogram_add(s->commit_in, (clock_mono_ns() - commit_started) / 1e9, &s->commit_sum_s);
-
-	if (!failed) {
-		pano_store_commit(s->store);
-		s->cur->wrote = open;
-		return;
-	}
-	/* Nothing of this batch is durable: refuse every write in it, and make
-	 * the store hold again exactly what was acknowledged before: undone
-	 * in memory, or (should the database's map of live rows be lost)
-	 * reloaded from the file. */
-	if (pano_db_rollback(s->db) == 0) {
-		pano_store_undo(s->store);
-	} else if (load_store(s, err, sizeof(err)) != 0) {
-		pano_log(PANO_LOG_ERROR, "reloading after a failed commit: %s", err);
-	}
-	for (size_t i = 0; i < s->cur->n; i++) {
-		pending *p = &s->cur->items[i];
-		if (acknowledges_write(p)) {
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE,
-			            "the node could not store this report (%s); retry later", err);
-			p->local_accepted = p->subscribe_change = false;
-		}
-	}
-	s->degraded_until = clock_mono_ns() + DEGRADED_NS;
-}
-
-/* Phase two of a batch: every request the writes left unanswered. */
-static void answer_reads(pano_server *s)
-{
-	for (size_t i = 0; i < s->cur->n; i++) {
-		pending *p = &s->cur->items[i];
-		if (!p->req || p->reply.body_case != PANORAMA__REPLY__BODY__NOT_SET)
-			continue;
-		const request_kind *k = kind_of(p->req);
-		if (k)
-			k->handle(s, p);
-		else if (p->req->body_case == PANORAMA__REQUEST__BODY__NOT_SET)
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "request without a body");
-		else
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "unknown request type %d",
-			            (int)p->req->body_case);
-		if (p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET)
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "the node is short of memory; retry");
-	}
 }
 
 /* --- the loop ----------------------------------------------------------- */
@@ -1140,7 +430,7 @@ static int receive_one(pano_server *s, pending *p)
 	return 1;
 }
 
-static void send_reply(pano_server *s, pending *p)
+void server_send_reply(pano_server *s, pending *p)
 {
 	if (p->reply.body_case == PANORAMA__REPLY__BODY__NOT_SET && !p->req)
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "message is not a Panorama request");
@@ -1164,130 +454,6 @@ static void send_reply(pano_server *s, pending *p)
 	s->served++;
 	if (p->req && (unsigned)p->req->body_case < PANO_REQUEST_KINDS)
 		s->by_kind[p->req->body_case]++;
-}
-
-/* Answers a batch whose writes are on disk, then tells the peers. */
-static void finish_batch(pano_server *s, batch *b, bool sync_failed)
-{
-	if (sync_failed && b->wrote) {
-		pano_log(PANO_LOG_ERROR, "fsync of the database's WAL failed; refusing writes for a second");
-		s->degraded_until = clock_mono_ns() + DEGRADED_NS;
-	}
-	batch *saved = s->cur;
-	s->cur = b; /* reply builders allocate from the batch being answered */
-	for (size_t i = 0; i < b->n; i++) {
-		pending *p = &b->items[i];
-		if (sync_failed && b->wrote && acknowledges_write(p)) {
-			reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE,
-			            "the node could not make this report durable; retry later");
-			p->local_accepted = p->subscribe_change = false;
-		}
-		send_reply(s, p);
-	}
-	for (size_t i = 0; i < b->n; i++) {
-		pending *p = &b->items[i];
-		if (p->local_accepted) {
-			s->accepted++;
-			peers_propagate(s->peers, p->req->submit_report->report);
-			pano_watch_subject(s->watch, s->store, p->req->submit_report->report->subject);
-			if (s->http)
-				pano_console_changed(s->console, p->req->submit_report->report->subject);
-		} else if (learned(p)) {
-			pano_watch_subject(s->watch, s->store, p->req->learn_report->report->subject);
-			if (s->http)
-				pano_console_changed(s->console, p->req->learn_report->report->subject);
-		}
-		if (p->subscribe_change) {
-			bool watch = p->req->body_case == PANORAMA__REQUEST__BODY_OBSERVE;
-			peers_announce(s->peers, watch ? p->req->observe->subject : p->req->stop_observing->subject, watch);
-		}
-		zmq_msg_close(&p->identity);
-	}
-	s->cur = saved;
-	b->n = 0;
-	b->wrote = false;
-	arena_reset(b->arena);
-}
-
-/* Answers the queued batches the syncer has made durable; with block,
- * first waits until it has made progress (when the queue is full, or at
- * shutdown). */
-static void collect_synced(pano_server *s, bool block)
-{
-	if (s->qlen == 0)
-		return;
-	if (block) {
-		struct pollfd pfd = { s->sync_efd, POLLIN, 0 };
-		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
-			;
-	}
-	uint64_t count;
-	if (read(s->sync_efd, &count, sizeof(count)) < 0) {
-		/* EAGAIN: read the counters anyway */
-	}
-	pthread_mutex_lock(&s->sync_mu);
-	uint64_t synced = s->synced, failed_upto = s->failed_upto;
-	pthread_mutex_unlock(&s->sync_mu);
-	while (s->qlen && s->batches[s->qhead].seq <= synced) {
-		batch *b = &s->batches[s->qhead];
-		finish_batch(s, b, b->seq <= failed_upto);
-		s->qhead = (s->qhead + 1) % NBATCHES;
-		s->qlen--;
-	}
-}
-
-/* Compaction (db.h), in a transaction of its own once a batch is answered:
- * the batch that happened to make it due does not wait for it.  Should it
- * fail, nothing acknowledged is lost; the store is reloaded, as after a
- * failed batch, because compaction moves views' rows. */
-static void compact_log(pano_server *s)
-{
-	char err[256];
-	if (clock_mono_ns() < s->compact_after || !pano_db_compaction_due(s->db))
-		return;
-	if (pano_db_begin(s->db, err, sizeof(err)) != 0 || pano_db_compact(s->db, s->store, err, sizeof(err)) != 0 ||
-	    pano_db_commit(s->db, err, sizeof(err)) != 0) {
-		pano_db_rollback(s->db);
-		pano_log(PANO_LOG_WARN, "compaction: %s; reloading, and trying again in 10 s", err);
-		if (load_store(s, err, sizeof(err)) != 0)
-			pano_log(PANO_LOG_ERROR, "reloading after a failed compaction: %s", err);
-		s->compact_after = clock_mono_ns() + COMPACT_RETRY_NS;
-	}
-}
-
-static void count_batch(pano_server *s, int64_t started_ns)
-{
-	histogram_add(s->batch_in, (clock_mono_ns() - started_ns) / 1e9, &s->batch_sum_s);
-}
-
-static void process_batch(pano_server *s)
-{
-	int64_t started = clock_mono_ns();
-	apply_writes(s);
-	answer_reads(s);
-	if (!s->cfg.fsync) {
-		/* Committed means written to the WAL: safe from kill -9, which
-		 * is the durability asked for; answer at once. */
-		finish_batch(s, s->cur, false);
-		compact_log(s);
-		count_batch(s, started);
-		return;
-	}
-	/* Queue it behind the others and let the syncer know. */
-	s->cur->seq = ++s->next_seq;
-	s->qlen++;
-	pthread_mutex_lock(&s->sync_mu);
-	s->committed = s->cur->seq;
-	if (s->cur->wrote)
-		s->last_write = s->cur->seq;
-	pthread_cond_signal(&s->sync_cv);
-	pthread_mutex_unlock(&s->sync_mu);
-	/* The next free batch of the ring; a full ring waits for the disk. */
-	while (s->qlen == NBATCHES - 1)
-		collect_synced(s, true);
-	s->cur = &s->batches[(s->qhead + s->qlen) % NBATCHES];
-	compact_log(s);
-	count_batch(s, started);
 }
 
 typedef struct {
@@ -1331,13 +497,13 @@ static void run_gc(pano_server *s, const char *prefix, int64_t threshold_s, bool
 	if (g.failed || pano_db_commit(s->db, g.err, sizeof(g.err)) != 0) {
 		pano_db_rollback(s->db);
 		pano_log(PANO_LOG_WARN, "gc: %s; reloading", g.err);
-		load_store(s, g.err, sizeof(g.err));
+		server_load_store(s, g.err, sizeof(g.err));
 		return;
 	}
 	if (dropped)
 		pano_log(PANO_LOG_INFO, "gc: dropped %zu observations%s%s older than %lld s", dropped,
 		         prefix ? " of " : "", prefix ? prefix : "", (long long)threshold_s);
-	compact_log(s); /* what it dropped is dead rows now */
+	commit_compact(s); /* what it dropped is dead rows now */
 }
 
 static void log_memory(void)
@@ -1399,7 +565,7 @@ int pano_server_run(pano_server *s)
 		if (s->http && items[3 + npeers].revents)
 			pano_http_run_jobs(s->http);
 		if (items[2].revents)
-			collect_synced(s, false);
+			commit_collect(s, false);
 		if (items[1].revents) {
 			struct signalfd_siginfo si;
 			while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -1417,7 +583,7 @@ int pano_server_run(pano_server *s)
 			if (rc > 0)
 				s->cur->n++;
 		if (s->cur->n)
-			process_batch(s);
+			commit_process_batch(s);
 		if (s->http)
 			pano_console_flush(s->console, s->http);
 		time_t now = time(NULL);
@@ -1435,7 +601,7 @@ int pano_server_run(pano_server *s)
 		}
 	}
 	while (s->qlen) /* answer what is in flight before leaving */
-		collect_synced(s, true);
+		commit_collect(s, true);
 	pano_log(PANO_LOG_INFO, "node %s stopping: %llu requests served, %llu reports accepted",
 	         s->cfg.id, s->served, s->accepted);
 	return failed ? -1 : 0;

@@ -1,6 +1,7 @@
 /* store.c - the local observation store; see store.h. */
 #include "pano/node/store.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,7 @@ static void recompute_last_seen(pano_subject *sub)
  * given (an open batch keeps it to undo), else it is freed. */
 static void append(pano_store *s, pano_subject *sub, pano_view *v, uint64_t seq, pano_obs *obs, pano_obs *out)
 {
+	assert(v->count <= PANO_VIEW_DEPTH && v->head < PANO_VIEW_DEPTH);
 	s->nvalues += obs->n;
 	if (v->count == PANO_VIEW_DEPTH)
 		s->nvalues -= v->ring[v->head].n;

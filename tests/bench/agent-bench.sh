@@ -13,9 +13,14 @@
 # host, so --method auto uses ICMP datagram sockets there; the liboping and
 # TCP engines are measured beside it at 10,000 hosts.  BENCH_SECONDS sets the
 # length of each run (default 30).
+#
+# AGENT_BEFORE=PATH (another build's sonar-agent) adds paired runs at 10,000
+# hosts, that build and this one in turn (AGENT_PAIRS times, default 3), and
+# the ratio of their CPU: a change's cost measured against the machine's
+# speed of the same minutes (AGENT_PAIRED_ONLY=1: those alone).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-AGENT=$ROOT/bin/sonar-agent
+AGENT=${SONAR_AGENT:-$ROOT/bin/sonar-agent}
 SECS=${BENCH_SECONDS:-30}
 OUT=$(mktemp -d /tmp/cloudsonar-bench.XXXXXX)
 NS=""
@@ -40,7 +45,7 @@ run() { # run HOSTS METHOD [--no-htm|--htm]
 	local opt=()
 	[ "$htm" = --no-htm ] && opt=(--no-htm)
 	rm -rf "$OUT/logs-$n-$method"
-	"${prefix[@]}" "$AGENT" "${opt[@]}" --method "$method" --interval 1 --duration "$SECS" --stats \
+	"${prefix[@]}" "${AGENT_RUN:-$AGENT}" "${opt[@]}" --method "$method" --interval 1 --duration "$SECS" --stats \
 		--log-dir "$OUT/logs-$n-$method" $(cat "$OUT/hosts") 2>"$OUT/err" &
 	pid=$!
 	sleep 5 # start-up (argument parsing, first touch of memory) is not steady state
@@ -61,6 +66,7 @@ run() { # run HOSTS METHOD [--no-htm|--htm]
 		# phi windows fill to 1000 samples (8 bytes each) over 1000 s; a
 		# short run has not yet paid for them, so add what is still to come
 		full = hwm / 1024 + n * 8 * (1000 - secs) / 1048576
+		if (ENVIRON["CPU_ONLY"] != "") { printf "%.2f\n", cpu; exit }
 		printf "%-6d  %-36s %9.0f  %6.2f%%  %6.1f%%  %7.1f MB  %9.1f MB  %7.3f ms  %7.3f ms  %7.1f MB  %6.0f ms\n",
 			n, engine, v["probes_per_s"], lost, cpu, hwm / 1024, full,
 			v["lateness_p50_us"] / 1000, v["lateness_p99_us"] / 1000, v["state_bytes"] / 1048576,
@@ -68,6 +74,7 @@ run() { # run HOSTS METHOD [--no-htm|--htm]
 	}'
 }
 
+if [ -z "${AGENT_PAIRED_ONLY:-}" ]; then
 echo "sonar-agent benchmark: ${SECS} s per run at a 1 s interval, phi only but where it says HTM"
 printf "%-6s  %-36s %9s  %7s  %7s  %10s  %12s  %10s  %10s  %10s  %9s\n" hosts method "probes/s" lost "CPU" "RSS" \
 	"RSS (full)" "late p50" "late p99" "state" "save"
@@ -79,3 +86,12 @@ echo "targets at 10,000 hosts: lost < 2%, CPU < 30%, RSS < 100 MB (full windows)
 run 1000 auto --no-htm
 run 1000 auto --htm
 echo "target at 1,000 hosts with HTM: CPU < 25% of a core, RSS < 400 MB (HTM models reach their full size at once)"
+fi
+if [ -n "${AGENT_BEFORE:-}" ]; then
+	echo "paired at 10,000 hosts (auto, phi only): CPU % of a core, $AGENT_BEFORE then this build"
+	for i in $(seq "${AGENT_PAIRS:-3}"); do
+		b=$(AGENT_RUN=$AGENT_BEFORE CPU_ONLY=1 run 10000 auto)
+		a=$(CPU_ONLY=1 run 10000 auto)
+		awk -v b="$b" -v a="$a" -v i="$i" 'BEGIN { printf "pair %d: before %.1f%%, after %.1f%%, after/before %.2f\n", i, b, a, a / b }'
+	done
+fi

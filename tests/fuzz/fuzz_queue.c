@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *saved = stderr;
 	stderr = fopen("/dev/null", "w");
 	char err[256];
-	publisher *p = publisher_new(NULL, NULL, 0, "fuzz", path, "fuzz", err, sizeof(err));
+	publisher *p = publisher_new(NULL, NULL, 0, "fuzz", path, NULL, err, sizeof(err));
 	publisher_free(p);
 	fclose(stderr);
 	stderr = saved;

@@ -2,8 +2,9 @@
 # make install into a staging folder: the programs and their man pages, the
 # client library (a program built with pkg-config reports to a node through
 # it), the systemd units pointing at the installed programs, the logrotate
-# file, the docs and the Prometheus examples; make uninstall takes them all
-# away again.
+# file, the cron file, the node's config, the docs (every link holding) and
+# the Prometheus examples; make uninstall takes them all away again but the
+# config, which may be the operator's by then.
 . "$(dirname "$0")/../lib.sh"
 cd "$WORK"
 S=$WORK/stage
@@ -22,7 +23,23 @@ if command -v logrotate >/dev/null; then
 	check "logrotate reads it" logrotate -d -s "$WORK/lr.state" "$S/etc/logrotate.d/cloudsonar"
 fi
 check "the docs and the Prometheus examples are installed" \
-	bash -c "[ -s '$S/opt/cloudsonar/share/doc/cloudsonar/detection.md' ] && [ -s '$S/opt/cloudsonar/share/doc/cloudsonar/prometheus/panorama.rules.yml' ]"
+	bash -c "[ -s '$S/opt/cloudsonar/share/doc/cloudsonar/docs/detection.md' ] && [ -s '$S/opt/cloudsonar/share/doc/cloudsonar/prometheus/panorama.rules.yml' ]"
+# every relative link of the installed README and docs leads to a file
+D=$S/opt/cloudsonar/share/doc/cloudsonar
+broken=""
+for f in "$D/README.md" "$D"/docs/*.md; do
+	for l in $(grep -o '](\([^)#:]*\)[#)]' "$f" | sed 's/^](//; s/[#)]$//' | sort -u); do
+		[ -e "$(dirname "$f")/$l" ] || broken="$broken $(basename "$f"):$l"
+	done
+done
+check "every link of the installed docs holds${broken:+ (broken:$broken)}" test -z "$broken"
+check "the cron file is installed, its job commented out, at the installed agent" \
+	bash -c "grep -q '^#\*/5 .* /opt/cloudsonar/bin/sonar-agent ' '$S/etc/cron.d/sonar-agent' && ! grep -q '^[^#A-Z]' '$S/etc/cron.d/sonar-agent'"
+check "the node's config is installed, and the installed node takes it" \
+	bash -c "grep -q '\"DBFile\": \"/var/lib/cloudsonar/panorama.db\"' '$S/etc/cloudsonar/hview-server.cfg'"
+echo '{"Addr": "127.0.0.1:1"}' >"$S/etc/cloudsonar/hview-server.cfg"
+make -s -C "$ROOT" install DESTDIR="$S" PREFIX=/opt/cloudsonar >install2.out 2>&1
+check "a second install keeps a config that is there" grep -q '127.0.0.1:1' "$S/etc/cloudsonar/hview-server.cfg"
 # --- man pages: one a program, and the library's -----------------------------------
 I=$S/opt/cloudsonar
 pages=0 bad=""
@@ -38,7 +55,18 @@ check "man -l shows every program's page, without a warning ($pages${bad:+; bad:
 check "and the library's, libcloudsonar(3)" \
 	bash -c "MANWIDTH=80 man -l '$I/share/man/man3/libcloudsonar.3' 2>&1 | grep -q 'panorama_report'"
 
-# --- the client library: a program built with pkg-config reports through it ------------
+# --- the client library: only its API is global; a program built with pkg-config reports through it
+exported=$(nm -g --defined-only "$I/lib/libcloudsonar.a" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort | tr '\n' ' ')
+check "libcloudsonar exports its four functions and nothing else ($exported)" \
+	test "$exported" = "panorama_inferred panorama_report panorama_reporter_free panorama_reporter_new "
+cat >clash.c <<'EOF'
+/* names the library uses inside: a program of its own may have them too */
+int strmap_new(void) { return 0; }
+int arena_new(void) { return 0; }
+int publisher_new(void) { return 0; }
+#include <cloudsonar/panorama.h>
+int main(void) { panorama_reporter_free(0); return strmap_new() + arena_new() + publisher_new(); }
+EOF
 cat >app.c <<'EOF'
 #include <stdio.h>
 #include <cloudsonar/panorama.h>
@@ -63,6 +91,8 @@ flags=$(PKG_CONFIG_PATH=$I/lib/pkgconfig pkg-config --define-variable=prefix=$I 
 check "pkg-config knows the library ($flags)" test -n "$flags"
 cc -std=c11 -Wall -Werror -o app app.c $flags 2>cc.err
 check "a program builds against the installed header and library" test $? -eq 0
+cc -std=c11 -Wall -o clash clash.c $flags 2>clash.err
+check "one with functions named as the library's insides links too" test $? -eq 0
 P=$(free_port)
 start_node 127.0.0.1:$P app.db app-node app.log
 check "and reports to a node through it" bash -c "[ \"\$(./app 127.0.0.1:$P)\" = 'UNHEALTHY 20' ]"
@@ -70,8 +100,10 @@ check "which the node holds" bash -c "'$BIN/hview-client' -server 127.0.0.1:$P g
 ./app 127.0.0.1:1 >/dev/null 2>noway.err
 check "a node that is not there: one line saying so, exit 1" bash -c "[ $? -eq 1 ] && [ \$(wc -l <noway.err) -eq 1 ]"
 kill -TERM $node; wait $node
-[ "$FAILED" = 1 ] && show cc.err pc.err noway.err
+[ "$FAILED" = 1 ] && show cc.err pc.err noway.err clash.err
 
 make -s -C "$ROOT" uninstall DESTDIR="$S" PREFIX=/opt/cloudsonar >/dev/null 2>&1
-check "make uninstall leaves no file behind ($(find "$S" -type f | wc -l))" test "$(find "$S" -type f | wc -l)" -eq 0
+left=$(find "$S" -type f ! -path "$S/etc/cloudsonar/hview-server.cfg" | wc -l)
+check "make uninstall leaves no file behind but the node's config ($left)" test "$left" -eq 0
+check "and keeps the config, saying so" test -s "$S/etc/cloudsonar/hview-server.cfg"
 exit $FAILED

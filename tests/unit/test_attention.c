@@ -245,6 +245,19 @@ static void a_job_that_recurs_becomes_normal_and_one_out_of_rhythm_is_not(void *
 	/* then its rhythm is known */
 	for (int k = 0; k < 6; k++)
 		assert_true(job(&h, 1, 600, 30, 100, 5) <= ATTENTION_PENDING);
+	/* and stays known across a restart */
+	size_t n = attention_state_size(h.t);
+	uint8_t *buf = malloc(n);
+	assert_non_null(buf);
+	attention_save(h.t, buf);
+	char err[128];
+	attention_tracker *back = attention_load(buf, n, err, sizeof(err));
+	assert_non_null(back);
+	assert_int_equal(attention_state_size(back), n);
+	free(buf);
+	attention_free(h.t);
+	h.t = back;
+	assert_true(job(&h, 1, 600, 30, 100, 5) <= ATTENTION_PENDING);
 	/* a quarter of a period late: out of its rhythm */
 	assert_int_equal(job(&h, 1, 300, 30, 250, 5), ATTENTION_NEEDS_ATTENTION);
 	assert_non_null(strstr(h.why, "out of its rhythm of every 10.0 min"));

@@ -161,7 +161,7 @@ static void pipeline_writes_fd_and_attention_rows(void **state)
 	(void)state;
 	char logdir[128], err[256];
 	snprintf(logdir, sizeof(logdir), "%s/logs", dir);
-	csvlogs *logs = csvlogs_open(logdir, LOG_ALL, err, sizeof(err));
+	csvlogs *logs = csvlogs_open(logdir, LOG_ALL, NULL, err, sizeof(err));
 	assert_non_null(logs);
 	pipeline *p = pipeline_new(&PARAMS, logs);
 	pipeline_add_host(p, "10.0.0.1");

@@ -37,6 +37,29 @@ static void rejects_malformed_timestamps(void **state)
 		assert_int_equal(timefmt_parse(bad[i], strlen(bad[i]), &ms), -1);
 }
 
+static void takes_the_times_people_type(void **state)
+{
+	(void)state;
+	int64_t ms, want;
+	assert_int_equal(timefmt_parse("2026-12-06T08:08:00.000Z", 24, &want), 0);
+	static const char *const same[] = { "2026-12-06T08:08:00Z", "2026-12-06T08:08Z", "2026-12-06 08:08:00",
+	                                    "2026-12-06 08:08", "2026-12-06T08:08:00.000Z", "2026-12-06 08:08:00 +0000 UTC",
+	                                    "2026-12-06T08:08:00+00:00", "2026-12-06t08:08:00z" };
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		assert_int_equal(timefmt_parse_user(same[i], &ms), 0);
+		assert_true(ms == want);
+	}
+	assert_int_equal(timefmt_parse_user("2026-12-06 08:08:00.25", &ms), 0);
+	assert_true(ms == want + 250);
+	assert_int_equal(timefmt_parse_user("2026-12-06", &ms), 0);
+	assert_true(ms == want - (8 * 60 + 8) * 60000);
+	static const char *const bad[] = { "", "2026", "2026-12-06T", "2026-12-06T8:08", "2026-12-06T08:08:00+01:00",
+	                                   "2026-02-30", "2026-12-06T24:00", "2026-12-06T08:08:00.", "yesterday",
+	                                   "2026-12-06T08:08:00Zjunk" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(timefmt_parse_user(bad[i], &ms), -1);
+}
+
 static void probes_are_spread_over_the_interval(void **state)
 {
 	(void)state;
@@ -106,6 +129,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(formats_and_parses_iso8601_ms),
 		cmocka_unit_test(rejects_malformed_timestamps),
+		cmocka_unit_test(takes_the_times_people_type),
 		cmocka_unit_test(probes_are_spread_over_the_interval),
 		cmocka_unit_test(a_burst_is_spread_over_its_interval),
 		cmocka_unit_test(the_heap_gives_the_earliest_first),
