@@ -219,6 +219,10 @@ build/tests/detection-scorecard: build/tests/bench/detection_scorecard.o build/t
 		build/tests/bench/realdata.o build/tools/csv_reader.o build/libsonar.a $(CLIENT_LIBS) build/libdetector.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_CLIENT)
 
+# The blame engine on synthetic meshes (make bench).
+build/tests/blame-scorecard: build/tests/bench/blame_scorecard.o build/pano/node/blame.o
+	$(CC) $(CFLAGS) -o $@ $^ -lm
+
 # The gray-failure scenario alone (root; about a minute; part of make test).
 scenario: check-deps all
 	@bash tests/integration/gray_failure.sh
@@ -226,7 +230,7 @@ scenario: check-deps all
 bench:
 	@tools/deps.sh install $(DEB_PACKAGES) $(BENCH_PACKAGES)
 	@$(MAKE) --no-print-directory bench-run
-bench-run: all build/tests/pano-bench build/tests/detection-scorecard build/tests/delayline
+bench-run: all build/tests/pano-bench build/tests/detection-scorecard build/tests/blame-scorecard build/tests/delayline
 	@tests/bench/detection-bench.sh
 	@tests/bench/accuracy-bench.sh
 	@tests/bench/scrape-bench.sh
