@@ -343,6 +343,20 @@ static int drop_root(agent *a, const char *state_dir, bool log_ours, bool state_
 }
 
 
+/* A host's state to Panorama, with its labels and the agent's own. */
+static void report(void *ctx, const pipeline_report *r)
+{
+	agent *a = ctx;
+	int status;
+	double score;
+	publisher_extra x;
+	pipeline_report_values(r, &status, &score, &x);
+	x.subject_labels = hosts_labels(a, r->slot, &x.nsubject_labels);
+	x.observer_labels = a->cfg->labels;
+	x.nobserver_labels = a->cfg->nlabels;
+	publisher_report(a->pub, r->host, "rtt", status, score, &x, r->wall_ms * 1000000);
+}
+
 /* Holds the observer's name on this host for as long as the agent runs: an
  * abstract Unix socket named after it, which the kernel releases with the
  * process (kill -9 included) and which needs no file or privilege.  A
@@ -461,7 +475,7 @@ static int setup(agent *a, const agent_config *cfg, char *err, size_t errlen)
 		                       errlen);
 		if (!a->pub)
 			return -1;
-		pipeline_set_reporter(a->pipe, pipeline_report_to_publisher, a->pub);
+		pipeline_set_reporter(a->pipe, report, a);
 		pano_log(PANO_LOG_INFO, "reporting to Panorama %s as observer %s%s", cfg->servers[0],
 		        cfg->observer, cfg->curves ? " (CURVE)" : " without CURVE keys (plain text; see --key)");
 		a->observer_fd = claim_observer(cfg->observer);

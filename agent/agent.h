@@ -34,6 +34,8 @@ typedef struct {
 	size_t nservers;
 	const pano_curve_client *curves; /* one per server, or NULL: plain */
 	const char *observer;    /* the agent's name in Panorama */
+	const char *const *labels; /* --label: what it says of itself to Panorama ("k=v") */
+	size_t nlabels;
 	double duration_s;       /* 0: run until signalled */
 	double resolve_every_s;  /* names are looked up again this often (resolver.h) */
 	const char *user;        /* started as root, run as this user (privdrop.h); NULL: the default */

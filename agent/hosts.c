@@ -568,3 +568,12 @@ void hosts_finish_bursts(agent *a)
 		if (a->slots[i].live && a->slots[i].burst > 1)
 			finish_burst(a, i);
 }
+
+const char *const *hosts_labels(const agent *a, size_t slot, size_t *n)
+{
+	*n = 0;
+	if (slot >= a->nslots || !a->slots[slot].live)
+		return NULL;
+	*n = a->slots[slot].t.nlabels;
+	return (const char *const *)a->slots[slot].t.labels;
+}

@@ -47,6 +47,8 @@ void hosts_expire(struct agent *a, int64_t now);
 void hosts_probe_done(void *ctx, uint32_t slot, uint32_t gen, probe_status st, int64_t rtt_ns);
 /* At the stop: the bursts cut short, with what they have. */
 void hosts_finish_bursts(struct agent *a);
+/* A target's labels ("k=v", its targets-file line's) for slot. */
+const char *const *hosts_labels(const struct agent *a, size_t slot, size_t *n);
 /* What promfile labels a host's series with (promfile_labels.describe). */
 void hosts_describe(void *ctx, size_t slot, promfile_host *out);
 

@@ -21,7 +21,7 @@
 enum { OPT_METHOD = OPT_SHARED_END, OPT_STATE_DIR, OPT_SERVER, OPT_OBSERVER,
        OPT_DURATION, OPT_LOCK, OPT_STATS, OPT_PROM_FILE, OPT_KEY, OPT_SERVER_KEY, OPT_HTTP, OPT_HTTP_TOKEN,
        OPT_TARGETS, OPT_MESH, OPT_MESH_REFRESH, OPT_MESH_PEERS, OPT_RESOLVE_EVERY, OPT_USER, OPT_SOURCE,
-       OPT_INTERFACE, OPT_SIZE, OPT_TOS };
+       OPT_INTERFACE, OPT_SIZE, OPT_TOS, OPT_LABEL };
 
 static void usage(FILE *out)
 {
@@ -55,6 +55,9 @@ static void usage(FILE *out)
 	        "  --server ENDPOINT       Panorama node (repeatable; env PANO_SERVER)\n"
 	        "  --observer NAME         observer name for Panorama (default: the --key's\n"
 	        "                          name, else the host name)\n"
+	        "  --label KEY=VALUE       what the agent says of its own host to Panorama\n"
+	        "                          (rack=r12; up to 16): a node then tells a rack's\n"
+	        "                          fault from its hosts'\n"
 	        "  --key FILE              the agent's secret CURVE certificate (for nodes\n"
 	        "                          with CURVE; its name must be the observer's)\n"
 	        "  --server-key FILE       a node's public certificate: one per --server,\n"
@@ -133,6 +136,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "server", required_argument, NULL, OPT_SERVER },
 		{ "observer", required_argument, NULL, OPT_OBSERVER },
+		{ "label", required_argument, NULL, OPT_LABEL },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "server-key", required_argument, NULL, OPT_SERVER_KEY },
 		{ "duration", required_argument, NULL, OPT_DURATION },
@@ -166,6 +170,8 @@ int main(int argc, char **argv)
 	size_t nservers = 0;
 	const char *key = NULL, *server_keys[16];
 	size_t nserver_keys = 0;
+	const char *labels[16];
+	size_t nlabels = 0;
 	char host[256] = "";
 	if (gethostname(host, sizeof(host) - 1) != 0 || !host_name_valid(host))
 		snprintf(host, sizeof(host), "sonar-agent");
@@ -214,6 +220,15 @@ int main(int argc, char **argv)
 			}
 			server_keys[nserver_keys++] = optarg;
 			break;
+		case OPT_LABEL: {
+			char why[256];
+			if (nlabels == 16 || !target_label_valid(optarg, why, sizeof(why))) {
+				fprintf(stderr, PROG ": --label: %s\n", nlabels == 16 ? "at most 16" : why);
+				return 2;
+			}
+			labels[nlabels++] = optarg;
+			break;
+		}
 		case OPT_OBSERVER:
 			if (!host_name_valid(optarg)) {
 				fprintf(stderr, PROG ": --observer: '%s' is not a valid name\n", optarg);
@@ -391,6 +406,8 @@ int main(int argc, char **argv)
 	}
 	cfg.servers = servers;
 	cfg.nservers = nservers;
+	cfg.labels = labels;
+	cfg.nlabels = nlabels;
 	pano_curve_client curves[16];
 	int rc = 2;
 	if (cfg.mesh_group && nservers == 0)

@@ -47,14 +47,25 @@ struct pipeline {
 	size_t htm_model_bytes;        /* what one model takes (measured once) */
 };
 
-void pipeline_report_to_publisher(void *pub, const char *host, attention_state st, double phi,
-                                  double anomaly, const char *reason, int64_t wall_ms)
+void pipeline_report_values(const pipeline_report *r, int *status, double *score, publisher_extra *x)
 {
-	(void)anomaly;
-	int status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
-	             : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
-	double score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + phi);
-	publisher_report(pub, host, "rtt", status, score, reason, wall_ms * 1000000);
+	attention_state st = r->state;
+	*status = st == ATTENTION_HEALTHY ? PANO_HEALTHY : st == ATTENTION_PENDING ? PANO_PENDING
+	        : st == ATTENTION_NEEDS_ATTENTION ? PANO_UNHEALTHY : PANO_DEAD;
+	*score = st == ATTENTION_DEAD ? 0.0 : 100.0 / (1.0 + r->phi);
+	memset(x, 0, sizeof(*x));
+	x->reason = r->reason;
+	x->ratio = (float)r->ratio;
+	x->loss = (float)r->loss;
+}
+
+void pipeline_report_to_publisher(void *pub, const pipeline_report *r)
+{
+	int status;
+	double score;
+	publisher_extra x;
+	pipeline_report_values(r, &status, &score, &x);
+	publisher_report(pub, r->host, "rtt", status, score, &x, r->wall_ms * 1000000);
 }
 
 const char *probe_status_name(probe_status s)
@@ -348,7 +359,10 @@ static void observe(pipeline *p, host_detectors *h, int64_t wall_ms, probe_statu
 	if (p->report && (changed || h->last_report_ms == INT64_MIN ||
 	                  wall_ms - h->last_report_ms >= PIPELINE_REPORT_EVERY_MS || wall_ms < h->last_report_ms)) {
 		h->last_report_ms = wall_ms;
-		p->report(p->report_ctx, h->name, state, phi, anomaly, attention_reason(h->attention), wall_ms);
+		pipeline_report r = { h->name, (size_t)(h - p->hosts), state, phi, anomaly,
+		                      attention_reason(h->attention), 0.0, 0.0, wall_ms };
+		attention_evidence(h->attention, &r.ratio, &r.loss);
+		p->report(p->report_ctx, &r);
 	}
 	FILE *att = p->logs ? csvlogs_file(p->logs, LOG_ATTENTION) : NULL;
 	if (att && changed) {

@@ -27,6 +27,7 @@
 #include "detector/attention.h"
 #include "detector/phi.h"
 #include "agent/csvlog.h"
+#include "pano/client/publisher.h"
 #include "pano/common/regfile.h"
 
 typedef enum { PROBE_OK = 0, PROBE_TIMEOUT, PROBE_ERROR } probe_status;
@@ -117,16 +118,25 @@ void pipeline_observe_burst(pipeline *p, size_t host, int64_t wall_ms, const pro
 /* Called with a host's state at every change and at least every
  * PIPELINE_REPORT_EVERY_MS of probe time otherwise (for Panorama). */
 #define PIPELINE_REPORT_EVERY_MS 10000
-typedef void (*pipeline_report_fn)(void *ctx, const char *host, attention_state state,
-                                   double phi, double anomaly, const char *reason, int64_t wall_ms);
+typedef struct {
+	const char *host;
+	size_t slot;
+	attention_state state;
+	double phi, anomaly;
+	const char *reason;     /* attention_reason: "" but for NEEDS_ATTENTION and DEAD */
+	double ratio, loss;     /* attention_evidence */
+	int64_t wall_ms;
+} pipeline_report;
+typedef void (*pipeline_report_fn)(void *ctx, const pipeline_report *r);
 void pipeline_set_reporter(pipeline *p, pipeline_report_fn fn, void *ctx);
-/* The reporter the agent and sonar-replay use, ctx a publisher: metric
- * "rtt" of the host, its state as a Panorama status (HEALTHY, PENDING,
- * UNHEALTHY for NEEDS_ATTENTION, DEAD) with a score from 100 (healthy)
- * down, 100 / (1 + phi), 0 when DEAD, timed as the probe, and the reason
- * of a NEEDS_ATTENTION or DEAD (attention_reason). */
-void pipeline_report_to_publisher(void *pub, const char *host, attention_state state, double phi,
-                                  double anomaly, const char *reason, int64_t wall_ms);
+/* The reporter sonar-replay uses, ctx a publisher (the agent's adds its
+ * labels): metric "rtt" of the host, its state as a Panorama status
+ * (HEALTHY, PENDING, UNHEALTHY for NEEDS_ATTENTION, DEAD) with a score from
+ * 100 (healthy) down, 100 / (1 + phi), 0 when DEAD, timed as the probe, with
+ * the reason and the evidence (pipeline_report_extra). */
+void pipeline_report_to_publisher(void *pub, const pipeline_report *r);
+/* A report's status, score and extra (reason, evidence) for a publisher. */
+void pipeline_report_values(const pipeline_report *r, int *status, double *score, publisher_extra *x);
 
 /* The HTM budget: a host's model is sized before it is made, and a host
  * whose model would take the models past htm_budget_bytes runs without one

@@ -501,3 +501,29 @@ pipeline_host_options target_host_options(const target *t, double interval_s, do
 	target_timing(t, interval_s, timeout_s, burst, &interval, &timeout);
 	return (pipeline_host_options){ t->phi_threshold, t->anomaly_threshold, (int64_t)(timeout * 1e9 + 0.5) };
 }
+
+bool target_label_valid(const char *kv, char *why, size_t whylen)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq == kv) {
+		snprintf(why, whylen, "'%.64s' is not KEY=VALUE", kv);
+		return false;
+	}
+	char key[128];
+	size_t n = (size_t)(eq - kv);
+	if (n >= sizeof(key) || !label_key_valid(kv, n)) {
+		snprintf(why, whylen, "'%.64s' is not a label name (letters, digits, _)", kv);
+		return false;
+	}
+	memcpy(key, kv, n);
+	key[n] = '\0';
+	if (label_key_reserved(key)) {
+		snprintf(why, whylen, "'%s' is one of the agent's own words, not a label name", key);
+		return false;
+	}
+	if (!label_value_valid(eq + 1)) {
+		snprintf(why, whylen, "label %s: '%.64s' is not printable without spaces, quotes or commas", key, eq + 1);
+		return false;
+	}
+	return true;
+}

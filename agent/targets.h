@@ -79,6 +79,10 @@ const target *targets_find(const target_list *l, const char *name);
 /* Whether two targets are probed the same way (address, method, interval,
  * timeout): a target that stays so keeps its schedule across a reload. */
 bool target_probed_alike(const target *a, const target *b);
+/* Whether "k=v" is a label as a targets file's (a Prometheus label name
+ * that is not one of the target's own words, a printable value without
+ * spaces, quotes or commas); false with a reason. */
+bool target_label_valid(const char *kv, char *why, size_t whylen);
 /* A target's interval and timeout, given the agent's (--interval,
  * --timeout) and --burst: its own when it has them; a timeout never longer
  * than the time between two of its probes. */

@@ -98,6 +98,7 @@ struct attention_tracker {
 	recur_memory *memory; /* NULL until the first excursion ends: most hosts have none */
 	char reason[ATTENTION_REASON_MAX];
 	float why_ratio;     /* the slow level over the median when the reason was said */
+	float last_ratio;    /* the newest answer over the median (0: none) */
 	baseline *ref;
 };
 
@@ -185,6 +186,13 @@ attention_why attention_explain(const attention_tracker *t)
 		w.cause = ATTENTION_CAUSE_LOSSY;
 	}
 	return w;
+}
+
+void attention_evidence(const attention_tracker *t, double *ratio, double *loss)
+{
+	unsigned window = t->loss_filled < ATTENTION_LOSS_HOLD_WINDOW ? t->loss_filled : ATTENTION_LOSS_HOLD_WINDOW;
+	*ratio = t->last_ratio;
+	*loss = window ? (double)popcount64(t->loss_bits) / window : 0.0;
 }
 
 const char *attention_cause_name(attention_cause c)
@@ -508,6 +516,7 @@ bool attention_update(attention_tracker *t, const attention_params *p, const att
 
 	unsigned probes = in->burst > 1 ? in->burst : 1;
 	if (in->lost) {
+		t->last_ratio = 0.0f;
 		if (t->lost_in_a_row == 0)
 			t->silent_since_ms = in->wall_ms;
 		if (t->lost_in_a_row < UINT32_MAX)
@@ -536,6 +545,7 @@ bool attention_update(attention_tracker *t, const attention_params *p, const att
 		double x = log10(us > 1.0 ? us : 1.0);
 		l = limits_of(t, p, in->wall_ms);
 		bool normal = true;
+		t->last_ratio = l.ready ? (float)pow(10.0, x - l.median) : 0.0f;
 		if (l.ready) {
 			slow = x > l.slow;
 			normal = x <= l.normal;
@@ -730,7 +740,8 @@ static void code_tracker(bytes_cursor *c, attention_tracker *t, uint8_t version)
 		bytes_u8s(c, (uint8_t *)t->reason, sizeof(t->reason));
 		t->reason[sizeof(t->reason) - 1] = '\0';
 		bytes_f32(c, &t->why_ratio);
-		if (c->decoding && (!isfinite(t->interval_s) || t->interval_s < 0.0 || !isfinite(t->why_ratio)))
+		bytes_f32(c, &t->last_ratio);
+		if (c->decoding && (!isfinite(t->interval_s) || t->interval_s < 0.0 || !isfinite(t->why_ratio) || !isfinite(t->last_ratio)))
 			bytes_fail(c);
 	}
 	if (state > ATTENTION_DEAD || flags > 15 || t->loss_filled > ATTENTION_LOSS_HOLD_WINDOW)

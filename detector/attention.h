@@ -134,6 +134,11 @@ typedef struct {
 	unsigned lost, of;      /* the last `of` probes (up to ATTENTION_LOSS_HOLD_WINDOW), `lost` of them */
 } attention_why;
 attention_why attention_explain(const attention_tracker *t);
+/* The evidence behind any state, for Panorama: the newest answer's
+ * response time over the baseline's median (0 before the baseline is
+ * ready, or after a lost probe), and the share of the last probes (up to
+ * ATTENTION_LOSS_HOLD_WINDOW) lost. */
+void attention_evidence(const attention_tracker *t, double *ratio, double *loss);
 /* "slow", "longer", "off_rhythm", "higher", "lossy", "dead"; "" for none. */
 const char *attention_cause_name(attention_cause c);
 const char *attention_state_name(attention_state s);

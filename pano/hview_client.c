@@ -40,7 +40,7 @@ static const char HELP[] =
 	"         get inference subject\n"
 	"         get panorama subject\n"
 	"         list [subject|observer]\n"
-	"         dump [inference|panorama]\n"
+	"         dump [inference|panorama|blame]\n"
 	"         ping\n"
 	"         watch [subject]\n"
 	"         help\n"
@@ -263,9 +263,27 @@ static int cmp_panorama_entry(const void *a, const void *b)
 	return natural_cmp_ptr(&x, &y);
 }
 
+/* dump blame: a line a current blame (format.h's fmt_blame) */
+static int cmd_blame(session *s)
+{
+	Panorama__Empty empty = PANORAMA__EMPTY__INIT;
+	Panorama__Request req = PANORAMA__REQUEST__INIT;
+	req.body_case = PANORAMA__REQUEST__BODY_GET_BLAME;
+	req.get_blame = &empty;
+	Panorama__Reply *r = call(s, &req, PANORAMA__REPLY__BODY_BLAME);
+	if (!r)
+		return 1;
+	for (size_t i = 0; i < r->blame->n_blame; i++)
+		fmt_blame(stdout, r->blame->blame[i]);
+	panorama__reply__free_unpacked(r, NULL);
+	return 0;
+}
+
 static int cmd_dump(session *s, const pano_command *cmd)
 {
 	const char *what = cmd->what;
+	if (strcmp(what, "blame") == 0)
+		return cmd_blame(s);
 	bool inference = strcmp(what, "inference") == 0;
 	Panorama__Empty empty = PANORAMA__EMPTY__INIT;
 	Panorama__Request req = PANORAMA__REQUEST__INIT;
@@ -397,8 +415,19 @@ static int cmd_watch(session *s, const pano_command *cmd)
 		bool wanted = more && zmq_msg_recv(&body, sub, 0) >= 0 &&
 		              (!subject || (zmq_msg_size(&name) == strlen(subject) &&
 		                            memcmp(zmq_msg_data(&name), subject, strlen(subject)) == 0));
-		Panorama__Inference *inf =
-			wanted ? panorama__inference__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body)) : NULL;
+		bool blames = !subject && more && zmq_msg_size(&name) == strlen(PANO_WATCH_BLAME_TOPIC) &&
+		              memcmp(zmq_msg_data(&name), PANO_WATCH_BLAME_TOPIC, strlen(PANO_WATCH_BLAME_TOPIC)) == 0;
+		Panorama__GetBlameReply *br =
+			blames ? panorama__get_blame_reply__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body)) : NULL;
+		if (br) { /* the blames, whenever they change */
+			printf("blame: %zu current\n", br->n_blame);
+			for (size_t i = 0; i < br->n_blame; i++)
+				fmt_blame(stdout, br->blame[i]);
+			fflush(stdout);
+			panorama__get_blame_reply__free_unpacked(br, NULL);
+		}
+		Panorama__Inference *inf = wanted && !blames
+			? panorama__inference__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body)) : NULL;
 		if (inf) {
 			fmt_inference(stdout, inf);
 			fflush(stdout);

@@ -20,7 +20,7 @@
 #define PROG "hview-server"
 #define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] " \
 	"[-key FILE -allow DIR] [-http IP:PORT] [-log FILE] [-daemon [-pidfile FILE]] [-max-views N] [-max-values N] " \
-	"[-user NAME] [-mesh-open] [ID]"
+	"[-user NAME] [-mesh-open] [-stale-after N] [ID]"
 
 /* Many clients and peers each hold a connection: take the file
  * descriptors the hard limit allows, so a crowd does not lock others out. */
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL, *key = NULL, *allow = NULL;
 	const char *log_file = NULL, *pidfile = NULL, *http = NULL, *http_token = NULL, *user = NULL;
 	int daemonize = 0, fsync_replies = 0, mesh_open = 0;
-	long max_views = 0, max_values = 0;
+	long max_views = 0, max_values = 0, stale_after = -1;
 	const goflag flags[] = {
 		{ "addr", GF_STRING, &addr, "address to serve on (default 127.0.0.1:6688)" },
 		{ "config", GF_STRING, &config, "JSON config file (as hview-mkrc writes)" },
@@ -142,6 +142,8 @@ int main(int argc, char **argv)
 		{ "user", GF_STRING, &user, "started as root: the user to run as once serving (default cloudsonar, "
 		  "else nobody; root to stay root)" },
 		{ "mesh-open", GF_BOOL, &mesh_open, "without CURVE keys, let anyone join a mesh (not advised)" },
+		{ "stale-after", GF_INT, &stale_after, "a view is stale after this many of its observer's report intervals "
+		                                       "(default 6; 0: never)" },
 	};
 	int first;
 	int rc = goflags_parse(PROG, SYNOPSIS, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &first);
@@ -186,6 +188,13 @@ int main(int argc, char **argv)
 	}
 	cfg.fsync = fsync_replies;
 	cfg.mesh_open = cfg.mesh_open || mesh_open;
+	if (stale_after > 1000) {
+		fprintf(stderr, PROG ": -stale-after: %ld is more than 1000 report intervals\n", stale_after);
+		pano_config_clear(&cfg);
+		return 2;
+	}
+	if (stale_after >= 0)
+		cfg.stale_after = (double)stale_after;
 	if (max_views < 0 || max_values < 0) {
 		fprintf(stderr, PROG ": -max-views and -max-values must be positive\n");
 		pano_config_clear(&cfg);

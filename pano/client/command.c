@@ -111,8 +111,8 @@ static int parse(int argc, char *const *argv, pano_command *c, char *err, size_t
 	} else if (strcmp(cmd, "dump") == 0) {
 		c->kind = PANO_CMD_DUMP;
 		c->what = argc > 1 ? argv[1] : "inference";
-		if (argc > 2 || !one_of(c->what, "inference", "panorama"))
-			return usage(err, errlen, "usage: dump [inference|panorama]");
+		if (argc > 2 || (!one_of(c->what, "inference", "panorama") && strcmp(c->what, "blame") != 0))
+			return usage(err, errlen, "usage: dump [inference|panorama|blame]");
 	} else if (strcmp(cmd, "ping") == 0) {
 		c->kind = PANO_CMD_PING;
 	} else if (strcmp(cmd, "watch") == 0) {

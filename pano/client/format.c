@@ -274,3 +274,54 @@ void fmt_inference(FILE *out, const Panorama__Inference *inf)
 	fmt_observation(out, inf->observation);
 	fputc('\n', out);
 }
+
+/* A name as it is, its bytes outside printable ASCII escaped (\ooo). */
+static void bare(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '\\')
+			fprintf(out, "\\%03o", *p);
+		else
+			fputc(*p, out);
+}
+
+void fmt_blame(FILE *out, const Panorama__Blame *b)
+{
+	char ts[64] = "?";
+	if (b->since) {
+		time_t t = (time_t)b->since->seconds;
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	double bad = 0, views = 0, ratio = 0, loss = -1;
+	for (size_t i = 0; i < b->n_evidence; i++) {
+		const char *k = b->evidence[i]->key ? b->evidence[i]->key : "";
+		double v = b->evidence[i]->value;
+		if (strcmp(k, "bad") == 0)
+			bad = v;
+		else if (strcmp(k, "views") == 0)
+			views = v;
+		else if (strcmp(k, "ratio") == 0)
+			ratio = v;
+		else if (strcmp(k, "loss") == 0)
+			loss = v;
+	}
+	bare(out, b->kind);
+	fputc(' ', out);
+	for (size_t i = 0; i < b->n_hosts; i++) {
+		if (i)
+			fputc(',', out);
+		bare(out, b->hosts[i]);
+	}
+	if (b->group && b->group[0]) {
+		fputc(' ', out);
+		bare(out, b->group);
+	}
+	fprintf(out, " since %s: %.0f of %.0f views bad", ts, bad, views);
+	if (ratio > 0)
+		fprintf(out, ", %.1fx baseline", ratio);
+	if (loss >= 0)
+		fprintf(out, ", loss %.0f%%", 100 * loss);
+	fputc('\n', out);
+}

@@ -34,4 +34,9 @@ void fmt_inference(FILE *out, const Panorama__Inference *inf);
 
 const char *fmt_status(int status);
 
+/* One blame a line: KIND HOSTS [GROUP] since TIME: BAD of VIEWS views bad[,
+ * RATIO x baseline][, loss N%] (CloudSonar's; Panorama has no such thing).
+ * Names are printed as they are when printable, escaped otherwise. */
+void fmt_blame(FILE *out, const Panorama__Blame *b);
+
 #endif

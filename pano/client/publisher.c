@@ -277,17 +277,52 @@ void publisher_free(publisher *p)
 
 size_t publisher_pending(const publisher *p) { return p->count; }
 
+/* "k=v" labels as a Report's map entries (into e, at most
+ * PUBLISH_LABELS_MAX; the strings are cut at '=' in buf). */
+static size_t label_entries(const char *const *labels, size_t n, Panorama__Report__ObserverLabelsEntry *e,
+                            Panorama__Report__ObserverLabelsEntry **ptr, char buf[][128])
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < PUBLISH_LABELS_MAX; i++) {
+		snprintf(buf[k], 128, "%s", labels[i]);
+		char *eq = strchr(buf[k], '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		panorama__report__observer_labels_entry__init(&e[k]);
+		e[k].key = buf[k];
+		e[k].value = eq + 1;
+		ptr[k] = &e[k];
+		k++;
+	}
+	return k;
+}
+
 void publisher_report(publisher *p, const char *subject, const char *metric, int status, double score,
-                      const char *reason, int64_t time_ns)
+                      const publisher_extra *extra, int64_t time_ns)
 {
 	pano_one_metric_report x;
 	pano_one_metric_report_init(&x, p->observer, subject, metric, status, (float)score, time_ns / 1000000000,
 	                            (int32_t)(time_ns % 1000000000));
 	char why[PANO_REASON_MAX];
-	if (reason && reason[0]) {
-		snprintf(why, sizeof(why), "%s", reason);
-		if (pano_reason_valid(why))
-			x.value.reason = why;
+	Panorama__Report__ObserverLabelsEntry se[PUBLISH_LABELS_MAX], oe[PUBLISH_LABELS_MAX];
+	Panorama__Report__ObserverLabelsEntry *sp[PUBLISH_LABELS_MAX], *op[PUBLISH_LABELS_MAX];
+	char sbuf[PUBLISH_LABELS_MAX][128], obuf[PUBLISH_LABELS_MAX][128];
+	if (extra) {
+		if (extra->reason && extra->reason[0]) {
+			snprintf(why, sizeof(why), "%s", extra->reason);
+			if (pano_reason_valid(why))
+				x.value.reason = why;
+		}
+		x.value.ratio = extra->ratio > 0 ? extra->ratio : 0.0f;
+		x.value.loss = extra->ratio > 0 || extra->loss > 0 ? extra->loss : 0.0f;
+		/* protobuf-c gives the two maps' entries their own types, laid out alike */
+		x.report.n_subject_labels = label_entries(extra->subject_labels, extra->nsubject_labels, se, sp, sbuf);
+		for (size_t i = 0; i < x.report.n_subject_labels; i++)
+			se[i].base.descriptor = &panorama__report__subject_labels_entry__descriptor;
+		x.report.subject_labels = (Panorama__Report__SubjectLabelsEntry **)sp;
+		x.report.n_observer_labels = label_entries(extra->observer_labels, extra->nobserver_labels, oe, op, obuf);
+		x.report.observer_labels = op;
 	}
 	size_t len = panorama__report__get_packed_size(&x.report);
 	uint8_t *b = malloc(len);

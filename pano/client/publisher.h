@@ -42,11 +42,25 @@ publisher *publisher_new(char *const *servers, const pano_curve_client *curves, 
                          size_t errlen);
 void publisher_free(publisher *p);
 
+/* What a report may say beyond its status (panorama.proto's CloudSonar
+ * additions): why (NULL or "": none; cut to PANO_REASON_MAX bytes), the
+ * evidence (ratio 0, loss negative: not said), and the labels of the
+ * subject and of the observer ("k=v", at most PUBLISH_LABELS_MAX each). */
+#define PUBLISH_LABELS_MAX 16
+typedef struct {
+	const char *reason;
+	float ratio, loss;
+	const char *const *subject_labels;
+	size_t nsubject_labels;
+	const char *const *observer_labels;
+	size_t nobserver_labels;
+} publisher_extra;
+
 /* Queues one report of one metric: status is Panorama's (panorama.proto),
- * reason why (NULL or "" for none; cut to PANO_REASON_MAX bytes), time_ns
- * the observation's time (ns since the epoch). */
+ * x what else it says (NULL: nothing), time_ns the observation's time (ns
+ * since the epoch). */
 void publisher_report(publisher *p, const char *subject, const char *metric, int status, double score,
-                      const char *reason, int64_t time_ns);
+                      const publisher_extra *x, int64_t time_ns);
 
 /* Sends what it may, takes replies, resends what timed out. */
 void publisher_poll(publisher *p, int64_t mono_ns);

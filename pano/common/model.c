@@ -21,6 +21,7 @@ bool pano_obs_equal(const pano_obs *a, const pano_obs *b)
 		if (a->metrics[i].name != b->metrics[i].name ||
 		    a->metrics[i].status != b->metrics[i].status ||
 		    a->metrics[i].score != b->metrics[i].score ||
+		    a->metrics[i].ratio != b->metrics[i].ratio || a->metrics[i].loss != b->metrics[i].loss ||
 		    strcmp(a->metrics[i].reason ? a->metrics[i].reason : "",
 		           b->metrics[i].reason ? b->metrics[i].reason : "") != 0)
 			return false;

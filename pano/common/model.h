@@ -22,6 +22,10 @@ enum {
 	PANO_UNHEALTHY, PANO_DYING, PANO_DEAD, PANO_STATUS_MAX = PANO_DEAD
 };
 
+/* The watch stream's topic for blame changes (no subject's name begins
+ * with a control character). */
+#define PANO_WATCH_BLAME_TOPIC "\001blame"
+
 /* A metric's reason (panorama.proto's Value.reason) at most this long. */
 #define PANO_REASON_MAX 160
 
@@ -30,6 +34,8 @@ typedef struct {
 	uint8_t status;
 	float score;
 	const char *reason; /* why, or NULL; in the same allocation as the metrics */
+	float ratio;        /* the evidence (panorama.proto's Value): 0 not said */
+	float loss;         /* negative: not said */
 } pano_metric;
 
 typedef struct {
@@ -49,8 +55,14 @@ typedef struct {
 	pano_obs summary;     /* the view's inference (inference.h), kept current */
 	bool has_summary;
 	int64_t db_id;        /* its row in the database's views table; 0: none yet */
+	uint8_t mute;         /* PANO_VOTES, or why it does not vote (the node's judge sets it) */
 	int64_t db_row[PANO_VIEW_DEPTH]; /* per ring slot, the observation's row; 0: none */
 } pano_view;
+
+/* Whether a view votes in its subject's inference: a stale one (its
+ * observer has stopped reporting) and one a blame explains (its observer
+ * is sick, or the path between them is) do not. */
+enum { PANO_VOTES = 0, PANO_STALE = 1, PANO_BLAMED = 2 };
 
 /* The i-th observation of a view, 0 = oldest. */
 static inline const pano_obs *pano_view_at(const pano_view *v, size_t i)

@@ -550,7 +550,8 @@ int blame_find(const blame_host *hosts, size_t nhosts, const blame_view *views, 
 		rc = find_hosts(&f, order, buf);
 	if (rc == 0)
 		rc = find_links(&f, buf);
-	qsort(out->b, out->n, sizeof(blame), cmp_blame);
+	if (out->n)
+		qsort(out->b, out->n, sizeof(blame), cmp_blame);
 	free_adjacency(&f.adj);
 	free(f.explained);
 	free(f.blamed_observer);

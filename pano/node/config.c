@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "pano/common/text.h"
+#include "pano/node/judge.h"
 
 int pano_config_set(char **field, const char *value)
 {
@@ -27,6 +28,7 @@ void pano_config_defaults(pano_config *c)
 	c->db_file = strdup("deephealth.db");
 	c->log_level = 1;
 	c->gc_frequency_s = 300;
+	c->stale_after = JUDGE_STALE_AFTER;
 	c->gc_threshold_s = 3600;
 }
 
@@ -242,6 +244,11 @@ int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen)
 			rc = get_string(v, &c->curve_allow, path, key, err, errlen);
 		else if (strcmp(key, "MeshOpen") == 0)
 			rc = get_bool(v, &c->mesh_open, path, key, err, errlen);
+		else if (strcmp(key, "StaleAfter") == 0) {
+			int64_t n = 0;
+			rc = get_int(v, &n, 0, 1000, path, key, err, errlen);
+			c->stale_after = (double)n;
+		}
 		else if (strcmp(key, "User") == 0)
 			rc = get_string(v, &c->user, path, key, err, errlen);
 		else

@@ -62,6 +62,7 @@ typedef struct {
 	char *curve_key;   /* NULL: no CURVE */
 	char *curve_allow;
 	bool mesh_open;    /* -mesh-open, MeshOpen: keyless mesh membership (meshgate.h) */
+	double stale_after; /* -stale-after, StaleAfter: report intervals before a view is stale (0: never) */
 	char *user;        /* -user, User: started as root, run as this user (NULL: the default) */
 } pano_config;
 

@@ -99,6 +99,8 @@ static json_t *inference_json(const snap_subject *sub)
 		json_object_set_new(j, "metrics", m);
 		json_object_set_new(j, "worst", status_json(worst, score));
 	}
+	if (sub->all_stale)
+		json_object_set_new_nocheck(j, "stale", json_true());
 	return j;
 }
 
@@ -114,6 +116,7 @@ static json_t *row_json(const snap_subject *sub)
 		json_array_append_new(cell, json_integer(x->worst));
 		json_array_append_new(cell, json_real(x->worst_score));
 		json_array_append_new(cell, json_real(seconds(x->sec, x->nsec)));
+		json_array_append_new(cell, json_integer(x->mute)); /* 0 votes, 1 stale, 2 a blame explains it */
 		/* names are checked UTF-8 already */
 		json_object_set_new_nocheck(cells, x->observer, cell);
 	}
@@ -165,6 +168,39 @@ static char *make_observers(const pano_snapshot_data *d, size_t *len)
 	for (size_t i = 0; i < d->nobservers; i++)
 		json_array_append_new(j, json_string_nocheck(d->observers[i]));
 	return dumped(j, len);
+}
+
+static void rfc3339(int64_t sec, char *buf, size_t len)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "?");
+}
+
+/* {"blame": [{kind, hosts, group, since, evidence}]} */
+static char *make_blame(const pano_snapshot_data *d, size_t *len)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < d->figures.nblames; i++) {
+		const judge_blame *b = &d->figures.blames[i];
+		json_t *hosts = json_array();
+		for (size_t k = 0; k < b->nhosts; k++)
+			json_array_append_new(hosts, json_string(b->hosts[k]));
+		json_t *ev = json_pack("{s:i,s:i}", "bad", (json_int_t)b->bad, "views", (json_int_t)b->views);
+		if (b->ratio > 0)
+			json_object_set_new_nocheck(ev, "ratio", json_real(b->ratio));
+		if (b->loss >= 0)
+			json_object_set_new_nocheck(ev, "loss", json_real(b->loss));
+		char since[40];
+		rfc3339(b->since_sec, since, sizeof(since));
+		json_t *x = json_pack("{s:s,s:o,s:s,s:o}", "kind", blame_kind_name(b->kind), "hosts", hosts, "since", since,
+		                      "evidence", ev);
+		if (b->group[0])
+			json_object_set_new_nocheck(x, "group", json_string(b->group));
+		json_array_append_new(list, x);
+	}
+	return dumped(json_pack("{s:o}", "blame", list), len);
 }
 
 static char *make_peers(const pano_snapshot_data *d, size_t *len)
@@ -322,6 +358,24 @@ static void metrics_text(const pano_snapshot_data *d, text *t)
 			    (int)(sub->cells[k].nsec / 1000000));
 	}
 	const pano_node_figures *f = &d->figures;
+	family(t, "pano_blame", "gauge", "1 for each current blame: a fault located on a host, an observer, a link "
+	       "or a group (hosts comma-separated, sorted).");
+	for (size_t i = 0; i < f->nblames; i++) {
+		const judge_blame *bl = &f->blames[i];
+		char hosts[4096] = "", one[600];
+		size_t at = 0;
+		for (size_t k = 0; k < bl->nhosts && at < sizeof(hosts) - 1; k++)
+			at += (size_t)snprintf(hosts + at, sizeof(hosts) - at, "%s%s", k ? "," : "",
+			                       label(bl->hosts[k], one, sizeof(one)));
+		put(t, "pano_blame{kind=\"%s\",hosts=\"%s\",group=\"%s\"} 1\n", blame_kind_name(bl->kind), hosts,
+		    label(bl->group, a, sizeof(a)));
+	}
+	size_t stale = 0;
+	for (size_t i = 0; i < d->nsubjects; i++)
+		for (size_t k = 0; k < d->subjects[i].ncells; k++)
+			stale += d->subjects[i].cells[k].mute == PANO_STALE;
+	family(t, "pano_views_stale", "gauge", "Views whose observer has stopped reporting: they do not vote.");
+	put(t, "pano_views_stale %zu\n", stale);
 	family(t, "pano_requests_total", "counter", "Requests the node answered.");
 	put(t, "pano_requests_total %llu\n", f->requests);
 	family(t, "pano_requests_by_kind_total", "counter", "Requests the node answered, by kind.");
@@ -407,6 +461,7 @@ static const struct {
 	{ "/api/v1/subjects", "application/json", make_subjects },
 	{ "/api/v1/observers", "application/json", make_observers },
 	{ "/api/v1/peers", "application/json", make_peers },
+	{ "/api/v1/blame", "application/json", make_blame },
 };
 
 typedef struct {

@@ -11,6 +11,7 @@ typedef struct {
 	float score;
 	unsigned cnt;
 	bool stop;
+	float ratio, loss; /* the newest value's evidence */
 } view_metric;
 
 static view_metric *find_metric(view_metric *m, size_t n, const char *name)
@@ -47,7 +48,7 @@ bool pano_infer_view(const pano_view *v, pano_obs *out)
 			const pano_metric *m = &o->metrics[j];
 			view_metric *a = find_metric(agg, n, m->name);
 			if (!a) {
-				agg[n++] = (view_metric){ m->name, m->status, m->score, 1, false };
+				agg[n++] = (view_metric){ m->name, m->status, m->score, 1, false, m->ratio, m->loss };
 				continue;
 			}
 			if (a->stop || a->cnt >= PANO_VIEW_LOOKBACK)
@@ -73,7 +74,7 @@ bool pano_infer_view(const pano_view *v, pano_obs *out)
 	}
 	for (size_t i = 0; i < n; i++) {
 		float score = agg[i].cnt > 1 ? agg[i].score / (float)agg[i].cnt : agg[i].score;
-		out->metrics[i] = (pano_metric){ agg[i].name, agg[i].status, score, NULL };
+		out->metrics[i] = (pano_metric){ agg[i].name, agg[i].status, score, NULL, agg[i].ratio, agg[i].loss };
 	}
 	qsort(out->metrics, n, sizeof(pano_metric), cmp_metric_name);
 	if (agg != local)
@@ -113,10 +114,17 @@ int pano_infer(const pano_view *const *views, size_t n, pano_inference *out)
 		return -1;
 	}
 	size_t nstats = 0;
+	size_t voting = 0;
+	for (size_t i = 0; i < n; i++) {
+		out->stale += views[i]->mute == PANO_STALE;
+		out->blamed += views[i]->mute == PANO_BLAMED;
+		voting += views[i]->has_summary && views[i]->mute == PANO_VOTES;
+	}
+	out->all_stale = voting == 0 && out->stale > 0;
 	/* Views in natural order of observers: that also fixes the order of
 	 * the float sums, so the result never depends on hash order. */
 	for (size_t i = 0; i < n; i++) {
-		if (!views[i]->has_summary)
+		if (!views[i]->has_summary || (voting > 0 && views[i]->mute != PANO_VOTES))
 			continue;
 		const pano_obs *summary = &views[i]->summary;
 		if (!out->has_obs || pano_ts_cmp(summary->sec, summary->nsec, out->obs.sec, out->obs.nsec) > 0) {
@@ -157,7 +165,7 @@ int pano_infer(const pano_view *const *views, size_t n, pano_inference *out)
 				status = (uint8_t)st;
 			}
 		}
-		out->obs.metrics[k] = (pano_metric){ stats[k].name, status, stats[k].sum / (float)stats[k].cnt, NULL };
+		out->obs.metrics[k] = (pano_metric){ stats[k].name, status, stats[k].sum / (float)stats[k].cnt, NULL, 0.0f, -1.0f };
 	}
 	qsort(out->obs.metrics, nstats, sizeof(pano_metric), cmp_metric_name);
 	free(stats);

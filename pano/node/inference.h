@@ -8,7 +8,9 @@
  *
  * Across views, per metric: the most frequent status (a tie goes to the
  * worse, higher status), the mean score, and the newest timestamp of any
- * view.  Observers are all observers of the subject in natural order.
+ * view.  Only views that vote take part (pano_view.mute: a stale view, or
+ * one a blame explains, does not); when none does, all do, and the
+ * inference says it is of stale views.  Observers are all observers of the subject in natural order.
  * Scores are summed in float, as Panorama does.
  *
  * A pure function of the views: the stored observations are never touched,
@@ -26,6 +28,8 @@ typedef struct {
 	size_t nobservers;
 	const char **observers; /* natural order; owned array, interned names */
 	bool has_obs;           /* false when every view is empty */
+	size_t stale, blamed;   /* views that did not vote, and why */
+	bool all_stale;         /* no view voted: the inference is of stale views */
 	pano_obs obs;
 } pano_inference;
 

@@ -140,6 +140,7 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r, b
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__BAD_REQUEST, "%s", err);
 		return 0;
 	}
+	judge_note_labels(s->judge, r); /* the newest labels, stored or duplicate */
 	if (rc == 1) { /* duplicate: already durable */
 		pano_obs_clear(&obs);
 		return 1;
@@ -458,6 +459,18 @@ static int read_peers(pano_server *s, pending *p)
 	return 0;
 }
 
+static int read_blame(pano_server *s, pending *p)
+{
+	size_t n;
+	const judge_blame *b = judge_blames(s->judge, &n);
+	Panorama__GetBlameReply *r = wire_blames(s->cur->arena, b, n);
+	if (r) {
+		p->reply.body_case = PANORAMA__REPLY__BODY_BLAME;
+		p->reply.blame = r;
+	}
+	return 0;
+}
+
 static int read_id(pano_server *s, pending *p)
 {
 	Panorama__Peer *me = anew(s, sizeof(*me));
@@ -500,6 +513,7 @@ static const request_kind REQUEST_KINDS[] = {
 	[PANORAMA__REQUEST__BODY_PING] = { false, read_ping },
 	[PANORAMA__REQUEST__BODY_GET_PEERS] = { false, read_peers },
 	[PANORAMA__REQUEST__BODY_GET_ID] = { false, read_id },
+	[PANORAMA__REQUEST__BODY_GET_BLAME] = { false, read_blame },
 	[PANORAMA__REQUEST__BODY_OBSERVE] = { true, handle_observe_request },
 	[PANORAMA__REQUEST__BODY_STOP_OBSERVING] = { true, handle_stop_observing },
 };

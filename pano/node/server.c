@@ -49,7 +49,8 @@ static pano_node_figures figures(void *ctx)
 	                        s->commit_in, s->commit_sum_s, npeers, up,
 	                        s->peer_ids, s->peer_addrs, s->peer_up,
 	                        stat(wal, &st) == 0 ? (long long)st.st_size : 0,
-	                        s->watch ? pano_watch_resets(s->watch) : 0 };
+	                        s->watch ? pano_watch_resets(s->watch) : 0, NULL, 0 };
+	f.blames = judge_blames(s->judge, &f.nblames);
 	return f;
 }
 
@@ -222,7 +223,8 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	meshgate_config mc = { cfg->curve_key != NULL, cfg->mesh_open, peer_addrs, cfg->npeers };
 	s->meshgate = peer_addrs ? meshgate_new(&mc) : NULL;
 	free(peer_addrs);
-	if (!s->meshgate) {
+	s->judge = judge_new(cfg->stale_after);
+	if (!s->meshgate || !s->judge) {
 		snprintf(err, errlen, "out of memory");
 		goto failed;
 	}
@@ -308,6 +310,7 @@ void pano_server_free(pano_server *s)
 	pano_db_close(s->db);
 	pano_store_free(s->store);
 	meshgate_free(s->meshgate);
+	judge_free(s->judge);
 	for (int i = 0; i < NBATCHES; i++)
 		arena_free(s->batches[i].arena);
 	if (s->sigfd >= 0)
@@ -506,6 +509,35 @@ static void run_gc(pano_server *s, const char *prefix, int64_t threshold_s, bool
 	commit_compact(s); /* what it dropped is dead rows now */
 }
 
+/* A pass of the judge (judge.h), once a second, or less often when a pass
+ * takes more than a twentieth of that (a very large store): what it
+ * changes reaches the watch stream and the console. */
+static void run_judge(pano_server *s)
+{
+	int64_t started = clock_mono_ns();
+	int changed = judge_pass(s->judge, s->store, time(NULL));
+	int64_t took = clock_mono_ns() - started;
+	int64_t every = 20 * took > INT64_C(1000000000) ? 20 * took : INT64_C(1000000000);
+	s->next_judge_ns = started + every;
+	size_t n;
+	const char *const *touched = judge_touched(s->judge, &n);
+	for (size_t i = 0; i < n; i++) {
+		pano_watch_subject(s->watch, s->store, touched[i]);
+		if (s->http)
+			pano_console_changed(s->console, touched[i]);
+	}
+	if (changed > 0) {
+		size_t nb;
+		const judge_blame *b = judge_blames(s->judge, &nb);
+		pano_watch_blames(s->watch, b, nb);
+		for (size_t i = 0; i < nb; i++)
+			if (b[i].since_sec >= time(NULL) - 2)
+				pano_log(PANO_LOG_INFO, "blame: %s %s%s%s (%u of %u views bad)", blame_kind_name(b[i].kind),
+				         b[i].nhosts ? b[i].hosts[0] : "", b[i].nhosts > 1 ? " ..." : "", b[i].group, b[i].bad,
+				         b[i].views);
+	}
+}
+
 static void log_memory(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -595,6 +627,8 @@ int pano_server_run(pano_server *s)
 			run_gc(s, MESHGATE_PREFIX, MESHGATE_EXPIRE_S, false);
 			next_mesh_gc = now + MESH_GC_EVERY_S;
 		}
+		if (clock_mono_ns() >= s->next_judge_ns)
+			run_judge(s);
 		if (s->cfg.dump_mem && now >= next_mem) {
 			log_memory();
 			next_mem = now + MEM_DUMP_EVERY_S;

@@ -33,6 +33,7 @@
 #include "pano/common/http.h"
 #include "pano/node/console.h"
 #include "pano/node/db.h"
+#include "pano/node/judge.h"
 #include "pano/node/keyring.h"
 #include "pano/node/meshgate.h"
 #include "pano/node/peers.h"
@@ -100,6 +101,8 @@ struct pano_server {
 	pano_zap *zap;
 	time_t last_refusal_log, last_mesh_log;
 	meshgate *meshgate;       /* who may join a mesh (meshgate.h) */
+	judge *judge;             /* staleness, blame and votes (judge.h) */
+	int64_t next_judge_ns;    /* the next pass; later when a pass is long (a large store) */
 	batch batches[NBATCHES];  /* a ring: queued ones, then cur */
 	size_t qhead, qlen;       /* queued batches awaiting their fsync */
 	batch *cur;               /* being received and applied */

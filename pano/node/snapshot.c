@@ -67,6 +67,7 @@ static bool take_subject(arena *a, const name_table *names, const pano_subject *
 		if (!(out->observers[i] = copied_name(a, names, inf->observers[i])))
 			return false;
 	out->inferred = inf->has_obs;
+	out->all_stale = inf->all_stale;
 	if (inf->has_obs) {
 		out->sec = inf->obs.sec;
 		out->nsec = inf->obs.nsec;
@@ -94,6 +95,7 @@ static bool take_subject(arena *a, const name_table *names, const pano_subject *
 		cell->observer = copied_name(a, names, views[k]->observer);
 		cell->sec = o->sec;
 		cell->nsec = o->nsec;
+		cell->mute = views[k]->mute;
 		for (size_t i = 0; i < o->n; i++)
 			if (o->metrics[i].status > cell->worst) {
 				cell->worst = o->metrics[i].status;
@@ -140,6 +142,25 @@ static void take_figures(pano_snapshot *s, const pano_node_figures *f, arena *a)
 	s->d.figures.peer_up = up;
 	if (!ids || !addrs || !up)
 		s->d.figures.peers = 0;
+	/* the blames, their strings copied */
+	judge_blame *b = arena_alloc(a, (f->nblames + 1) * sizeof(*b));
+	size_t nb = 0;
+	for (size_t i = 0; b && i < f->nblames; i++) {
+		const judge_blame *x = &f->blames[i];
+		const char **hosts = arena_alloc(a, (x->nhosts + 1) * sizeof(*hosts));
+		bool ok = hosts != NULL;
+		for (size_t k = 0; ok && k < x->nhosts; k++)
+			ok = (hosts[k] = copy_str(a, x->hosts[k])) != NULL;
+		const char *group = ok ? copy_str(a, x->group) : NULL;
+		if (!ok || !group)
+			break;
+		b[nb] = *x;
+		b[nb].hosts = hosts;
+		b[nb].group = group;
+		nb++;
+	}
+	s->d.figures.blames = b;
+	s->d.figures.nblames = b ? nb : 0;
 }
 
 /* Process-wide, as the snapshots are: how many are alive. */

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "pano/common/arena.h"
+#include "pano/node/judge.h"
 #include "pano/node/store.h"
 
 /* The batch-duration histogram's upper bounds, seconds; then +Inf. */
@@ -42,6 +43,8 @@ typedef struct {
 	const bool *peer_up;                   /* reachable (peers.h), per peer */
 	long long wal_bytes;
 	long watch_resets;
+	const judge_blame *blames;             /* the current ones (judge.h) */
+	size_t nblames;
 } pano_node_figures;
 
 typedef struct {
@@ -57,6 +60,7 @@ typedef struct {
 	int32_t nsec;
 	uint8_t worst; /* 0: no metric */
 	float worst_score;
+	uint8_t mute;  /* PANO_VOTES, PANO_STALE, PANO_BLAMED */
 } snap_cell;
 
 typedef struct {
@@ -65,6 +69,7 @@ typedef struct {
 	int32_t last_nsec;
 	const char **observers;  /* the inference's, natural order */
 	size_t nobservers;
+	bool all_stale;          /* no view voted: the inference is of stale views */
 	bool inferred;           /* the inference has an observation: */
 	int64_t sec;             /*   its time */
 	int32_t nsec;

@@ -598,6 +598,15 @@ static int cmp_subject_ptr(const void *a, const void *b)
 	return natural_cmp_ptr(&x->name, &y->name);
 }
 
+bool pano_subject_mute(pano_subject *sub, const pano_view *v, uint8_t mute)
+{
+	if (v->mute == mute)
+		return false;
+	((pano_view *)v)->mute = mute; /* the store's own view, handed out read-only */
+	sub->dirty = true;
+	return true;
+}
+
 const pano_subject **pano_store_subjects(const pano_store *s, size_t *n)
 {
 	*n = 0;

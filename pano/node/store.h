@@ -116,6 +116,9 @@ const pano_inference *pano_subject_inference(const pano_subject *sub);
  * valid until the store changes). */
 const pano_view *const *pano_subject_views(const pano_subject *sub, size_t *n);
 const pano_view *pano_subject_view(const pano_subject *sub, const char *observer);
+/* Sets whether a view votes (pano_view.mute); its subject's inference is
+ * recomputed at its next read when that changes it.  True when it changed. */
+bool pano_subject_mute(pano_subject *sub, const pano_view *v, uint8_t mute);
 
 /* All subjects / observers in natural order (arrays owned by the caller). */
 const pano_subject **pano_store_subjects(const pano_store *s, size_t *n);

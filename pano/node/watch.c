@@ -230,3 +230,18 @@ void pano_watch_subject(pano_watch *w, const pano_store *store, const char *subj
 	}
 	arena_reset(w->arena);
 }
+
+void pano_watch_blames(pano_watch *w, const judge_blame *b, size_t n)
+{
+	if (!w || !w->sock || w->topics == 0)
+		return;
+	Panorama__GetBlameReply *r = wire_blames(w->arena, b, n);
+	size_t len = r ? panorama__get_blame_reply__get_packed_size(r) : 0;
+	uint8_t *buf = r ? arena_alloc(w->arena, len ? len : 1) : NULL;
+	if (buf) {
+		panorama__get_blame_reply__pack(r, buf);
+		if (zmq_send(w->sock, PANO_WATCH_BLAME_TOPIC, strlen(PANO_WATCH_BLAME_TOPIC), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+			zmq_send(w->sock, buf, len, ZMQ_DONTWAIT);
+	}
+	arena_reset(w->arena);
+}

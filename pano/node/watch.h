@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "pano/common/cert.h"
+#include "pano/node/judge.h"
 #include "pano/node/store.h"
 
 #define PANO_WATCH_TOPIC_LEN_MAX 256 /* a name (255 bytes) and then some */
@@ -56,5 +57,8 @@ long pano_watch_resets(const pano_watch *w);
  * changed since the last one published.  Costs nothing (not even the
  * subject's lookup) while no one listens; w may be NULL (no stream). */
 void pano_watch_subject(pano_watch *w, const pano_store *store, const char *subject);
+/* The current blames, when they change: under the topic
+ * PANO_WATCH_BLAME_TOPIC (model.h), a GetBlameReply. */
+void pano_watch_blames(pano_watch *w, const judge_blame *b, size_t n);
 
 #endif

@@ -86,7 +86,7 @@ int pano_obs_from_pb(pano_store *s, const Panorama__Observation *in, int64_t now
 			pano_store_names_rollback(s);
 			return -1;
 		}
-		m[i] = (pano_metric){ name, (uint8_t)v->status, v->score, NULL };
+		m[i] = (pano_metric){ name, (uint8_t)v->status, v->score, NULL, isfinite(v->ratio) && v->ratio > 0 ? v->ratio : 0.0f, isfinite(v->loss) && v->loss >= 0 && v->loss <= 1 && (v->loss > 0 || v->ratio > 0) ? v->loss : -1.0f };
 		if (v->reason && v->reason[0]) {
 			size_t n = strlen(v->reason) + 1;
 			memcpy(tail, v->reason, n);
@@ -149,6 +149,8 @@ Panorama__Observation *wire_obs(arena *a, const pano_obs *o)
 		v->score = o->metrics[i].score;
 		if (o->metrics[i].reason)
 			v->reason = (char *)o->metrics[i].reason;
+		v->ratio = o->metrics[i].ratio;
+		v->loss = o->metrics[i].loss;
 		m->name = (char *)o->metrics[i].name;
 		m->value = v;
 		e->key = (char *)o->metrics[i].name;
@@ -313,4 +315,52 @@ int wire_strings_valid(const ProtobufCMessageDescriptor *desc, const uint8_t *bu
                        char *err, size_t errlen)
 {
 	return strings_valid(desc, buf, len, 0, err, errlen);
+}
+
+static Panorama__Blame__EvidenceEntry *evidence(arena *a, const char *key, double value)
+{
+	Panorama__Blame__EvidenceEntry *e = NEW(a, Panorama__Blame__EvidenceEntry, PANORAMA__BLAME__EVIDENCE_ENTRY__INIT);
+	if (e) {
+		e->key = (char *)key;
+		e->value = value;
+	}
+	return e;
+}
+
+Panorama__GetBlameReply *wire_blames(arena *a, const judge_blame *b, size_t n)
+{
+	Panorama__GetBlameReply *r = NEW(a, Panorama__GetBlameReply, PANORAMA__GET_BLAME_REPLY__INIT);
+	if (!r)
+		return NULL;
+	r->blame = arena_alloc(a, (n ? n : 1) * sizeof(*r->blame));
+	if (!r->blame)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		Panorama__Blame *x = NEW(a, Panorama__Blame, PANORAMA__BLAME__INIT);
+		if (!x)
+			return NULL;
+		x->kind = (char *)blame_kind_name(b[i].kind);
+		x->hosts = arena_alloc(a, (b[i].nhosts ? b[i].nhosts : 1) * sizeof(char *));
+		x->evidence = arena_alloc(a, 4 * sizeof(*x->evidence));
+		x->since = wire_ts(a, b[i].since_sec, 0);
+		if (!x->hosts || !x->evidence || !x->since)
+			return NULL;
+		for (size_t k = 0; k < b[i].nhosts; k++)
+			x->hosts[k] = (char *)b[i].hosts[k];
+		x->n_hosts = b[i].nhosts;
+		x->group = (char *)b[i].group;
+		size_t ne = 0;
+		x->evidence[ne++] = evidence(a, "bad", b[i].bad);
+		x->evidence[ne++] = evidence(a, "views", b[i].views);
+		if (b[i].ratio > 0)
+			x->evidence[ne++] = evidence(a, "ratio", b[i].ratio);
+		if (b[i].loss >= 0)
+			x->evidence[ne++] = evidence(a, "loss", b[i].loss);
+		for (size_t k = 0; k < ne; k++)
+			if (!x->evidence[k])
+				return NULL;
+		x->n_evidence = ne;
+		r->blame[r->n_blame++] = x;
+	}
+	return r;
 }

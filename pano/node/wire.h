@@ -13,6 +13,7 @@
 
 #include "pano/common/arena.h"
 #include "panorama.pb-c.h"
+#include "pano/node/judge.h"
 #include "pano/node/store.h"
 
 /* How far ahead of the node's clock an observation's time may be. */
@@ -35,6 +36,8 @@ Panorama__Observation *wire_obs(arena *a, const pano_obs *o);
 Panorama__View *wire_view(arena *a, const pano_view *v);
 Panorama__Panorama *wire_panorama(arena *a, const pano_subject *sub);
 Panorama__Inference *wire_inference(arena *a, const pano_subject *sub);
+/* The current blames (judge.h), as GetBlameReply. */
+Panorama__GetBlameReply *wire_blames(arena *a, const judge_blame *b, size_t n);
 /* The newest observation of the subject over all views, as a Report. */
 Panorama__Report *wire_latest_report(arena *a, const pano_subject *sub);
 

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *subjects[] = { "db-1", "mesh@web", "constructor" };
 		for (size_t i = 0; i < 3; i++) {
 			char err[128];
-			pano_metric m = { pano_store_intern(store, "rtt", err, sizeof(err)), 2, 90, NULL };
+			pano_metric m = { pano_store_intern(store, "rtt", err, sizeof(err)), 2, 90, NULL, 0.0f, -1.0f };
 			pano_obs o = { 1795428000 + (int64_t)i, 0, 1, malloc(sizeof(pano_metric)) };
 			o.metrics[0] = m;
 			uint64_t seq;

@@ -287,8 +287,10 @@ static void publisher_scenario(void)
 	publisher *p = publisher_new(NULL, NULL, 0, "oom", path, NULL, err, sizeof(err));
 	if (!p)
 		return;
+	static const char *const labels[] = { "rack=r1", "zone=a" };
+	publisher_extra x = { "slow 3.0x baseline", 3.0f, 0.1f, labels, 2, labels, 1 };
 	for (int i = 0; i < 5; i++)
-		publisher_report(p, "h", "rtt", PANO_UNHEALTHY, 30, "slow 3.0x baseline", INT64_C(1795428000000000000) + i);
+		publisher_report(p, "h", "rtt", PANO_UNHEALTHY, 30, &x, INT64_C(1795428000000000000) + i);
 	size_t queued = publisher_pending(p);
 	publisher_free(p);
 	publisher *q = publisher_new(NULL, NULL, 0, "oom", path, NULL, err, sizeof(err));

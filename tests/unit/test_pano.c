@@ -16,6 +16,7 @@
 #include "pano/node/inference.h"
 #include "pano/common/natural.h"
 #include "pano/node/store.h"
+#include "pano/node/judge.h"
 #include "pano/node/wire.h"
 #include "pano/client/client.h"
 #include "pano/common/arena.h"
@@ -62,7 +63,7 @@ static pano_obs obs1(pano_store *s, int64_t sec, const char *name, int status, f
 {
 	char err[128];
 	pano_obs o = { sec, 0, 1, malloc(sizeof(pano_metric)) };
-	o.metrics[0] = (pano_metric){ pano_store_intern(s, name, err, sizeof(err)), (uint8_t)status, score, NULL };
+	o.metrics[0] = (pano_metric){ pano_store_intern(s, name, err, sizeof(err)), (uint8_t)status, score, NULL, 0.0f, -1.0f };
 	return o;
 }
 
@@ -412,6 +413,49 @@ static void a_reason_travels_and_a_hostile_one_is_refused(void **state)
 	pano_store_free(s);
 }
 
+/* The judge: a sick observer among two no longer makes its subjects
+ * UNHEALTHY once blamed; a stopped observer's views stop voting once stale. */
+static void a_sick_observer_and_a_silent_one_do_not_vote(void **state)
+{
+	(void)state;
+	pano_limits l = pano_limits_default();
+	pano_store *s = pano_store_new(&l);
+	judge *j = judge_new(JUDGE_STALE_AFTER);
+	assert_non_null(j);
+	int64_t now = 1795428000;
+	static const char *const hosts[] = { "a", "b", "c", "d" };
+	/* each host seen by two others; d sees everything bad */
+	for (int round = 0; round < 3; round++)
+		for (int si = 0; si < 4; si++)
+			for (int k = 1; k <= 2; k++) {
+				const char *o = hosts[(si + k) % 4];
+				bool sick = o[0] == 'd';
+				add(s, o, hosts[si], obs1(s, now + round, "rtt", sick ? PANO_UNHEALTHY : PANO_HEALTHY, sick ? 20 : 90));
+			}
+	/* a tie, one sick observer of two: today, the worse status */
+	const pano_metric *m = inferred(s, "b");
+	assert_int_equal(m->status, PANO_UNHEALTHY);
+	/* two passes find the same blame: it is current, and d's views do not vote */
+	assert_true(judge_pass(j, s, now + 3) >= 0);
+	assert_int_equal(judge_pass(j, s, now + 4), 1);
+	size_t n;
+	const judge_blame *b = judge_blames(j, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(b[0].kind, BLAME_OBSERVER);
+	assert_string_equal(b[0].hosts[0], "d");
+	assert_true(judge_explains(j, "d", "b"));
+	m = inferred(s, "b");
+	assert_int_equal(m->status, PANO_HEALTHY);
+	/* everyone stops reporting: after the window every view is stale and
+	 * the inference says it is of stale views */
+	assert_true(judge_pass(j, s, now + 1000) >= 0);
+	const pano_inference *inf = pano_subject_inference(pano_store_subject(s, "b"));
+	assert_true(inf->all_stale);
+	assert_int_equal(inf->stale, 2);
+	judge_free(j);
+	pano_store_free(s);
+}
+
 static void refused_reports_use_no_name_budget(void **state)
 {
 	(void)state;
@@ -490,6 +534,7 @@ int main(void)
 		cmocka_unit_test(names_are_text),
 		cmocka_unit_test(refused_reports_use_no_name_budget),
 		cmocka_unit_test(a_reason_travels_and_a_hostile_one_is_refused),
+		cmocka_unit_test(a_sick_observer_and_a_silent_one_do_not_vote),
 		cmocka_unit_test(strmap_put_get_remove),
 		cmocka_unit_test(view_keeps_newest_ten_and_drops_duplicates),
 		cmocka_unit_test(view_inference_averages_two_of_a_status),

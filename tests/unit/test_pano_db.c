@@ -70,7 +70,7 @@ static pano_view *put(fixture *f, const char *observer, const char *subject, int
 	pano_obs o = { sec, 0, 1, malloc(sizeof(pano_metric)) };
 	assert_non_null(o.metrics);
 	o.metrics[0] = (pano_metric){ pano_store_intern(f->s, "m", err, sizeof(err)), PANO_HEALTHY,
-	                              (float)(sec % 100), NULL };
+	                              (float)(sec % 100), NULL, 0.0f, -1.0f };
 	uint64_t seq;
 	pano_view *v = NULL;
 	assert_int_equal(pano_store_add(f->s, observer, subject, &o, &seq, &v, err, sizeof(err)), 0);
