@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$WORK"
 mkdir r && cp "$ROOT/run.sh" r/ && ln -s "$BIN" r/bin && mkdir -p r/tools && cp -r "$ROOT/tools/demo" r/tools/
-printf 'all:\n\t@true\n' >r/Makefile
+printf 'all deps-build:\n\t@true\n' >r/Makefile
 P=$(free_port)
 check "a node for the demo" start_node 127.0.0.1:$P n.db n n.log
 start=$(date +%s)

@@ -23,7 +23,7 @@ eventually 5 grep -q ready delay.out
 ip -n $A addr add 10.78.1.1/32 dev wire0 && ip -n $A link set wire0 up && ip -n $A route add 10.78.2.0/24 dev wire0
 ip -n $T addr add 10.78.2.1/32 dev wire1 && ip -n $T link set wire1 up && ip -n $T route add 10.78.1.1/32 dev wire1
 ip netns exec $A sysctl -qw net.ipv4.ping_group_range="0 2147483647"
-ip netns exec $A "$BIN/sonar-agent" --method icmp:dgram --interval 0.2 --no-htm --duration 230 \
+ip netns exec $A "$BIN/sonar-agent" --method icmp:dgram --interval 0.2 --no-htm --duration 250 \
 	--log-dir logs 10.78.2.1 2>agent.err &
 agent=$!
 on_exit "kill $agent"
@@ -39,5 +39,12 @@ states=$(awk -F, 'NR > 1 { print $3 }' logs/attention.csv | tr '\n' ' ')
 episodes=$(awk -F, 'NR > 1 { if ($3 == "NEEDS_ATTENTION" || $3 == "DEAD") { if (!on) n++; on = 1 } else on = 0 } END { print n + 0 }' logs/attention.csv)
 check "exactly one episode ($states)" test "$episodes" -eq 1
 check "its reason is loss" grep -q ',NEEDS_ATTENTION,.*,lossy: [0-9]* of the last [0-9]* probes lost$' logs/attention.csv
-check "HEALTHY again at the end" test "$(tail -1 logs/attention.csv | cut -d, -f3)" = HEALTHY
+# after the loss (80 s of it here) the episode ends: a HEALTHY follows its
+# last row (a PENDING later, a single slow answer on a busy machine, is not
+# an alarm)
+healthy_after_episode() {
+	awk -F, 'NR > 1 { if ($3 == "NEEDS_ATTENTION" || $3 == "DEAD") ok = 0; else if ($3 == "HEALTHY") ok = 1 } END { exit !ok }' logs/attention.csv
+}
+check "HEALTHY again after the loss" healthy_after_episode
+[ "$FAILED" = 1 ] && show logs/attention.csv delay.err
 exit $FAILED

@@ -147,8 +147,8 @@ if command -v systemd-analyze >/dev/null; then
 else
 	skip "systemd units" "systemd-analyze not installed"
 fi
-line=$(grep -E '^[*0-9/,-]+ ' "$ROOT/tools/cron/sonar-agent")
-check "tools/cron/sonar-agent has one job line, run as root" test "$(echo "$line" | awk '{ print $6 }')" = root
+line=$(grep -E '^#?[*0-9/,-]+ ' "$ROOT/tools/cron/sonar-agent" | sed 's/^#//')
+check "tools/cron/sonar-agent has one job line (commented until hosts are named), run as root" test "$(echo "$line" | awk '{ print $6 }')" = root
 cmd=$(echo "$line" | cut -d' ' -f7- | sed "s|/usr/local/bin/|$BIN/|; s|/var/log/cloudsonar|$WORK/cron|g; s|/var/lib/cloudsonar|$WORK/cron|;
 	s|/run/sonar-agent.lock|$WORK/cron.lock|; s|--duration 295|--duration 2|")
 mkdir -p cron

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$WORK"
 mkdir r && cp "$ROOT/run.sh" r/ && ln -s "$BIN" r/bin
-printf 'all:\n\t@true\n' >r/Makefile
+printf 'all deps-build:\n\t@true\n' >r/Makefile
 P=$(free_port)
 check "a node for run.sh to report to" start_node 127.0.0.1:$P n.db n n.log
 export PANO_SERVER=127.0.0.1:$P
