@@ -240,6 +240,8 @@ bench-run: all build/tests/pano-bench build/tests/detection-scorecard build/test
 	@tests/bench/curve-bench.sh
 	@tests/bench/htm-bench.sh
 	@tests/bench/gray-bench.sh
+	@build/tests/blame-scorecard
+	@tests/bench/blame-bench.sh
 
 # --- fuzzing (clang's libFuzzer; `make fuzz`, FUZZ_SECONDS per target) ---------
 FUZZ_PACKAGES := clang libclang-rt-14-dev

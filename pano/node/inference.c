@@ -92,6 +92,7 @@ typedef struct {
 void pano_inference_clear(pano_inference *inf)
 {
 	free(inf->observers);
+	free(inf->mute);
 	pano_obs_clear(&inf->obs);
 	memset(inf, 0, sizeof(*inf));
 }
@@ -100,12 +101,16 @@ int pano_infer(const pano_view *const *views, size_t n, pano_inference *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->observers = malloc((n ? n : 1) * sizeof(*out->observers));
-	if (!out->observers)
+	out->mute = malloc(n ? n : 1);
+	if (!out->observers || !out->mute) {
+		pano_inference_clear(out);
 		return -1;
+	}
 	out->nobservers = n;
 	size_t cap = 0;
 	for (size_t i = 0; i < n; i++) {
 		out->observers[i] = views[i]->observer;
+		out->mute[i] = views[i]->mute;
 		cap += views[i]->has_summary ? views[i]->summary.n : 0;
 	}
 	pano_stat *stats = calloc(cap ? cap : 1, sizeof(*stats));

@@ -10,7 +10,8 @@
  * worse, higher status), the mean score, and the newest timestamp of any
  * view.  Only views that vote take part (pano_view.mute: a stale view, or
  * one a blame explains, does not); when none does, all do, and the
- * inference says it is of stale views.  Observers are all observers of the subject in natural order.
+ * inference says it is of stale views.  Observers are all observers of the
+ * subject in natural order, each with its view's mute (why it did not vote).
  * Scores are summed in float, as Panorama does.
  *
  * A pure function of the views: the stored observations are never touched,
@@ -27,6 +28,7 @@
 typedef struct {
 	size_t nobservers;
 	const char **observers; /* natural order; owned array, interned names */
+	uint8_t *mute;          /* each observer's view's pano_view.mute; owned */
 	bool has_obs;           /* false when every view is empty */
 	size_t stale, blamed;   /* views that did not vote, and why */
 	bool all_stale;         /* no view voted: the inference is of stale views */

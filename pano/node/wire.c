@@ -214,6 +214,16 @@ Panorama__Inference *wire_inference(arena *a, const pano_subject *sub)
 	for (size_t i = 0; i < inf->nobservers; i++)
 		pi->observers[i] = (char *)inf->observers[i];
 	pi->n_observers = inf->nobservers;
+	pi->stale = arena_alloc(a, (inf->stale ? inf->stale : 1) * sizeof(char *));
+	pi->blamed = arena_alloc(a, (inf->blamed ? inf->blamed : 1) * sizeof(char *));
+	if (!pi->stale || !pi->blamed)
+		return NULL;
+	for (size_t i = 0; i < inf->nobservers; i++) {
+		if (inf->mute[i] == PANO_STALE)
+			pi->stale[pi->n_stale++] = (char *)inf->observers[i];
+		else if (inf->mute[i] == PANO_BLAMED)
+			pi->blamed[pi->n_blamed++] = (char *)inf->observers[i];
+	}
 	if (inf->has_obs && !(pi->observation = wire_obs(a, &inf->obs)))
 		return NULL;
 	return pi;
