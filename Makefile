@@ -14,7 +14,8 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-o
 
 DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsqlite3-dev \
-	libjansson-dev libcmocka-dev libmicrohttpd-dev libedit-dev scdoc iproute2 valgrind procps
+	libjansson-dev libcmocka-dev libmicrohttpd-dev libedit-dev scdoc iproute2 valgrind procps \
+	libjs-dygraphs
 # Only the tests need these: gnuplot draws sonar-plot's charts (which says
 # how to install it when it is missing), promtool (in prometheus) checks the
 # agent's metrics file, faketime makes the wall clock jump, tcpdump shows
@@ -25,8 +26,9 @@ DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 # (systemd-analyze, for the unit files, is used when present.)
 TEST_PACKAGES := gnuplot-nox prometheus faketime tcpdump clang libclang-rt-14-dev chromium tmux
 # Only the benchmarks need these: fping is what the agent's response times
-# are compared with, socat answers the TCP prober behind the delay line.
-BENCH_PACKAGES := fping socat
+# are compared with, socat answers the TCP prober behind the delay line,
+# sqlite3 (dbstat) measures what the node's history takes on disk.
+BENCH_PACKAGES := fping socat sqlite3
 
 DETECTOR_SRC := $(wildcard detector/*.c)
 HTM_SRC      := $(wildcard htm/*.c)
@@ -189,7 +191,7 @@ unit-tests: $(UNIT_BIN) $(UNIT_SAN_BIN)
 
 # Helpers the integration tests run (panorama.sh loads a node with the bench's client).
 HELPERS := build/tests/pano-poke build/tests/pano-learn build/tests/pano-hostile build/tests/pano-bench \
-	build/tests/pano-library build/tests/delayline
+	build/tests/pano-library build/tests/pano-history build/tests/delayline
 # A wire of a fixed delay between two namespaces (no netem in some kernels).
 build/tests/delayline: build/tests/helpers/delayline.o
 	$(CC) $(CFLAGS) -o $@ $^

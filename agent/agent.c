@@ -76,9 +76,9 @@ static pano_http_answer text_answer(int status, const char *text)
 
 /* --http: only /metrics.  The loop only hands over the snapshot; the
  * connection's thread renders it as the scraper reads. */
-static pano_http_answer render_http(void *ctx, const char *path, const char *query)
+static pano_http_answer render_http(void *ctx, const char *path, const pano_http_query *q)
 {
-	(void)query;
+	(void)q;
 	agent *a = ctx;
 	if (strcmp(path, "/metrics") != 0)
 		return text_answer(404, "only /metrics here\n");

@@ -13,6 +13,19 @@
 #include "pano/client/publisher.h"
 #include "pano/common/model.h"
 
+/* The probes since a host's last report, for its summary: counts, least
+ * and greatest exact, the response times a sample of at most
+ * SUMMARY_SAMPLES in µs (when full, every other one is dropped and from
+ * then on every other one kept: deterministic, and even across the
+ * stretch).  Small, as every host has one: 100,000 targets take 18 MB. */
+#define SUMMARY_SAMPLES 32
+typedef struct {
+	uint32_t probes, lost;
+	int64_t min_ns, max_ns;
+	uint32_t rtt_us[SUMMARY_SAMPLES];
+	uint32_t n, stride, seen;
+} since_report;
+
 typedef struct {
 	char *name;          /* NULL: a free slot */
 	bool fresh;          /* no outcome yet: the state file may restore it */
@@ -33,6 +46,7 @@ typedef struct {
 	int64_t last_rtt_ns;   /* -1: the latest probe was lost (or none yet) */
 	int64_t prev_answer_ns; /* the answer before the latest (-1: none), for the jitter */
 	double jitter_s;
+	since_report since; /* what the next report's summary says */
 } host_detectors;
 
 struct pipeline {
@@ -57,6 +71,7 @@ void pipeline_report_values(const pipeline_report *r, int *status, double *score
 	x->reason = r->reason;
 	x->ratio = (float)r->ratio;
 	x->loss = (float)r->loss;
+	x->summary = r->summary.probes ? &r->summary : NULL;
 }
 
 void pipeline_report_to_publisher(void *pub, const pipeline_report *r)
@@ -311,11 +326,61 @@ void pipeline_host_stats_get(const pipeline *p, size_t host, pipeline_host_stats
  * answer moves it a sixteenth of the way towards how much this response
  * time differs from the previous one (lost probes in between do not
  * count), as smokeping and RTP monitors report it. */
+static void since_add(since_report *s, bool lost, int64_t rtt_ns)
+{
+	s->probes++;
+	s->lost += lost;
+	if (lost)
+		return;
+	if (s->probes - s->lost == 1 || rtt_ns < s->min_ns)
+		s->min_ns = rtt_ns;
+	if (s->probes - s->lost == 1 || rtt_ns > s->max_ns)
+		s->max_ns = rtt_ns;
+	if (s->stride == 0)
+		s->stride = 1;
+	if (s->seen++ % s->stride != 0)
+		return;
+	if (s->n == SUMMARY_SAMPLES) {
+		for (uint32_t i = 0; i < SUMMARY_SAMPLES / 2; i++)
+			s->rtt_us[i] = s->rtt_us[2 * i];
+		s->n = SUMMARY_SAMPLES / 2;
+		s->stride *= 2;
+		if ((s->seen - 1) % s->stride != 0)
+			return;
+	}
+	int64_t us = rtt_ns / 1000;
+	s->rtt_us[s->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The summary of what since holds, which then starts again. */
+static void since_take(since_report *s, publisher_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->probes = s->probes;
+	out->lost = s->lost;
+	if (s->n > 0) {
+		qsort(s->rtt_us, s->n, sizeof(s->rtt_us[0]), cmp_u32);
+		out->min_ms = (float)(s->min_ns / 1e6);
+		out->max_ms = (float)(s->max_ns / 1e6);
+		out->median_ms = (float)(s->rtt_us[(s->n - 1) / 2] / 1e3);
+		out->p90_ms = (float)(s->rtt_us[(s->n * 9 + 9) / 10 - 1] / 1e3);
+	}
+	s->probes = s->lost = s->n = s->seen = 0;
+	s->stride = 1;
+}
+
 static void count_probe(const pipeline *p, host_detectors *h, probe_status status, int64_t rtt_ns)
 {
 	bool lost = status != PROBE_OK;
 	h->probes++;
 	h->lost += lost;
+	since_add(&h->since, lost, rtt_ns);
 	h->last_rtt_ns = lost ? -1 : rtt_ns;
 	if (!lost) {
 		double s = rtt_ns / 1e9;
@@ -359,9 +424,11 @@ static void observe(pipeline *p, host_detectors *h, int64_t wall_ms, probe_statu
 	if (p->report && (changed || h->last_report_ms == INT64_MIN ||
 	                  wall_ms - h->last_report_ms >= PIPELINE_REPORT_EVERY_MS || wall_ms < h->last_report_ms)) {
 		h->last_report_ms = wall_ms;
-		pipeline_report r = { h->name, (size_t)(h - p->hosts), state, phi, anomaly,
-		                      attention_reason(h->attention), 0.0, 0.0, wall_ms };
+		pipeline_report r = { .host = h->name, .slot = (size_t)(h - p->hosts), .state = state, .phi = phi,
+		                      .anomaly = anomaly, .reason = attention_reason(h->attention),
+		                      .wall_ms = wall_ms };
 		attention_evidence(h->attention, &r.ratio, &r.loss);
+		since_take(&h->since, &r.summary);
 		p->report(p->report_ctx, &r);
 	}
 	FILE *att = p->logs ? csvlogs_file(p->logs, LOG_ATTENTION) : NULL;

@@ -125,6 +125,7 @@ typedef struct {
 	double phi, anomaly;
 	const char *reason;     /* attention_reason: "" but for NEEDS_ATTENTION and DEAD */
 	double ratio, loss;     /* attention_evidence */
+	publisher_summary summary; /* the probes since the host's last report */
 	int64_t wall_ms;
 } pipeline_report;
 typedef void (*pipeline_report_fn)(void *ctx, const pipeline_report *r);

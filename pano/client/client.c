@@ -249,6 +249,7 @@ void pano_one_metric_report_init(pano_one_metric_report *x, const char *observer
                                  const char *metric, int status, float score, int64_t sec, int32_t nsec)
 {
 	panorama__value__init(&x->value);
+	panorama__summary__init(&x->summary);
 	x->value.status = (Panorama__Status)status;
 	x->value.score = score;
 	panorama__metric__init(&x->metric);

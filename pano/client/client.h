@@ -51,6 +51,7 @@ Panorama__Reply *pano_client_recv(pano_client *c, int timeout_ms);
  * point at each other and at the strings given, which must outlive it. */
 typedef struct {
 	Panorama__Value value;
+	Panorama__Summary summary; /* value.summary points here once set */
 	Panorama__Metric metric;
 	Panorama__Observation__MetricsEntry entry;
 	Panorama__Observation__MetricsEntry *entries[1];

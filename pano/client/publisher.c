@@ -316,6 +316,16 @@ void publisher_report(publisher *p, const char *subject, const char *metric, int
 		}
 		x.value.ratio = extra->ratio > 0 ? extra->ratio : 0.0f;
 		x.value.loss = extra->ratio > 0 || extra->loss > 0 ? extra->loss : 0.0f;
+		if (extra->summary && extra->summary->probes > 0) {
+			const publisher_summary *m = extra->summary;
+			x.summary.probes = m->probes;
+			x.summary.lost = m->lost <= m->probes ? m->lost : m->probes;
+			x.summary.min_ms = m->min_ms;
+			x.summary.median_ms = m->median_ms;
+			x.summary.p90_ms = m->p90_ms;
+			x.summary.max_ms = m->max_ms;
+			x.value.summary = &x.summary;
+		}
 		/* protobuf-c gives the two maps' entries their own types, laid out alike */
 		x.report.n_subject_labels = label_entries(extra->subject_labels, extra->nsubject_labels, se, sp, sbuf);
 		for (size_t i = 0; i < x.report.n_subject_labels; i++)

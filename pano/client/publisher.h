@@ -47,6 +47,12 @@ void publisher_free(publisher *p);
  * evidence (ratio 0, loss negative: not said), and the labels of the
  * subject and of the observer ("k=v", at most PUBLISH_LABELS_MAX each). */
 #define PUBLISH_LABELS_MAX 16
+/* What was measured since the previous report (panorama.proto's Summary):
+ * the node keeps it as history.  Times in ms. */
+typedef struct {
+	uint32_t probes, lost;
+	float min_ms, median_ms, p90_ms, max_ms;
+} publisher_summary;
 typedef struct {
 	const char *reason;
 	float ratio, loss;
@@ -54,6 +60,7 @@ typedef struct {
 	size_t nsubject_labels;
 	const char *const *observer_labels;
 	size_t nobserver_labels;
+	const publisher_summary *summary; /* NULL: none */
 } publisher_extra;
 
 /* Queues one report of one metric: status is Panorama's (panorama.proto),

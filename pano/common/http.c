@@ -33,7 +33,8 @@
 #define THREAD_STACK_BYTES ((size_t)512 << 10)
 
 typedef struct job {
-	const char *path, *query;
+	const char *path;
+	const pano_http_query *query;
 	pano_http_answer answer;
 	bool taken, done;
 	struct job *next;
@@ -451,12 +452,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
-	const char *query = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "subject");
-	if (!pano_http_request_sane(url) || !pano_http_request_sane(query))
+	pano_http_query q = {
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "subject"),
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "observer"),
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from"),
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to"),
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "step"),
+	};
+	if (!pano_http_request_sane(url) || !pano_http_request_sane(q.subject) || !pano_http_request_sane(q.observer) ||
+	    !pano_http_request_sane(q.from) || !pano_http_request_sane(q.to) || !pano_http_request_sane(q.step))
 		return respond_text(c, MHD_HTTP_BAD_REQUEST, "a path or query that is not printable UTF-8\n");
 	if (strcmp(url, "/events") == 0)
 		return serve_events(h, c);
-	job j = { url, query, { 0 }, false, false, NULL };
+	job j = { url, &q, { 0 }, false, false, NULL };
 	if (!run_on_loop(h, &j))
 		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the node is busy; retry\n");
 	if (j.answer.finish) /* the rendering the loop left to this thread */

@@ -61,9 +61,16 @@ typedef struct pano_http_answer {
 	void (*release)(void *data);
 } pano_http_answer;
 
-/* Renders the answer to GET path (the query string, if any, in query; both
- * already checked to be printable ASCII).  Runs on the node's loop. */
-typedef pano_http_answer (*pano_http_render_fn)(void *ctx, const char *path, const char *query);
+/* The query arguments a face knows (NULL: not given), each already
+ * checked to be printable UTF-8 of at most 1,024 bytes; others are
+ * ignored. */
+typedef struct {
+	const char *subject, *observer, *from, *to, *step;
+} pano_http_query;
+
+/* Renders the answer to GET path with its query q (the path checked as
+ * the arguments are).  Runs on the node's loop. */
+typedef pano_http_answer (*pano_http_render_fn)(void *ctx, const char *path, const pano_http_query *q);
 
 typedef struct pano_http pano_http;
 

@@ -1,6 +1,7 @@
 /* console.c - the node's pages, API and metrics; see console.h. */
 #include "pano/node/console.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct pano_console {
 	int64_t flushed_ms;
 	int64_t served_ms;   /* when a page last fetched the matrix */
 	pano_http *http;
+	history *history;    /* NULL: no /api/v1/history */
 };
 
 pano_console *pano_console_new(const char *node_id, const pano_store *const *store,
@@ -105,7 +107,8 @@ static json_t *inference_json(const snap_subject *sub)
 }
 
 /* The row of the matrix for one subject: its inference and, per observer,
- * the newest observation's worst metric as [status code, score, time]
+ * the newest observation's worst metric as [status code, score, time,
+ * mute, median ms, loss]
  * (arrays, not objects: 100,000 cells render several times faster). */
 static json_t *row_json(const snap_subject *sub)
 {
@@ -117,6 +120,8 @@ static json_t *row_json(const snap_subject *sub)
 		json_array_append_new(cell, json_real(x->worst_score));
 		json_array_append_new(cell, json_real(seconds(x->sec, x->nsec)));
 		json_array_append_new(cell, json_integer(x->mute)); /* 0 votes, 1 stale, 2 a blame explains it */
+		json_array_append_new(cell, x->median_ms >= 0 ? json_real(x->median_ms) : json_null());
+		json_array_append_new(cell, x->loss >= 0 ? json_real(x->loss) : json_null());
 		/* names are checked UTF-8 already */
 		json_object_set_new_nocheck(cells, x->observer, cell);
 	}
@@ -517,9 +522,107 @@ static pano_http_answer whole_store(pano_console *c, unsigned kind)
 	                           .data = r };
 }
 
-pano_http_answer pano_console_render(void *console, const char *path, const char *query)
+void pano_console_set_history(pano_console *c, history *h) { c->history = h; }
+
+/* A time or a step in whole seconds, 0 to 2^40: the whole text or nothing. */
+static bool seconds_arg(const char *s, int64_t *out)
+{
+	if (!s)
+		return true;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > (INT64_C(1) << 40))
+		return false;
+	*out = v;
+	return true;
+}
+
+typedef struct {
+	history *h;
+	char subject[1025], observer[1025];
+	bool one_observer;
+	int64_t from, to, step;
+} history_job;
+
+/* On the HTTP thread: the query, on history's own connection. */
+static void finish_history(void *data, pano_http_answer *a)
+{
+	history_job *q = data;
+	char err[256];
+	json_t *j = history_query(q->h, q->subject, q->one_observer ? q->observer : NULL, q->from, q->to, q->step, err,
+	                          sizeof(err));
+	free(q);
+	*a = j ? json_answer(j, 200) : json_answer(json_pack("{s:s}", "error", err), 500);
+}
+
+static pano_http_answer history_answer(pano_console *c, const pano_http_query *q)
+{
+	if (!c->history)
+		return not_found("no history here");
+	if (!q->subject)
+		return json_answer(json_pack("{s:s}", "error", "give ?subject=NAME"), 400);
+	int64_t now = (int64_t)time(NULL);
+	int64_t to = now, from = -1, step = 0;
+	if (!seconds_arg(q->to, &to) || !seconds_arg(q->from, &from) || !seconds_arg(q->step, &step) ||
+	    (q->from && from > to))
+		return json_answer(json_pack("{s:s}", "error",
+		                             "from, to and step are whole seconds (times since 1970), from before to"),
+		                   400);
+	if (from < 0)
+		from = to > 3 * 3600 ? to - 3 * 3600 : 0;
+	history_job *j = malloc(sizeof(*j));
+	if (!j)
+		return answer(NULL, "application/json", 500);
+	*j = (history_job){ .h = c->history, .one_observer = q->observer != NULL, .from = from, .to = to, .step = step };
+	snprintf(j->subject, sizeof(j->subject), "%s", q->subject);
+	if (q->observer)
+		snprintf(j->observer, sizeof(j->observer), "%s", q->observer);
+	return (pano_http_answer){ .content_type = "application/json", .status = 200, .finish = finish_history,
+	                           .data = j };
+}
+
+/* The charting library, as Debian installs it (libjs-dygraphs): read on
+ * the HTTP thread, whole, at most 1 MB. */
+static void finish_static(void *data, pano_http_answer *a)
+{
+	const char *file = data;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", PANO_DYGRAPHS_DIR, file);
+	FILE *f = fopen(path, "rb");
+	char *body = f ? malloc(1 << 20) : NULL;
+	size_t n = body ? fread(body, 1, 1 << 20, f) : 0;
+	if (f)
+		fclose(f);
+	if (!body || n == 0 || n == 1 << 20) {
+		free(body);
+		*a = answer(strdup("the charts need libjs-dygraphs (apt-get install libjs-dygraphs)\n"),
+		            "text/plain; charset=utf-8", 404);
+		return;
+	}
+	a->body = body;
+	a->len = n;
+}
+
+static pano_http_answer static_file(const char *path)
+{
+	static const struct {
+		const char *path, *file, *type;
+	} FILES[] = {
+		{ "/static/dygraph.js", "dygraph.min.js", "text/javascript; charset=utf-8" },
+		{ "/static/dygraph.css", "dygraph.min.css", "text/css; charset=utf-8" },
+	};
+	for (size_t i = 0; i < sizeof(FILES) / sizeof(FILES[0]); i++)
+		if (strcmp(path, FILES[i].path) == 0)
+			return (pano_http_answer){ .content_type = FILES[i].type, .status = 200, .finish = finish_static,
+			                           .data = (void *)FILES[i].file };
+	return not_found("no such page");
+}
+
+pano_http_answer pano_console_render(void *console, const char *path, const pano_http_query *q)
 {
 	pano_console *c = console;
+	const char *query = q ? q->subject : NULL;
 	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
 		return answer(strdup(CONSOLE_HTML), "text/html; charset=utf-8", 200);
 	for (unsigned k = 0; k < sizeof(WHOLE) / sizeof(WHOLE[0]); k++)
@@ -532,6 +635,10 @@ pano_http_answer pano_console_render(void *console, const char *path, const char
 		const pano_subject *sub = query ? pano_store_subject(*c->store, query) : NULL;
 		return sub ? json_answer(panorama_json(sub), 200) : not_found("no such subject (give ?subject=NAME)");
 	}
+	if (strcmp(path, "/api/v1/history") == 0)
+		return history_answer(c, q);
+	if (strncmp(path, "/static/", 8) == 0)
+		return static_file(path);
 	return not_found("no such page");
 }
 

@@ -9,6 +9,10 @@
  *   /api/v1/inference        {subject: inference}            as dump inference
  *   /api/v1/panorama?subject=S   {subject, views: [...]}     as get panorama
  *   /api/v1/matrix           {observers, subjects: [{subject, inferred, cells}]}
+ *   /api/v1/blame            {blame: [...]}                  as dump blame
+ *   /api/v1/history?subject=S[&observer=O][&from=T][&to=T][&step=SEC]
+ *                            a view's measurements over time (history.h),
+ *                            queried on the HTTP thread
  *   /metrics                 Prometheus text exposition format
  *
  * Times are seconds since 1970 (with fractions), statuses Panorama's names.
@@ -25,8 +29,15 @@
 #include <stdint.h>
 
 #include "pano/common/http.h"
+#include "pano/node/history.h"
 #include "pano/node/snapshot.h"
 #include "pano/node/store.h"
+
+/* Where the console's charting library is (Debian's libjs-dygraphs),
+ * served as /static/dygraph.js and /static/dygraph.css. */
+#ifndef PANO_DYGRAPHS_DIR
+#define PANO_DYGRAPHS_DIR "/usr/share/javascript/dygraphs"
+#endif
 
 typedef struct pano_console pano_console;
 
@@ -35,8 +46,11 @@ pano_console *pano_console_new(const char *node_id, const pano_store *const *sto
                                pano_node_figures (*figures)(void *ctx), void *ctx);
 void pano_console_free(pano_console *c);
 
+/* Where /api/v1/history reads (NULL: it answers 404). */
+void pano_console_set_history(pano_console *c, history *h);
+
 /* A pano_http_render_fn; ctx is the console. */
-pano_http_answer pano_console_render(void *console, const char *path, const char *query);
+pano_http_answer pano_console_render(void *console, const char *path, const pano_http_query *q);
 
 /* After a report about subject is stored: remembers it changed, while
  * someone listens or loaded the matrix lately (else it costs nothing). */

@@ -549,6 +549,8 @@ refused:
 	return NULL;
 }
 
+sqlite3 *pano_db_sqlite(pano_db *db) { return db->h; }
+
 void pano_db_close(pano_db *db)
 {
 	if (!db)

@@ -90,6 +90,11 @@ int pano_db_compact(pano_db *db, pano_store *s, char *err, size_t errlen);
 bool pano_db_compaction_due(const pano_db *db);
 int pano_db_watch(pano_db *db, const char *subject, bool watched, char *err, size_t errlen);
 
+/* The node's connection, for modules that keep tables of their own in its
+ * file and write them in its transactions (history.h).  The loop's only. */
+struct sqlite3;
+struct sqlite3 *pano_db_sqlite(pano_db *db);
+
 /* The schema version the file had when opened, if pano_db_open upgraded
  * it (2); 0 when it was already current or new. */
 int pano_db_upgraded_from(const pano_db *db);

@@ -132,6 +132,7 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r, b
 	}
 	uint64_t seq = 0;
 	pano_view *v = NULL;
+	int64_t obs_sec = obs.sec; /* obs is the store's once added */
 	int rc = pano_store_add(s->store, r->observer, r->subject, &obs, &seq, &v, err, sizeof(err));
 	if (rc < 0) {
 		pano_obs_clear(&obs);
@@ -141,11 +142,14 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r, b
 		return 0;
 	}
 	judge_note_labels(s->judge, r); /* the newest labels, stored or duplicate */
+	if (rc == 0)
+		v->median_ms = history_median_ms(r);
 	if (rc == 1) { /* duplicate: already durable */
 		pano_obs_clear(&obs);
 		return 1;
 	}
-	if (pano_db_put(s->db, v, seq, err, sizeof(err)) != 0) {
+	if (pano_db_put(s->db, v, seq, err, sizeof(err)) != 0 ||
+	    history_note(s->history, r, obs_sec, err, sizeof(err)) != 0) {
 		/* The commit will fail too, or be skipped: see apply_writes. */
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
 		return -1;

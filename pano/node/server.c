@@ -75,6 +75,7 @@ static int start_http(pano_server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	pano_console_set_history(s->console, s->history);
 	s->http = pano_http_new(s->cfg.http_addr, s->cfg.http_token, pano_console_render, s->console, err, errlen);
 	if (!s->http)
 		return -1;
@@ -116,6 +117,9 @@ int server_load_store(pano_server *s, char *err, size_t errlen)
 	}
 	pano_store_free(s->store);
 	s->store = st;
+	char why[256];
+	if (s->history && history_restore(s->history, st, why, sizeof(why)) != 0)
+		pano_log(PANO_LOG_WARN, "%s (the console shows scores until the next reports)", why);
 	pano_log(PANO_LOG_INFO, "loaded %zu observations of %zu subjects from %s (%lld log rows)", count,
 	         pano_store_subject_count(st), s->cfg.db_file, (long long)pano_db_log_rows(s->db));
 	return 0;
@@ -215,7 +219,8 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 	if (s->db && pano_db_upgraded_from(s->db))
 		pano_log(PANO_LOG_INFO, "upgraded %s from schema version %d to %d", cfg->db_file,
 		         pano_db_upgraded_from(s->db), PANO_DB_SCHEMA_VERSION);
-	if (!arenas || !s->db || server_load_store(s, err, errlen) != 0)
+	if (!arenas || !s->db || !(s->history = history_new(pano_db_sqlite(s->db), cfg->db_file, err, errlen)) ||
+	    server_load_store(s, err, errlen) != 0)
 		goto failed;
 	char **peer_addrs = calloc(cfg->npeers + 1, sizeof(*peer_addrs));
 	for (size_t i = 0; peer_addrs && i < cfg->npeers; i++)
@@ -307,6 +312,7 @@ void pano_server_free(pano_server *s)
 		zmq_ctx_term(s->zctx);
 	pano_keyring_free(s->keys);
 	explicit_bzero(&s->self, sizeof(s->self)); /* the secret key: a memset before free may be dropped */
+	history_free(s->history); /* its statements before the connection */
 	pano_db_close(s->db);
 	pano_store_free(s->store);
 	meshgate_free(s->meshgate);
@@ -629,6 +635,12 @@ int pano_server_run(pano_server *s)
 		}
 		if (clock_mono_ns() >= s->next_judge_ns)
 			run_judge(s);
+		if (now >= s->next_prune_s) {
+			char why[256];
+			if (history_prune(s->history, now, why, sizeof(why)) != 0)
+				pano_log(PANO_LOG_WARN, "%s", why);
+			s->next_prune_s = now + 3600;
+		}
 		if (s->cfg.dump_mem && now >= next_mem) {
 			log_memory();
 			next_mem = now + MEM_DUMP_EVERY_S;

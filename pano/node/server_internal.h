@@ -33,6 +33,7 @@
 #include "pano/common/http.h"
 #include "pano/node/console.h"
 #include "pano/node/db.h"
+#include "pano/node/history.h"
 #include "pano/node/judge.h"
 #include "pano/node/keyring.h"
 #include "pano/node/meshgate.h"
@@ -102,6 +103,8 @@ struct pano_server {
 	time_t last_refusal_log, last_mesh_log;
 	meshgate *meshgate;       /* who may join a mesh (meshgate.h) */
 	judge *judge;             /* staleness, blame and votes (judge.h) */
+	history *history;         /* the views' measurements over time (history.h) */
+	int64_t next_prune_s;     /* when history_prune is next due */
 	int64_t next_judge_ns;    /* the next pass; later when a pass is long (a large store) */
 	batch batches[NBATCHES];  /* a ring: queued ones, then cur */
 	size_t qhead, qlen;       /* queued batches awaiting their fsync */

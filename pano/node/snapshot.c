@@ -96,10 +96,13 @@ static bool take_subject(arena *a, const name_table *names, const pano_subject *
 		cell->sec = o->sec;
 		cell->nsec = o->nsec;
 		cell->mute = views[k]->mute;
+		cell->median_ms = views[k]->median_ms;
+		cell->loss = -1.0f;
 		for (size_t i = 0; i < o->n; i++)
 			if (o->metrics[i].status > cell->worst) {
 				cell->worst = o->metrics[i].status;
 				cell->worst_score = o->metrics[i].score;
+				cell->loss = o->metrics[i].loss;
 			}
 		if (!cell->observer)
 			return false;

@@ -61,6 +61,8 @@ typedef struct {
 	uint8_t worst; /* 0: no metric */
 	float worst_score;
 	uint8_t mute;  /* PANO_VOTES, PANO_STALE, PANO_BLAMED */
+	float median_ms; /* the view's newest response time (negative: not said) */
+	float loss;      /* the worst metric's recent loss, 0 to 1 (negative: not said) */
 } snap_cell;
 
 typedef struct {

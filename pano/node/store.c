@@ -290,6 +290,8 @@ static pano_view *view_for(pano_store *s, const char *observer, const char *subj
 		goto refused;
 	}
 	v = calloc(1, sizeof(*v));
+	if (v)
+		v->median_ms = -1.0f; /* none said yet */
 	if (!v || strmap_put(s->observers, observer, (void *)(views_of_observer + 1)) != 0 ||
 	    strmap_put(sub->views, observer, v) != 0) {
 		free(v);

@@ -7,6 +7,8 @@ the console test, with nothing but the standard library.
   browser.py DEVTOOLS_PORT wait JS TIMEOUT  evaluates JS on the loaded page
                                             until it is true (exit 0) or
                                             TIMEOUT seconds pass (exit 1)
+  browser.py DEVTOOLS_PORT run JS...         prints each JS expression's
+                                            value on the page as it is
   browser.py DEVTOOLS_PORT shot FILE [W H]  saves a PNG of the page
 
 Talks only to 127.0.0.1."""
@@ -104,6 +106,9 @@ def main():
         while time.time() < end and not page.eval("document.querySelector('tbody') !== null"):
             time.sleep(0.05)
         for js in sys.argv[4:]:
+            print(page.eval(js))
+    elif what == "run":
+        for js in sys.argv[3:]:
             print(page.eval(js))
     elif what == "wait":
         end = time.time() + float(sys.argv[4])

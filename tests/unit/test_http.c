@@ -51,9 +51,9 @@ static void release(void *data)
 
 static const char SHARED[] = "shared body\n";
 
-static pano_http_answer render(void *ctx, const char *path, const char *query)
+static pano_http_answer render(void *ctx, const char *path, const pano_http_query *q)
 {
-	(void)query;
+	(void)q;
 	fixture *f = ctx;
 	if (f->render_ms)
 		usleep((useconds_t)f->render_ms * 1000);

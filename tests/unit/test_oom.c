@@ -288,7 +288,8 @@ static void publisher_scenario(void)
 	if (!p)
 		return;
 	static const char *const labels[] = { "rack=r1", "zone=a" };
-	publisher_extra x = { "slow 3.0x baseline", 3.0f, 0.1f, labels, 2, labels, 1 };
+	static const publisher_summary summary = { 50, 5, 1.0f, 2.0f, 3.0f, 9.0f };
+	publisher_extra x = { "slow 3.0x baseline", 3.0f, 0.1f, labels, 2, labels, 1, &summary };
 	for (int i = 0; i < 5; i++)
 		publisher_report(p, "h", "rtt", PANO_UNHEALTHY, 30, &x, INT64_C(1795428000000000000) + i);
 	size_t queued = publisher_pending(p);

@@ -191,9 +191,61 @@ static void pipeline_writes_fd_and_attention_rows(void **state)
 	fclose(f);
 }
 
+/* What the reports said, summed. */
+static struct {
+	int reports;
+	uint32_t probes, lost;
+	float min_ms, max_ms;
+	bool ordered; /* each: least <= median <= p90 <= greatest */
+} said;
+static void keep_summary(void *ctx, const pipeline_report *r)
+{
+	(void)ctx;
+	const publisher_summary *m = &r->summary;
+	if (said.reports++ == 0)
+		said.min_ms = m->min_ms;
+	said.probes += m->probes;
+	said.lost += m->lost;
+	if (m->lost < m->probes) {
+		said.min_ms = m->min_ms < said.min_ms ? m->min_ms : said.min_ms;
+		said.max_ms = m->max_ms > said.max_ms ? m->max_ms : said.max_ms;
+		said.ordered = said.ordered && m->min_ms <= m->median_ms && m->median_ms <= m->p90_ms &&
+		               m->p90_ms <= m->max_ms;
+	}
+}
+
+/* Each report says what was measured since the one before: together they
+ * count every probe once, and each one's least, median, 90th percentile
+ * and greatest are in order, however many probes it had to thin out. */
+static void reports_summarize_the_probes_since_the_last(void **state)
+{
+	(void)state;
+	said.ordered = true;
+	pipeline *p = pipeline_new(&PARAMS, NULL);
+	pipeline_set_reporter(p, keep_summary, NULL);
+	pipeline_add_host(p, "h");
+	pipeline_observe(p, 0, 0, PROBE_OK, 1000000); /* the first: reported at once */
+	assert_int_equal(said.reports, 1);
+	assert_int_equal(said.probes, 1);
+	/* 1,000 probes of 1 to 1,000 µs in a scrambled order, a tenth lost,
+	 * then one 10 s on (a report is due) */
+	for (int i = 0; i < 1000; i++) {
+		int64_t us = 1 + (i * 389) % 1000;
+		pipeline_observe(p, 0, 1 + i, i % 10 == 9 ? PROBE_TIMEOUT : PROBE_OK, us * 1000);
+	}
+	pipeline_observe(p, 0, 10001, PROBE_OK, 500000);
+	assert_int_equal(said.probes, 1002);
+	assert_int_equal(said.lost, 100);
+	assert_true(said.min_ms >= 0.001f && said.min_ms <= 0.002f);
+	assert_true(said.max_ms == 1.0f);
+	assert_true(said.ordered);
+	pipeline_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(reports_summarize_the_probes_since_the_last),
 		cmocka_unit_test(records_round_trip),
 		cmocka_unit_test(corrupt_truncated_and_foreign_files_are_rejected),
 		cmocka_unit_test(size_bound_is_the_callers_and_one_file_is_kept_aside),
