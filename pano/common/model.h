@@ -57,6 +57,8 @@ typedef struct {
 	int64_t db_id;        /* its row in the database's views table; 0: none yet */
 	uint8_t mute;         /* PANO_VOTES, or why it does not vote (the node's judge sets it) */
 	float median_ms;      /* the newest report's Summary median; negative: none (in memory only) */
+	int64_t hist_id;      /* its row in the node's hist_views (history.h); 0: not known yet */
+	int64_t hist_hour;    /* the hour hist_views last heard of it */
 	int64_t db_row[PANO_VIEW_DEPTH]; /* per ring slot, the observation's row; 0: none */
 } pano_view;
 

@@ -19,7 +19,11 @@
 
 struct history {
 	sqlite3 *w; /* the node's connection: the loop's */
-	sqlite3_stmt *find_view, *new_view, *add, *views, *prune, *drop_empty;
+	sqlite3_stmt *new_view, *find_view, *touch_view, *add, *prune, *drop_views, *restore;
+	/* The views whose hist_id or hist_hour this transaction set: taken
+	 * back by history_rollback, so no view keeps an id the file lost. */
+	pano_view **journal;
+	size_t njournal, journal_cap;
 	char *path;
 	pthread_mutex_t read_mu; /* guards r and its statements */
 	sqlite3 *r;
@@ -27,16 +31,21 @@ struct history {
 };
 
 static const char SCHEMA[] =
+	/* last: the hour of the view's newest summary, for pruning views
+	 * whose history is gone */
 	"CREATE TABLE IF NOT EXISTS hist_views(id INTEGER PRIMARY KEY, subject TEXT NOT NULL,"
-	" observer TEXT NOT NULL, UNIQUE(subject, observer));"
-	/* Keyed by view first, so a chart's query is one range; times and
-	 * sums as integers (µs), which sqlite stores in as few bytes as they
-	 * need: a row is some 30 bytes. */
-	"CREATE TABLE IF NOT EXISTS history(view INTEGER NOT NULL, step INTEGER NOT NULL,"
-	" t INTEGER NOT NULL, probes INTEGER NOT NULL, lost INTEGER NOT NULL,"
+	" observer TEXT NOT NULL, last INTEGER NOT NULL DEFAULT 0, UNIQUE(subject, observer));"
+	/* Keyed by time before view: the buckets being filled are all at the
+	 * end of the tree, so a batch of reports dirties a few pages, not one
+	 * per view (each dirty page is 4 KB more in the WAL at every commit),
+	 * and pruning deletes from the start.  A view's series is read with a
+	 * seek per bucket.  Times and sums are integers (µs), which sqlite
+	 * stores in as few bytes as they need: a row is some 40 bytes. */
+	"CREATE TABLE IF NOT EXISTS history(step INTEGER NOT NULL, t INTEGER NOT NULL,"
+	" view INTEGER NOT NULL, probes INTEGER NOT NULL, lost INTEGER NOT NULL,"
 	" answered INTEGER NOT NULL, min_us INTEGER NOT NULL, max_us INTEGER NOT NULL,"
 	" med_sum INTEGER NOT NULL, p90_sum INTEGER NOT NULL, bad INTEGER NOT NULL,"
-	" PRIMARY KEY(view, step, t)) WITHOUT ROWID;";
+	" PRIMARY KEY(step, t, view)) WITHOUT ROWID;";
 
 static bool ms_valid(float ms) { return isfinite(ms) && ms >= 0 && ms <= SUMMARY_MS_MAX; }
 
@@ -69,12 +78,14 @@ history *history_new(sqlite3 *w, const char *path, char *err, size_t errlen)
 		history_free(h);
 		return NULL;
 	}
-	if (prepare(w, "SELECT id FROM hist_views WHERE subject = ?1 AND observer = ?2", &h->find_view, err,
+	if (prepare(w, "INSERT INTO hist_views(subject, observer) VALUES(?1, ?2) ON CONFLICT DO NOTHING", &h->new_view,
+	            err, errlen) != 0 ||
+	    prepare(w, "SELECT id FROM hist_views WHERE subject = ?1 AND observer = ?2", &h->find_view, err,
 	            errlen) != 0 ||
-	    prepare(w, "INSERT INTO hist_views(subject, observer) VALUES(?1, ?2) ON CONFLICT DO NOTHING", &h->new_view, err, errlen) != 0 ||
+	    prepare(w, "UPDATE hist_views SET last = ?2 WHERE id = ?1", &h->touch_view, err, errlen) != 0 ||
 	    prepare(w,
 	            "INSERT INTO history VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-	            " ON CONFLICT(view, step, t) DO UPDATE SET"
+	            " ON CONFLICT(step, t, view) DO UPDATE SET"
 	            " probes = probes + excluded.probes, lost = lost + excluded.lost,"
 	            " min_us = CASE WHEN excluded.answered > 0 AND (answered = 0 OR excluded.min_us < min_us)"
 	            "   THEN excluded.min_us ELSE min_us END,"
@@ -83,10 +94,12 @@ history *history_new(sqlite3 *w, const char *path, char *err, size_t errlen)
 	            " med_sum = med_sum + excluded.med_sum, p90_sum = p90_sum + excluded.p90_sum,"
 	            " bad = bad + excluded.bad",
 	            &h->add, err, errlen) != 0 ||
-	    prepare(w, "SELECT id FROM hist_views", &h->views, err, errlen) != 0 ||
-	    prepare(w, "DELETE FROM history WHERE view = ?1 AND step = ?2 AND t < ?3", &h->prune, err, errlen) != 0 ||
-	    prepare(w, "DELETE FROM hist_views WHERE NOT EXISTS (SELECT 1 FROM history WHERE view = hist_views.id)",
-	            &h->drop_empty, err, errlen) != 0) {
+	    prepare(w, "DELETE FROM history WHERE step = ?1 AND t < ?2", &h->prune, err, errlen) != 0 ||
+	    prepare(w, "DELETE FROM hist_views WHERE last < ?1", &h->drop_views, err, errlen) != 0 ||
+	    prepare(w,
+	            "SELECT v.subject, v.observer, h.med_sum, h.answered FROM history h JOIN hist_views v"
+	            " ON v.id = h.view WHERE h.step = 60 AND h.t >= ?1 AND h.answered > 0 ORDER BY h.t",
+	            &h->restore, err, errlen) != 0) {
 		history_free(h);
 		return NULL;
 	}
@@ -97,24 +110,51 @@ void history_free(history *h)
 {
 	if (!h)
 		return;
-	sqlite3_stmt *all[] = { h->find_view, h->new_view, h->add, h->views, h->prune, h->drop_empty,
-		                h->r_views, h->r_rows };
+	sqlite3_stmt *all[] = { h->new_view, h->find_view, h->touch_view, h->add, h->prune, h->drop_views,
+		                h->restore, h->r_views, h->r_rows };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(h->r);
 	pthread_mutex_destroy(&h->read_mu);
+	free(h->journal);
 	free(h->path);
 	free(h);
 }
 
-
-/* The id of (subject, observer) in hist_views, made if missing; 0 on error.
- * The insert comes first: a transaction whose first statement reads holds
- * a snapshot, and its first write must then upgrade its lock, which fails
- * at once (SQLITE_BUSY, no waiting) while the checkpointer holds the
- * writer's lock; a write first waits for it like any other. */
-static int64_t view_id(history *h, const char *subject, const char *observer)
+static int journal(history *h, pano_view *v)
 {
+	if (h->njournal == h->journal_cap) {
+		size_t cap = h->journal_cap ? 2 * h->journal_cap : 64;
+		pano_view **grown = realloc(h->journal, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		h->journal = grown;
+		h->journal_cap = cap;
+	}
+	h->journal[h->njournal++] = v;
+	return 0;
+}
+
+void history_commit(history *h) { h->njournal = 0; }
+
+void history_rollback(history *h)
+{
+	for (size_t i = 0; i < h->njournal; i++)
+		h->journal[i]->hist_id = h->journal[i]->hist_hour = 0;
+	h->njournal = 0;
+}
+
+/* The view's id in hist_views, made if missing, kept in the view; 0 on
+ * error.  The insert comes first: a transaction whose first statement
+ * reads holds a snapshot, and its first write must then upgrade its lock,
+ * which fails at once (SQLITE_BUSY, no waiting) while the checkpointer
+ * holds the writer's lock; a write first waits for it like any other. */
+static int64_t view_id(history *h, pano_view *v, const char *subject, const char *observer)
+{
+	if (v->hist_id)
+		return v->hist_id;
+	if (journal(h, v) != 0)
+		return 0;
 	sqlite3_stmt *st = h->new_view;
 	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, observer, -1, SQLITE_STATIC);
@@ -125,9 +165,9 @@ static int64_t view_id(history *h, const char *subject, const char *observer)
 	st = h->find_view;
 	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, observer, -1, SQLITE_STATIC);
-	int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	v->hist_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
-	return id;
+	return v->hist_id;
 }
 
 /* The report's summary (its first metric's that has one), or NULL when it
@@ -156,22 +196,45 @@ float history_median_ms(const Panorama__Report *r)
 	return m && m->lost < m->probes ? m->median_ms : -1.0f;
 }
 
-int history_note(history *h, const Panorama__Report *r, int64_t sec, char *err, size_t errlen)
+int history_note(history *h, pano_view *v, const Panorama__Report *r, int64_t sec, char *err, size_t errlen)
 {
 	bool bad = false;
 	const Panorama__Summary *m = summary_of(r, &bad);
 	if (!m || sec < 0)
 		return 0;
-	int64_t id = view_id(h, r->subject, r->observer);
+	int64_t id = view_id(h, v, r->subject, r->observer);
 	if (!id)
 		return fail(h->w, "a view's row", err, errlen);
+	int64_t hour = sec - sec % STEP_HOUR;
+	if (hour > v->hist_hour) { /* once an hour a view: when it was last heard of */
+		if (journal(h, v) != 0)
+			return fail(h->w, "out of memory", err, errlen);
+		sqlite3_bind_int64(h->touch_view, 1, id);
+		sqlite3_bind_int64(h->touch_view, 2, hour);
+		int rc = sqlite3_step(h->touch_view);
+		sqlite3_reset(h->touch_view);
+		if (rc != SQLITE_DONE)
+			return fail(h->w, "a view's row", err, errlen);
+		if (sqlite3_changes(h->w) == 0) { /* pruned since: a row anew */
+			v->hist_id = 0;
+			if (!(id = view_id(h, v, r->subject, r->observer)))
+				return fail(h->w, "a view's row", err, errlen);
+			sqlite3_bind_int64(h->touch_view, 1, id);
+			sqlite3_bind_int64(h->touch_view, 2, hour);
+			rc = sqlite3_step(h->touch_view);
+			sqlite3_reset(h->touch_view);
+			if (rc != SQLITE_DONE)
+				return fail(h->w, "a view's row", err, errlen);
+		}
+		v->hist_hour = hour;
+	}
 	int64_t answered = m->probes - m->lost;
 	static const int64_t steps[] = { STEP_MINUTE, STEP_HOUR };
 	for (size_t i = 0; i < 2; i++) {
 		sqlite3_stmt *st = h->add;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, steps[i]);
-		sqlite3_bind_int64(st, 3, sec - sec % steps[i]);
+		sqlite3_bind_int64(st, 1, steps[i]);
+		sqlite3_bind_int64(st, 2, sec - sec % steps[i]);
+		sqlite3_bind_int64(st, 3, id);
 		sqlite3_bind_int64(st, 4, m->probes);
 		sqlite3_bind_int64(st, 5, m->lost);
 		sqlite3_bind_int64(st, 6, answered);
@@ -190,52 +253,40 @@ int history_note(history *h, const Panorama__Report *r, int64_t sec, char *err, 
 
 int history_restore(history *h, pano_store *s, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	if (prepare(h->w,
-	            "SELECT v.subject, v.observer, h.med_sum, h.answered FROM hist_views v, history h"
-	            " WHERE h.view = v.id AND h.step = 60 AND h.answered > 0 AND h.t >= ?1 AND"
-	            " h.t = (SELECT max(t) FROM history WHERE view = v.id AND step = 60)",
-	            &st, err, errlen) != 0)
-		return -1;
-	sqlite3_bind_int64(st, 1, (int64_t)time(NULL) - 3600);
+	sqlite3_stmt *st = h->restore;
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL) - 600);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) { /* oldest first: the newest stays */
 		const char *subject = (const char *)sqlite3_column_text(st, 0);
 		const char *observer = (const char *)sqlite3_column_text(st, 1);
 		pano_view *v = subject && observer ? pano_store_view(s, subject, observer) : NULL;
 		if (v)
 			v->median_ms = (float)((double)sqlite3_column_int64(st, 2) / (double)sqlite3_column_int64(st, 3) / 1000.0);
 	}
-	if (rc != SQLITE_DONE)
-		fail(h->w, "restoring", err, errlen);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(h->w, "restoring", err, errlen);
 }
 
 int history_prune(history *h, int64_t now_sec, char *err, size_t errlen)
 {
 	if (sqlite3_exec(h->w, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(h->w, "pruning", err, errlen);
-	int rc;
-	while ((rc = sqlite3_step(h->views)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(h->views, 0);
-		static const int64_t steps[] = { STEP_MINUTE, STEP_HOUR };
-		static const int64_t kept[] = { HISTORY_MINUTES_KEPT_S, HISTORY_HOURS_KEPT_S };
-		for (size_t i = 0; i < 2 && rc == SQLITE_ROW; i++) {
-			sqlite3_bind_int64(h->prune, 1, id);
-			sqlite3_bind_int64(h->prune, 2, steps[i]);
-			sqlite3_bind_int64(h->prune, 3, now_sec - kept[i]);
-			if (sqlite3_step(h->prune) != SQLITE_DONE)
-				rc = SQLITE_ERROR;
-			sqlite3_reset(h->prune);
-		}
-		if (rc != SQLITE_ROW)
-			break;
+	static const int64_t steps[] = { STEP_MINUTE, STEP_HOUR };
+	static const int64_t kept[] = { HISTORY_MINUTES_KEPT_S, HISTORY_HOURS_KEPT_S };
+	int rc = SQLITE_DONE;
+	for (size_t i = 0; i < 2 && rc == SQLITE_DONE; i++) {
+		sqlite3_bind_int64(h->prune, 1, steps[i]);
+		sqlite3_bind_int64(h->prune, 2, now_sec - kept[i]);
+		rc = sqlite3_step(h->prune);
+		sqlite3_reset(h->prune);
 	}
-	sqlite3_reset(h->views);
+	/* A view unheard of for as long as hours are kept has no history
+	 * left.  (Should a view of the store that still holds its id report
+	 * again, history_note finds the row gone and makes a new one.) */
 	if (rc == SQLITE_DONE) {
-		rc = sqlite3_step(h->drop_empty);
-		sqlite3_reset(h->drop_empty);
+		sqlite3_bind_int64(h->drop_views, 1, now_sec - HISTORY_HOURS_KEPT_S);
+		rc = sqlite3_step(h->drop_views);
+		sqlite3_reset(h->drop_views);
 	}
 	if (rc != SQLITE_DONE || sqlite3_exec(h->w, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		fail(h->w, "pruning", err, errlen);
@@ -262,8 +313,10 @@ static int open_reader(history *h, char *err, size_t errlen)
 	            " ORDER BY observer",
 	            &h->r_views, err, errlen) != 0 ||
 	    prepare(h->r,
-	            "SELECT t, probes, lost, answered, min_us, max_us, med_sum, p90_sum, bad FROM history"
-	            " WHERE view = ?1 AND step = ?2 AND t >= ?3 AND t <= ?4 ORDER BY t",
+	            /* a seek per bucket of the span (the key is time first) */
+	            "WITH RECURSIVE ts(t) AS (SELECT ?3 UNION ALL SELECT t + ?2 FROM ts WHERE t + ?2 <= ?4)"
+	            " SELECT h.t, probes, lost, answered, min_us, max_us, med_sum, p90_sum, bad"
+	            " FROM ts JOIN history h ON h.step = ?2 AND h.t = ts.t AND h.view = ?1 ORDER BY h.t",
 	            &h->r_rows, err, errlen) != 0) {
 		sqlite3_finalize(h->r_views);
 		h->r_views = NULL;

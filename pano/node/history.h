@@ -44,9 +44,15 @@ history *history_new(sqlite3 *w, const char *path, char *err, size_t errlen);
 void history_free(history *h);
 
 /* Inside the node's transaction: the summary of report r's metrics (the
- * first that has one), added to the view's buckets.  0, or -1 with err
- * (roll back, as for pano_db_put).  A report without a summary is 0. */
-int history_note(history *h, const Panorama__Report *r, int64_t sec, char *err, size_t errlen);
+ * first that has one), added to the buckets of its view v (the store's,
+ * which keeps its id in hist_views).  0, or -1 with err (roll back, as
+ * for pano_db_put).  A report without a summary is 0. */
+int history_note(history *h, pano_view *v, const Panorama__Report *r, int64_t sec, char *err, size_t errlen);
+/* After the node's transaction commits; or before its store is undone or
+ * reloaded after a rollback (the views must still be there): what the
+ * transaction taught the views of their rows is forgotten with it. */
+void history_commit(history *h);
+void history_rollback(history *h);
 
 /* The median response time report r's summary says, in ms; -1 when it
  * has none (or none answered). */

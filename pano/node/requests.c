@@ -149,7 +149,7 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r, b
 		return 1;
 	}
 	if (pano_db_put(s->db, v, seq, err, sizeof(err)) != 0 ||
-	    history_note(s->history, r, obs_sec, err, sizeof(err)) != 0) {
+	    history_note(s->history, v, r, obs_sec, err, sizeof(err)) != 0) {
 		/* The commit will fail too, or be skipped: see apply_writes. */
 		reply_error(s, p, PANORAMA__ERROR_REPLY__CODE__UNAVAILABLE, "database: %s", err);
 		return -1;
@@ -570,6 +570,7 @@ void requests_apply_writes(pano_server *s)
 
 	if (!failed) {
 		pano_store_commit(s->store);
+		history_commit(s->history);
 		s->cur->wrote = open;
 		return;
 	}
@@ -577,6 +578,7 @@ void requests_apply_writes(pano_server *s)
 	 * the store hold again exactly what was acknowledged before: undone
 	 * in memory, or (should the database's map of live rows be lost)
 	 * reloaded from the file. */
+	history_rollback(s->history);
 	if (pano_db_rollback(s->db) == 0) {
 		pano_store_undo(s->store);
 	} else if (server_load_store(s, err, sizeof(err)) != 0) {

@@ -129,7 +129,7 @@ wait_node 127.0.0.1:$P
 	--remote-debugging-address=127.0.0.1 \
 	--remote-debugging-port=$DP --user-data-dir="$WORK/profile" about:blank >browser.log 2>&1 &
 browser=$!
-on_exit "kill -9 $browser"
+on_exit "kill -9 $browser; pkill -9 -f -- --user-data-dir=$WORK/profile; sleep 0.2"
 eventually 20 curl -sf http://127.0.0.1:$DP/json/version >/dev/null
 cell() { echo "document.getElementById('r-$1').children[$2].className"; }
 $B $DP eval $URL/ "document.querySelectorAll('tbody tr').length" "$(cell db-1 2)" "$(cell db-2 2)" "$(cell db-2 3)" \

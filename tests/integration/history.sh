@@ -71,7 +71,7 @@ DP=$(free_port)
 	--remote-debugging-address=127.0.0.1 \
 	--remote-debugging-port=$DP --user-data-dir="$WORK/profile" about:blank >browser.log 2>&1 &
 browser=$!
-on_exit "kill -9 $browser"
+on_exit "kill -9 $browser; pkill -9 -f -- --user-data-dir=$WORK/profile; sleep 0.2"
 eventually 20 curl -sf http://127.0.0.1:$DP/json/version >/dev/null
 $B $DP eval $URL/ "document.getElementById('r-host-0').children[2].textContent" "typeof Dygraph" >page.out 2>&1
 check "the page shows a cell in ms ($(sed -n 1p page.out))" grep -Eq '^[0-9.]+ ms$' <(sed -n 1p page.out)
