@@ -15,7 +15,7 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-o
 DEB_PACKAGES := build-essential pkg-config liboping-dev libgsl-dev libzmq3-dev \
 	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsqlite3-dev \
 	libjansson-dev libcmocka-dev libmicrohttpd-dev libedit-dev scdoc iproute2 valgrind procps \
-	libjs-dygraphs
+	libjs-dygraphs libcurl4-openssl-dev
 # Only the tests need these: gnuplot draws sonar-plot's charts (which says
 # how to install it when it is missing), promtool (in prometheus) checks the
 # agent's metrics file, faketime makes the wall clock jump, tcpdump shows
@@ -45,7 +45,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 LIBS_DETECTOR := -lgsl -lgslcblas -lm
 LIBS_AGENT    := -loping -lpthread $(LIBS_DETECTOR)
 LIBS_CLIENT   := -lzmq -lprotobuf-c -ljansson -lmicrohttpd -lm -lpthread
-LIBS_PANO     := -lsqlite3 $(LIBS_CLIENT)
+LIBS_PANO     := -lsqlite3 -lcurl $(LIBS_CLIENT)
 
 BIN := bin/sonar-agent bin/sonar-replay bin/hview-server bin/hview-client bin/hview-mkrc bin/hview-logtail \
 	bin/sonar-plot bin/nab-score bin/htm-detect bin/sonar-keygen
@@ -232,7 +232,7 @@ scenario: check-deps all
 bench:
 	@tools/deps.sh install $(DEB_PACKAGES) $(BENCH_PACKAGES)
 	@$(MAKE) --no-print-directory bench-run
-bench-run: all build/tests/pano-bench build/tests/detection-scorecard build/tests/blame-scorecard build/tests/delayline
+bench-run: all build/tests/pano-history build/tests/pano-bench build/tests/detection-scorecard build/tests/blame-scorecard build/tests/delayline
 	@tests/bench/detection-bench.sh
 	@tests/bench/accuracy-bench.sh
 	@tests/bench/scrape-bench.sh
@@ -242,6 +242,7 @@ bench-run: all build/tests/pano-bench build/tests/detection-scorecard build/test
 	@tests/bench/curve-bench.sh
 	@tests/bench/htm-bench.sh
 	@tests/bench/gray-bench.sh
+	@tests/bench/console-bench.sh
 	@build/tests/blame-scorecard
 	@tests/bench/blame-bench.sh
 

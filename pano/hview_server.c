@@ -20,7 +20,7 @@
 #define PROG "hview-server"
 #define SYNOPSIS "[-addr HOST:PORT] [-config FILE] [-dbfile FILE] [-fsync] [-watch HOST:PORT|off] " \
 	"[-key FILE -allow DIR] [-http IP:PORT] [-log FILE] [-daemon [-pidfile FILE]] [-max-views N] [-max-values N] " \
-	"[-user NAME] [-mesh-open] [-stale-after N] [ID]"
+	"[-user NAME] [-mesh-open] [-stale-after N] [-notify-command CMD] [-notify-webhook URL] [ID]"
 
 /* Many clients and peers each hold a connection: take the file
  * descriptors the hard limit allows, so a crowd does not lock others out. */
@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 {
 	const char *addr = NULL, *config = NULL, *dbfile = NULL, *watch = NULL, *key = NULL, *allow = NULL;
 	const char *log_file = NULL, *pidfile = NULL, *http = NULL, *http_token = NULL, *user = NULL;
+	const char *notify_command = NULL, *notify_webhook = NULL;
 	int daemonize = 0, fsync_replies = 0, mesh_open = 0;
 	long max_views = 0, max_values = 0, stale_after = -1;
 	const goflag flags[] = {
@@ -142,6 +143,10 @@ int main(int argc, char **argv)
 		{ "user", GF_STRING, &user, "started as root: the user to run as once serving (default cloudsonar, "
 		  "else nobody; root to stay root)" },
 		{ "mesh-open", GF_BOOL, &mesh_open, "without CURVE keys, let anyone join a mesh (not advised)" },
+		{ "notify-command", GF_STRING, &notify_command, "run this (by /bin/sh) with each notification as JSON "
+		  "on its stdin" },
+		{ "notify-webhook", GF_STRING, &notify_webhook, "POST each notification to this http(s):// URL "
+		  "(Alertmanager's webhook format)" },
 		{ "stale-after", GF_INT, &stale_after, "a view is stale after this many of its observer's report intervals "
 		                                       "(default 6; 0: never)" },
 	};
@@ -169,6 +174,16 @@ int main(int argc, char **argv)
 	    (first < argc && pano_config_set(&cfg.id, argv[first]))) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
+	}
+	char why[256];
+	const char *bad_flag = notify_command && pano_config_add_target(&cfg, notify_command, false, why, sizeof(why))
+	                       ? "-notify-command"
+	                       : notify_webhook && pano_config_add_target(&cfg, notify_webhook, true, why, sizeof(why))
+	                       ? "-notify-webhook" : NULL;
+	if (bad_flag) {
+		fprintf(stderr, PROG ": %s: %s\n", bad_flag, why);
+		pano_config_clear(&cfg);
+		return 2;
 	}
 	if (!cfg.curve_key != !cfg.curve_allow) {
 		fprintf(stderr, PROG ": CURVE needs both the node's key (-key, CurveKey) and the allow list "

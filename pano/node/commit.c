@@ -99,10 +99,12 @@ static void finish_batch(pano_server *s, batch *b, bool sync_failed)
 			s->accepted++;
 			peers_propagate(s->peers, p->req->submit_report->report);
 			pano_watch_subject(s->watch, s->store, p->req->submit_report->report->subject);
+			notify_changed(s->notify, p->req->submit_report->report->subject);
 			if (s->http)
 				pano_console_changed(s->console, p->req->submit_report->report->subject);
 		} else if (request_learned(p)) {
 			pano_watch_subject(s->watch, s->store, p->req->learn_report->report->subject);
+			notify_changed(s->notify, p->req->learn_report->report->subject);
 			if (s->http)
 				pano_console_changed(s->console, p->req->learn_report->report->subject);
 		}

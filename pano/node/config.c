@@ -9,6 +9,7 @@
 
 #include "pano/common/text.h"
 #include "pano/node/judge.h"
+#include "pano/node/notify.h"
 
 int pano_config_set(char **field, const char *value)
 {
@@ -51,7 +52,31 @@ void pano_config_clear(pano_config *c)
 		free(c->peers[i].addr);
 	}
 	free(c->peers);
+	for (size_t i = 0; i < c->nnotify_commands; i++)
+		free(c->notify_commands[i]);
+	free(c->notify_commands);
+	for (size_t i = 0; i < c->nnotify_webhooks; i++)
+		free(c->notify_webhooks[i]);
+	free(c->notify_webhooks);
 	memset(c, 0, sizeof(*c));
+}
+
+int pano_config_add_target(pano_config *c, const char *spec, bool webhook, char *why, size_t whylen)
+{
+	if (notify_target_valid(spec, webhook, why, whylen) != 0)
+		return -1;
+	char ***list = webhook ? &c->notify_webhooks : &c->notify_commands;
+	size_t *n = webhook ? &c->nnotify_webhooks : &c->nnotify_commands;
+	char **grown = realloc(*list, (*n + 1) * sizeof(char *));
+	char *copy = grown ? strdup(spec) : NULL;
+	if (grown)
+		*list = grown;
+	if (!copy) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	(*list)[(*n)++] = copy;
+	return 0;
 }
 
 static int bad(char *err, size_t errlen, const char *path, const char *field, const char *why)
@@ -165,6 +190,29 @@ static int load_subjects(pano_config *c, json_t *arr, const char *path, char *er
 	return 0;
 }
 
+/* NotifyCommands, NotifyWebhooks: arrays of strings, each a valid target. */
+#define CONFIG_NOTIFY_MAX 16
+static int load_targets(char ***out, size_t *nout, bool webhooks, json_t *arr, const char *path, const char *key,
+                        char *err, size_t errlen)
+{
+	if (!json_is_array(arr) || json_array_size(arr) > CONFIG_NOTIFY_MAX)
+		return bad(err, errlen, path, key, "must be an array of at most 16 strings");
+	size_t n = json_array_size(arr);
+	*out = calloc(n ? n : 1, sizeof(char *));
+	if (!*out)
+		return bad(err, errlen, path, key, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		char field[64], why[160];
+		snprintf(field, sizeof(field), "%s[%zu]", key, i);
+		if (get_string(json_array_get(arr, i), &(*out)[i], path, field, err, errlen))
+			return -1;
+		(*nout)++;
+		if (notify_target_valid((*out)[i], webhooks, why, sizeof(why)) != 0)
+			return bad(err, errlen, path, field, why);
+	}
+	return 0;
+}
+
 static int load_peers(pano_config *c, json_t *obj, const char *path, char *err, size_t errlen)
 {
 	if (!json_is_object(obj))
@@ -251,6 +299,10 @@ int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen)
 		}
 		else if (strcmp(key, "User") == 0)
 			rc = get_string(v, &c->user, path, key, err, errlen);
+		else if (strcmp(key, "NotifyCommands") == 0)
+			rc = load_targets(&c->notify_commands, &c->nnotify_commands, false, v, path, key, err, errlen);
+		else if (strcmp(key, "NotifyWebhooks") == 0)
+			rc = load_targets(&c->notify_webhooks, &c->nnotify_webhooks, true, v, path, key, err, errlen);
 		else
 			rc = bad(err, errlen, path, key, "unknown field");
 		if (rc)

@@ -64,12 +64,17 @@ typedef struct {
 	bool mesh_open;    /* -mesh-open, MeshOpen: keyless mesh membership (meshgate.h) */
 	double stale_after; /* -stale-after, StaleAfter: report intervals before a view is stale (0: never) */
 	char *user;        /* -user, User: started as root, run as this user (NULL: the default) */
+	char **notify_commands, **notify_webhooks; /* NotifyCommands, NotifyWebhooks (notify.h) */
+	size_t nnotify_commands, nnotify_webhooks;
 } pano_config;
 
 void pano_config_defaults(pano_config *c);
 /* Reads FILE over the defaults; 0, or -1 with "FILE: field X: problem". */
 int pano_config_load(pano_config *c, const char *path, char *err, size_t errlen);
 void pano_config_clear(pano_config *c);
+/* Adds a notification target given on the command line (after the file's):
+ * 0, or -1 with why. */
+int pano_config_add_target(pano_config *c, const char *spec, bool webhook, char *why, size_t whylen);
 
 /* Names the node holds: its id, its Subjects, its peers' ids are names as
  * a report's are (text.h).  The config may list at most

@@ -381,6 +381,13 @@ static void metrics_text(const pano_snapshot_data *d, text *t)
 			stale += d->subjects[i].cells[k].mute == PANO_STALE;
 	family(t, "pano_views_stale", "gauge", "Views whose observer has stopped reporting: they do not vote.");
 	put(t, "pano_views_stale %zu\n", stale);
+	family(t, "pano_notifications_queued", "gauge", "Notifications waiting for their targets.");
+	put(t, "pano_notifications_queued %zu\n", f->notify_queued);
+	family(t, "pano_notifications_sent_total", "counter", "Notifications their targets took.");
+	put(t, "pano_notifications_sent_total %llu\n", f->notify_sent);
+	family(t, "pano_notifications_dropped_total", "counter",
+	       "Notifications dropped, the oldest first, while a target had 1000 waiting.");
+	put(t, "pano_notifications_dropped_total %llu\n", f->notify_dropped);
 	family(t, "pano_requests_total", "counter", "Requests the node answered.");
 	put(t, "pano_requests_total %llu\n", f->requests);
 	family(t, "pano_requests_by_kind_total", "counter", "Requests the node answered, by kind.");

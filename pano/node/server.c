@@ -49,8 +49,10 @@ static pano_node_figures figures(void *ctx)
 	                        s->commit_in, s->commit_sum_s, npeers, up,
 	                        s->peer_ids, s->peer_addrs, s->peer_up,
 	                        stat(wal, &st) == 0 ? (long long)st.st_size : 0,
-	                        s->watch ? pano_watch_resets(s->watch) : 0, NULL, 0 };
+	                        s->watch ? pano_watch_resets(s->watch) : 0, NULL, 0, 0, 0, 0 };
 	f.blames = judge_blames(s->judge, &f.nblames);
+	if (s->notify)
+		notify_figures(s->notify, &f.notify_queued, &f.notify_sent, &f.notify_dropped);
 	return f;
 }
 
@@ -278,8 +280,19 @@ pano_server *pano_server_new(const pano_config *cfg, char *err, size_t errlen)
 			return NULL;
 		}
 	}
-	if (cfg->http_addr && strcmp(cfg->http_addr, "off") != 0 && start_http(s, err, errlen) != 0)
+	bool http_on = cfg->http_addr && strcmp(cfg->http_addr, "off") != 0;
+	if (http_on && start_http(s, err, errlen) != 0)
 		goto failed;
+	char url[320] = "";
+	if (http_on)
+		snprintf(url, sizeof(url), "http://%.300s/", cfg->http_addr);
+	if (!(s->notify = notify_new(pano_db_sqlite(s->db), cfg->id, url, err, errlen)) ||
+	    notify_set_targets(s->notify, cfg->notify_commands, cfg->nnotify_commands, cfg->notify_webhooks,
+	                       cfg->nnotify_webhooks, err, errlen) != 0)
+		goto failed;
+	if (cfg->nnotify_commands + cfg->nnotify_webhooks)
+		pano_log(PANO_LOG_INFO, "notifications to %zu command(s) and %zu webhook(s)", cfg->nnotify_commands,
+		         cfg->nnotify_webhooks);
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (s->sigfd < 0) {
 		snprintf(err, errlen, "signalfd: %s", strerror(errno));
@@ -312,7 +325,8 @@ void pano_server_free(pano_server *s)
 		zmq_ctx_term(s->zctx);
 	pano_keyring_free(s->keys);
 	explicit_bzero(&s->self, sizeof(s->self)); /* the secret key: a memset before free may be dropped */
-	history_free(s->history); /* its statements before the connection */
+	notify_free(s->notify); /* its threads, then its statements, before the connection */
+	history_free(s->history);
 	pano_db_close(s->db);
 	pano_store_free(s->store);
 	meshgate_free(s->meshgate);
@@ -529,18 +543,25 @@ static void run_judge(pano_server *s)
 	const char *const *touched = judge_touched(s->judge, &n);
 	for (size_t i = 0; i < n; i++) {
 		pano_watch_subject(s->watch, s->store, touched[i]);
+		notify_changed(s->notify, touched[i]);
 		if (s->http)
 			pano_console_changed(s->console, touched[i]);
 	}
+	size_t nblames;
+	const judge_blame *blames = judge_blames(s->judge, &nblames);
+	notify_tick(s->notify, s->store, blames, nblames, time(NULL));
 	if (changed > 0) {
 		size_t nb;
 		const judge_blame *b = judge_blames(s->judge, &nb);
 		pano_watch_blames(s->watch, b, nb);
+		size_t fresh = 0;
 		for (size_t i = 0; i < nb; i++)
-			if (b[i].since_sec >= time(NULL) - 2)
+			if (b[i].since_sec >= time(NULL) - 2 && fresh++ < 10) /* ten lines a pass at most */
 				pano_log(PANO_LOG_INFO, "blame: %s %s%s%s (%u of %u views bad)", blame_kind_name(b[i].kind),
 				         b[i].nhosts ? b[i].hosts[0] : "", b[i].nhosts > 1 ? " ..." : "", b[i].group, b[i].bad,
 				         b[i].views);
+		if (fresh > 10)
+			pano_log(PANO_LOG_INFO, "blame: and %zu more (hview-client dump blame)", fresh - 10);
 	}
 }
 

@@ -35,6 +35,7 @@
 #include "pano/node/db.h"
 #include "pano/node/history.h"
 #include "pano/node/judge.h"
+#include "pano/node/notify.h"
 #include "pano/node/keyring.h"
 #include "pano/node/meshgate.h"
 #include "pano/node/peers.h"
@@ -104,6 +105,7 @@ struct pano_server {
 	meshgate *meshgate;       /* who may join a mesh (meshgate.h) */
 	judge *judge;             /* staleness, blame and votes (judge.h) */
 	history *history;         /* the views' measurements over time (history.h) */
+	notifier *notify;         /* who hears of changes (notify.h) */
 	int64_t next_prune_s;     /* when history_prune is next due */
 	int64_t next_judge_ns;    /* the next pass; later when a pass is long (a large store) */
 	batch batches[NBATCHES];  /* a ring: queued ones, then cur */

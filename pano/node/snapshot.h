@@ -45,6 +45,8 @@ typedef struct {
 	long watch_resets;
 	const judge_blame *blames;             /* the current ones (judge.h) */
 	size_t nblames;
+	size_t notify_queued;                  /* notify.h's figures */
+	unsigned long long notify_sent, notify_dropped;
 } pano_node_figures;
 
 typedef struct {

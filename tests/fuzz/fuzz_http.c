@@ -48,12 +48,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
+	/* the path, then the query's arguments a line each: subject, observer,
+	 * from, to, step */
+	const char *args[5] = { NULL };
 	char *nl = strchr(s, '\n');
-	char *query = nl ? nl + 1 : NULL;
 	if (nl)
 		*nl = '\0';
-	if (pano_http_request_sane(s) && (!query || pano_http_request_sane(query))) {
-		pano_http_answer a = pano_console_render(console, s, query);
+	bool sane = pano_http_request_sane(s);
+	for (int i = 0; i < 5 && nl; i++) {
+		args[i] = nl + 1;
+		nl = strchr(nl + 1, '\n');
+		if (nl)
+			*nl = '\0';
+		sane = sane && pano_http_request_sane(args[i]);
+	}
+	pano_http_query q = { args[0], args[1], args[2], args[3], args[4] };
+	if (sane) {
+		pano_http_answer a = pano_console_render(console, s, &q);
 		if (a.status < 100 || a.status > 599)
 			__builtin_trap();
 		if (a.finish)
