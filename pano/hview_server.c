@@ -180,6 +180,13 @@ int main(int argc, char **argv)
 	                       ? "-notify-command"
 	                       : notify_webhook && pano_config_add_target(&cfg, notify_webhook, true, why, sizeof(why))
 	                       ? "-notify-webhook" : NULL;
+	if (!bad_flag && ((config && pano_config_set(&cfg.config_path, config)) ||
+	                  (notify_command && pano_config_set(&cfg.flag_command, notify_command)) ||
+	                  (notify_webhook && pano_config_set(&cfg.flag_webhook, notify_webhook)))) {
+		fprintf(stderr, PROG ": out of memory\n");
+		pano_config_clear(&cfg);
+		return 1;
+	}
 	if (bad_flag) {
 		fprintf(stderr, PROG ": %s: %s\n", bad_flag, why);
 		pano_config_clear(&cfg);

@@ -450,14 +450,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		MHD_destroy_response(r);
 		return rc;
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	/* One path takes a POST: what it does is not to be done by a link or a
+	 * prefetch. */
+	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0 && strcmp(url, "/-/reload") == 0;
+	if (!post && strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD (and POST to /-/reload)\n");
 	pano_http_query q = {
 		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "subject"),
 		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "observer"),
 		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from"),
 		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to"),
 		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "step"),
+		post,
 	};
 	if (!pano_http_request_sane(url) || !pano_http_request_sane(q.subject) || !pano_http_request_sane(q.observer) ||
 	    !pano_http_request_sane(q.from) || !pano_http_request_sane(q.to) || !pano_http_request_sane(q.step))

@@ -66,6 +66,7 @@ typedef struct pano_http_answer {
  * ignored. */
 typedef struct {
 	const char *subject, *observer, *from, *to, *step;
+	bool post; /* a POST (only to /-/reload; every other request is a GET or HEAD) */
 } pano_http_query;
 
 /* Renders the answer to GET path with its query q (the path checked as

@@ -58,6 +58,9 @@ void pano_config_clear(pano_config *c)
 	for (size_t i = 0; i < c->nnotify_webhooks; i++)
 		free(c->notify_webhooks[i]);
 	free(c->notify_webhooks);
+	free(c->config_path);
+	free(c->flag_command);
+	free(c->flag_webhook);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -66,6 +66,8 @@ typedef struct {
 	char *user;        /* -user, User: started as root, run as this user (NULL: the default) */
 	char **notify_commands, **notify_webhooks; /* NotifyCommands, NotifyWebhooks (notify.h) */
 	size_t nnotify_commands, nnotify_webhooks;
+	char *config_path;   /* -config: what a reload reads again (NULL: none) */
+	char *flag_command, *flag_webhook; /* -notify-command, -notify-webhook: added to the file's at each reading */
 } pano_config;
 
 void pano_config_defaults(pano_config *c);

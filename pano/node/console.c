@@ -35,6 +35,8 @@ struct pano_console {
 	int64_t served_ms;   /* when a page last fetched the matrix */
 	pano_http *http;
 	history *history;    /* NULL: no /api/v1/history */
+	int (*reload)(void *ctx, char *err, size_t errlen); /* POST /-/reload */
+	void *reload_ctx;
 };
 
 pano_console *pano_console_new(const char *node_id, const pano_store *const *store,
@@ -531,6 +533,26 @@ static pano_http_answer whole_store(pano_console *c, unsigned kind)
 
 void pano_console_set_history(pano_console *c, history *h) { c->history = h; }
 
+void pano_console_set_reload(pano_console *c, int (*reload)(void *ctx, char *err, size_t errlen), void *ctx)
+{
+	c->reload = reload;
+	c->reload_ctx = ctx;
+}
+
+static pano_http_answer reload_answer(pano_console *c, const pano_http_query *q)
+{
+	if (!q || !q->post)
+		return answer(strdup("POST to reload the configuration\n"), "text/plain; charset=utf-8", 405);
+	char err[512];
+	if (!c->reload || c->reload(c->reload_ctx, err, sizeof(err)) != 0) {
+		char *body = NULL;
+		if (asprintf(&body, "not reloaded: %s\n", c->reload ? err : "nothing to reload") < 0)
+			body = NULL;
+		return answer(body, "text/plain; charset=utf-8", 400);
+	}
+	return answer(strdup("reloaded\n"), "text/plain; charset=utf-8", 200);
+}
+
 /* A time or a step in whole seconds, 0 to 2^40: the whole text or nothing. */
 static bool seconds_arg(const char *s, int64_t *out)
 {
@@ -644,6 +666,8 @@ pano_http_answer pano_console_render(void *console, const char *path, const pano
 	}
 	if (strcmp(path, "/api/v1/history") == 0)
 		return history_answer(c, q);
+	if (strcmp(path, "/-/reload") == 0)
+		return reload_answer(c, q);
 	if (strncmp(path, "/static/", 8) == 0)
 		return static_file(path);
 	return not_found("no such page");

@@ -13,6 +13,7 @@
  *   /api/v1/history?subject=S[&observer=O][&from=T][&to=T][&step=SEC]
  *                            a view's measurements over time (history.h),
  *                            queried on the HTTP thread
+ *   POST /-/reload           the node's configuration read again
  *   /metrics                 Prometheus text exposition format
  *
  * Times are seconds since 1970 (with fractions), statuses Panorama's names.
@@ -48,6 +49,9 @@ void pano_console_free(pano_console *c);
 
 /* Where /api/v1/history reads (NULL: it answers 404). */
 void pano_console_set_history(pano_console *c, history *h);
+
+/* What POST /-/reload calls (the server's reload: 0, or -1 with why). */
+void pano_console_set_reload(pano_console *c, int (*reload)(void *ctx, char *err, size_t errlen), void *ctx);
 
 /* A pano_http_render_fn; ctx is the console. */
 pano_http_answer pano_console_render(void *console, const char *path, const pano_http_query *q);

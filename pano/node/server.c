@@ -58,19 +58,38 @@ static pano_node_figures figures(void *ctx)
 
 /* The HTTP face: the console reads the store on the loop, through the
  * pointer to it (a reload replaces the store). */
-static int start_http(pano_server *s, char *err, size_t errlen)
+/* The peers' names and addresses as the console shows them (figures). */
+static int list_peers(pano_server *s)
 {
 	size_t npeers = peers_count(s->peers);
-	s->peer_ids = calloc(npeers + 1, sizeof(*s->peer_ids));
-	s->peer_addrs = calloc(npeers + 1, sizeof(*s->peer_addrs));
-	s->peer_up = calloc(npeers + 1, sizeof(*s->peer_up));
-	if (!s->peer_ids || !s->peer_addrs || !s->peer_up) {
-		snprintf(err, errlen, "out of memory");
+	const char **ids = calloc(npeers + 1, sizeof(*ids)), **addrs = calloc(npeers + 1, sizeof(*addrs));
+	bool *up = calloc(npeers + 1, sizeof(*up));
+	if (!ids || !addrs || !up) {
+		free(ids);
+		free(addrs);
+		free(up);
 		return -1;
 	}
 	for (size_t i = 0; i < npeers; i++) {
-		s->peer_ids[i] = peers_id(s->peers, i);
-		s->peer_addrs[i] = peers_addr(s->peers, i);
+		ids[i] = peers_id(s->peers, i);
+		addrs[i] = peers_addr(s->peers, i);
+	}
+	free(s->peer_ids);
+	free(s->peer_addrs);
+	free(s->peer_up);
+	s->peer_ids = ids;
+	s->peer_addrs = addrs;
+	s->peer_up = up;
+	return 0;
+}
+
+static int reload_from_console(void *ctx, char *err, size_t errlen) { return server_reload(ctx, err, errlen); }
+
+static int start_http(pano_server *s, char *err, size_t errlen)
+{
+	if (list_peers(s) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	s->console = pano_console_new(s->cfg.id, (const pano_store *const *)&s->store, figures, s);
 	if (!s->console) {
@@ -78,11 +97,108 @@ static int start_http(pano_server *s, char *err, size_t errlen)
 		return -1;
 	}
 	pano_console_set_history(s->console, s->history);
+	pano_console_set_reload(s->console, reload_from_console, s);
 	s->http = pano_http_new(s->cfg.http_addr, s->cfg.http_token, pano_console_render, s->console, err, errlen);
 	if (!s->http)
 		return -1;
 	pano_console_flush(s->console, s->http); /* nothing to post yet: it learns where to */
 	pano_log(PANO_LOG_INFO, "node %s: console on http://%s/", s->cfg.id, s->cfg.http_addr);
+	return 0;
+}
+
+static bool same_peers(const pano_config *a, const pano_config *b)
+{
+	if (a->npeers != b->npeers)
+		return false;
+	for (size_t i = 0; i < a->npeers; i++)
+		if (strcmp(a->peers[i].id, b->peers[i].id) != 0 || strcmp(a->peers[i].addr, b->peers[i].addr) != 0)
+			return false;
+	return true;
+}
+
+static void config_free(pano_config *c)
+{
+	if (c) {
+		pano_config_clear(c);
+		free(c);
+	}
+}
+
+int server_reload(pano_server *s, char *err, size_t errlen)
+{
+	if (!s->cfg.config_path) {
+		snprintf(err, errlen, "no -config file to read again");
+		return -1;
+	}
+	const char *path = s->cfg.config_path;
+	char why[256];
+	pano_config *next = calloc(1, sizeof(*next));
+	if (!next) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pano_config_defaults(next);
+	if (pano_config_load(next, path, err, errlen) != 0 || pano_config_check_names(next, path, err, errlen) != 0 ||
+	    (s->keys && peers_check_keys(next, s->keys, err, errlen) != 0)) {
+		config_free(next);
+		return -1;
+	}
+	if ((s->cfg.flag_command && pano_config_add_target(next, s->cfg.flag_command, false, why, sizeof(why))) ||
+	    (s->cfg.flag_webhook && pano_config_add_target(next, s->cfg.flag_webhook, true, why, sizeof(why)))) {
+		snprintf(err, errlen, "%s", why);
+		config_free(next);
+		return -1;
+	}
+	/* what may still fail first, so that a failure changes nothing */
+	peers *fresh = NULL;
+	if (!same_peers(&s->cfg, next) &&
+	    !(fresh = peers_new(s->zctx, next, s->keys ? &s->self : NULL, s->keys, err, errlen))) {
+		config_free(next);
+		return -1;
+	}
+	if (notify_set_targets(s->notify, next->notify_commands, next->nnotify_commands, next->notify_webhooks,
+	                       next->nnotify_webhooks, err, errlen) != 0) {
+		peers_free(fresh);
+		config_free(next);
+		return -1;
+	}
+	size_t added = 0, kept_out = 0;
+	for (size_t i = 0; i < next->nsubjects; i++) {
+		bool listed = false;
+		for (size_t k = 0; k < s->cfg.nsubjects && !listed; k++)
+			listed = strcmp(s->cfg.subjects[k], next->subjects[i]) == 0;
+		added += !listed && pano_store_watch(s->store, next->subjects[i]) == 0;
+	}
+	for (size_t i = 0; i < s->cfg.nsubjects; i++) {
+		bool still = false;
+		for (size_t k = 0; k < next->nsubjects && !still; k++)
+			still = strcmp(s->cfg.subjects[i], next->subjects[k]) == 0;
+		kept_out += !still;
+	}
+	if (fresh) { /* the peers borrow their names from the config they came from */
+		peers_free(s->peers);
+		s->peers = fresh;
+		s->cfg.peers = next->peers;
+		s->cfg.npeers = next->npeers;
+		if (s->http && list_peers(s) != 0)
+			pano_log(PANO_LOG_WARN, "reload: out of memory listing the peers for the console");
+		if (s->peers_cfg != s->latest_cfg)
+			config_free(s->peers_cfg);
+		s->peers_cfg = next;
+	}
+	s->cfg.subjects = next->subjects;
+	s->cfg.nsubjects = next->nsubjects;
+	s->cfg.notify_commands = next->notify_commands;
+	s->cfg.nnotify_commands = next->nnotify_commands;
+	s->cfg.notify_webhooks = next->notify_webhooks;
+	s->cfg.nnotify_webhooks = next->nnotify_webhooks;
+	if (s->latest_cfg != s->peers_cfg)
+		config_free(s->latest_cfg);
+	s->latest_cfg = next;
+	pano_log(PANO_LOG_INFO, "reloaded %s: %zu peers%s, %zu subjects (%zu new%s), %zu notification targets", path,
+	         s->cfg.npeers, fresh ? " (reconnected)" : "", s->cfg.nsubjects, added,
+	         kept_out ? "; one no longer listed is watched until a restart" : "",
+	         s->cfg.nnotify_commands + s->cfg.nnotify_webhooks);
 	return 0;
 }
 
@@ -317,6 +433,9 @@ void pano_server_free(pano_server *s)
 	free(s->peer_addrs);
 	free(s->peer_up);
 	peers_free(s->peers);
+	if (s->peers_cfg != s->latest_cfg)
+		config_free(s->peers_cfg);
+	config_free(s->latest_cfg);
 	pano_watch_free(s->watch);
 	if (s->router)
 		zmq_close(s->router);
@@ -628,8 +747,12 @@ int pano_server_run(pano_server *s)
 		if (items[1].revents) {
 			struct signalfd_siginfo si;
 			while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				if (si.ssi_signo == SIGHUP)
+				if (si.ssi_signo == SIGHUP) {
 					pano_log_reopen();
+					char why[512];
+					if (s->cfg.config_path && server_reload(s, why, sizeof(why)) != 0)
+						pano_log(PANO_LOG_WARN, "reload: %s; the running configuration stays", why);
+				}
 				else
 					s->stopping = true;
 			}

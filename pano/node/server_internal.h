@@ -106,6 +106,10 @@ struct pano_server {
 	judge *judge;             /* staleness, blame and votes (judge.h) */
 	history *history;         /* the views' measurements over time (history.h) */
 	notifier *notify;         /* who hears of changes (notify.h) */
+	/* What reloads read (server_reload): the peers borrow their names
+	 * from peers_cfg; cfg's subjects and notification targets point into
+	 * latest_cfg.  Either may be NULL (the command line's config). */
+	pano_config *peers_cfg, *latest_cfg;
 	int64_t next_prune_s;     /* when history_prune is next due */
 	int64_t next_judge_ns;    /* the next pass; later when a pass is long (a large store) */
 	batch batches[NBATCHES];  /* a ring: queued ones, then cur */
@@ -144,6 +148,10 @@ void server_histogram_add(unsigned long long *in, double d, double *sum);
 /* Loads the store from the database (at start, and after a failed commit
  * or compaction); 0, or -1 with a reason. */
 int server_load_store(pano_server *s, char *err, size_t errlen);
+/* SIGHUP, or POST /-/reload: reads the -config file again and applies its
+ * peers (reconnected when they changed), new subjects and notification
+ * targets.  0, or -1 with why, having changed nothing. */
+int server_reload(pano_server *s, char *err, size_t errlen);
 /* Sends p's reply (an error one when it has none) and counts it. */
 void server_send_reply(pano_server *s, pending *p);
 
