@@ -293,7 +293,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 install: all man build/libcloudsonar.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 		$(DESTDIR)$(SYSCONFDIR)/cron.d $(DESTDIR)$(SYSCONFDIR)/cloudsonar \
-		$(DESTDIR)$(DOCDIR)/prometheus $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/tools/examples \
+		$(DESTDIR)$(DOCDIR)/prometheus $(DESTDIR)$(DOCDIR)/grafana $(DESTDIR)$(DOCDIR)/docs \
+		$(DESTDIR)$(DOCDIR)/tools/examples \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/cloudsonar
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
@@ -320,6 +321,7 @@ install: all man build/libcloudsonar.a
 	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 	install -m 644 tools/examples/*.png $(DESTDIR)$(DOCDIR)/tools/examples/
 	install -m 644 tools/prometheus/* $(DESTDIR)$(DOCDIR)/prometheus/
+	install -m 644 tools/grafana/* $(DESTDIR)$(DOCDIR)/grafana/
 	install -m 644 tools/systemd/hview-server.cfg $(DESTDIR)$(DOCDIR)/examples/hview-server.cfg
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BIN)))
