@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			*nl = '\0';
 		sane = sane && pano_http_request_sane(args[i]);
 	}
-	pano_http_query q = { args[0], args[1], args[2], args[3], args[4] };
+	pano_http_query q = { args[0], args[1], args[2], args[3], args[4], size & 1 };
 	if (sane) {
 		pano_http_answer a = pano_console_render(console, s, &q);
 		if (a.status < 100 || a.status > 599)
