@@ -272,20 +272,6 @@ void fmt_inference(FILE *out, const Panorama__Inference *inf)
 		fprintf(out, "%s%s", i ? " " : "", inf->observers[i]);
 	fprintf(out, "] ==> %s: ", inf->subject ? inf->subject : "");
 	fmt_observation(out, inf->observation);
-	/* Said only when some view did not vote, so the line is Panorama's
-	 * own whenever every view did. */
-	if (inf->n_stale) {
-		fputs(" stale:", out);
-		for (size_t i = 0; i < inf->n_stale; i++)
-			fprintf(out, " %s", inf->stale[i]);
-		fputc(';', out);
-	}
-	if (inf->n_blamed) {
-		fputs(" blamed:", out);
-		for (size_t i = 0; i < inf->n_blamed; i++)
-			fprintf(out, " %s", inf->blamed[i]);
-		fputc(';', out);
-	}
 	fputc('\n', out);
 }
 

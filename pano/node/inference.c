@@ -89,6 +89,11 @@ typedef struct {
 	unsigned hist[PANO_STATUS_MAX + 1];
 } pano_stat;
 
+bool pano_inference_voted(const pano_inference *inf, size_t i)
+{
+	return inf->none_voted || inf->mute[i] == PANO_VOTES;
+}
+
 void pano_inference_clear(pano_inference *inf)
 {
 	free(inf->observers);
@@ -126,6 +131,7 @@ int pano_infer(const pano_view *const *views, size_t n, pano_inference *out)
 		voting += views[i]->has_summary && views[i]->mute == PANO_VOTES;
 	}
 	out->all_stale = voting == 0 && out->stale > 0;
+	out->none_voted = voting == 0;
 	/* Views in natural order of observers: that also fixes the order of
 	 * the float sums, so the result never depends on hash order. */
 	for (size_t i = 0; i < n; i++) {

@@ -32,6 +32,7 @@ typedef struct {
 	bool has_obs;           /* false when every view is empty */
 	size_t stale, blamed;   /* views that did not vote, and why */
 	bool all_stale;         /* no view voted: the inference is of stale views */
+	bool none_voted;        /* no view voted (stale or blamed): all were counted */
 	pano_obs obs;
 } pano_inference;
 
@@ -39,6 +40,10 @@ typedef struct {
  * summary current (pano_infer_view).  0, or -1 when out of memory. */
 int pano_infer(const pano_view *const *views, size_t n, pano_inference *out);
 void pano_inference_clear(pano_inference *inf);
+/* Whether observer i's view counted: it voted, or none did (then all count).
+ * The observers an inference names are those (wire.h, the console), so
+ * Panorama's output keeps its format and lists who was heard. */
+bool pano_inference_voted(const pano_inference *inf, size_t i);
 
 /* The summary of one view (exposed for tests); false when it is empty. */
 bool pano_infer_view(const pano_view *v, pano_obs *out);

@@ -59,12 +59,13 @@ static bool take_subject(arena *a, const name_table *names, const pano_subject *
 	out->name = copy_str(a, pano_subject_name(sub));
 	pano_subject_last_seen(sub, &out->last_sec, &out->last_nsec);
 	const pano_inference *inf = pano_subject_inference(sub);
-	out->nobservers = inf->nobservers;
+	out->nobservers = 0;
 	out->observers = arena_alloc(a, (inf->nobservers ? inf->nobservers : 1) * sizeof(*out->observers));
 	if (!out->name || !out->observers)
 		return false;
 	for (size_t i = 0; i < inf->nobservers; i++)
-		if (!(out->observers[i] = copied_name(a, names, inf->observers[i])))
+		if (pano_inference_voted(inf, i) &&
+		    !(out->observers[out->nobservers++] = copied_name(a, names, inf->observers[i])))
 			return false;
 	out->inferred = inf->has_obs;
 	out->all_stale = inf->all_stale;

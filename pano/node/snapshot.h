@@ -71,7 +71,7 @@ typedef struct {
 	const char *name;
 	int64_t last_sec;
 	int32_t last_nsec;
-	const char **observers;  /* the inference's, natural order */
+	const char **observers;  /* those whose views the inference counted, natural order */
 	size_t nobservers;
 	bool all_stale;          /* no view voted: the inference is of stale views */
 	bool inferred;           /* the inference has an observation: */

@@ -212,8 +212,8 @@ Panorama__Inference *wire_inference(arena *a, const pano_subject *sub)
 	if (!pi->observers)
 		return NULL;
 	for (size_t i = 0; i < inf->nobservers; i++)
-		pi->observers[i] = (char *)inf->observers[i];
-	pi->n_observers = inf->nobservers;
+		if (pano_inference_voted(inf, i))
+			pi->observers[pi->n_observers++] = (char *)inf->observers[i];
 	pi->stale = arena_alloc(a, (inf->stale ? inf->stale : 1) * sizeof(char *));
 	pi->blamed = arena_alloc(a, (inf->blamed ? inf->blamed : 1) * sizeof(char *));
 	if (!pi->stale || !pi->blamed)

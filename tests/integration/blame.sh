@@ -2,7 +2,7 @@
 # Where a fault is, on every surface a user reads: four observers report on
 # each other through hview-client, one of them (d) sees everything
 # UNHEALTHY.  The node blames observer d (dump blame, /api/v1/blame,
-# /metrics, watch), keeps d from voting (get inference says "blamed: d"
+# /metrics, watch), keeps d from voting (get inference names the others
 # and stays HEALTHY), and ends the blame when d sees well again.  A fifth
 # observer that stops reporting becomes stale: it no longer votes, and
 # the inference, the matrix and /metrics say so.
@@ -42,8 +42,8 @@ done
 has_blame() { "${C[@]}" dump blame | grep -q "$1"; }
 check "dump blame names the sick observer" eventually 5 has_blame '^observer d since 20[0-9-]*T[0-9:]*Z: 3 of 3 views bad$'
 "${C[@]}" get inference a >inference.out
-check "its views do not vote: a stays HEALTHY, and the inference says why" \
-	grep -q '^\[b c d e\] ==> a: .* { rtt: HEALTHY, 90.0; } blamed: d;$' inference.out
+check "its views do not vote: a stays HEALTHY, inferred from the others (Panorama's format)" \
+	grep -q '^\[b c e\] ==> a: [0-9T:.-]*Z { rtt: HEALTHY, 90.0; }$' inference.out
 curl -s http://127.0.0.1:$H/api/v1/blame >blame.json
 check "GET /api/v1/blame" grep -q '^{"blame":\[{"kind":"observer","hosts":\["d"\],"since":"20[0-9-]*T[0-9:]*Z","evidence":{"bad":3,"views":3}}\]}$' blame.json
 check "/metrics: pano_blame" bash -c "curl -s http://127.0.0.1:$H/metrics | grep -qx 'pano_blame{kind=\"observer\",hosts=\"d\",group=\"\"} 1'"
@@ -57,9 +57,9 @@ for _ in $(seq 11); do
 done
 check "the blame ends when d sees well again" bash -c "[ -z \"\$('${C[0]}' -server 127.0.0.1:$P dump blame)\" ]"
 check "and watch says so" grep -q '^blame: 0 current$' watch.out
-stale_e() { "${C[@]}" get inference a | grep -q '^\[b c d e\] ==> a: .* { rtt: HEALTHY, 90.0; } stale: e;$'; }
+stale_e() { "${C[@]}" get inference a | grep -q '^\[b c d\] ==> a: [0-9T:.-]*Z { rtt: HEALTHY, 90.0; }$'; }
 check "an observer that stopped reporting is stale: it does not vote" eventually 5 stale_e
 check "/metrics: pano_views_stale 1" bash -c "curl -s http://127.0.0.1:$H/metrics | grep -qx 'pano_views_stale 1'"
-check "the matrix marks its cell stale" bash -c "curl -s http://127.0.0.1:$H/api/v1/matrix | grep -q '\"e\":\[2,90.0*,[0-9.]*,1\]'"
+check "the matrix marks its cell stale" bash -c "curl -s http://127.0.0.1:$H/api/v1/matrix | grep -q '\"e\":\[2,90.0*,[0-9.]*,1,'"
 [ "$FAILED" = 1 ] && { show n.log watch.out inference.out blame.json; "${C[@]}" get inference a; curl -s http://127.0.0.1:$H/api/v1/matrix; }
 exit $FAILED
