@@ -68,6 +68,21 @@ free_port() {
 	done
 	return 1
 }
+# start_browser PORT: the headless chromium at $BROWSER, driven over
+# DevTools on PORT (tests/helpers/browser.py), stopped at exit; false when
+# it does not come up within 20 s.  Nothing leaves the machine: no updates,
+# sync or background fetches, and what chromium still tries goes to a proxy
+# that is not there (loopback, the node, goes direct), so not even a name
+# is looked up.
+start_browser() {
+	"$BROWSER" --headless --no-sandbox --disable-gpu --no-first-run --disable-quic --disable-background-networking \
+		--disable-component-update --disable-sync --disable-default-apps --disable-domain-reliability \
+		--disable-breakpad --no-pings --proxy-server=http://127.0.0.1:9 \
+		--remote-debugging-address=127.0.0.1 \
+		--remote-debugging-port="$1" --user-data-dir="$WORK/profile" about:blank >"$WORK/browser.log" 2>&1 &
+	on_exit "kill -9 $!; pkill -9 -f -- --user-data-dir=$WORK/profile; sleep 0.2"
+	eventually 20 curl -sf "http://127.0.0.1:$1/json/version" >/dev/null
+}
 # Waits until a Panorama node answers a ping at $1 (at most 5 s).
 wait_node() { eventually 5 "$BIN/hview-client" -server "$1" -timeout 200 ping >/dev/null 2>&1; }
 # start_node HOST:PORT DBFILE ID LOG: a Panorama node in the background (its

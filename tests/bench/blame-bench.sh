@@ -8,7 +8,7 @@
 # at real-time priority).  Every host runs an agent probing the nine others
 # every second by ICMP datagram sockets (--observer hN, --label rack=X, the
 # targets file naming and labelling them), reporting to one Panorama node
-# in the core.  After a quiet stretch (QUIET seconds, default 300), each
+# in the core.  After a quiet stretch (QUIET seconds, default 600), each
 # fault in turn, for FAULT seconds (default 45), then until its blame
 # clears:
 #   a slow host      h3's wire: 20 ms more both ways (its answers and its
@@ -27,7 +27,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 B=${SONAR_BIN:-$PWD/bin} R=$PWD/build/tests
-QUIET=${QUIET:-300} FAULT=${FAULT:-45}
+QUIET=${QUIET:-600} FAULT=${FAULT:-45}
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || [ ! -c /dev/net/tun ] || ! command -v curl >/dev/null; then
 	echo "blame-bench: needs root, iproute2, curl and /dev/net/tun; skipped"
 	exit 0

@@ -120,17 +120,7 @@ on_exit "kill -9 $node"
 wait_node 127.0.0.1:$P
 { echo "me o1"; echo "report db-1 rtt:h:90"; echo "report db-2 rtt:u:10"; echo "me o2"; echo "report db-1 rtt:h:80"
   echo "report db-2 rtt:h:70"; echo "me o3"; echo "report db-3 rtt:p:50"; } | $C -server 127.0.0.1:$P >/dev/null
-# nothing off the machine: no updates, sync or background fetches; what
-# chromium still tries goes to a proxy that is not there (loopback, the
-# node, goes direct), so not even a name is looked up
-"$BROWSER" --headless --no-sandbox --disable-gpu --no-first-run --disable-quic --disable-background-networking \
-	--disable-component-update --disable-sync --disable-default-apps --disable-domain-reliability \
-	--disable-breakpad --no-pings --proxy-server=http://127.0.0.1:9 \
-	--remote-debugging-address=127.0.0.1 \
-	--remote-debugging-port=$DP --user-data-dir="$WORK/profile" about:blank >browser.log 2>&1 &
-browser=$!
-on_exit "kill -9 $browser; pkill -9 -f -- --user-data-dir=$WORK/profile; sleep 0.2"
-eventually 20 curl -sf http://127.0.0.1:$DP/json/version >/dev/null
+start_browser $DP
 cell() { echo "document.getElementById('r-$1').children[$2].className"; }
 $B $DP eval $URL/ "document.querySelectorAll('tbody tr').length" "$(cell db-1 2)" "$(cell db-2 2)" "$(cell db-2 3)" \
 	"$(cell db-3 2)" "document.querySelector('tbody tr').id" >page.out 2>&1

@@ -64,15 +64,7 @@ if [ -z "$BROWSER" ] || [ ! -r /usr/share/javascript/dygraphs/dygraph.min.js ]; 
 fi
 B="python3 $ROOT/tests/helpers/browser.py"
 DP=$(free_port)
-# nothing off the machine (as console.sh)
-"$BROWSER" --headless --no-sandbox --disable-gpu --no-first-run --disable-quic --disable-background-networking \
-	--disable-component-update --disable-sync --disable-default-apps --disable-domain-reliability \
-	--disable-breakpad --no-pings --proxy-server=http://127.0.0.1:9 \
-	--remote-debugging-address=127.0.0.1 \
-	--remote-debugging-port=$DP --user-data-dir="$WORK/profile" about:blank >browser.log 2>&1 &
-browser=$!
-on_exit "kill -9 $browser; pkill -9 -f -- --user-data-dir=$WORK/profile; sleep 0.2"
-eventually 20 curl -sf http://127.0.0.1:$DP/json/version >/dev/null
+start_browser $DP
 $B $DP eval $URL/ "document.getElementById('r-host-0').children[2].textContent" "typeof Dygraph" >page.out 2>&1
 check "the page shows a cell in ms ($(sed -n 1p page.out))" grep -Eq '^[0-9.]+ ms$' <(sed -n 1p page.out)
 check "the charting library is served by the node" test "$(sed -n 2p page.out)" = function
