@@ -1,6 +1,8 @@
 /* history.c - views' measurements over time in sqlite; see history.h. */
 #include "pano/node/history.h"
 
+#include "pano/common/grow.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -123,14 +125,8 @@ void history_free(history *h)
 
 static int journal(history *h, pano_view *v)
 {
-	if (h->njournal == h->journal_cap) {
-		size_t cap = h->journal_cap ? 2 * h->journal_cap : 64;
-		pano_view **grown = realloc(h->journal, cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		h->journal = grown;
-		h->journal_cap = cap;
-	}
+	if (grow_array(&h->journal, &h->journal_cap, h->njournal + 1, sizeof(*h->journal), 64) != 0)
+		return -1;
 	h->journal[h->njournal++] = v;
 	return 0;
 }

@@ -272,7 +272,13 @@ static int track(judge *j, const blame *b, const host_index *h, int64_t now_sec)
 	return 0;
 }
 
-static bool is_current(const tracked *t) { return t->seen[0] + t->seen[1] + t->seen[2] >= 2; }
+/* Two of the last three passes; and a blame that rests on one bad view
+ * alone (one observer's word about one host) held JUDGE_ONE_VIEW_HOLD_S
+ * too, so that one agent's brief false alarm does not name a link. */
+static bool is_current(const tracked *t, int64_t now_sec)
+{
+	return t->seen[0] + t->seen[1] + t->seen[2] >= 2 && (t->bad > 1 || now_sec - t->first_sec >= JUDGE_ONE_VIEW_HOLD_S);
+}
 
 static int cmp_current(const void *a, const void *b)
 {
@@ -290,18 +296,18 @@ static int cmp_current(const void *a, const void *b)
 }
 
 /* Rebuilds the published list; true when it is not the same set as before. */
-static int publish(judge *j)
+static int publish(judge *j, int64_t now_sec)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < j->nt; i++)
-		n += is_current(&j->t[i]);
+		n += is_current(&j->t[i], now_sec);
 	judge_blame *cur = malloc((n ? n : 1) * sizeof(*cur));
 	if (!cur)
 		return -1;
 	size_t k = 0;
 	for (size_t i = 0; i < j->nt; i++) {
 		const tracked *t = &j->t[i];
-		if (is_current(t))
+		if (is_current(t, now_sec))
 			cur[k++] = (judge_blame){ t->kind, (const char *const *)t->hosts, t->nhosts, t->group, t->first_sec,
 			                          t->bad, t->views, t->ratio, t->loss };
 	}
@@ -417,7 +423,7 @@ int judge_pass(judge *j, pano_store *s, int64_t now_sec)
 				free_tracked(&j->t[i]);
 		}
 		j->nt = keep;
-		changed = publish(j);
+		changed = publish(j, now_sec);
 		if (changed < 0)
 			rc = -1;
 	}

@@ -6,7 +6,9 @@
  * times its observer's report interval (the median gap between the view's
  * observations, at least a second), and JUDGE_STALE_MIN_S at least; 0
  * turns staleness off.  A blame is current once two of the last three
- * passes found it, and ends when two of the last three did not; it is dated
+ * passes found it (and, when it rests on a single bad view, once it has
+ * been found for JUDGE_ONE_VIEW_HOLD_S), and ends when two of the last
+ * three did not; it is dated
  * from the first pass that found it.  A view does not vote in its
  * subject's inference (pano_subject_mute) when it is stale, or when a
  * current blame explains it without blaming its subject: the views of a
@@ -32,6 +34,7 @@
 
 #define JUDGE_STALE_AFTER 6.0   /* report intervals */
 #define JUDGE_STALE_MIN_S 10
+#define JUDGE_ONE_VIEW_HOLD_S 10
 #define JUDGE_LABELS_MAX 16     /* a host's, at most */
 
 typedef struct judge judge;

@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "detector/bytes.h"
 #include "pano/common/clock.h"
+#include "pano/common/grow.h"
 #include "pano/common/log.h"
 #include "pano/common/model.h"
 #include "pano/common/strmap.h"
@@ -39,6 +41,7 @@ typedef struct target {
 	size_t n;
 	bool stop;
 	pthread_cond_t cv;
+	time_t last_drop_log; /* its drops said at most once a second */
 } target;
 
 /* What has fired and not yet resolved: its alert, for the resolution. */
@@ -70,7 +73,6 @@ struct notifier {
 	int64_t *delivered; /* rows to delete */
 	size_t ndelivered, delivered_cap;
 	unsigned long long sent, dropped;
-	time_t last_drop_log;
 };
 
 static const char SCHEMA[] =
@@ -120,13 +122,13 @@ static void fingerprint(json_t *labels, char out[17])
 			keys[j] = keys[j - 1];
 			keys[j - 1] = t;
 		}
-	uint64_t h = 14695981039346656037ULL;
+	uint64_t h = FNV1A_INIT;
+	static const unsigned char sep = 0xff; /* no name or value has it: pairs stay apart */
 	for (size_t i = 0; i < n; i++) {
 		const char *parts[2] = { keys[i], json_string_value(json_object_get(labels, keys[i])) };
 		for (int p = 0; p < 2; p++) {
-			for (const unsigned char *c = (const unsigned char *)(parts[p] ? parts[p] : ""); *c; c++)
-				h = (h ^ *c) * 1099511628211ULL;
-			h = (h ^ 0xff) * 1099511628211ULL;
+			h = fnv1a(h, parts[p] ? parts[p] : "", parts[p] ? strlen(parts[p]) : 0);
+			h = fnv1a(h, &sep, 1);
 		}
 	}
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
@@ -273,15 +275,8 @@ static bool run(const char *command, const char *body, char *why, size_t whylen)
  * and is sent again after a restart). */
 static void delivered_add(notifier *n, int64_t id)
 {
-	if (n->ndelivered == n->delivered_cap) {
-		size_t cap = n->delivered_cap ? 2 * n->delivered_cap : 64;
-		int64_t *grown = realloc(n->delivered, cap * sizeof(*grown));
-		if (!grown)
-			return;
-		n->delivered = grown;
-		n->delivered_cap = cap;
-	}
-	n->delivered[n->ndelivered++] = id;
+	if (grow_array(&n->delivered, &n->delivered_cap, n->ndelivered + 1, sizeof(*n->delivered), 64) == 0)
+		n->delivered[n->ndelivered++] = id;
 }
 
 static void *target_main(void *arg)
@@ -352,7 +347,7 @@ static void push(notifier *n, target *t, message *m)
 		t->n--;
 		n->dropped++;
 		delivered_add(n, old->id);
-		if (pano_log_due(&n->last_drop_log))
+		if (pano_log_due(&t->last_drop_log))
 			pano_log(PANO_LOG_WARN, "notifications to %.200s: %d waiting, the oldest dropped (%llu so far)",
 			         t->spec, NOTIFY_QUEUE_MAX, n->dropped);
 		free(old->body);
@@ -611,15 +606,9 @@ void notify_changed(notifier *n, const char *subject)
 
 static void add_event(notifier *n, const char *key, bool firing, int64_t since, char *alert, int64_t now)
 {
-	if (n->nevents == n->events_cap) {
-		size_t cap = n->events_cap ? 2 * n->events_cap : 16;
-		event *grown = realloc(n->events, cap * sizeof(*grown));
-		if (!grown) {
-			free(alert);
-			return;
-		}
-		n->events = grown;
-		n->events_cap = cap;
+	if (grow_array(&n->events, &n->events_cap, n->nevents + 1, sizeof(*n->events), 16) != 0) {
+		free(alert);
+		return;
 	}
 	char *body = alert ? payload(n, alert, firing, now) : NULL;
 	char *k = strdup(key);
@@ -720,13 +709,11 @@ static void notice_blames(notifier *n, const judge_blame *b, size_t nb, int64_t 
 	const char *k;
 	void *v;
 	const char **ended = NULL;
-	size_t nended = 0;
+	size_t nended = 0, cap = 0;
 	while (strmap_next(n->fired, &i, &k, &v))
 		if (strncmp(k, "blame/", 6) == 0 && !strmap_get(current, k)) {
-			const char **grown = realloc(ended, (nended + 1) * sizeof(*grown));
-			if (!grown)
-				break;
-			ended = grown;
+			if (grow_array(&ended, &cap, nended + 1, sizeof(*ended), 16) != 0)
+				break; /* the rest end at the next tick */
 			ended[nended++] = k;
 		}
 	for (size_t e = 0; e < nended; e++)
