@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "pano/node/blame.h"
+#include "tests/bench/splitmix.h"
 
 #define PROG "blame-scorecard"
 #define HOSTS_MAX 200
@@ -34,16 +35,7 @@
  * start and end. */
 #define MISSED 0.02
 
-typedef struct { uint64_t s; } rng;
-
-static uint64_t next(rng *r)
-{
-	uint64_t z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-static double uniform(rng *r) { return (double)(next(r) >> 11) / 9007199254740992.0; }
+static double uniform(rng *r) { return (double)(rng_next(r) >> 11) / 9007199254740992.0; }
 static unsigned below(rng *r, unsigned n) { return (unsigned)(uniform(r) * n) % n; }
 
 typedef enum { F_HOST, F_HOST_NIC, F_OBSERVER, F_LINK, F_GROUP, F_KINDS } fault_kind;
@@ -165,7 +157,7 @@ static bool same_blame(const blame *x, const blame *y)
 static void snapshot(rng *outer, mesh *m, const fault *faults, size_t nf, blame_list *out)
 {
 	/* each pass its own stream, seeded from the trial's */
-	rng pass = { next(outer) * UINT64_C(0xd1342543de82ef95) + 1 };
+	rng pass = { rng_next(outer) * UINT64_C(0xd1342543de82ef95) + 1 };
 	rng *r = &pass;
 	for (size_t i = 0; i < m->nviews; i++) {
 		blame_view *v = &m->views[i];

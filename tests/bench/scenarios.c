@@ -1,5 +1,6 @@
 /* scenarios.c - labelled gray-failure traces; see scenarios.h. */
 #include "tests/bench/scenarios.h"
+#include "tests/bench/splitmix.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -30,17 +31,6 @@ const scenario SCENARIOS[] = {
 	{ "warm-up", SCENARIO_WARMUP, 0, 0, 0, 0 },
 };
 const size_t SCENARIO_COUNT = sizeof(SCENARIOS) / sizeof(SCENARIOS[0]);
-
-/* splitmix64: small, seedable, the same everywhere */
-typedef struct { uint64_t s; } rng;
-
-static uint64_t rng_next(rng *r)
-{
-	uint64_t z = (r->s += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
 
 static double uniform(rng *r) { return ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0; }
 
@@ -101,6 +91,21 @@ static void add_stretch(stretches *x, double on, double off, double factor, doub
 {
 	if (x->n < STRETCHES_MAX && off > on)
 		x->s[x->n++] = (stretch){ on, off, factor, loss };
+}
+
+/* One visit of a recurring stretch: the incident (its times kept) or a
+ * usual recurrence (listed in out's recurrences); either way in the trace. */
+static void recurrence(trace *out, stretches *x, bool is_incident, double on, double d, double f, double *inc_on,
+                       double *inc_off)
+{
+	if (is_incident) {
+		*inc_on = on;
+		*inc_off = on + d;
+	} else if (out->recurrence_count < SCENARIO_RECURRENCES_MAX) {
+		out->recurrences[out->recurrence_count++] = (incident){ out->start_ms + (int64_t)(on * 1000),
+		                                                        out->start_ms + (int64_t)((on + d) * 1000) };
+	}
+	add_stretch(x, on, on + d, f, 0);
 }
 
 static double log_uniform(rng *r, double lo, double hi) { return exp(log(lo) + (log(hi) - log(lo)) * uniform(r)); }
@@ -168,14 +173,7 @@ static int recurring_trace(const scenario *sc, uint64_t seed, trace *out)
 				d = 3 * len;
 			if (k == recur_n && out->different == DIFFERENT_HIGHER)
 				f = level * (2.5 + uniform(&r));
-			if (k == recur_n && out->different != DIFFERENT_OFF_RHYTHM) {
-				inc_on = on;
-				inc_off = on + d;
-			} else if (out->recurrence_count < SCENARIO_RECURRENCES_MAX) {
-				out->recurrences[out->recurrence_count++] = (incident){ out->start_ms + (int64_t)(on * 1000),
-				                                                        out->start_ms + (int64_t)((on + d) * 1000) };
-			}
-			add_stretch(&x, on, on + d, f, 0);
+			recurrence(out, &x, k == recur_n && out->different != DIFFERENT_OFF_RHYTHM, on, d, f, &inc_on, &inc_off);
 			if (k == recur_n - 1 && out->different == DIFFERENT_OFF_RHYTHM) {
 				inc_on = on + period / 2;
 				inc_off = inc_on + len;
@@ -205,14 +203,7 @@ static int recurring_trace(const scenario *sc, uint64_t seed, trace *out)
 				d = 2.5 * len;
 			if (k == recur_n && out->different == DIFFERENT_HIGHER)
 				f = level * 2;
-			if (k == recur_n && out->different != DIFFERENT_OFF_RHYTHM) {
-				inc_on = on;
-				inc_off = on + d;
-			} else if (out->recurrence_count < SCENARIO_RECURRENCES_MAX) {
-				out->recurrences[out->recurrence_count++] = (incident){ out->start_ms + (int64_t)(on * 1000),
-				                                                        out->start_ms + (int64_t)((on + d) * 1000) };
-			}
-			add_stretch(&x, on, on + d, f, 0);
+			recurrence(out, &x, k == recur_n && out->different != DIFFERENT_OFF_RHYTHM, on, d, f, &inc_on, &inc_off);
 			if (k == recur_n - 1 && out->different == DIFFERENT_OFF_RHYTHM) {
 				/* the same hours, another day of the same week, a little higher (3x beside 2.6x) */
 				inc_on = on + (2 + (int)(4 * uniform(&r)) % 4) * DAY;
