@@ -176,8 +176,7 @@ static const Panorama__Summary *summary_of(const Panorama__Report *r, bool *bad)
 		const Panorama__Observation__MetricsEntry *e = r->observation->metrics[i];
 		if (e && e->value && e->value->value && e->value->value->summary) {
 			m = e->value->value->summary;
-			if (bad)
-				*bad = e->value->value->status >= PANORAMA__STATUS__UNHEALTHY;
+			*bad = e->value->value->status >= PANORAMA__STATUS__UNHEALTHY;
 		}
 	}
 	if (!m || m->probes == 0 || m->probes > SUMMARY_PROBES_MAX || m->lost > m->probes || !ms_valid(m->min_ms) ||
@@ -186,16 +185,11 @@ static const Panorama__Summary *summary_of(const Panorama__Report *r, bool *bad)
 	return m;
 }
 
-float history_median_ms(const Panorama__Report *r)
-{
-	const Panorama__Summary *m = summary_of(r, NULL);
-	return m && m->lost < m->probes ? m->median_ms : -1.0f;
-}
-
 int history_note(history *h, pano_view *v, const Panorama__Report *r, int64_t sec, char *err, size_t errlen)
 {
 	bool bad = false;
 	const Panorama__Summary *m = summary_of(r, &bad);
+	v->median_ms = m && m->lost < m->probes ? m->median_ms : -1.0f; /* the console's cell */
 	if (!m || sec < 0)
 		return 0;
 	int64_t id = view_id(h, v, r->subject, r->observer);

@@ -45,7 +45,8 @@ void history_free(history *h);
 
 /* Inside the node's transaction: the summary of report r's metrics (the
  * first that has one), added to the buckets of its view v (the store's,
- * which keeps its id in hist_views).  0, or -1 with err (roll back, as
+ * which keeps its id in hist_views, and its newest median for the
+ * console).  0, or -1 with err (roll back, as
  * for pano_db_put).  A report without a summary is 0. */
 int history_note(history *h, pano_view *v, const Panorama__Report *r, int64_t sec, char *err, size_t errlen);
 /* After the node's transaction commits; or before its store is undone or
@@ -53,10 +54,6 @@ int history_note(history *h, pano_view *v, const Panorama__Report *r, int64_t se
  * transaction taught the views of their rows is forgotten with it. */
 void history_commit(history *h);
 void history_rollback(history *h);
-
-/* The median response time report r's summary says, in ms; -1 when it
- * has none (or none answered). */
-float history_median_ms(const Panorama__Report *r);
 
 /* After the store is loaded: each view's newest response time (the views'
  * median_ms, which the stored observations do not keep) from its newest

@@ -142,8 +142,6 @@ static int store_report(pano_server *s, pending *p, const Panorama__Report *r, b
 		return 0;
 	}
 	judge_note_labels(s->judge, r); /* the newest labels, stored or duplicate */
-	if (rc == 0)
-		v->median_ms = history_median_ms(r);
 	if (rc == 1) { /* duplicate: already durable */
 		pano_obs_clear(&obs);
 		return 1;
