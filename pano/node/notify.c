@@ -624,36 +624,18 @@ static void add_event(notifier *n, const char *key, bool firing, int64_t since, 
 /* A key fires (with alert, which this takes) or resolves. */
 static void notice_key(notifier *n, const char *key, bool firing, json_t *alert_json, int64_t now)
 {
-	fired *f = strmap_get(n->fired, key);
-	for (size_t i = n->nevents; i-- > 0;) /* an event not yet written is the latest word */
-		if (strcmp(n->events[i].key, key) == 0) {
-			if (n->events[i].firing == firing) {
-				json_decref(alert_json);
-				return;
-			}
-			break;
-		}
-	bool was = f != NULL;
-	for (size_t i = n->nevents; i-- > 0;)
-		if (strcmp(n->events[i].key, key) == 0) {
-			was = n->events[i].firing;
-			break;
-		}
-	if (was == firing) {
-		json_decref(alert_json);
-		return;
-	}
-	if (firing) {
-		char *text = alert_json ? json_dumps(alert_json, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		add_event(n, key, true, now, text, now);
-	} else {
-		const char *alert = f ? f->alert : NULL;
-		for (size_t i = n->nevents; i-- > 0;)
-			if (strcmp(n->events[i].key, key) == 0) {
-				alert = n->events[i].alert;
-				break;
-			}
-		add_event(n, key, false, 0, alert ? strdup(alert) : NULL, now);
+	/* the latest word on key: an event not yet written, else what has fired */
+	const event *latest = NULL;
+	for (size_t i = n->nevents; i-- > 0 && !latest;)
+		if (strcmp(n->events[i].key, key) == 0)
+			latest = &n->events[i];
+	const fired *f = latest ? NULL : strmap_get(n->fired, key);
+	bool was = latest ? latest->firing : f != NULL;
+	if (was != firing) {
+		char *alert = firing ? (alert_json ? json_dumps(alert_json, JSON_COMPACT | JSON_SORT_KEYS) : NULL)
+		            : latest ? (latest->alert ? strdup(latest->alert) : NULL) /* resolved: the alert that fired */
+		            : strdup(f->alert);
+		add_event(n, key, firing, firing ? now : 0, alert, now);
 	}
 	json_decref(alert_json);
 }
